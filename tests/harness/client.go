@@ -1,0 +1,61 @@
+package harness
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Response is an HTTP response with its body read.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+// Do sends req and reads the whole response; transport errors fail t.
+func Do(t testing.TB, req *http.Request) *Response {
+	t.Helper()
+	resp, err := Client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", req.Method, req.URL, err)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
+}
+
+// Get fetches path from the instance.
+func (e *Env) Get(path string) *Response {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.URL(path), nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return Do(e.t, req)
+}
+
+// AssertGet fetches path and checks the status and that the body contains
+// want (when want is not empty).
+func (e *Env) AssertGet(path string, status int, want string) *Response {
+	e.t.Helper()
+	r := e.Get(path)
+	if r.Status != status {
+		e.t.Errorf("GET %s: status = %d; want %d (body %q)", path, r.Status, status, clip(r.Body))
+	}
+	if want != "" && !strings.Contains(r.Body, want) {
+		e.t.Errorf("GET %s: body = %q; want it to contain %q", path, clip(r.Body), want)
+	}
+	return r
+}
+
+func clip(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "…"
+	}
+	return s
+}
