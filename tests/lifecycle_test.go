@@ -1,0 +1,232 @@
+package tests
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gobridge/gobridge/tests/harness"
+)
+
+// getPID returns the echo plugin's pid as it reports it, or 0 with the status.
+func getPID(t *testing.T, e *harness.Env) (int, int) {
+	c := &http.Client{Timeout: 15 * time.Second}
+	resp, err := c.Get(e.URL("/echo/pid"))
+	if err != nil {
+		t.Fatalf("GET /echo/pid: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return 0, resp.StatusCode
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("GET /echo/pid: body %q is not a pid", b)
+	}
+	return pid, 200
+}
+
+func TestPluginKilledIsRestarted(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := startEcho(t, mpm)
+		before, st := getPID(t, e)
+		if st != 200 {
+			t.Fatalf("GET /echo/pid = %d; want 200", st)
+		}
+		if err := syscall.Kill(before, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill plugin %d: %v", before, err)
+		}
+		// Until gobridged has restarted it, requests fail fast with 503;
+		// never a hang, never a crash of httpd.
+		var after int
+		statuses := map[int]int{}
+		ok := harness.WaitFor(20*time.Second, func() bool {
+			start := time.Now()
+			pid, st := getPID(t, e)
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("request during restart took %v", d)
+			}
+			statuses[st]++
+			after = pid
+			return st == 200
+		})
+		if !ok {
+			t.Fatalf("service did not resume after the plugin was killed; statuses %v", statuses)
+		}
+		for st := range statuses {
+			if st != 200 && st != 503 {
+				t.Errorf("status %d while the plugin was down; want 503 or 200", st)
+			}
+		}
+		if after == before {
+			t.Errorf("pid after restart = %d; want a new process", after)
+		}
+		// Logged by gobridged: the exit and the restart.
+		e.ErrorLog().Check(t, "exited", "restart", "GB00", "GB01", "signal: killed", "plugin echo")
+	})
+}
+
+func TestPluginCrashMidRequest(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := startEcho(t, mpm)
+		r := e.Get("/echo/crash")
+		if r.Status < 500 || r.Status > 503 {
+			t.Errorf("GET /echo/crash = %d; want a 5xx from httpd", r.Status)
+		}
+		if !harness.WaitFor(20*time.Second, func() bool { _, st := getPID(t, e); return st == 200 }) {
+			t.Fatalf("service did not resume after the plugin crashed")
+		}
+		e.ErrorLog().Check(t, "exited", "restart", "GB00", "GB01", "exit status", "plugin echo")
+	})
+}
+
+// A plugin that cannot start at all: every request gets 503 with
+// Retry-After, fast, and httpd stays up.
+func TestPluginDownGives503(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		broken := filepath.Join(e.Root, "bin", "broken")
+		if err := os.WriteFile(broken, []byte("#!/bin/sh\necho 'broken plugin: cannot start' >&2\nexit 1\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		e.SetConf(fmt.Sprintf(`
+GoBridgePlugin broken %s
+<Location /broken>
+    GoBridgeHandler broken
+</Location>
+`, broken))
+		e.Start()
+		for i := 0; i < 5; i++ {
+			start := time.Now()
+			r := e.AssertGet("/broken/x", 503, "")
+			if r.Header.Get("Retry-After") == "" {
+				t.Errorf("503 without Retry-After")
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("503 took %v; want it fast", d)
+			}
+		}
+		e.ErrorLog().Check(t, "broken")
+	})
+}
+
+func TestGracefulRestartLosesNoRequest(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := startEcho(t, mpm)
+		before, _ := getPID(t, e)
+		var ok, failed atomic.Int64
+		var firstErr atomic.Value
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := 0; w < 6; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					var resp *http.Response
+					var err error
+					if i%3 == 0 {
+						resp, err = c.Post(e.URL("/echo/sha256"), "application/octet-stream",
+							io.LimitReader(newPattern(), 256<<10))
+					} else {
+						resp, err = c.Get(e.URL("/echo/pid"))
+					}
+					if err == nil {
+						_, err = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if err == nil && resp.StatusCode != 200 {
+							err = fmt.Errorf("status %d", resp.StatusCode)
+						}
+					}
+					if err != nil {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, fmt.Sprintf("worker %d request %d: %v", w, i, err))
+						continue
+					}
+					ok.Add(1)
+				}
+			}(w)
+		}
+		time.Sleep(500 * time.Millisecond)
+		e.Graceful()
+		time.Sleep(500 * time.Millisecond)
+		e.Graceful()
+		time.Sleep(500 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		if failed.Load() > 0 {
+			t.Errorf("%d of %d requests failed across graceful restarts; first: %v",
+				failed.Load(), failed.Load()+ok.Load(), firstErr.Load())
+		}
+		if ok.Load() < 50 {
+			t.Errorf("only %d requests succeeded; the load did not run", ok.Load())
+		}
+		if after, _ := getPID(t, e); after != before {
+			t.Errorf("plugin pid changed across graceful restart with the same config: %d → %d", before, after)
+		}
+		e.ErrorLog().Check(t, "AH00493", "AH00494", "AH00489")
+	})
+}
+
+func TestStopLeavesNoProcess(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := startEcho(t, mpm)
+		e.AssertGet("/echo/pid", 200, "")
+		e.AssertGet("/hello", 200, "")
+		if len(e.ProcessesOf("gobridged")) != 1 {
+			t.Fatalf("gobridged processes = %v; want 1", e.ProcessesOf("gobridged"))
+		}
+		e.Stop()
+		if !harness.WaitFor(10*time.Second, func() bool { return len(e.Processes()) == 0 }) {
+			t.Errorf("after stop these processes remain: %v", e.Processes())
+		}
+	})
+}
+
+// gobridged never runs as root, and the runtime directory is private.
+func TestPrivilegesAndRuntimeDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to check the privilege drop; CI runs as root")
+	}
+	e := startEcho(t, "event")
+	e.AssertGet("/echo/pid", 200, "")
+	for _, name := range []string{"gobridged", "echo"} {
+		for _, pid := range e.ProcessesOf(name) {
+			var st syscall.Stat_t
+			if err := syscall.Stat(fmt.Sprintf("/proc/%d", pid), &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.Uid == 0 {
+				t.Errorf("%s (pid %d) runs as root", name, pid)
+			}
+		}
+	}
+	dir := filepath.Join(e.Root, "run", "gobridge")
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		t.Fatalf("runtime dir: %v", err)
+	}
+	if fi.Mode().Perm() != 0o700 || !fi.IsDir() {
+		t.Errorf("runtime dir %s mode = %v; want drwx------", dir, fi.Mode())
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid == 0 {
+		t.Errorf("runtime dir is owned by root; want Apache's User")
+	}
+	e.ErrorLog().Check(t)
+}
