@@ -26,11 +26,11 @@ import (
 
 // Build says where the artifacts under test are. TestMain fills it once.
 type Build struct {
-	Module   string            // path to mod_gobridge.so
-	Daemon   string            // path to gobridged
-	Plugins  map[string]string // plugin name → binary
-	HTTPD    string            // the httpd binary (Debian: /usr/sbin/apache2)
-	Modules  string            // directory of httpd's shared modules
+	Module  string            // path to mod_gobridge.so
+	Daemon  string            // path to gobridged
+	Plugins map[string]string // plugin name → binary
+	HTTPD   string            // the httpd binary (Debian: /usr/sbin/apache2)
+	Modules string            // directory of httpd's shared modules
 }
 
 // Env is one httpd instance: a server root, a port and an MPM.
