@@ -1,0 +1,72 @@
+# gobridge — top-level build.
+#
+#   make          build mod_gobridge.so, gobridged and the example plugins
+#   make demo     install what is missing, build, run httpd with the demo config
+#   make test     install what is missing, build, run every test
+#   make install  install the module (apxs), gobridged and Debian's
+#                 mods-available/gobridge.{load,conf}
+#   make generate regenerate the committed protobuf code (needs protoc tools)
+
+PREFIX     ?= /usr/local
+LIBEXECDIR ?= $(PREFIX)/libexec/gobridge
+APXS       ?= apxs
+GO         ?= go
+PORT       ?= 8080
+BIN        := build/bin
+DESTDIR    ?=
+
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all deps module daemon plugins demo test test-go test-c test-e2e \
+        install generate clean
+
+all: module daemon plugins
+
+deps:
+	@scripts/install-deps.sh
+
+module:
+	$(MAKE) -C mod_gobridge APXS=$(APXS) GB_DEFAULT_DAEMON=$(LIBEXECDIR)/gobridged
+
+daemon:
+	$(GO) build -o $(BIN)/gobridged ./cmd/gobridged
+
+plugins:
+	$(GO) build -o $(BIN)/hello ./examples/hello
+	$(GO) build -o $(BIN)/app ./examples/nethttp
+
+demo: deps all
+	PORT=$(PORT) scripts/demo.sh
+
+test: deps all test-go test-c test-e2e
+
+test-go:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/tests$$')
+
+test-c:
+	$(MAKE) -C mod_gobridge check
+
+# CI must never pass by skipping: a missing httpd fails the run.
+test-e2e:
+	GOBRIDGE_REQUIRE_HTTPD=1 $(GO) test -count=1 -timeout 25m -v ./tests/ 2>&1 | \
+	    scripts/summarize-go-test.sh
+
+install: all
+	$(MAKE) -C mod_gobridge install APXS=$(APXS)
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	install -m 0755 $(BIN)/gobridged $(DESTDIR)$(LIBEXECDIR)/gobridged
+	@if [ -d $(DESTDIR)/etc/apache2/mods-available ]; then \
+	    sed 's|@MODULE_DIR@|$(shell $(APXS) -q LIBEXECDIR)|' mod_gobridge/gobridge.load \
+	        > $(DESTDIR)/etc/apache2/mods-available/gobridge.load; \
+	    sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|' mod_gobridge/gobridge.conf \
+	        > $(DESTDIR)/etc/apache2/mods-available/gobridge.conf; \
+	    echo "installed mods-available/gobridge.{load,conf}: run 'a2enmod gobridge'"; \
+	fi
+
+generate:
+	$(MAKE) -C proto generate
+
+clean:
+	rm -rf build
+	$(MAKE) -C mod_gobridge clean

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Runs httpd in the foreground with examples/httpd/demo.conf on
+# http://127.0.0.1:$PORT/. Ctrl-C stops httpd, gobridged and every plugin.
+# Expects `make` to have built everything (make demo does).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+port=${PORT:-8080}
+httpd=${HTTPD:-/usr/sbin/apache2}
+modules=$(apxs -q LIBEXECDIR)
+
+# Stage into a directory Apache's User can enter: the checkout may live
+# somewhere only its owner can (e.g. /root).
+root=${DEMO_DIR:-${TMPDIR:-/tmp}/gobridge-demo-$(id -un)}
+rm -rf "$root"
+mkdir -p "$root"/{bin,htdocs,logs,run}
+chmod 755 "$root"
+cp "$top"/build/bin/{gobridged,hello,app} "$root/bin/"
+cp "$top"/mod_gobridge/.libs/mod_gobridge.so "$root/"
+user_lines=""
+[ "$(id -u)" -eq 0 ] && user_lines=$'User www-data\nGroup www-data'
+sed -e "s|@ROOT@|$root|g" -e "s|@PORT@|$port|g" -e "s|@MODULES@|$modules|g" \
+    "$top/examples/httpd/demo.conf" | awk -v u="$user_lines" '{ if ($0 == "@USER_LINES@") print u; else print }' \
+    > "$root/httpd.conf"
+cat > "$root/htdocs/index.html" <<HTML
+<!doctype html><title>gobridge demo</title>
+<h1>gobridge demo</h1>
+<ul>
+<li><a href="/hello">/hello</a> — the smallest plugin (try <a href="/hello?name=Apache">?name=Apache</a>)</li>
+<li><a href="/app/">/app/</a> — a net/http application behind Apache</li>
+</ul>
+HTML
+
+if ! "$httpd" -d "$root" -f "$root/httpd.conf" -t >/dev/null 2>"$root/logs/configtest"; then
+    cat "$root/logs/configtest" >&2
+    exit 1
+fi
+
+"$httpd" -d "$root" -f "$root/httpd.conf" -DFOREGROUND &
+httpd_pid=$!
+
+stop() {
+    trap - INT TERM
+    echo
+    echo "demo: stopping httpd (pid $httpd_pid)…"
+    kill -TERM "$httpd_pid" 2>/dev/null || true
+    wait "$httpd_pid" 2>/dev/null || true
+    for _ in $(seq 50); do
+        pgrep -f "$root/" >/dev/null || break
+        sleep 0.1
+    done
+    if pgrep -f "$root/" >/dev/null; then
+        echo "demo: processes left behind, killing: $(pgrep -f "$root/" | tr '\n' ' ')" >&2
+        pkill -KILL -f "$root/" || true
+    else
+        echo "demo: httpd, gobridged and plugins stopped; nothing left running."
+    fi
+    exit 0
+}
+trap stop INT TERM
+
+for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+    kill -0 "$httpd_pid" 2>/dev/null || { cat "$root/logs/error_log" >&2; exit 1; }
+    sleep 0.1
+done
+
+cat <<MSG
+
+  gobridge demo: httpd is running on http://127.0.0.1:$port/
+
+    curl http://127.0.0.1:$port/hello
+    curl 'http://127.0.0.1:$port/hello?name=Apache'
+    curl http://127.0.0.1:$port/app/
+    curl http://127.0.0.1:$port/app/api/items
+    curl -d name=teapot http://127.0.0.1:$port/app/api/items
+
+  configuration: $root/httpd.conf
+  error log:     $root/logs/error_log   (tail -f it in another terminal)
+  Press Ctrl-C to stop.
+
+MSG
+wait "$httpd_pid"
