@@ -1,0 +1,37 @@
+package wire
+
+import (
+	"context"
+
+	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
+	"google.golang.org/grpc"
+)
+
+// Stream is the plugin's end of a Handle stream. The generated
+// grpc.BidiStreamingServer satisfies it; sdktest supplies an in-memory one.
+type Stream interface {
+	Context() context.Context
+	Send(*pb.HandleResponse) error
+	Recv() (*pb.HandleRequest, error)
+}
+
+// Hooks lets sdktest and the end-to-end test plugins reach package sdk's
+// internals without widening sdk's public API. Package sdk sets every field
+// in its init function; the any-typed arguments are sdk types.
+var Hooks struct {
+	// NewServer returns a gRPC server with sdk's options and the GoBridge
+	// service for handler (an sdk.Handler) registered.
+	NewServer func(handler any, opts ...grpc.ServerOption) *grpc.Server
+
+	// ServeStream runs one Handle stream for handler (an sdk.Handler).
+	ServeStream func(handler any, st Stream) error
+
+	// RequestToWire converts an *sdk.Request to the snapshot the module
+	// would send.
+	RequestToWire func(r any) Request
+
+	// SendRaw sends m on the stream behind w (an *sdk.ResponseWriter),
+	// bypassing every check the SDK makes. It exists so tests can make sure
+	// the module refuses what the SDK would never send.
+	SendRaw func(w any, m *pb.HandleResponse) error
+}

@@ -1,0 +1,334 @@
+// Package wire converts between the generated gobridge.v1 protobuf types and
+// the plain Go values that package sdk exposes, so generated types never
+// appear in a public API. It also holds the limits both sides of the Handle
+// stream agree on (docs/architecture.md §5) and the header checks that the
+// module applies, so the SDK can refuse a bad header before it is sent.
+package wire
+
+import (
+	"log/slog"
+	"net/http"
+	"sort"
+	"time"
+
+	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
+)
+
+// Limits of the Handle stream.
+const (
+	// MaxChunk is the largest body chunk the SDK sends, and the largest
+	// amount of request body it asks for at once.
+	MaxChunk = 256 << 10
+
+	// MaxFirstBody is the most request body the module sends unasked in the
+	// first HandleRequest.
+	MaxFirstBody = 64 << 10
+
+	// MaxMessage bounds every gRPC message in either direction. A request
+	// snapshot is bounded by httpd's LimitRequestFields (100) times
+	// LimitRequestFieldSize (8190), about 800 KiB, plus notes and
+	// subprocess_env; a body chunk is at most MaxChunk.
+	MaxMessage = 4 << 20
+)
+
+// Pair is one entry of an ordered, multi-valued table.
+type Pair struct {
+	Key, Value string
+}
+
+// Request is the request snapshot as plain Go values.
+type Request struct {
+	Method, Protocol, TheRequest, UnparsedURI, URI, Args, PathInfo   string
+	Filename, Hostname, Scheme, User, AuthType, Handler, ContentType string
+	Plugin, LogID, Location                                          string
+	RequestTime                                                      time.Time
+	ContentLength                                                    int64
+	HasBody, IsSubrequest, IsInternalRedirect                        bool
+	Headers, Options, Notes, SubprocessEnv                           []Pair
+
+	RemoteIP, LocalIP, UseragentIP string
+	RemotePort, LocalPort          int
+	Secure                         bool
+	ConnID                         uint64
+	Keepalives                     int
+
+	ServerName, ServerAdmin, DocumentRoot string
+	ServerPort                            int
+}
+
+// DecodeRequest converts a snapshot received from the module. A nil
+// snapshot yields the zero Request.
+func DecodeRequest(m *pb.Request) Request {
+	r := Request{
+		Method:             string(m.GetMethod()),
+		Protocol:           string(m.GetProtocol()),
+		TheRequest:         string(m.GetTheRequest()),
+		UnparsedURI:        string(m.GetUnparsedUri()),
+		URI:                string(m.GetUri()),
+		Args:               string(m.GetArgs()),
+		PathInfo:           string(m.GetPathInfo()),
+		Filename:           string(m.GetFilename()),
+		Hostname:           string(m.GetHostname()),
+		Scheme:             string(m.GetScheme()),
+		User:               string(m.GetUser()),
+		AuthType:           string(m.GetAuthType()),
+		Handler:            string(m.GetHandler()),
+		ContentType:        string(m.GetContentType()),
+		Plugin:             string(m.GetPlugin()),
+		LogID:              string(m.GetLogId()),
+		Location:           string(m.GetLocation()),
+		ContentLength:      m.GetContentLength(),
+		HasBody:            m.GetHasBody(),
+		IsSubrequest:       m.GetIsSubrequest(),
+		IsInternalRedirect: m.GetIsInternalRedirect(),
+		Headers:            DecodePairs(m.GetHeadersIn()),
+		Options:            DecodePairs(m.GetOptions()),
+		Notes:              DecodePairs(m.GetNotes()),
+		SubprocessEnv:      DecodePairs(m.GetSubprocessEnv()),
+	}
+	if us := m.GetRequestTimeUs(); us != 0 {
+		r.RequestTime = time.UnixMicro(us)
+	}
+	if c := m.GetConnection(); c != nil {
+		r.RemoteIP = string(c.GetRemoteIp())
+		r.RemotePort = int(c.GetRemotePort())
+		r.LocalIP = string(c.GetLocalIp())
+		r.LocalPort = int(c.GetLocalPort())
+		r.UseragentIP = string(c.GetUseragentIp())
+		r.Secure = c.GetSecure()
+		r.ConnID = c.GetId()
+		r.Keepalives = int(c.GetKeepalives())
+	}
+	if s := m.GetServer(); s != nil {
+		r.ServerName = string(s.GetHostname())
+		r.ServerPort = int(s.GetPort())
+		r.ServerAdmin = string(s.GetAdmin())
+		r.DocumentRoot = string(s.GetDocumentRoot())
+	}
+	return r
+}
+
+// EncodeRequest is the inverse of DecodeRequest; it plays the module's part
+// in tests.
+func EncodeRequest(r Request) *pb.Request {
+	m := &pb.Request{
+		Method:             []byte(r.Method),
+		Protocol:           []byte(r.Protocol),
+		TheRequest:         []byte(r.TheRequest),
+		UnparsedUri:        []byte(r.UnparsedURI),
+		Uri:                []byte(r.URI),
+		Args:               []byte(r.Args),
+		PathInfo:           []byte(r.PathInfo),
+		Filename:           []byte(r.Filename),
+		Hostname:           []byte(r.Hostname),
+		Scheme:             []byte(r.Scheme),
+		User:               []byte(r.User),
+		AuthType:           []byte(r.AuthType),
+		Handler:            []byte(r.Handler),
+		ContentType:        []byte(r.ContentType),
+		Plugin:             []byte(r.Plugin),
+		LogId:              []byte(r.LogID),
+		Location:           []byte(r.Location),
+		ContentLength:      r.ContentLength,
+		HasBody:            r.HasBody,
+		IsSubrequest:       r.IsSubrequest,
+		IsInternalRedirect: r.IsInternalRedirect,
+		HeadersIn:          EncodePairs(r.Headers),
+		Options:            EncodePairs(r.Options),
+		Notes:              EncodePairs(r.Notes),
+		SubprocessEnv:      EncodePairs(r.SubprocessEnv),
+		Connection: &pb.Connection{
+			RemoteIp:    []byte(r.RemoteIP),
+			RemotePort:  uint32(r.RemotePort),
+			LocalIp:     []byte(r.LocalIP),
+			LocalPort:   uint32(r.LocalPort),
+			UseragentIp: []byte(r.UseragentIP),
+			Secure:      r.Secure,
+			Id:          r.ConnID,
+			Keepalives:  uint32(r.Keepalives),
+		},
+		Server: &pb.Server{
+			Hostname:     []byte(r.ServerName),
+			Port:         uint32(r.ServerPort),
+			Admin:        []byte(r.ServerAdmin),
+			DocumentRoot: []byte(r.DocumentRoot),
+		},
+	}
+	if !r.RequestTime.IsZero() {
+		m.RequestTimeUs = r.RequestTime.UnixMicro()
+	}
+	return m
+}
+
+// DecodePairs converts a wire table, keeping order and repeats.
+func DecodePairs(ps []*pb.Pair) []Pair {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]Pair, len(ps))
+	for i, p := range ps {
+		out[i] = Pair{Key: string(p.GetKey()), Value: string(p.GetValue())}
+	}
+	return out
+}
+
+// EncodePairs converts a table for the wire.
+func EncodePairs(ps []Pair) []*pb.Pair {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]*pb.Pair, len(ps))
+	for i, p := range ps {
+		out[i] = &pb.Pair{Key: []byte(p.Key), Value: []byte(p.Value)}
+	}
+	return out
+}
+
+// PairsToHeader builds an http.Header from an ordered header list; keys are
+// canonicalized and repeated fields become multiple values in order.
+func PairsToHeader(ps []Pair) http.Header {
+	h := make(http.Header, len(ps))
+	for _, p := range ps {
+		h.Add(p.Key, p.Value)
+	}
+	return h
+}
+
+// HeaderToPairs flattens h for the wire in a deterministic order (sorted by
+// name, values in order), leaving out names and values that Valid refuses
+// and names that Hop reports. It returns the names it dropped as invalid.
+func HeaderToPairs(h http.Header) (ps []*pb.Pair, invalid []string) {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if Hop(k) {
+			continue
+		}
+		if !ValidName(k) {
+			invalid = append(invalid, k)
+			continue
+		}
+		for _, v := range h[k] {
+			if !ValidValue(v) {
+				invalid = append(invalid, k)
+				continue
+			}
+			ps = append(ps, &pb.Pair{Key: []byte(k), Value: []byte(v)})
+		}
+	}
+	return ps, invalid
+}
+
+// hop lists the headers the module drops from a plugin's response, plus
+// Content-Length, which httpd computes itself.
+var hop = map[string]bool{
+	"Connection":        true,
+	"Keep-Alive":        true,
+	"Transfer-Encoding": true,
+	"Upgrade":           true,
+	"Te":                true,
+	"Trailer":           true,
+	"Proxy-Connection":  true,
+	"Content-Length":    true,
+}
+
+// Hop reports whether a response header is one httpd owns (hop-by-hop
+// headers and Content-Length); the SDK leaves those out of the head.
+func Hop(name string) bool { return hop[http.CanonicalHeaderKey(name)] }
+
+// ValidName reports whether s is an RFC 9110 token.
+func ValidName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isTchar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTchar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+		return true
+	}
+	return false
+}
+
+// ValidValue reports whether s is a header value the module accepts: no
+// control character but HTAB (so no CR, LF or NUL), and no DEL.
+func ValidValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// Levels between slog's that httpd also has.
+const (
+	LevelTrace  = slog.Level(-8)
+	LevelNotice = slog.Level(2)
+	LevelCrit   = slog.Level(12)
+	LevelAlert  = slog.Level(16)
+	LevelEmerg  = slog.Level(20)
+)
+
+// Level maps a slog level to httpd's nearest at or below it.
+func Level(l slog.Level) pb.LogRecord_Level {
+	switch {
+	case l < slog.LevelDebug:
+		return pb.LogRecord_LEVEL_TRACE1
+	case l < slog.LevelInfo:
+		return pb.LogRecord_LEVEL_DEBUG
+	case l < LevelNotice:
+		return pb.LogRecord_LEVEL_INFO
+	case l < slog.LevelWarn:
+		return pb.LogRecord_LEVEL_NOTICE
+	case l < slog.LevelError:
+		return pb.LogRecord_LEVEL_WARNING
+	case l < LevelCrit:
+		return pb.LogRecord_LEVEL_ERR
+	case l < LevelAlert:
+		return pb.LogRecord_LEVEL_CRIT
+	case l < LevelEmerg:
+		return pb.LogRecord_LEVEL_ALERT
+	default:
+		return pb.LogRecord_LEVEL_EMERG
+	}
+}
+
+// SlogLevel is the inverse of Level, used by tests and sdktest.
+func SlogLevel(l pb.LogRecord_Level) slog.Level {
+	switch l {
+	case pb.LogRecord_LEVEL_TRACE1:
+		return LevelTrace
+	case pb.LogRecord_LEVEL_DEBUG:
+		return slog.LevelDebug
+	case pb.LogRecord_LEVEL_NOTICE:
+		return LevelNotice
+	case pb.LogRecord_LEVEL_WARNING:
+		return slog.LevelWarn
+	case pb.LogRecord_LEVEL_ERR:
+		return slog.LevelError
+	case pb.LogRecord_LEVEL_CRIT:
+		return LevelCrit
+	case pb.LogRecord_LEVEL_ALERT:
+		return LevelAlert
+	case pb.LogRecord_LEVEL_EMERG:
+		return LevelEmerg
+	default:
+		return slog.LevelInfo
+	}
+}

@@ -1,0 +1,271 @@
+package sdk
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gobridge/gobridge/internal/wire"
+)
+
+// Pair is one entry of an ordered, multi-valued table such as the request
+// headers as received, notes, subprocess_env or GoBridgeOption values.
+type Pair struct {
+	Key, Value string
+}
+
+// Request is the snapshot of httpd's request_rec that the content handler
+// sees. Field names follow request_rec and mod_python. All fields are
+// filled before the handler runs; changing them has no effect on httpd.
+type Request struct {
+	Method      string // "GET"
+	Protocol    string // "HTTP/1.1"
+	TheRequest  string // the request line as received
+	UnparsedURI string // the URI as received, with query string: "/app/x%20y?a=1"
+	URI         string // the decoded path: "/app/x y"
+	Args        string // the query string without '?': "a=1"
+	PathInfo    string // the path after the part that was mapped
+	Filename    string // the file the URI maps to
+	Hostname    string // from the Host header or the request line, no port
+	Scheme      string // "http" or "https"
+
+	// Header holds the request headers with canonical names. HeaderList
+	// holds them as received: original spelling, order and repeats.
+	Header     http.Header
+	HeaderList []Pair
+
+	// ContentLength is the request body's length, -1 when unknown
+	// (chunked). Body streams the request body; it is never nil, and reads
+	// pull the body from httpd in chunks of at most 256 KiB on demand.
+	ContentLength int64
+	Body          io.ReadCloser
+
+	User        string // r->user: the authenticated user, if any
+	AuthType    string // r->ap_auth_type
+	Handler     string // r->handler
+	ContentType string // r->content_type
+	RequestTime time.Time
+
+	// RemoteAddr is the peer of the TCP connection ("ip:port"); UseragentIP
+	// is the client's address as httpd sees it, which differs from the peer
+	// behind mod_remoteip. LocalAddr is the address that accepted the
+	// connection.
+	RemoteAddr  string
+	UseragentIP string
+	LocalAddr   string
+	Secure      bool   // the connection uses TLS
+	ConnID      uint64 // c->id
+	Keepalives  int    // requests served on the connection before this one
+
+	ServerName   string // ServerName of the virtual host
+	ServerPort   int
+	ServerAdmin  string
+	DocumentRoot string
+
+	Notes         []Pair
+	SubprocessEnv []Pair
+
+	Plugin             string // the GoBridgePlugin name being called
+	LogID              string // r->log_id, for correlating log lines
+	Location           string // where the GoBridgeOption values come from
+	IsSubrequest       bool
+	IsInternalRedirect bool
+
+	options []Pair
+	ctx     context.Context
+	logger  *slog.Logger
+}
+
+// Context returns the request's context. It is cancelled when httpd gives
+// up on the request (GoBridgeTimeout) or the client goes away. It is never
+// nil.
+func (r *Request) Context() context.Context {
+	if r.ctx == nil {
+		return context.Background()
+	}
+	return r.ctx
+}
+
+// WithContext returns a shallow copy of r with its context changed to ctx.
+func (r *Request) WithContext(ctx context.Context) *Request {
+	if ctx == nil {
+		panic("sdk: nil context")
+	}
+	r2 := *r
+	r2.ctx = ctx
+	return &r2
+}
+
+// Logger returns the request's logger. Its records go to httpd's error log
+// with the request's context (log id, client address), riding along with
+// the next message to httpd: logging costs no round trip. Records logged
+// after the handler returned go to the process log instead.
+func (r *Request) Logger() *slog.Logger {
+	if r.logger == nil {
+		return Logger()
+	}
+	return r.logger
+}
+
+// Option returns the value of the GoBridgeOption key in effect for the
+// request, or "" if there is none. When the option is set more than once,
+// the last value (the most specific section's) wins.
+func (r *Request) Option(key string) string {
+	v, _ := r.LookupOption(key)
+	return v
+}
+
+// LookupOption is like Option and also reports whether key was set.
+func (r *Request) LookupOption(key string) (string, bool) {
+	for i := len(r.options) - 1; i >= 0; i-- {
+		if r.options[i].Key == key {
+			return r.options[i].Value, true
+		}
+	}
+	return "", false
+}
+
+// Options returns every GoBridgeOption in effect, in merge order.
+func (r *Request) Options() []Pair {
+	return append([]Pair(nil), r.options...)
+}
+
+// SetOptions replaces the request's GoBridgeOption values. It is meant for
+// tests (see sdktest) and for handlers that call other handlers.
+func (r *Request) SetOptions(opts []Pair) { r.options = append([]Pair(nil), opts...) }
+
+// newRequest builds a Request from a decoded snapshot.
+func newRequest(w wire.Request) *Request {
+	r := &Request{
+		Method:             w.Method,
+		Protocol:           w.Protocol,
+		TheRequest:         w.TheRequest,
+		UnparsedURI:        w.UnparsedURI,
+		URI:                w.URI,
+		Args:               w.Args,
+		PathInfo:           w.PathInfo,
+		Filename:           w.Filename,
+		Hostname:           w.Hostname,
+		Scheme:             w.Scheme,
+		Header:             wire.PairsToHeader(w.Headers),
+		HeaderList:         toPairs(w.Headers),
+		ContentLength:      w.ContentLength,
+		User:               w.User,
+		AuthType:           w.AuthType,
+		Handler:            w.Handler,
+		ContentType:        w.ContentType,
+		RequestTime:        w.RequestTime,
+		UseragentIP:        w.UseragentIP,
+		Secure:             w.Secure,
+		ConnID:             w.ConnID,
+		Keepalives:         w.Keepalives,
+		ServerName:         w.ServerName,
+		ServerPort:         w.ServerPort,
+		ServerAdmin:        w.ServerAdmin,
+		DocumentRoot:       w.DocumentRoot,
+		Notes:              toPairs(w.Notes),
+		SubprocessEnv:      toPairs(w.SubprocessEnv),
+		Plugin:             w.Plugin,
+		LogID:              w.LogID,
+		Location:           w.Location,
+		IsSubrequest:       w.IsSubrequest,
+		IsInternalRedirect: w.IsInternalRedirect,
+		options:            toPairs(w.Options),
+	}
+	if w.RemoteIP != "" {
+		r.RemoteAddr = net.JoinHostPort(w.RemoteIP, strconv.Itoa(w.RemotePort))
+	}
+	if w.LocalIP != "" {
+		r.LocalAddr = net.JoinHostPort(w.LocalIP, strconv.Itoa(w.LocalPort))
+	}
+	if r.UseragentIP == "" {
+		r.UseragentIP = w.RemoteIP
+	}
+	return r
+}
+
+// toWire is the inverse of newRequest (for sdktest).
+func (r *Request) toWire() wire.Request {
+	w := wire.Request{
+		Method:             r.Method,
+		Protocol:           r.Protocol,
+		TheRequest:         r.TheRequest,
+		UnparsedURI:        r.UnparsedURI,
+		URI:                r.URI,
+		Args:               r.Args,
+		PathInfo:           r.PathInfo,
+		Filename:           r.Filename,
+		Hostname:           r.Hostname,
+		Scheme:             r.Scheme,
+		User:               r.User,
+		AuthType:           r.AuthType,
+		Handler:            r.Handler,
+		ContentType:        r.ContentType,
+		Plugin:             r.Plugin,
+		LogID:              r.LogID,
+		Location:           r.Location,
+		RequestTime:        r.RequestTime,
+		ContentLength:      r.ContentLength,
+		HasBody:            r.Body != nil && r.Body != http.NoBody,
+		IsSubrequest:       r.IsSubrequest,
+		IsInternalRedirect: r.IsInternalRedirect,
+		Options:            fromPairs(r.options),
+		Notes:              fromPairs(r.Notes),
+		SubprocessEnv:      fromPairs(r.SubprocessEnv),
+		UseragentIP:        r.UseragentIP,
+		Secure:             r.Secure,
+		ConnID:             r.ConnID,
+		Keepalives:         r.Keepalives,
+		ServerName:         r.ServerName,
+		ServerPort:         r.ServerPort,
+		ServerAdmin:        r.ServerAdmin,
+		DocumentRoot:       r.DocumentRoot,
+	}
+	if r.HeaderList != nil {
+		w.Headers = fromPairs(r.HeaderList)
+	} else {
+		for k, vs := range r.Header {
+			for _, v := range vs {
+				w.Headers = append(w.Headers, wire.Pair{Key: k, Value: v})
+			}
+		}
+	}
+	w.RemoteIP, w.RemotePort = splitAddr(r.RemoteAddr)
+	w.LocalIP, w.LocalPort = splitAddr(r.LocalAddr)
+	return w
+}
+
+func splitAddr(a string) (string, int) {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return a, 0
+	}
+	p, _ := strconv.Atoi(port)
+	return host, p
+}
+
+func toPairs(ps []wire.Pair) []Pair {
+	if ps == nil {
+		return nil
+	}
+	out := make([]Pair, len(ps))
+	for i, p := range ps {
+		out[i] = Pair(p)
+	}
+	return out
+}
+
+func fromPairs(ps []Pair) []wire.Pair {
+	if ps == nil {
+		return nil
+	}
+	out := make([]wire.Pair, len(ps))
+	for i, p := range ps {
+		out[i] = wire.Pair(p)
+	}
+	return out
+}

@@ -1,0 +1,179 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gobridge/gobridge/internal/handshake"
+	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// ServeConfig configures Serve.
+type ServeConfig struct {
+	// Handler serves the content phase (GoBridgeHandler). Required.
+	Handler Handler
+
+	// Logger is the process logger returned by Logger. Its output must
+	// reach the plugin's stderr for gobridged to relay it.
+	// Default: JSON lines in hclog's format on stderr at slog.LevelInfo,
+	// which Serve also installs as slog's default (so the log package and
+	// slog.Info end up in httpd's error log with their levels).
+	Logger *slog.Logger
+
+	// RequestLogLevel is the lowest level of Request.Logger records that
+	// are sent to httpd. httpd's LogLevel filters again on its side.
+	// Default: slog.LevelInfo.
+	RequestLogLevel slog.Leveler
+
+	// ParentPollInterval is how often Serve checks whether its parent
+	// (gobridged) is still there; when it is gone, Serve stops the server
+	// gracefully and returns. Default: 500ms. Negative: never check.
+	ParentPollInterval time.Duration
+
+	// ShutdownTimeout bounds how long in-flight requests may take to finish
+	// when the parent went away, before they are cut off. Default: 10s.
+	ShutdownTimeout time.Duration
+}
+
+// ServeHandler is Serve(&ServeConfig{Handler: h}).
+func ServeHandler(h Handler) { Serve(&ServeConfig{Handler: h}) }
+
+// Serve runs the plugin: it answers go-plugin's handshake from gobridged,
+// serves the gobridge.v1.GoBridge gRPC service on a unix socket and returns
+// when gobridged stops it or goes away. Call it from main.
+//
+// Run by hand, outside gobridged, Serve explains what the program is and
+// exits with status 1. To try a handler without Apache, use sdktest.
+func Serve(cfg *ServeConfig) {
+	if cfg == nil || cfg.Handler == nil {
+		fmt.Fprintln(os.Stderr, "sdk: Serve needs a ServeConfig with a Handler")
+		os.Exit(2)
+	}
+	if os.Getenv(handshake.Config.MagicCookieKey) != handshake.Config.MagicCookieValue {
+		fmt.Fprint(os.Stderr, byHand(filepath.Base(os.Args[0])))
+		os.Exit(1)
+	}
+	if cfg.Logger != nil {
+		processLogger.Store(cfg.Logger)
+	} else {
+		slog.SetDefault(Logger())
+	}
+	if cfg.RequestLogLevel != nil {
+		lv := cfg.RequestLogLevel
+		reqLevel.Store(&lv)
+	}
+	poll := cfg.ParentPollInterval
+	if poll == 0 {
+		poll = 500 * time.Millisecond
+	}
+	grace := cfg.ShutdownTimeout
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+
+	var (
+		mu sync.Mutex
+		gs *grpc.Server
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if poll > 0 {
+		go watchParent(ctx, poll, func() {
+			Logger().Info("parent process went away; stopping", "pid", os.Getpid())
+			mu.Lock()
+			s := gs
+			mu.Unlock()
+			if s == nil {
+				os.Exit(0)
+			}
+			stopGracefully(s, grace)
+		})
+	}
+
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: handshake.Config,
+		Plugins: plugin.PluginSet{
+			handshake.PluginName: &grpcPlugin{srv: &server{h: cfg.Handler}},
+		},
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			mu.Lock()
+			defer mu.Unlock()
+			gs = newGRPCServer(opts...)
+			return gs
+		},
+	})
+}
+
+// watchParent calls gone once the parent process changed (it died and the
+// process was reparented), checking every interval until ctx ends.
+func watchParent(ctx context.Context, interval time.Duration, gone func()) {
+	ppid := os.Getppid()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if os.Getppid() != ppid {
+				gone()
+				return
+			}
+		}
+	}
+}
+
+// stopGracefully lets in-flight calls finish for up to grace, then cuts them.
+func stopGracefully(s *grpc.Server, grace time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		s.GracefulStop()
+		close(done)
+	}()
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.Stop()
+	}
+}
+
+func byHand(prog string) string {
+	return fmt.Sprintf(`%s is a gobridge plugin: Apache httpd runs it, through mod_gobridge and
+gobridged, and sends it requests over gRPC. It does nothing when started by hand.
+
+To use it, tell httpd about it, for example:
+
+    LoadModule gobridge_module modules/mod_gobridge.so
+    GoBridgePlugin %s /path/to/%s
+    <Location /app>
+        GoBridgeHandler %s
+    </Location>
+
+To try a handler without Apache, test it with the sdktest package
+(github.com/gobridge/gobridge/sdk/sdktest).
+`, prog, prog, prog, prog)
+}
+
+// grpcPlugin registers the GoBridge service on go-plugin's gRPC server.
+type grpcPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	srv *server
+}
+
+func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterGoBridgeServer(s, p.srv)
+	return nil
+}
+
+func (p *grpcPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, fmt.Errorf("sdk: the gobridge plugin has no Go client side; gobridged and mod_gobridge are the clients")
+}

@@ -1,0 +1,346 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/gobridge/gobridge/internal/wire"
+	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+)
+
+// Version is the SDK version reported to the module by Describe.
+const Version = "gobridge-sdk/0.1.0"
+
+// server implements the gobridge.v1.GoBridge service for one Handler.
+type server struct {
+	pb.UnimplementedGoBridgeServer
+	h Handler
+}
+
+func (s *server) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeResponse, error) {
+	resp := &pb.DescribeResponse{SdkVersion: []byte(Version)}
+	if s.h != nil {
+		resp.Phases = append(resp.Phases, pb.Phase_PHASE_HANDLER)
+	}
+	return resp, nil
+}
+
+func (s *server) Phase(_ context.Context, req *pb.PhaseRequest) (*pb.PhaseResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "sdk: phase %v is not implemented by this plugin", req.GetPhase())
+}
+
+func (s *server) Handle(st grpc.BidiStreamingServer[pb.HandleRequest, pb.HandleResponse]) error {
+	if s.h == nil {
+		return status.Error(codes.Unimplemented, "sdk: this plugin has no content handler")
+	}
+	return serveStream(s.h, st)
+}
+
+// Server options, chosen for a peer that is the C module on a unix socket.
+var serverOptions = []grpc.ServerOption{
+	grpc.MaxRecvMsgSize(wire.MaxMessage),
+	grpc.MaxSendMsgSize(wire.MaxMessage),
+	// Room for a whole body chunk in flight per stream, so uploads are not
+	// throttled by WINDOW_UPDATE round trips.
+	grpc.InitialWindowSize(1 << 20),
+	grpc.InitialConnWindowSize(8 << 20),
+	// The module never pings. Never close a connection for pinging too
+	// often either, should a client do it.
+	grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+		MinTime:             time.Second,
+		PermitWithoutStream: true,
+	}),
+	// The module answers PINGs only while it uses a connection, so a
+	// server ping on an idle pooled connection would go unanswered and
+	// grpc-go would close it. Never ping; never close idle connections.
+	grpc.KeepaliveParams(keepalive.ServerParameters{
+		Time: time.Duration(math.MaxInt64),
+	}),
+}
+
+// newGRPCServer returns a gRPC server with the SDK's options and opts.
+func newGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
+	all := append(append([]grpc.ServerOption(nil), serverOptions...), opts...)
+	return grpc.NewServer(all...)
+}
+
+func init() {
+	wire.Hooks.NewServer = func(h any, opts ...grpc.ServerOption) *grpc.Server {
+		gs := newGRPCServer(opts...)
+		pb.RegisterGoBridgeServer(gs, &server{h: h.(Handler)})
+		return gs
+	}
+	wire.Hooks.ServeStream = func(h any, st wire.Stream) error { return serveStream(h.(Handler), st) }
+	wire.Hooks.RequestToWire = func(r any) wire.Request { return r.(*Request).toWire() }
+	wire.Hooks.SendRaw = func(w any, m *pb.HandleResponse) error {
+		rw := w.(*ResponseWriter)
+		rw.headSent = true // whatever m holds, the SDK must not send a head now
+		_, err := rw.c.send(m, false)
+		return err
+	}
+}
+
+// errGone is returned by stream operations after Handle returned.
+var errGone = errors.New("sdk: request is gone (httpd cancelled it or the client went away)")
+
+// call is one Handle stream. The Handle goroutine is the only one touching
+// the gRPC stream; the handler's goroutine hands it operations one at a
+// time (send a message, then maybe receive one), so messages keep their
+// order and nothing uses the stream after Handle returned.
+type call struct {
+	ctx   context.Context
+	mu    sync.Mutex // serialises operations from the handler's side
+	ops   chan op
+	reply chan opReply
+	gone  chan struct{} // closed when Handle returns
+	logs  logQueue
+}
+
+type op struct {
+	msg  *pb.HandleResponse
+	recv bool
+}
+
+type opReply struct {
+	in  *pb.HandleRequest
+	err error
+}
+
+// send hands m (with any pending log records) to the Handle goroutine and,
+// if recv, returns the next message from the module.
+func (c *call) send(m *pb.HandleResponse, recv bool) (*pb.HandleRequest, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if logs := c.logs.take(m.Finish != nil); len(logs) > 0 {
+		m.Logs = append(logs, m.Logs...)
+	}
+	select {
+	case c.ops <- op{msg: m, recv: recv}:
+	case <-c.gone:
+		return nil, errGone
+	}
+	r := <-c.reply
+	return r.in, r.err
+}
+
+// serveStream runs h for one Handle stream.
+func serveStream(h Handler, st wire.Stream) error {
+	first, err := st.Recv()
+	if err != nil {
+		return err
+	}
+	if first.GetRequest() == nil {
+		return status.Error(codes.InvalidArgument, "sdk: the first HandleRequest carries no request")
+	}
+	if len(first.GetBody()) > wire.MaxChunk {
+		return status.Errorf(codes.InvalidArgument, "sdk: first body chunk of %d bytes exceeds %d", len(first.GetBody()), wire.MaxChunk)
+	}
+	ctx := st.Context()
+	c := &call{
+		ctx:   ctx,
+		ops:   make(chan op),
+		reply: make(chan opReply, 1),
+		gone:  make(chan struct{}),
+	}
+	r := newRequest(wire.DecodeRequest(first.GetRequest()))
+	r.ctx = ctx
+	r.logger = slog.New(&requestLogHandler{q: &c.logs, level: requestLevel(), base: requestLogBase(r)})
+	body := &bodyReader{c: c, buf: first.GetBody(), eof: first.GetBodyEof() || !first.GetRequest().GetHasBody()}
+	if body.eof && len(body.buf) == 0 {
+		r.Body = http.NoBody
+	} else {
+		r.Body = body
+	}
+	w := &ResponseWriter{c: c, req: r, header: make(http.Header)}
+
+	done := make(chan error, 1)
+	go func() { done <- w.finish(callHandler(h, w, r)) }()
+
+	for {
+		select {
+		case o := <-c.ops:
+			var rep opReply
+			rep.err = st.Send(o.msg)
+			if rep.err == nil && o.recv {
+				rep.in, rep.err = st.Recv()
+			}
+			c.reply <- rep
+		case err := <-done:
+			close(c.gone)
+			return err
+		case <-ctx.Done():
+			close(c.gone)
+			return status.FromContextError(ctx.Err()).Err()
+		}
+	}
+}
+
+// panicError is a recovered panic from a handler.
+type panicError struct {
+	val   any
+	stack []byte
+}
+
+func (p *panicError) Error() string { return fmt.Sprintf("sdk: handler panicked: %v", p.val) }
+
+func callHandler(h Handler, w *ResponseWriter, r *Request) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				err = errAbort
+				return
+			}
+			err = &panicError{val: v, stack: debug.Stack()}
+		}
+	}()
+	return h.ServeGoBridge(w, r)
+}
+
+// errAbort is a handler's deliberate http.ErrAbortHandler panic: abort the
+// response without logging a stack.
+var errAbort = errors.New("sdk: handler aborted the response")
+
+// finish ends the stream after the handler returned err. It returns what
+// Handle returns: nil, or a gRPC error that makes the module abort the
+// response.
+func (w *ResponseWriter) finish(err error) error {
+	c := w.c
+	if w.err != nil {
+		// The stream is broken; nothing more can be sent.
+		c.logs.close()
+		return status.Errorf(codes.Aborted, "sdk: %v", w.err)
+	}
+	if err == nil {
+		m := &pb.HandleResponse{Finish: &pb.Finish{Result: pb.Result_RESULT_OK}}
+		w.fill(m, true)
+		_, serr := c.send(m, false)
+		return sendError(serr)
+	}
+
+	lg := w.req.Logger()
+	var pe *panicError
+	if errors.As(err, &pe) {
+		Logger().Error("panic serving request", "uri", w.req.UnparsedURI, "log_id", w.req.LogID,
+			"panic", fmt.Sprint(pe.val), "stack", string(pe.stack))
+	}
+	if w.headSent {
+		if !errors.Is(err, errAbort) {
+			lg.Error("handler failed after the response started; aborting it", "err", err)
+		}
+		c.logs.close() // flush nothing more: the stream ends in error
+		m := &pb.HandleResponse{}
+		if logs := c.logs.drain(); len(logs) > 0 {
+			m.Logs = logs
+			_, _ = c.sendLocked(m)
+		}
+		return status.Errorf(codes.Internal, "%v", err)
+	}
+
+	fin := &pb.Finish{Result: pb.Result_RESULT_HTTP_STATUS, HttpStatus: http.StatusInternalServerError}
+	var se *StatusError
+	switch {
+	case errors.Is(err, Declined):
+		fin = &pb.Finish{Result: pb.Result_RESULT_DECLINED}
+	case errors.As(err, &se):
+		if se.Code >= 400 && se.Code <= 599 {
+			fin.HttpStatus = int32(se.Code)
+		} else {
+			lg.Error("handler returned an invalid HTTP status; sending 500", "status", se.Code)
+		}
+	case errors.Is(err, errAbort):
+	default:
+		lg.Error("handler failed", "err", err)
+	}
+	_, serr := c.send(&pb.HandleResponse{Finish: fin}, false)
+	return sendError(serr)
+}
+
+// sendLocked sends m without taking pending logs again (they are in m).
+func (c *call) sendLocked(m *pb.HandleResponse) (*pb.HandleRequest, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case c.ops <- op{msg: m}:
+	case <-c.gone:
+		return nil, errGone
+	}
+	r := <-c.reply
+	return r.in, r.err
+}
+
+func sendError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Errorf(codes.Aborted, "sdk: %v", err)
+}
+
+// bodyReader streams the request body, asking httpd for at most
+// wire.MaxChunk bytes at a time and holding at most one chunk.
+type bodyReader struct {
+	c   *call
+	buf []byte
+	eof bool
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	for len(b.buf) == 0 {
+		switch {
+		case b.err != nil:
+			return 0, b.err
+		case b.eof:
+			return 0, io.EOF
+		case len(p) == 0:
+			return 0, nil
+		}
+		b.fill()
+	}
+	n := copy(p, b.buf)
+	b.buf = b.buf[n:]
+	return n, nil
+}
+
+func (b *bodyReader) fill() {
+	in, err := b.c.send(&pb.HandleResponse{ReadBody: wire.MaxChunk}, true)
+	switch {
+	case err == io.EOF:
+		b.err = fmt.Errorf("sdk: request body truncated: httpd closed the stream: %w", io.ErrUnexpectedEOF)
+		return
+	case err != nil:
+		b.err = fmt.Errorf("sdk: reading request body: %w", err)
+		return
+	case in.GetRequest() != nil:
+		b.err = errors.New("sdk: protocol error: request snapshot repeated on the Handle stream")
+		return
+	case len(in.GetBody()) > wire.MaxChunk:
+		b.err = fmt.Errorf("sdk: protocol error: body chunk of %d bytes, asked for at most %d", len(in.GetBody()), wire.MaxChunk)
+		return
+	}
+	b.buf = in.GetBody()
+	b.eof = in.GetBodyEof()
+}
+
+// Close makes later reads fail; it never talks to httpd.
+func (b *bodyReader) Close() error {
+	if b.err == nil {
+		b.err = errors.New("sdk: read on closed request body")
+	}
+	b.buf = nil
+	return nil
+}

@@ -1,0 +1,26 @@
+package sdk
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Declined, returned by a Handler before it flushed anything, makes httpd
+// carry on as if the plugin were not configured (httpd's DECLINED).
+var Declined = errors.New("sdk: declined")
+
+// StatusError is returned by a Handler that wants httpd to answer with its
+// own error document for Code (httpd's "return HTTP_NOT_FOUND").
+type StatusError struct {
+	Code int // 400..599
+}
+
+// HTTPError returns a *StatusError for code. A Handler returns it before
+// writing anything: httpd then sends its ErrorDocument for code.
+// Codes outside 400..599 become 500 when the handler returns.
+func HTTPError(code int) error { return &StatusError{Code: code} }
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("sdk: http status %d %s", e.Code, http.StatusText(e.Code))
+}
