@@ -34,4 +34,21 @@ apr_status_t gb_conn_acquire(request_rec *r, const char *plugin,
  * connection whose peer sent GOAWAY is closed regardless. */
 void gb_conn_release(gb_conn *c, int reusable);
 
+/* Transport internals, for gb_call.c and the C tests. */
+struct gb_h2_session;
+struct gb_call;
+
+/* The connection's HTTP/2 session. */
+struct gb_h2_session *gb_conn_session(gb_conn *c);
+
+/* This child's serial number of the connection (log lines, tests). */
+unsigned long gb_conn_id(gb_conn *c);
+
+/* The call currently running on c (at most one), or NULL. */
+struct gb_call *gb_conn_call(gb_conn *c);
+void gb_conn_set_call(gb_conn *c, struct gb_call *call);
+
+/* Marks c as not reusable whatever its borrower says at release. */
+void gb_conn_poison(gb_conn *c);
+
 #endif /* GB_CONN_H */
