@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"time"
 
@@ -228,8 +229,13 @@ func (r *Request) toWire() wire.Request {
 	if r.HeaderList != nil {
 		w.Headers = fromPairs(r.HeaderList)
 	} else {
-		for k, vs := range r.Header {
-			for _, v := range vs {
+		keys := make([]string, 0, len(r.Header))
+		for k := range r.Header {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			for _, v := range r.Header[k] {
 				w.Headers = append(w.Headers, wire.Pair{Key: k, Value: v})
 			}
 		}

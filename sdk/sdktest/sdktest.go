@@ -1,0 +1,479 @@
+// Package sdktest runs gobridge handlers without Apache httpd, the way
+// net/http/httptest runs http.Handlers without a network.
+//
+// Serve plays mod_gobridge's part on an in-memory Handle stream: it sends
+// the request snapshot and body the way the module does (the first 64 KiB
+// unasked, the rest in the chunks the handler asks for), records the
+// response, and checks every message against the rules the module
+// enforces. Conn serves the real gRPC service on a unix socket for
+// wire-level tests, and Do plays the module's part over it.
+//
+//	func TestHello(t *testing.T) {
+//		rec := sdktest.Serve(t, sdk.HandlerFunc(hello), sdktest.NewRequest("GET", "/hello?name=Ann", nil))
+//		if rec.Code != 200 || rec.Body.String() != "Hello, Ann!\n" {
+//			t.Errorf("GET /hello?name=Ann = %d %q; want 200 %q", rec.Code, rec.Body, "Hello, Ann!\n")
+//		}
+//	}
+package sdktest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobridge/gobridge/internal/wire"
+	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
+	"github.com/gobridge/gobridge/sdk"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+)
+
+// Defaults NewRequest fills in.
+const (
+	DefaultHost       = "example.com"
+	DefaultRemoteAddr = "192.0.2.1:1234"
+	DefaultLocalAddr  = "192.0.2.2:80"
+	DefaultPlugin     = "sdktest"
+)
+
+// NewRequest returns a request as mod_gobridge would describe it, for
+// method and target. target is a request-URI ("/app/x?y=1") or an absolute
+// URL ("https://host/x"), which also sets the scheme, host and port. The
+// client is DefaultRemoteAddr, the host DefaultHost. body may be nil; a
+// *bytes.Buffer, *bytes.Reader or *strings.Reader sets ContentLength and a
+// Content-Length header, any other reader makes the body "chunked" (-1).
+//
+// NewRequest panics on a target it cannot parse: it is for tests.
+func NewRequest(method, target string, body io.Reader) *sdk.Request {
+	if method == "" {
+		method = http.MethodGet
+	}
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		panic(fmt.Sprintf("sdktest: invalid target %q: %v", target, err))
+	}
+	scheme, host, port := "http", DefaultHost, 80
+	if u.Scheme != "" {
+		scheme = strings.ToLower(u.Scheme)
+		if scheme == "https" {
+			port = 443
+		}
+		h, p, err := net.SplitHostPort(u.Host)
+		if err != nil {
+			h = u.Host
+		} else if port, err = strconv.Atoi(p); err != nil {
+			panic(fmt.Sprintf("sdktest: invalid port in %q", target))
+		}
+		host = h
+	}
+	unparsed := u.RequestURI()
+	if u.Scheme == "" {
+		unparsed = target
+	}
+	r := &sdk.Request{
+		Method:        method,
+		Protocol:      "HTTP/1.1",
+		TheRequest:    method + " " + unparsed + " HTTP/1.1",
+		UnparsedURI:   unparsed,
+		URI:           u.Path,
+		Args:          u.RawQuery,
+		Hostname:      host,
+		Scheme:        scheme,
+		Header:        http.Header{"Host": {u.Host}},
+		RemoteAddr:    DefaultRemoteAddr,
+		UseragentIP:   "192.0.2.1",
+		LocalAddr:     net.JoinHostPort("192.0.2.2", strconv.Itoa(port)),
+		Secure:        scheme == "https",
+		ServerName:    host,
+		ServerPort:    port,
+		Plugin:        DefaultPlugin,
+		LogID:         "sdktest",
+		Handler:       "gobridge",
+		RequestTime:   time.Now(),
+		ContentLength: 0,
+		Body:          http.NoBody,
+	}
+	if u.Host == "" {
+		r.Header.Set("Host", host)
+	}
+	if body != nil {
+		r.ContentLength = -1
+		switch b := body.(type) {
+		case *bytes.Buffer:
+			r.ContentLength = int64(b.Len())
+		case *bytes.Reader:
+			r.ContentLength = int64(b.Len())
+		case *strings.Reader:
+			r.ContentLength = int64(b.Len())
+		}
+		if r.ContentLength >= 0 {
+			r.Header.Set("Content-Length", strconv.FormatInt(r.ContentLength, 10))
+		} else {
+			r.Header.Set("Transfer-Encoding", "chunked")
+		}
+		if r.ContentLength != 0 {
+			r.Body = io.NopCloser(body)
+		}
+	}
+	return r
+}
+
+// Result is how a handler ended the Handle stream.
+type Result int
+
+const (
+	Unfinished Result = iota // no Finish arrived (the stream broke)
+	OK                       // the response is complete
+	Declined                 // httpd tries the next handler
+	HTTPStatus               // httpd sends its error document for FinishStatus
+)
+
+func (r Result) String() string {
+	switch r {
+	case OK:
+		return "OK"
+	case Declined:
+		return "Declined"
+	case HTTPStatus:
+		return "HTTPStatus"
+	}
+	return "Unfinished"
+}
+
+// LogRecord is a line the handler sent for httpd's error log.
+type LogRecord struct {
+	Level   slog.Level
+	Message string
+}
+
+// Recorder is what a handler sent back.
+type Recorder struct {
+	Code      int         // the head's status; 0 if no head was sent
+	Header    http.Header // r->headers_out, in the order sent
+	ErrHeader http.Header // r->err_headers_out
+	Body      *bytes.Buffer
+	Logs      []LogRecord
+
+	Finish       Result
+	FinishStatus int   // with Finish == HTTPStatus
+	Err          error // the stream's error, if it ended in one
+
+	Messages   int   // HandleResponse messages received
+	Flushes    int   // messages with flush set
+	BodyChunks []int // sizes of the body chunks received
+	ReadBody   []int // sizes asked for with read_body
+	BodySent   int64 // request body bytes the module side sent
+
+	// Violations lists breaches of the rules the module enforces
+	// (docs/architecture.md §5). Serve and Do report them with t.Errorf.
+	Violations []string
+}
+
+// Logged reports whether some log record contains substr.
+func (r *Recorder) Logged(substr string) bool {
+	for _, l := range r.Logs {
+		if strings.Contains(l.Message, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+// Serve runs h for req without httpd or gRPC and returns what it sent. The
+// request body is req.Body; req.Context() is the stream's context (cancel
+// it to play a client that went away).
+func Serve(t testing.TB, h sdk.Handler, req *sdk.Request) *Recorder {
+	t.Helper()
+	ctx, cancel := context.WithCancel(req.Context())
+	defer cancel()
+	p := &pipe{
+		ctx:  ctx,
+		in:   make(chan *pb.HandleRequest),
+		out:  make(chan *pb.HandleResponse),
+		done: make(chan struct{}),
+	}
+	go func() {
+		p.err = wire.Hooks.ServeStream(h, &pluginEnd{p})
+		close(p.done)
+	}()
+	rec := run(&moduleEnd{p}, req)
+	cancel()
+	<-p.done
+	report(t, rec)
+	return rec
+}
+
+// Conn serves h's GoBridge gRPC service, with the options sdk.Serve uses,
+// on a unix socket, and returns a client connected to it. Everything is
+// torn down when the test ends.
+func Conn(t testing.TB, h sdk.Handler) pb.GoBridgeClient {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gbt")
+	if err != nil {
+		t.Fatalf("sdktest: %v", err)
+	}
+	path := filepath.Join(dir, "p.sock")
+	lis, err := net.Listen("unix", path)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		t.Fatalf("sdktest: %v", err)
+	}
+	gs := wire.Hooks.NewServer(h)
+	go func() { _ = gs.Serve(lis) }()
+	cc, err := grpc.NewClient("unix://"+path,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(wire.MaxMessage)))
+	if err != nil {
+		gs.Stop()
+		_ = os.RemoveAll(dir)
+		t.Fatalf("sdktest: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cc.Close()
+		gs.Stop()
+		_ = os.RemoveAll(dir)
+	})
+	return pb.NewGoBridgeClient(cc)
+}
+
+// Do plays mod_gobridge's part of one Handle call over c (from Conn): it
+// sends req and its body as the module would and records the response.
+// Cancelling req.Context() cancels the stream.
+func Do(t testing.TB, c pb.GoBridgeClient, req *sdk.Request) *Recorder {
+	t.Helper()
+	ctx, cancel := context.WithCancel(req.Context())
+	defer cancel()
+	st, err := c.Handle(ctx)
+	if err != nil {
+		t.Fatalf("sdktest: Handle: %v", err)
+	}
+	rec := run(st, req)
+	report(t, rec)
+	return rec
+}
+
+func report(t testing.TB, rec *Recorder) {
+	t.Helper()
+	for _, v := range rec.Violations {
+		t.Errorf("sdktest: protocol violation: %s", v)
+	}
+}
+
+// moduleStream is the module's end of a Handle stream.
+type moduleStream interface {
+	Send(*pb.HandleRequest) error
+	Recv() (*pb.HandleResponse, error)
+	CloseSend() error
+}
+
+// run plays the module: send the snapshot and the first body chunk, then
+// answer read_body requests and record everything until Finish.
+func run(st moduleStream, req *sdk.Request) *Recorder {
+	rec := &Recorder{Header: http.Header{}, ErrHeader: http.Header{}, Body: new(bytes.Buffer)}
+	body := req.Body
+	if body == nil {
+		body = http.NoBody
+	}
+	eof := false
+	readChunk := func(n int) []byte {
+		if eof {
+			return nil
+		}
+		buf := make([]byte, n)
+		k, err := io.ReadFull(body, buf)
+		if err != nil {
+			eof = true
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				rec.Violations = append(rec.Violations, fmt.Sprintf("reading the test's request body: %v", err))
+			}
+		}
+		rec.BodySent += int64(k)
+		return buf[:k]
+	}
+	first := readChunk(wire.MaxFirstBody)
+	if !eof && req.ContentLength >= 0 && rec.BodySent == req.ContentLength {
+		eof = true
+	}
+	w := wire.Hooks.RequestToWire(req)
+	if err := st.Send(&pb.HandleRequest{Request: wire.EncodeRequest(w), Body: first, BodyEof: eof}); err != nil {
+		rec.Err = err
+		return rec
+	}
+	headSeen := false
+	bad := func(format string, args ...any) {
+		rec.Violations = append(rec.Violations, fmt.Sprintf(format, args...))
+	}
+	for {
+		m, err := st.Recv()
+		if err != nil {
+			if err != io.EOF {
+				rec.Err = err
+			} else if rec.Finish == Unfinished {
+				rec.Err = io.ErrUnexpectedEOF
+			}
+			return rec
+		}
+		rec.Messages++
+		if rec.Finish != Unfinished {
+			bad("message after finish")
+		}
+		for _, l := range m.GetLogs() {
+			if _, ok := pb.LogRecord_Level_name[int32(l.GetLevel())]; !ok {
+				bad("unknown log level %d", l.GetLevel())
+			}
+			rec.Logs = append(rec.Logs, LogRecord{Level: wire.SlogLevel(l.GetLevel()), Message: string(l.GetMessage())})
+		}
+		if hd := m.GetHead(); hd != nil {
+			if headSeen {
+				bad("second head")
+			}
+			if rec.Body.Len() > 0 {
+				bad("head after body")
+			}
+			headSeen = true
+			rec.Code = int(hd.GetStatus())
+			if rec.Code < 200 || rec.Code > 599 {
+				bad("head status %d outside 200..599", rec.Code)
+			}
+			for _, tbl := range []struct {
+				ps []*pb.Pair
+				h  http.Header
+			}{{hd.GetHeaders(), rec.Header}, {hd.GetErrHeaders(), rec.ErrHeader}} {
+				for _, p := range tbl.ps {
+					k, v := string(p.GetKey()), string(p.GetValue())
+					if !wire.ValidName(k) || !wire.ValidValue(v) {
+						bad("invalid header %q: %q", k, v)
+					}
+					if wire.Hop(k) {
+						bad("hop-by-hop or framing header %q", k)
+					}
+					tbl.h.Add(k, v)
+				}
+			}
+		}
+		if b := m.GetBody(); len(b) > 0 {
+			if !headSeen {
+				bad("body before head")
+			}
+			if len(b) > wire.MaxChunk {
+				bad("body chunk of %d bytes > %d", len(b), wire.MaxChunk)
+			}
+			rec.BodyChunks = append(rec.BodyChunks, len(b))
+			rec.Body.Write(b)
+		}
+		if m.GetFlush() {
+			rec.Flushes++
+		}
+		if n := int(m.GetReadBody()); n > 0 {
+			rec.ReadBody = append(rec.ReadBody, n)
+			if n > wire.MaxChunk {
+				bad("read_body %d > %d", n, wire.MaxChunk)
+			}
+			chunk := readChunk(min(n, wire.MaxChunk))
+			if err := st.Send(&pb.HandleRequest{Body: chunk, BodyEof: eof}); err != nil {
+				rec.Err = err
+				return rec
+			}
+		}
+		if f := m.GetFinish(); f != nil {
+			switch f.GetResult() {
+			case pb.Result_RESULT_OK, pb.Result_RESULT_DONE:
+				rec.Finish = OK
+			case pb.Result_RESULT_DECLINED:
+				rec.Finish = Declined
+				if headSeen {
+					bad("declined after head")
+				}
+			case pb.Result_RESULT_HTTP_STATUS:
+				rec.Finish = HTTPStatus
+				rec.FinishStatus = int(f.GetHttpStatus())
+				if headSeen {
+					bad("http status after head")
+				}
+				if rec.FinishStatus < 400 || rec.FinishStatus > 599 {
+					bad("finish status %d outside 400..599", rec.FinishStatus)
+				}
+			default:
+				bad("finish with result %v", f.GetResult())
+			}
+			_ = st.CloseSend()
+		}
+	}
+}
+
+// pipe is an in-memory Handle stream.
+type pipe struct {
+	ctx  context.Context
+	in   chan *pb.HandleRequest
+	out  chan *pb.HandleResponse
+	done chan struct{} // closed when the plugin side returned
+	err  error         // what it returned
+}
+
+type pluginEnd struct{ p *pipe }
+
+func (e *pluginEnd) Context() context.Context { return e.p.ctx }
+
+func (e *pluginEnd) Send(m *pb.HandleResponse) error {
+	m = proto.Clone(m).(*pb.HandleResponse) // the SDK reuses its buffers
+	select {
+	case e.p.out <- m:
+		return nil
+	case <-e.p.ctx.Done():
+		return e.p.ctx.Err()
+	}
+}
+
+func (e *pluginEnd) Recv() (*pb.HandleRequest, error) {
+	select {
+	case m, ok := <-e.p.in:
+		if !ok {
+			return nil, io.EOF
+		}
+		return m, nil
+	case <-e.p.ctx.Done():
+		return nil, e.p.ctx.Err()
+	}
+}
+
+type moduleEnd struct{ p *pipe }
+
+func (e *moduleEnd) Send(m *pb.HandleRequest) error {
+	select {
+	case e.p.in <- m:
+		return nil
+	case <-e.p.done:
+		return io.EOF
+	case <-e.p.ctx.Done():
+		return e.p.ctx.Err()
+	}
+}
+
+func (e *moduleEnd) Recv() (*pb.HandleResponse, error) {
+	select {
+	case m := <-e.p.out:
+		return m, nil
+	case <-e.p.done:
+		if e.p.err != nil {
+			return nil, e.p.err
+		}
+		return nil, io.EOF
+	case <-e.p.ctx.Done():
+		return nil, e.p.ctx.Err()
+	}
+}
+
+func (e *moduleEnd) CloseSend() error { return nil }
