@@ -1,0 +1,443 @@
+/* gb_config.c: directives, create/merge, and whole-configuration checks. */
+#include "gb_private.h"
+#include "gb_config.h"
+
+#include <apr_file_info.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_log.h>
+
+/* Marks a GoBridgeOption key that a section unsets: merging keeps the marker
+ * so a deeper section can set the key again; readers skip it. Compared by
+ * address, so it must be stored with apr_table_setn (no copy). */
+static const char gb_option_unset[] = "";
+#define GB_CONFIG_UNSET gb_option_unset
+
+/* A plugin name used by a directive, checked once the whole configuration
+ * is read (GoBridgePlugin may come later in the file). */
+typedef struct {
+    const char *directive;
+    const char *name;
+    const char *file;
+    unsigned line;
+} gb_plugin_ref;
+
+/* Lives in pconf; reset by pre_config for every configuration generation. */
+static apr_array_header_t *gb_plugin_refs;
+
+gb_srv_conf *gb_config_sget(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &gobridge_module);
+}
+
+gb_dir_conf *gb_config_rget(request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &gobridge_module);
+}
+
+void *gb_config_create_srv(apr_pool_t *p, server_rec *s)
+{
+    gb_srv_conf *conf = apr_pcalloc(p, sizeof(*conf));
+    (void)s;
+    conf->plugins = apr_array_make(p, 4, sizeof(gb_plugin *));
+    conf->plugin_by_name = apr_hash_make(p);
+    return conf;
+}
+
+/* Everything server-level is GLOBAL_ONLY: virtual hosts share the main
+ * server's registry. */
+void *gb_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
+{
+    gb_srv_conf *conf = apr_palloc(p, sizeof(*conf));
+    (void)addv;
+    *conf = *(gb_srv_conf *)basev;
+    return conf;
+}
+
+void *gb_config_create_dir(apr_pool_t *p, char *dir)
+{
+    gb_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+    conf->location = dir;
+    conf->handler = NULL;
+    conf->options = apr_table_make(p, 4);
+    conf->timeout = -1;
+    conf->connect_timeout = -1;
+    conf->max_message = -1;
+    return conf;
+}
+
+void *gb_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
+{
+    gb_dir_conf *base = basev, *add = addv;
+    gb_dir_conf *conf = apr_palloc(p, sizeof(*conf));
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *e;
+    int i;
+
+    conf->location = add->location ? add->location : base->location;
+    conf->handler = add->handler ? add->handler : base->handler;
+    conf->timeout = add->timeout >= 0 ? add->timeout : base->timeout;
+    conf->connect_timeout = add->connect_timeout >= 0
+                            ? add->connect_timeout : base->connect_timeout;
+    conf->max_message = add->max_message >= 0
+                        ? add->max_message : base->max_message;
+
+    /* Like PythonOption: the inner section overrides a key, keeps the rest;
+     * setn keeps the unset marker's address. */
+    conf->options = apr_table_copy(p, base->options);
+    arr = apr_table_elts(add->options);
+    e = (const apr_table_entry_t *)arr->elts;
+    for (i = 0; i < arr->nelts; i++) {
+        apr_table_setn(conf->options, e[i].key, e[i].val);
+    }
+    return conf;
+}
+
+void gb_config_options_do(const gb_dir_conf *d,
+                          int (*fn)(void *ctx, const char *k, const char *v),
+                          void *ctx)
+{
+    const apr_array_header_t *arr = apr_table_elts(d->options);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    int i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].val == GB_CONFIG_UNSET) {
+            continue;
+        }
+        if (!fn(ctx, e[i].key, e[i].val)) {
+            break;
+        }
+    }
+}
+
+apr_interval_time_t gb_config_timeout(const gb_dir_conf *d)
+{
+    return d->timeout >= 0 ? d->timeout : GB_CONFIG_DEFAULT_TIMEOUT;
+}
+
+apr_interval_time_t gb_config_connect_timeout(const gb_dir_conf *d)
+{
+    if (d->connect_timeout >= 0) {
+        return d->connect_timeout;
+    }
+    /* Never wait longer to connect than for the whole call. */
+    return d->timeout >= 0 && d->timeout < GB_CONFIG_DEFAULT_CONNECT_TIMEOUT
+           ? d->timeout : GB_CONFIG_DEFAULT_CONNECT_TIMEOUT;
+}
+
+apr_size_t gb_config_max_message(const gb_dir_conf *d)
+{
+    return d->max_message >= 0 ? (apr_size_t)d->max_message
+                               : GB_CONFIG_DEFAULT_MAX_MESSAGE;
+}
+
+const gb_plugin *gb_config_plugin(server_rec *s, const char *name)
+{
+    gb_srv_conf *conf = gb_config_sget(s);
+    return name ? apr_hash_get(conf->plugin_by_name, name,
+                               APR_HASH_KEY_STRING)
+                : NULL;
+}
+
+const char *gb_config_daemon(server_rec *s)
+{
+    gb_srv_conf *conf = gb_config_sget(s);
+    return conf->daemon ? conf->daemon : GB_DEFAULT_DAEMON;
+}
+
+/* --- directive handlers ------------------------------------------------ */
+
+static int gb_valid_name(const char *s)
+{
+    apr_size_t n = 0;
+
+    for (; *s; s++, n++) {
+        if (!apr_isalnum(*s) && *s != '_' && *s != '.' && *s != '-') {
+            return 0;
+        }
+    }
+    /* "." and ".." would make "<dir>/..sock" confusing; refuse them. */
+    return n >= 1 && n <= GB_CONFIG_PLUGIN_NAME_MAX;
+}
+
+/* The spec file (docs/architecture.md §2) has no escaping: TAB, CR and LF
+ * separate records and fields. NUL cannot reach us through httpd.conf. */
+static int gb_spec_safe(const char *s)
+{
+    return strpbrk(s, "\t\r\n") == NULL;
+}
+
+static void gb_remember_ref(cmd_parms *cmd, const char *name)
+{
+    gb_plugin_ref *ref;
+
+    if (!gb_plugin_refs) {
+        gb_plugin_refs = apr_array_make(cmd->pool, 8, sizeof(gb_plugin_ref));
+    }
+    ref = apr_array_push(gb_plugin_refs);
+    ref->directive = cmd->cmd->name;
+    ref->name = name;
+    ref->file = cmd->directive->filename;
+    ref->line = cmd->directive->line_num;
+}
+
+const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,
+                                 char *const argv[])
+{
+    gb_srv_conf *conf = gb_config_sget(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_finfo_t fi;
+    apr_status_t rv;
+    gb_plugin *pl, *prev;
+    int i;
+
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    if (argc < 2) {
+        return apr_psprintf(cmd->pool, "%s: takes a plugin name and the "
+                            "absolute path of its binary, then optional "
+                            "arguments", cmd->cmd->name);
+    }
+    if (!gb_valid_name(argv[0]) || !strcmp(argv[0], ".")
+        || !strcmp(argv[0], "..")) {
+        return apr_psprintf(cmd->pool, "%s: invalid plugin name '%s': use "
+                            "1 to %d of A-Z a-z 0-9 _ . -", cmd->cmd->name,
+                            argv[0], GB_CONFIG_PLUGIN_NAME_MAX);
+    }
+    prev = apr_hash_get(conf->plugin_by_name, argv[0], APR_HASH_KEY_STRING);
+    if (prev) {
+        return apr_psprintf(cmd->pool, "%s: plugin '%s' is already declared "
+                            "at %s:%u; give each plugin a unique name",
+                            cmd->cmd->name, argv[0], prev->file, prev->line);
+    }
+    for (i = 1; i < argc; i++) {
+        if (!gb_spec_safe(argv[i])) {
+            return apr_psprintf(cmd->pool, "%s: plugin '%s': %s '%s' "
+                                "contains a TAB, CR or LF; remove it",
+                                cmd->cmd->name, argv[0],
+                                i == 1 ? "binary" : "argument", argv[i]);
+        }
+    }
+    if (!ap_os_is_path_absolute(cmd->pool, argv[1])) {
+        return apr_psprintf(cmd->pool, "%s: plugin '%s': binary '%s' must "
+                            "be an absolute path", cmd->cmd->name, argv[0],
+                            argv[1]);
+    }
+    rv = apr_stat(&fi, argv[1], APR_FINFO_TYPE | APR_FINFO_PROT, cmd->temp_pool);
+    if (rv != APR_SUCCESS) {
+        char buf[120];
+        return apr_psprintf(cmd->pool, "%s: plugin '%s': cannot stat binary "
+                            "'%s' (%s); build or install the plugin first",
+                            cmd->cmd->name, argv[0], argv[1],
+                            apr_strerror(rv, buf, sizeof(buf)));
+    }
+    if (fi.filetype != APR_REG
+        || !(fi.protection & (APR_UEXECUTE | APR_GEXECUTE | APR_WEXECUTE))) {
+        return apr_psprintf(cmd->pool, "%s: plugin '%s': '%s' is not an "
+                            "executable regular file", cmd->cmd->name,
+                            argv[0], argv[1]);
+    }
+
+    pl = apr_pcalloc(cmd->pool, sizeof(*pl));
+    pl->name = apr_pstrdup(cmd->pool, argv[0]);
+    pl->binary = apr_pstrdup(cmd->pool, argv[1]);
+    pl->args = apr_array_make(cmd->pool, argc - 2 > 0 ? argc - 2 : 1,
+                              sizeof(const char *));
+    for (i = 2; i < argc; i++) {
+        APR_ARRAY_PUSH(pl->args, const char *) =
+            apr_pstrdup(cmd->pool, argv[i]);
+    }
+    pl->file = cmd->directive->filename;
+    pl->line = cmd->directive->line_num;
+    APR_ARRAY_PUSH(conf->plugins, gb_plugin *) = pl;
+    apr_hash_set(conf->plugin_by_name, pl->name, APR_HASH_KEY_STRING, pl);
+    return NULL;
+}
+
+const char *gb_config_cmd_handler(cmd_parms *cmd, void *dc, const char *a)
+{
+    gb_dir_conf *conf = dc;
+
+    if (!strcasecmp(a, "none")) {
+        conf->handler = "";     /* an inner section hands the URL back */
+        return NULL;
+    }
+    if (!gb_valid_name(a)) {
+        return apr_psprintf(cmd->pool, "%s: invalid plugin name '%s': use "
+                            "the name of a GoBridgePlugin, or None",
+                            cmd->cmd->name, a);
+    }
+    conf->handler = a;
+    gb_remember_ref(cmd, a);
+    return NULL;
+}
+
+const char *gb_config_cmd_option(cmd_parms *cmd, void *dc, const char *key,
+                                 const char *val)
+{
+    gb_dir_conf *conf = dc;
+
+    if (!*key) {
+        return apr_psprintf(cmd->pool, "%s: the key must not be empty",
+                            cmd->cmd->name);
+    }
+    apr_table_setn(conf->options, key, val ? val : GB_CONFIG_UNSET);
+    return NULL;
+}
+
+/* GoBridgeTimeout and GoBridgeConnectTimeout (cmd->info != NULL). */
+const char *gb_config_cmd_timeout(cmd_parms *cmd, void *dc, const char *a)
+{
+    gb_dir_conf *conf = dc;
+    apr_interval_time_t t;
+
+    if (ap_timeout_parameter_parse(a, &t, "s") != APR_SUCCESS || t <= 0) {
+        return apr_psprintf(cmd->pool, "%s: invalid duration '%s': give a "
+                            "positive number of seconds, or a number with "
+                            "the unit ms, s, mi or h (e.g. 30, 500ms)",
+                            cmd->cmd->name, a);
+    }
+    if (cmd->info) {
+        conf->connect_timeout = t;
+    }
+    else {
+        conf->timeout = t;
+    }
+    return NULL;
+}
+
+const char *gb_config_cmd_max_message(cmd_parms *cmd, void *dc,
+                                      const char *a)
+{
+    gb_dir_conf *conf = dc;
+    apr_off_t n;
+    char *end;
+
+    /* Below 64 KiB a normal body chunk of the SDK would not fit; above
+     * 1 GiB one message would be held in memory whole. */
+    if (apr_strtoff(&n, a, &end, 10) != APR_SUCCESS || *end
+        || n < 64 * 1024 || n > 1024 * 1024 * 1024) {
+        return apr_psprintf(cmd->pool, "%s: invalid size '%s': give a "
+                            "number of bytes between 65536 and 1073741824",
+                            cmd->cmd->name, a);
+    }
+    conf->max_message = n;
+    return NULL;
+}
+
+const char *gb_config_cmd_socket_dir(cmd_parms *cmd, void *dc,
+                                     const char *a)
+{
+    gb_srv_conf *conf = gb_config_sget(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    if (!gb_spec_safe(a) || !*a) {
+        return apr_psprintf(cmd->pool, "%s: invalid directory '%s'",
+                            cmd->cmd->name, a);
+    }
+    /* Resolved against DefaultRuntimeDir in check_config, which may
+     * appear after this line. */
+    conf->socket_dir = a;
+    return NULL;
+}
+
+const char *gb_config_cmd_daemon(cmd_parms *cmd, void *dc, const char *a)
+{
+    gb_srv_conf *conf = gb_config_sget(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    if (!ap_os_is_path_absolute(cmd->pool, a)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be an absolute path",
+                            cmd->cmd->name, a);
+    }
+    conf->daemon = a;
+    return NULL;
+}
+
+/* --- whole-configuration checks ---------------------------------------- */
+
+void gb_config_pre_config(apr_pool_t *pconf)
+{
+    gb_plugin_refs = apr_array_make(pconf, 8, sizeof(gb_plugin_ref));
+}
+
+static int gb_is_executable_file(const char *path, apr_pool_t *p,
+                                 apr_status_t *rv)
+{
+    apr_finfo_t fi;
+
+    *rv = apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_PROT, p);
+    if (*rv != APR_SUCCESS) {
+        return 0;
+    }
+    return fi.filetype == APR_REG
+           && (fi.protection & (APR_UEXECUTE | APR_GEXECUTE | APR_WEXECUTE));
+}
+
+int gb_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    gb_srv_conf *conf = gb_config_sget(s);
+    const char *dir;
+    server_rec *vs;
+    apr_status_t rv;
+    int i, bad = 0;
+
+    for (i = 0; gb_plugin_refs && i < gb_plugin_refs->nelts; i++) {
+        gb_plugin_ref *ref = &APR_ARRAY_IDX(gb_plugin_refs, i, gb_plugin_ref);
+        if (!apr_hash_get(conf->plugin_by_name, ref->name,
+                          APR_HASH_KEY_STRING)) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                         GB_APLOGNO(0001) "%s: unknown plugin '%s' at %s "
+                         "line %u: declare it with GoBridgePlugin in the "
+                         "server configuration", ref->directive, ref->name,
+                         ref->file, ref->line);
+            bad = 1;
+        }
+    }
+
+    dir = ap_runtime_dir_relative(pconf, conf->socket_dir ? conf->socket_dir
+                                                          : "gobridge");
+    if (!dir) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                     GB_APLOGNO(0002) "GoBridgeSocketDir: invalid path '%s'",
+                     conf->socket_dir);
+        return !OK;
+    }
+    /* `<dir>/<name>.sock` must fit sockaddr_un.sun_path (108 on Linux). */
+    if (strlen(dir) + 1 + GB_CONFIG_PLUGIN_NAME_MAX + 5 + 1 > 108) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                     GB_APLOGNO(0003) "GoBridgeSocketDir: '%s' is too long "
+                     "for unix socket paths; use a directory of at most %d "
+                     "characters", dir, 108 - 1 - GB_CONFIG_PLUGIN_NAME_MAX
+                     - 5 - 1);
+        bad = 1;
+    }
+    /* Children inherit the resolved path from every server_rec. */
+    for (vs = s; vs; vs = vs->next) {
+        gb_config_sget(vs)->socket_dir = dir;
+    }
+
+    if (conf->plugins->nelts > 0) {
+        const char *daemon = gb_config_daemon(s);
+        if (!gb_is_executable_file(daemon, ptemp, &rv)) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s,
+                         GB_APLOGNO(0004) "GoBridgeDaemon: '%s' is not an "
+                         "executable file; install gobridged there or point "
+                         "GoBridgeDaemon at it", daemon);
+            bad = 1;
+        }
+    }
+    return bad ? !OK : OK;
+}

@@ -1,0 +1,96 @@
+/* gb_config.h: server and per-directory configuration of mod_gobridge.
+ *
+ * Server-wide (main server only): the plugin registry (GoBridgePlugin), the
+ * runtime directory (GoBridgeSocketDir) and the supervisor binary
+ * (GoBridgeDaemon). Per directory: the content handler (GoBridgeHandler),
+ * GoBridgeOption values, timeouts and the message size bound.
+ */
+#ifndef GB_CONFIG_H
+#define GB_CONFIG_H
+
+#include <apr_hash.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+#include <httpd.h>
+#include <http_config.h>
+
+/* Handler name that GoBridgeHandler puts in r->handler (see gb_handler.c). */
+#define GB_HANDLER_NAME "gobridge"
+
+#define GB_CONFIG_DEFAULT_TIMEOUT         apr_time_from_sec(30)
+#define GB_CONFIG_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(5)
+#define GB_CONFIG_DEFAULT_MAX_MESSAGE     (4 * 1024 * 1024)
+#define GB_CONFIG_PLUGIN_NAME_MAX         64
+
+#ifndef GB_DEFAULT_DAEMON
+#define GB_DEFAULT_DAEMON "/usr/local/libexec/gobridge/gobridged"
+#endif
+
+/* One GoBridgePlugin line. */
+typedef struct gb_plugin {
+    const char *name;
+    const char *binary;              /* absolute path */
+    apr_array_header_t *args;        /* const char *, may be empty */
+    const char *file;                /* where it was declared */
+    unsigned line;
+} gb_plugin;
+
+typedef struct gb_srv_conf {
+    apr_array_header_t *plugins;     /* gb_plugin *, declaration order */
+    apr_hash_t *plugin_by_name;      /* name -> gb_plugin * */
+    const char *socket_dir;          /* resolved in check_config */
+    const char *daemon;              /* NULL: GB_DEFAULT_DAEMON */
+} gb_srv_conf;
+
+typedef struct gb_dir_conf {
+    const char *location;            /* the section path, NULL at server */
+    const char *handler;             /* plugin name; "" = GoBridgeHandler none */
+    apr_table_t *options;            /* values may be GB_CONFIG_UNSET (see .c) */
+    apr_interval_time_t timeout;     /* -1: unset */
+    apr_interval_time_t connect_timeout;
+    apr_off_t max_message;           /* -1: unset */
+} gb_dir_conf;
+
+void *gb_config_create_srv(apr_pool_t *p, server_rec *s);
+void *gb_config_merge_srv(apr_pool_t *p, void *basev, void *addv);
+void *gb_config_create_dir(apr_pool_t *p, char *dir);
+void *gb_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
+
+/* Directive handlers (see mod_gobridge.c for the command table). */
+const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,
+                                 char *const argv[]);
+const char *gb_config_cmd_handler(cmd_parms *cmd, void *dc, const char *a);
+const char *gb_config_cmd_option(cmd_parms *cmd, void *dc, const char *key,
+                                 const char *val);
+const char *gb_config_cmd_timeout(cmd_parms *cmd, void *dc, const char *a);
+const char *gb_config_cmd_max_message(cmd_parms *cmd, void *dc,
+                                      const char *a);
+const char *gb_config_cmd_socket_dir(cmd_parms *cmd, void *dc,
+                                     const char *a);
+const char *gb_config_cmd_daemon(cmd_parms *cmd, void *dc, const char *a);
+
+/* pre_config: forget the plugin references of the previous generation. */
+void gb_config_pre_config(apr_pool_t *pconf);
+
+/* check_config: resolves defaults and validates what only the whole
+ * configuration can tell (plugin names used before their declaration,
+ * binaries, socket path lengths). Logs each problem with file and line and
+ * returns !OK so that `apachectl configtest` fails. */
+int gb_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+
+/* Typed getters. */
+gb_srv_conf *gb_config_sget(server_rec *s);
+gb_dir_conf *gb_config_rget(request_rec *r);
+const gb_plugin *gb_config_plugin(server_rec *s, const char *name);
+const char *gb_config_daemon(server_rec *s);
+apr_interval_time_t gb_config_timeout(const gb_dir_conf *d);
+apr_interval_time_t gb_config_connect_timeout(const gb_dir_conf *d);
+apr_size_t gb_config_max_message(const gb_dir_conf *d);
+
+/* The options that are set (unset markers skipped), in order; calls fn
+ * like apr_table_do until it returns 0. */
+void gb_config_options_do(const gb_dir_conf *d,
+                          int (*fn)(void *ctx, const char *k, const char *v),
+                          void *ctx);
+
+#endif /* GB_CONFIG_H */

@@ -1,0 +1,532 @@
+/* gb_handler.c: the content handler as one gRPC Handle stream.
+ *
+ * Memory stays bounded for any response size: each HandleResponse is
+ * decoded into a subpool cleared every turn, and body chunks go to the
+ * output filters as transient buckets (filters that keep data set it aside).
+ *
+ * Request body: the first message carries what the client has already
+ * sent, up to 64 KiB, read without blocking (never when the client waits
+ * for "100 Continue": then only a plugin that asks for the body makes httpd
+ * send it). The rest is read blocking, on the plugin's read_body requests,
+ * through the input filters, so LimitRequestBody and mod_reqtimeout apply.
+ */
+#include "gb_private.h"
+#include "gb_handler.h"
+#include "gb_call.h"
+#include "gb_config.h"
+#include "gb_conn.h"
+#include "gb_request.h"
+#include "gb_response.h"
+
+#include <apr_buckets.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <util_filter.h>
+
+/* "keep going" from the loop helpers; DECLINED is -1, so not that. */
+#define GB_GO_ON         (-1000)
+
+#define GB_PREFETCH_MAX  (64 * 1024)
+/* The SDK asks for at most 256 KiB; a greedy plugin gets no more than 1 MiB
+ * per message, well under grpc-go's default 4 MiB receive limit. */
+#define GB_READ_BODY_MAX (1024 * 1024)
+
+typedef struct {
+    request_rec *r;
+    const char *plugin;
+    gb_dir_conf *d;
+    gb_conn *conn;
+    gb_call *call;
+    apr_bucket_brigade *out;
+    apr_bucket_brigade *in;
+    apr_interval_time_t timeout;
+    int committed;          /* a head or body went to httpd: no status now */
+    int body_eof_read;      /* the input filters returned EOS */
+    int body_eof_sent;      /* we half-closed the stream */
+    int clean;              /* trailers OK: the connection may be reused */
+} gb_handle_ctx;
+
+int gb_handler_fixups(request_rec *r)
+{
+    gb_dir_conf *d = gb_config_rget(r);
+
+    if (d->handler && *d->handler) {
+        r->handler = GB_HANDLER_NAME;
+    }
+    return DECLINED;
+}
+
+/* Reads up to max bytes of request body into a p-allocated buffer. With
+ * APR_BLOCK_READ returns as soon as some data (or EOS) arrived. */
+static apr_status_t gb_read_body(gb_handle_ctx *ctx, apr_pool_t *p,
+                                 apr_size_t max, apr_read_type_e block,
+                                 char **buf, apr_size_t *len)
+{
+    request_rec *r = ctx->r;
+    char *b = apr_palloc(p, max ? max : 1);
+    apr_size_t got = 0;
+    apr_status_t rv = APR_SUCCESS;
+
+    while (got < max && !ctx->body_eof_read) {
+        apr_bucket *e;
+
+        rv = ap_get_brigade(r->input_filters, ctx->in, AP_MODE_READBYTES,
+                            block, max - got);
+        if (block == APR_NONBLOCK_READ && APR_STATUS_IS_EAGAIN(rv)) {
+            rv = APR_SUCCESS;
+            break;
+        }
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+        for (e = APR_BRIGADE_FIRST(ctx->in);
+             e != APR_BRIGADE_SENTINEL(ctx->in) && rv == APR_SUCCESS;
+             e = APR_BUCKET_NEXT(e)) {
+            const char *data;
+            apr_size_t n;
+
+            if (APR_BUCKET_IS_EOS(e)) {
+                ctx->body_eof_read = 1;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(e)) {
+                continue;
+            }
+            rv = apr_bucket_read(e, &data, &n, APR_BLOCK_READ);
+            if (rv == APR_SUCCESS && n > max - got) {
+                rv = APR_EGENERAL;  /* a filter ignored readbytes */
+            }
+            if (rv == APR_SUCCESS) {
+                memcpy(b + got, data, n);
+                got += n;
+            }
+        }
+        apr_brigade_cleanup(ctx->in);
+        if (rv != APR_SUCCESS || (block == APR_BLOCK_READ && got > 0)) {
+            break;
+        }
+        if (block == APR_NONBLOCK_READ && got == 0 && !ctx->body_eof_read) {
+            break;          /* an empty non-blocking read: nothing there */
+        }
+    }
+    *buf = b;
+    *len = got;
+    return rv;
+}
+
+/* After something reached httpd, a failure must not turn into a different
+ * response: end it with an error bucket, as mod_proxy does, so the client
+ * sees a truncated response (no last chunk, connection closed). */
+static void gb_abort_response(gb_handle_ctx *ctx)
+{
+    request_rec *r = ctx->r;
+    conn_rec *c = r->connection;
+
+    r->no_cache = 1;
+    if (r->main) {
+        r->main->no_cache = 1;
+    }
+    c->keepalive = AP_CONN_CLOSE;
+    apr_brigade_cleanup(ctx->out);
+    APR_BRIGADE_INSERT_TAIL(ctx->out, ap_bucket_error_create(
+        HTTP_BAD_GATEWAY, NULL, r->pool, c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(ctx->out, apr_bucket_eos_create(c->bucket_alloc));
+    ap_pass_brigade(r->output_filters, ctx->out);
+    apr_brigade_cleanup(ctx->out);
+}
+
+/* Ends a failed call: a status before anything was committed, an aborted
+ * response after. */
+static int gb_fail(gb_handle_ctx *ctx, int status)
+{
+    gb_call_cancel(ctx->call);
+    if (ctx->committed) {
+        gb_abort_response(ctx);
+        return OK;
+    }
+    if (status == HTTP_SERVICE_UNAVAILABLE) {
+        apr_table_setn(ctx->r->err_headers_out, "Retry-After", "5");
+    }
+    return status;
+}
+
+static int gb_protocol_error(gb_handle_ctx *ctx, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_EGENERAL, ctx->r,
+                  GB_APLOGNO(0030) "%s: protocol error from plugin: %s",
+                  ctx->plugin, why);
+    return gb_fail(ctx, HTTP_INTERNAL_SERVER_ERROR);
+}
+
+static int gb_log_level(Gobridge__V1__LogRecord__Level l, int *level)
+{
+    switch (l) {
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_UNSPECIFIED:
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_INFO:
+        *level = APLOG_INFO; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_EMERG:
+        *level = APLOG_EMERG; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_ALERT:
+        *level = APLOG_ALERT; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_CRIT:
+        *level = APLOG_CRIT; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_ERR:
+        *level = APLOG_ERR; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_WARNING:
+        *level = APLOG_WARNING; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_NOTICE:
+        *level = APLOG_NOTICE; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_DEBUG:
+        *level = APLOG_DEBUG; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_TRACE1:
+        *level = APLOG_TRACE1; return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Returns 0 on an unknown level (a protocol error). */
+static int gb_apply_logs(gb_handle_ctx *ctx, apr_pool_t *mp,
+                         const Gobridge__V1__HandleResponse *m)
+{
+    size_t i;
+    int level;
+
+    for (i = 0; i < m->n_logs; i++) {
+        if (!gb_log_level(m->logs[i]->level, &level)) {
+            return 0;
+        }
+        /* The plugin's text is escaped: it must not forge log lines. */
+        ap_log_rerror(APLOG_MARK, level, 0, ctx->r, GB_APLOGNO(0031)
+                      "%s: %s", ctx->plugin,
+                      ap_escape_logitem(mp, gb_pb_strdup(mp,
+                                                         m->logs[i]->message)));
+    }
+    return 1;
+}
+
+static apr_status_t gb_apply_head(gb_handle_ctx *ctx, apr_pool_t *mp,
+                                  const Gobridge__V1__ResponseHead *h,
+                                  const char **why)
+{
+    request_rec *r = ctx->r;
+    gb_response_head out;
+    apr_status_t rv;
+    int i;
+
+    rv = gb_response_apply_head(r->pool, h, r->headers_out,
+                                r->err_headers_out, &out, why);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < out.dropped->nelts; i++) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, GB_APLOGNO(0032)
+                      "%s: dropped hop-by-hop response header '%s'",
+                      ctx->plugin,
+                      ap_escape_logitem(mp, APR_ARRAY_IDX(out.dropped, i,
+                                                          const char *)));
+    }
+    r->status = out.status;
+    if (out.content_type) {
+        ap_set_content_type(r, out.content_type);
+    }
+    return APR_SUCCESS;
+}
+
+/* Returns GB_GO_ON, or the handler's result (client gone: OK). */
+static int gb_pass_body(gb_handle_ctx *ctx,
+                        const Gobridge__V1__HandleResponse *m)
+{
+    request_rec *r = ctx->r;
+    conn_rec *c = r->connection;
+    apr_status_t rv;
+
+    if (m->body.len) {
+        APR_BRIGADE_INSERT_TAIL(ctx->out, apr_bucket_transient_create(
+            (const char *)m->body.data, m->body.len, c->bucket_alloc));
+    }
+    if (m->flush) {
+        APR_BRIGADE_INSERT_TAIL(ctx->out,
+                                apr_bucket_flush_create(c->bucket_alloc));
+    }
+    ctx->committed = 1;
+    rv = ap_pass_brigade(r->output_filters, ctx->out);
+    apr_brigade_cleanup(ctx->out);
+    if (rv != APR_SUCCESS || c->aborted) {
+        /* Cancelling the stream cancels the plugin's context. */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, GB_APLOGNO(0033)
+                      "%s: client went away; cancelling the call",
+                      ctx->plugin);
+        gb_call_cancel(ctx->call);
+        return c->aborted ? OK : AP_FILTER_ERROR;
+    }
+    return GB_GO_ON;
+}
+
+/* Answers read_body: returns GB_GO_ON, or the handler's result. */
+static int gb_send_body(gb_handle_ctx *ctx, apr_pool_t *mp, apr_size_t want)
+{
+    Gobridge__V1__HandleRequest req = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
+    apr_status_t rv;
+    char *buf;
+    apr_size_t len;
+
+    if (ctx->body_eof_sent) {
+        return gb_protocol_error(ctx, "read_body after the request body "
+                                      "ended");
+    }
+    rv = gb_read_body(ctx, mp, want > GB_READ_BODY_MAX ? GB_READ_BODY_MAX
+                                                       : want,
+                      APR_BLOCK_READ, &buf, &len);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, ctx->r, GB_APLOGNO(0034)
+                      "%s: reading the request body failed", ctx->plugin);
+        if (ctx->committed) {
+            return gb_fail(ctx, HTTP_BAD_REQUEST);
+        }
+        gb_call_cancel(ctx->call);
+        return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+    }
+    req.body = gb_pb_bytesn(buf, len);
+    req.body_eof = ctx->body_eof_read;
+    rv = gb_call_send(ctx->call, &req.base, req.body_eof, ctx->timeout);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, ctx->r, GB_APLOGNO(0035)
+                      "%s: sending the request body failed", ctx->plugin);
+        return gb_fail(ctx, APR_STATUS_IS_TIMEUP(rv)
+                            ? HTTP_GATEWAY_TIME_OUT
+                            : HTTP_INTERNAL_SERVER_ERROR);
+    }
+    ctx->body_eof_sent = req.body_eof;
+    return GB_GO_ON;
+}
+
+/* The plugin's Finish: the handler's result, after checking the stream
+ * ends with grpc-status OK (only then is the connection reused). */
+static int gb_finish(gb_handle_ctx *ctx, apr_pool_t *mp,
+                     const Gobridge__V1__Finish *f)
+{
+    request_rec *r = ctx->r;
+    ProtobufCMessage *extra;
+    apr_status_t rv;
+    int rc;
+
+    switch (f->result) {
+    case GOBRIDGE__V1__RESULT__RESULT_OK:
+    case GOBRIDGE__V1__RESULT__RESULT_DONE:
+        rc = OK;
+        break;
+    case GOBRIDGE__V1__RESULT__RESULT_DECLINED:
+        if (ctx->committed) {
+            return gb_protocol_error(ctx, "DECLINED after the response "
+                                          "started");
+        }
+        rc = DECLINED;
+        break;
+    case GOBRIDGE__V1__RESULT__RESULT_HTTP_STATUS:
+        if (ctx->committed) {
+            return gb_protocol_error(ctx, "HTTP_STATUS after the response "
+                                          "started");
+        }
+        if (f->http_status >= 200 && f->http_status < 300) {
+            r->status = f->http_status;     /* an empty success */
+            rc = OK;
+        }
+        else if (f->http_status >= 300 && f->http_status <= 599) {
+            rc = f->http_status;            /* httpd's error document */
+        }
+        else {
+            return gb_protocol_error(ctx, apr_psprintf(mp, "finish with "
+                                     "http_status %d", f->http_status));
+        }
+        break;
+    default:
+        return gb_protocol_error(ctx, apr_psprintf(mp, "finish with "
+                                 "result %d", (int)f->result));
+    }
+
+    rv = gb_call_recv(ctx->call, mp, &gobridge__v1__handle_response__descriptor,
+                      ctx->timeout, &extra);
+    if (rv == APR_EOF && gb_call_status(ctx->call, NULL) == GB_GRPC_OK) {
+        ctx->clean = 1;
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, GB_APLOGNO(0036)
+                      "%s: stream did not end cleanly after finish; "
+                      "closing the connection", ctx->plugin);
+        gb_call_cancel(ctx->call);
+    }
+    return rc;
+}
+
+static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
+{
+    request_rec *r = ctx->r;
+    apr_size_t max = gb_config_max_message(ctx->d);
+    apr_pool_t *mp;
+    int rc;
+
+    apr_pool_create(&mp, tmp);
+    apr_pool_tag(mp, "gobridge (message)");
+    for (;;) {
+        Gobridge__V1__HandleResponse *m;
+        const char *why;
+        apr_status_t rv;
+
+        apr_pool_clear(mp);
+        rv = gb_call_recv(ctx->call, mp,
+                          &gobridge__v1__handle_response__descriptor,
+                          ctx->timeout, (ProtobufCMessage **)&m);
+        if (rv == APR_EOF) {
+            const char *msg = NULL;
+            int code = gb_call_status(ctx->call, &msg);
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0037)
+                          "%s: call ended without finish: grpc-status %d "
+                          "(%s)", ctx->plugin, code,
+                          msg ? ap_escape_logitem(mp, msg) : "no message");
+            return gb_fail(ctx, code == GB_GRPC_UNAVAILABLE
+                                ? HTTP_SERVICE_UNAVAILABLE
+                                : code == GB_GRPC_DEADLINE_EXCEEDED
+                                ? HTTP_GATEWAY_TIME_OUT
+                                : HTTP_INTERNAL_SERVER_ERROR);
+        }
+        if (APR_STATUS_IS_TIMEUP(rv)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0038)
+                          "%s: no message from the plugin within %"
+                          APR_TIME_T_FMT " ms (GoBridgeTimeout); cancelling",
+                          ctx->plugin, apr_time_as_msec(ctx->timeout));
+            return gb_fail(ctx, HTTP_GATEWAY_TIME_OUT);
+        }
+        if (rv != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0039)
+                          "%s: receiving from the plugin failed "
+                          "(GoBridgeMaxMessageSize is %" APR_SIZE_T_FMT ")",
+                          ctx->plugin, max);
+            return gb_fail(ctx, HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        if (!gb_apply_logs(ctx, mp, m)) {
+            return gb_protocol_error(ctx, "unknown log level");
+        }
+        if (m->head) {
+            if (ctx->committed) {
+                return gb_protocol_error(ctx, "a second head, or a head "
+                                              "after body");
+            }
+            if (gb_apply_head(ctx, mp, m->head, &why) != APR_SUCCESS) {
+                return gb_protocol_error(ctx, why);
+            }
+            ctx->committed = 1;
+        }
+        if (m->body.len || m->flush) {
+            if ((rc = gb_pass_body(ctx, m)) != GB_GO_ON) {
+                return rc;
+            }
+        }
+        if (m->read_body) {
+            if ((rc = gb_send_body(ctx, mp, m->read_body)) != GB_GO_ON) {
+                return rc;
+            }
+        }
+        if (m->finish) {
+            return gb_finish(ctx, mp, m->finish);
+        }
+    }
+}
+
+static int gb_is_down(apr_status_t rv)
+{
+    return APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ECONNREFUSED(rv)
+           || APR_STATUS_IS_TIMEUP(rv);
+}
+
+int gb_handler_handle(request_rec *r)
+{
+    Gobridge__V1__HandleRequest first = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
+    gb_handle_ctx ctx;
+    apr_pool_t *tmp;
+    const char *sock;
+    apr_status_t rv;
+    char *buf;
+    apr_size_t len;
+    int rc;
+
+    if (!r->handler || strcmp(r->handler, GB_HANDLER_NAME)) {
+        return DECLINED;
+    }
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.r = r;
+    ctx.d = gb_config_rget(r);
+    ctx.plugin = ctx.d->handler;
+    if (!ctx.plugin || !*ctx.plugin
+        || !gb_config_plugin(r->server, ctx.plugin)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0040)
+                      "%s: handler 'gobridge' without a GoBridgeHandler "
+                      "naming a declared plugin for %s",
+                      ctx.plugin ? ctx.plugin : "(none)", r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ctx.timeout = gb_config_timeout(ctx.d);
+
+    apr_pool_create(&tmp, r->pool);
+    apr_pool_tag(tmp, "gobridge (handler)");
+    ctx.out = apr_brigade_create(tmp, r->connection->bucket_alloc);
+    ctx.in = apr_brigade_create(tmp, r->connection->bucket_alloc);
+
+    first.request = gb_request_build(r, tmp, ctx.plugin, ctx.d);
+    if (!first.request->has_body) {
+        ctx.body_eof_read = 1;
+    }
+    else if (!r->expecting_100) {
+        rv = gb_read_body(&ctx, tmp, GB_PREFETCH_MAX, APR_NONBLOCK_READ,
+                          &buf, &len);
+        if (rv != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, GB_APLOGNO(0041)
+                          "%s: reading the request body failed", ctx.plugin);
+            apr_pool_destroy(tmp);
+            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+        }
+        first.body = gb_pb_bytesn(buf, len);
+    }
+    first.body_eof = ctx.body_eof_read;
+
+    sock = apr_pstrcat(tmp, gb_config_sget(r->server)->socket_dir, "/",
+                       ctx.plugin, ".sock", NULL);
+    rv = gb_conn_acquire(r, ctx.plugin, sock,
+                         gb_config_connect_timeout(ctx.d), &ctx.conn);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0042)
+                      "%s: cannot connect to %s; is gobridged running and "
+                      "the plugin healthy?", ctx.plugin, sock);
+        apr_pool_destroy(tmp);
+        if (gb_is_down(rv)) {
+            apr_table_setn(r->err_headers_out, "Retry-After", "5");
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rv = gb_call_start(ctx.conn, tmp, GB_METHOD_HANDLE, 0,
+                       gb_config_max_message(ctx.d), &ctx.call);
+    if (rv == APR_SUCCESS) {
+        rv = gb_call_send(ctx.call, &first.base, first.body_eof, ctx.timeout);
+        ctx.body_eof_sent = first.body_eof;
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0043)
+                      "%s: cannot start the Handle call", ctx.plugin);
+        if (ctx.call) {
+            gb_call_cancel(ctx.call);
+        }
+        gb_conn_release(ctx.conn, 0);
+        apr_pool_destroy(tmp);
+        return APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT
+                                        : HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = gb_handle_loop(&ctx, tmp);
+    gb_conn_release(ctx.conn, ctx.clean);
+    /* Transient buckets are set aside by now; the messages can go. */
+    apr_pool_destroy(tmp);
+    return rc;
+}

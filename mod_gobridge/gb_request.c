@@ -1,0 +1,155 @@
+/* gb_request.c: the snapshot of request_rec sent with every call. */
+#include "gb_private.h"
+#include "gb_request.h"
+
+#include <http_core.h>
+#include <http_protocol.h>
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 104)
+#include <http_ssl.h>
+#define GB_HAVE_AP_SSL 1
+#endif
+
+typedef struct {
+    apr_pool_t *p;
+    Gobridge__V1__Pair **v;
+    size_t n;
+} gb_pairs;
+
+static int gb_pairs_add(void *ctx, const char *k, const char *v)
+{
+    gb_pairs *ps = ctx;
+    Gobridge__V1__Pair *pr = apr_palloc(ps->p, sizeof(*pr));
+
+    gobridge__v1__pair__init(pr);
+    pr->key = gb_pb_bytes(k);
+    pr->value = gb_pb_bytes(v);
+    ps->v[ps->n++] = pr;
+    return 1;
+}
+
+/* One allocation of pointers per table; order and repeats preserved. */
+static void gb_pairs_from_table(apr_pool_t *p, const apr_table_t *t,
+                                size_t *n, Gobridge__V1__Pair ***out)
+{
+    gb_pairs ps;
+    int count = t ? apr_table_elts(t)->nelts : 0;
+
+    *n = 0;
+    *out = NULL;
+    if (count == 0) {
+        return;
+    }
+    ps.p = p;
+    ps.n = 0;
+    ps.v = apr_palloc(p, count * sizeof(*ps.v));
+    apr_table_do(gb_pairs_add, &ps, t, NULL);
+    *n = ps.n;
+    *out = ps.v;
+}
+
+static int gb_count_option(void *ctx, const char *k, const char *v)
+{
+    (void)k;
+    (void)v;
+    ++*(size_t *)ctx;
+    return 1;
+}
+
+apr_off_t gb_request_content_length(request_rec *r)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_off_t n;
+    char *end;
+
+    if (r->main || !ap_request_has_body(r)) {
+        return 0;
+    }
+    if (apr_table_get(r->headers_in, "Transfer-Encoding") || !cl) {
+        return -1;
+    }
+    if (apr_strtoff(&n, cl, &end, 10) != APR_SUCCESS || *end || n < 0) {
+        return -1;
+    }
+    return n;
+}
+
+static int gb_conn_is_tls(conn_rec *c, request_rec *r)
+{
+#ifdef GB_HAVE_AP_SSL
+    (void)r;
+    return ap_ssl_conn_is_ssl(c);
+#else
+    (void)c;
+    return !strcmp(ap_http_scheme(r), "https");
+#endif
+}
+
+Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
+                                        const char *plugin,
+                                        const gb_dir_conf *d)
+{
+    Gobridge__V1__Request *m = apr_palloc(p, sizeof(*m));
+    Gobridge__V1__Connection *cm = apr_palloc(p, sizeof(*cm));
+    Gobridge__V1__Server *sm = apr_palloc(p, sizeof(*sm));
+    conn_rec *c = r->connection;
+    size_t nopt = 0;
+
+    gobridge__v1__request__init(m);
+    gobridge__v1__connection__init(cm);
+    gobridge__v1__server__init(sm);
+
+    m->method = gb_pb_bytes(r->method);
+    m->protocol = gb_pb_bytes(r->protocol);
+    m->the_request = gb_pb_bytes(r->the_request);
+    m->unparsed_uri = gb_pb_bytes(r->unparsed_uri);
+    m->uri = gb_pb_bytes(r->uri);
+    m->args = gb_pb_bytes(r->args);
+    m->path_info = gb_pb_bytes(r->path_info);
+    m->filename = gb_pb_bytes(r->filename);
+    m->hostname = gb_pb_bytes(r->hostname);
+    gb_pairs_from_table(p, r->headers_in, &m->n_headers_in, &m->headers_in);
+    m->user = gb_pb_bytes(r->user);
+    m->auth_type = gb_pb_bytes(r->ap_auth_type);
+    m->request_time_us = r->request_time;
+    m->handler = gb_pb_bytes(r->handler);
+    m->content_type = gb_pb_bytes(r->content_type);
+    m->content_length = gb_request_content_length(r);
+    m->has_body = m->content_length != 0;
+    m->plugin = gb_pb_bytes(plugin);
+    m->log_id = gb_pb_bytes(r->log_id);
+    m->location = gb_pb_bytes(d->location);
+    gb_pairs_from_table(p, r->notes, &m->n_notes, &m->notes);
+    gb_pairs_from_table(p, r->subprocess_env, &m->n_subprocess_env,
+                        &m->subprocess_env);
+    m->is_subrequest = r->main != NULL;
+    m->is_internal_redirect = r->prev != NULL;
+    m->scheme = gb_pb_bytes(ap_http_scheme(r));
+
+    gb_config_options_do(d, gb_count_option, &nopt);
+    if (nopt) {
+        gb_pairs ps;
+        ps.p = p;
+        ps.n = 0;
+        ps.v = apr_palloc(p, nopt * sizeof(*ps.v));
+        gb_config_options_do(d, gb_pairs_add, &ps);
+        m->n_options = ps.n;
+        m->options = ps.v;
+    }
+
+    cm->remote_ip = gb_pb_bytes(c->client_ip);
+    cm->remote_port = c->client_addr ? c->client_addr->port : 0;
+    cm->local_ip = gb_pb_bytes(c->local_ip);
+    cm->local_port = c->local_addr ? c->local_addr->port : 0;
+    cm->useragent_ip = gb_pb_bytes(r->useragent_ip);
+    cm->secure = gb_conn_is_tls(c, r);
+    cm->id = (uint64_t)c->id;
+    cm->keepalives = (uint32_t)c->keepalives;
+    m->connection = cm;
+
+    sm->hostname = gb_pb_bytes(r->server->server_hostname);
+    sm->port = ap_get_server_port(r);
+    sm->admin = gb_pb_bytes(r->server->server_admin);
+    sm->document_root = gb_pb_bytes(ap_document_root(r));
+    m->server = sm;
+    return m;
+}

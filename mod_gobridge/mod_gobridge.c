@@ -1,0 +1,110 @@
+/* mod_gobridge.c: module glue only. Directives live in gb_config.c, the
+ * gobridged supervision in gb_bridge.c, the content handler in
+ * gb_handler.c, the gRPC transport in gb_conn.c/gb_call.c. */
+#include "gb_private.h"
+#include "gb_bridge.h"
+#include "gb_config.h"
+#include "gb_conn.h"
+#include "gb_handler.h"
+
+#include <http_config.h>
+#include <http_request.h>
+#include <mpm_common.h>
+
+static int gb_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                         apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    gb_config_pre_config(pconf);
+    return OK;
+}
+
+/* Runs in configtest too (post_config does not), so every check that
+ * needs the whole configuration lives here. */
+static int gb_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s)
+{
+    int rc;
+
+    (void)plog;
+    rc = gb_config_check(pconf, ptemp, s);
+    if (rc == OK) {
+        rc = gb_bridge_check(ptemp, s);
+    }
+    return rc;
+}
+
+static int gb_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp, server_rec *s)
+{
+    (void)plog;
+    return gb_bridge_post_config(pconf, ptemp, s);
+}
+
+static void gb_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv = gb_conn_child_init(pchild, s);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, GB_APLOGNO(0050)
+                     "gb_child_init: cannot set up the connection pool; "
+                     "gobridge requests will fail");
+    }
+}
+
+static const command_rec gb_cmds[] = {
+    AP_INIT_TAKE_ARGV("GoBridgePlugin", gb_config_cmd_plugin, NULL,
+                      RSRC_CONF, "GoBridgePlugin name /path/to/binary "
+                      "[args...]: declare a plugin process"),
+    AP_INIT_TAKE1("GoBridgeHandler", gb_config_cmd_handler, NULL,
+                  RSRC_CONF | ACCESS_CONF, "GoBridgeHandler name|None: "
+                  "serve this location with the named plugin"),
+    AP_INIT_TAKE12("GoBridgeOption", gb_config_cmd_option, NULL,
+                   RSRC_CONF | ACCESS_CONF, "GoBridgeOption key [value]: "
+                   "set (or, without a value, unset) an option for plugins"),
+    AP_INIT_TAKE1("GoBridgeTimeout", gb_config_cmd_timeout, NULL,
+                  RSRC_CONF | ACCESS_CONF, "GoBridgeTimeout duration: how "
+                  "long to wait for each message from a plugin (30s)"),
+    AP_INIT_TAKE1("GoBridgeConnectTimeout", gb_config_cmd_timeout, "connect",
+                  RSRC_CONF | ACCESS_CONF, "GoBridgeConnectTimeout duration: "
+                  "how long to wait to connect to a plugin (5s)"),
+    AP_INIT_TAKE1("GoBridgeMaxMessageSize", gb_config_cmd_max_message, NULL,
+                  RSRC_CONF | ACCESS_CONF, "GoBridgeMaxMessageSize bytes: "
+                  "largest gRPC message accepted from a plugin (4194304)"),
+    AP_INIT_TAKE1("GoBridgeSocketDir", gb_config_cmd_socket_dir, NULL,
+                  RSRC_CONF, "GoBridgeSocketDir path: runtime directory of "
+                  "gobridged and the plugin sockets"),
+    AP_INIT_TAKE1("GoBridgeDaemon", gb_config_cmd_daemon, NULL, RSRC_CONF,
+                  "GoBridgeDaemon /path/to/gobridged: the supervisor binary"),
+    {NULL}
+};
+
+static void gb_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_pre_config(gb_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(gb_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(gb_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(gb_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(gb_bridge_monitor, NULL, NULL, APR_HOOK_MIDDLE);
+    /* After core's SetHandler (REALLY_FIRST), so GoBridgeHandler wins. */
+    ap_hook_fixups(gb_handler_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gb_handler_handle, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+/* What AP_DECLARE_MODULE(gobridge) expands to, minus its
+ * APLOG_USE_MODULE(gobridge), which gb_private.h already did for this file
+ * (as mod_http2.c does). Default visibility: the one exported symbol. */
+#pragma GCC visibility push(default)
+module AP_MODULE_DECLARE_DATA gobridge_module = {
+    STANDARD20_MODULE_STUFF,
+    gb_config_create_dir,
+    gb_config_merge_dir,
+    gb_config_create_srv,
+    gb_config_merge_srv,
+    gb_cmds,
+    gb_register_hooks,
+    AP_MODULE_FLAG_ALWAYS_MERGE
+};
+#pragma GCC visibility pop
