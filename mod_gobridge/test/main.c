@@ -1,0 +1,23 @@
+/* main.c: Check runner for the mod_gobridge transport tests. Exits
+ * non-zero when any test fails. CK_TAP_LOG_FILE_NAME=- gives TAP output. */
+#include <stdlib.h>
+
+#include <apr_general.h>
+#include <check.h>
+
+#include "tests.h"
+
+int main(void)
+{
+    SRunner *sr;
+    int failed;
+
+    apr_initialize();
+    atexit(apr_terminate);
+    sr = srunner_create(gb_test_codec_suite());
+    srunner_add_suite(sr, gb_test_transport_suite());
+    srunner_run_all(sr, CK_ENV);   /* CK_VERBOSITY=verbose lists each test */
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,566 @@
+/* test_transport.c: the gRPC transport (gb_conn, gb_h2, gb_call) against a
+ * real grpc-go server (grpcpeer/main.go) over real unix sockets. */
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "gb_private.h"
+#include "gb_call.h"
+#include "gb_conn.h"
+#include "gb_pb.h"
+#include "tests.h"
+
+#define MIB (1024 * 1024)
+#define SEC apr_time_from_sec(1)
+/* Must match grpcpeer's ErrorMessage. */
+#define PEER_ERROR_MESSAGE "denied: 100% sure\nnot you, \xc3\xbc" "n\xc3\xaf" "code"
+
+typedef struct {
+    pid_t pid;
+    int out;                    /* read end of the peer's stdout */
+    char path[108];
+} peer_t;
+
+static char sockdir[64];
+static peer_t shared;
+static apr_pool_t *pchild;
+static apr_pool_t *pool;
+
+static const char *peer_bin(void)
+{
+    const char *b = getenv("GB_TEST_PEER");
+    return b ? b : "./build/grpcpeer";
+}
+
+/* Waits for the peer's "READY <gen>" line. */
+static int peer_wait_ready(peer_t *pe, int gen)
+{
+    char line[64], want[64];
+    size_t n = 0;
+
+    snprintf(want, sizeof(want), "READY %d", gen);
+    for (;;) {
+        struct pollfd pfd = { pe->out, POLLIN, 0 };
+        char ch;
+
+        if (poll(&pfd, 1, 15000) <= 0 || read(pe->out, &ch, 1) != 1) {
+            return -1;
+        }
+        if (ch != '\n') {
+            if (n < sizeof(line) - 1) {
+                line[n++] = ch;
+            }
+            continue;
+        }
+        line[n] = '\0';
+        n = 0;
+        if (strcmp(line, want) == 0) {
+            return 0;
+        }
+    }
+}
+
+static int peer_start(peer_t *pe, const char *name)
+{
+    int fds[2];
+
+    snprintf(pe->path, sizeof(pe->path), "%s/%s", sockdir, name);
+    if (pipe(fds) != 0) {
+        return -1;
+    }
+    pe->pid = fork();
+    if (pe->pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl(peer_bin(), "grpcpeer", "-socket", pe->path, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    pe->out = fds[0];
+    return pe->pid > 0 ? peer_wait_ready(pe, 1) : -1;
+}
+
+static void peer_kill(peer_t *pe, int sig)
+{
+    if (pe->pid > 0) {
+        kill(pe->pid, sig);
+        if (sig == SIGKILL || sig == SIGTERM) {
+            waitpid(pe->pid, NULL, 0);
+            pe->pid = 0;
+            close(pe->out);
+        }
+    }
+}
+
+static void suite_setup(void)
+{
+    strcpy(sockdir, "/tmp/gbtest.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(sockdir));
+    ck_assert_msg(peer_start(&shared, "shared.sock") == 0,
+                  "cannot start %s (build it with make)", peer_bin());
+}
+
+static void suite_teardown(void)
+{
+    peer_kill(&shared, SIGKILL);
+    unlink(shared.path);
+    rmdir(sockdir);
+}
+
+static void setup(void)
+{
+    apr_pool_create(&pchild, NULL);
+    ck_assert_int_eq(gb_conn_child_init(pchild, NULL), APR_SUCCESS);
+    apr_pool_create(&pool, pchild);
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(pchild);
+}
+
+static gb_conn *acquire(const char *path)
+{
+    gb_conn *c = NULL;
+    apr_status_t rv = gb_conn_acquire(NULL, "test", path, SEC, &c);
+
+    ck_assert_msg(rv == APR_SUCCESS, "gb_conn_acquire(%s) = %d", path, rv);
+    return c;
+}
+
+/* A Phase call for uri; returns the peer's connection id (http_status). */
+static apr_status_t phase(gb_conn *c, const char *uri, const char *args,
+                          apr_interval_time_t timeout, int *gs,
+                          const char **gm, int *peer_conn)
+{
+    Gobridge__V1__PhaseRequest req = GOBRIDGE__V1__PHASE_REQUEST__INIT;
+    Gobridge__V1__Request r = GOBRIDGE__V1__REQUEST__INIT;
+    ProtobufCMessage *out = NULL;
+    apr_status_t rv;
+
+    r.uri = gb_pb_bytes(uri);
+    r.args = gb_pb_bytes(args);
+    req.phase = GOBRIDGE__V1__PHASE__PHASE_FIXUPS;
+    req.request = &r;
+    rv = gb_call_unary(c, pool, GB_METHOD_PHASE, &req.base,
+                       &gobridge__v1__phase_response__descriptor, timeout,
+                       MIB, gs, gm, &out);
+    if (rv == APR_SUCCESS && *gs == GB_GRPC_OK) {
+        Gobridge__V1__PhaseResponse *resp = (void *)out;
+        ck_assert_int_eq(resp->result, GOBRIDGE__V1__RESULT__RESULT_OK);
+        ck_assert_uint_eq(resp->n_mutations, 2);
+        ck_assert_str_eq(gb_pb_strdup(pool, resp->mutations[1]->value), uri);
+        if (peer_conn) {
+            *peer_conn = resp->http_status;
+        }
+    }
+    return rv;
+}
+
+static int phase_ok(gb_conn *c)
+{
+    int gs = -1, id = 0;
+    const char *gm = NULL;
+
+    ck_assert_int_eq(phase(c, "/hello", "", 5 * SEC, &gs, &gm, &id),
+                     APR_SUCCESS);
+    ck_assert_msg(gs == GB_GRPC_OK, "grpc status %d (%s)", gs, gm);
+    ck_assert_int_gt(id, 0);
+    return id;
+}
+
+static gb_call *handle(gb_conn *c, const char *uri, const char *args,
+                       const char *body, apr_size_t len, int eof,
+                       apr_size_t max)
+{
+    Gobridge__V1__HandleRequest req = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
+    Gobridge__V1__Request r = GOBRIDGE__V1__REQUEST__INIT;
+    gb_call *call = NULL;
+
+    r.uri = gb_pb_bytes(uri);
+    r.args = gb_pb_bytes(args);
+    req.request = &r;
+    req.body = gb_pb_bytesn(body, len);
+    req.body_eof = eof;
+    ck_assert_int_eq(gb_call_start(c, pool, GB_METHOD_HANDLE, 0, max, &call),
+                     APR_SUCCESS);
+    ck_assert_int_eq(gb_call_send(call, &req.base, eof, 5 * SEC),
+                     APR_SUCCESS);
+    return call;
+}
+
+static apr_status_t recv_resp(gb_call *call, apr_pool_t *p,
+                              apr_interval_time_t t,
+                              Gobridge__V1__HandleResponse **out)
+{
+    return gb_call_recv(call, p, &gobridge__v1__handle_response__descriptor,
+                        t, (ProtobufCMessage **)out);
+}
+
+static apr_uint64_t fnv1a(apr_uint64_t h, const unsigned char *d, apr_size_t n)
+{
+    while (n--) {
+        h = (h ^ *d++) * APR_UINT64_C(1099511628211);
+    }
+    return h;
+}
+
+#define FNV_INIT APR_UINT64_C(14695981039346656037)
+
+START_TEST(unary_round_trip)
+{
+    Gobridge__V1__DescribeRequest dreq = GOBRIDGE__V1__DESCRIBE_REQUEST__INIT;
+    Gobridge__V1__DescribeResponse *d = NULL;
+    gb_conn *c = acquire(shared.path);
+    const char *gm = NULL;
+    int gs = -1;
+
+    ck_assert_int_eq(gb_call_unary(c, pool, GB_METHOD_DESCRIBE, &dreq.base,
+                                   &gobridge__v1__describe_response__descriptor,
+                                   5 * SEC, MIB, &gs, &gm,
+                                   (ProtobufCMessage **)&d), APR_SUCCESS);
+    ck_assert_int_eq(gs, GB_GRPC_OK);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_str_eq(gb_pb_strdup(pool, d->sdk_version), "grpcpeer");
+    ck_assert_uint_eq(d->n_phases, 2);
+    phase_ok(c);
+    gb_conn_release(c, 1);
+}
+END_TEST
+
+START_TEST(stream_echo_10mib)
+{
+    const apr_size_t size = 10 * MIB;
+    unsigned char *data = malloc(size);
+    apr_uint64_t sent_sum, got_sum = FNV_INIT;
+    apr_size_t off, got = 0, x = 12345;
+    apr_pool_t *mp;
+    gb_conn *c = acquire(shared.path);
+    gb_call *call;
+    int finished = 0;
+    const char *gm;
+
+    for (off = 0; off < size; off++) {
+        x = x * 1103515245 + 12345;
+        data[off] = (unsigned char)(x >> 16);
+    }
+    sent_sum = fnv1a(FNV_INIT, data, size);
+    off = 64 * 1024;
+    call = handle(c, "/echo", "", (const char *)data, off, 0, MIB);
+    apr_pool_create(&mp, pool);
+    for (;;) {
+        Gobridge__V1__HandleResponse *m;
+        apr_status_t rv;
+
+        apr_pool_clear(mp);
+        rv = recv_resp(call, mp, 5 * SEC, &m);
+        if (rv == APR_EOF) {
+            break;
+        }
+        ck_assert_int_eq(rv, APR_SUCCESS);
+        ck_assert(!finished);
+        got_sum = fnv1a(got_sum, m->body.data, m->body.len);
+        got += m->body.len;
+        if (m->read_body) {
+            Gobridge__V1__HandleRequest req = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
+            apr_size_t n = size - off;
+
+            if (n > m->read_body) {
+                n = m->read_body;
+            }
+            req.body = gb_pb_bytesn((const char *)data + off, n);
+            off += n;
+            req.body_eof = off == size;
+            ck_assert_int_eq(gb_call_send(call, &req.base, req.body_eof,
+                                          5 * SEC), APR_SUCCESS);
+        }
+        if (m->finish) {
+            finished = 1;
+        }
+    }
+    ck_assert(finished);
+    ck_assert_int_eq(gb_call_status(call, &gm), GB_GRPC_OK);
+    ck_assert_uint_eq(got, size);
+    ck_assert_msg(got_sum == sent_sum, "checksum of the echo differs");
+    gb_conn_release(c, 1);
+    free(data);
+}
+END_TEST
+
+static apr_size_t heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+START_TEST(download_50mib_bounded_memory)
+{
+    const apr_size_t size = 50 * MIB;
+    apr_size_t got = 0, base = 0, peak = 0, i;
+    apr_pool_t *mp;
+    gb_conn *c = acquire(shared.path);
+    gb_call *call = handle(c, "/download", "mib=50", NULL, 0, 1, MIB);
+    int n = 0;
+    const char *gm;
+
+    apr_pool_create(&mp, pool);
+    for (;;) {
+        Gobridge__V1__HandleResponse *m;
+        apr_status_t rv;
+
+        apr_pool_clear(mp);
+        rv = recv_resp(call, mp, 5 * SEC, &m);
+        if (rv == APR_EOF) {
+            break;
+        }
+        ck_assert_int_eq(rv, APR_SUCCESS);
+        for (i = 0; i < m->body.len; i++) {
+            if (m->body.data[i] != (unsigned char)((got + i) % 251)) {
+                ck_abort_msg("byte %lu differs", (unsigned long)(got + i));
+            }
+        }
+        got += m->body.len;
+        if (++n == 8) {
+            base = heap_in_use();   /* after warm-up: 2 MiB in */
+        }
+        else if (n > 8 && heap_in_use() > peak) {
+            peak = heap_in_use();
+        }
+    }
+    ck_assert_int_eq(gb_call_status(call, &gm), GB_GRPC_OK);
+    ck_assert_uint_eq(got, size);
+    ck_assert_msg(peak < base + 4 * MIB,
+                  "heap grew from %lu to %lu bytes during a 50 MiB download",
+                  (unsigned long)base, (unsigned long)peak);
+    gb_conn_release(c, 1);
+}
+END_TEST
+
+START_TEST(timeout_is_prompt)
+{
+    gb_conn *c = acquire(shared.path);
+    unsigned long id = gb_conn_id(c);
+    gb_call *call = handle(c, "/sleep", "ms=5000", NULL, 0, 1, MIB);
+    Gobridge__V1__HandleResponse *m;
+    apr_time_t t0 = apr_time_now(), dt;
+    const char *gm = NULL;
+    int gs = -1;
+    apr_status_t rv;
+
+    ck_assert_int_eq(recv_resp(call, pool, apr_time_from_msec(300), &m),
+                     APR_TIMEUP);
+    dt = apr_time_now() - t0;
+    ck_assert_msg(dt >= apr_time_from_msec(250) && dt < SEC,
+                  "timeout after %" APR_TIME_T_FMT "us", dt);
+    gb_call_cancel(call);
+    ck_assert_int_eq(gb_call_status(call, &gm), GB_GRPC_CANCELLED);
+    gb_conn_release(c, 1);
+
+    /* A cancelled stream leaves the connection usable. */
+    c = acquire(shared.path);
+    ck_assert_uint_eq(gb_conn_id(c), id);
+    phase_ok(c);
+
+    /* Unary: our wait and the plugin's grpc-timeout both end it. */
+    t0 = apr_time_now();
+    rv = phase(c, "/sleep", "ms=5000", apr_time_from_msec(300), &gs, &gm,
+               NULL);
+    dt = apr_time_now() - t0;
+    ck_assert_msg(rv == APR_TIMEUP
+                  || (rv == APR_SUCCESS && gs == GB_GRPC_DEADLINE_EXCEEDED),
+                  "rv %d status %d", rv, gs);
+    ck_assert_msg(dt < 2 * SEC, "unary timeout after %" APR_TIME_T_FMT "us",
+                  dt);
+    phase_ok(c);
+    gb_conn_release(c, 1);
+}
+END_TEST
+
+START_TEST(grpc_error_decoded)
+{
+    gb_conn *c = acquire(shared.path);
+    gb_call *call = handle(c, "/error", "", NULL, 0, 1, MIB);
+    Gobridge__V1__HandleResponse *m;
+    const char *gm = NULL;
+    int gs = -1;
+
+    ck_assert_int_eq(recv_resp(call, pool, 5 * SEC, &m), APR_EOF);
+    ck_assert_int_eq(gb_call_status(call, &gm), 7 /* PERMISSION_DENIED */);
+    ck_assert_str_eq(gm, PEER_ERROR_MESSAGE);
+
+    ck_assert_int_eq(phase(c, "/error", "", 5 * SEC, &gs, &gm, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(gs, 7);
+    ck_assert_str_eq(gm, PEER_ERROR_MESSAGE);
+    gb_conn_release(c, 1);
+}
+END_TEST
+
+START_TEST(oversized_message_refused)
+{
+    gb_conn *c = acquire(shared.path);
+    unsigned long id = gb_conn_id(c);
+    gb_call *call = handle(c, "/oversized", "bytes=2097152", NULL, 0, 1, MIB);
+    Gobridge__V1__HandleResponse *m;
+    const char *gm;
+
+    ck_assert_int_eq(recv_resp(call, pool, 5 * SEC, &m), APR_EGENERAL);
+    ck_assert_int_eq(gb_call_status(call, &gm), GB_GRPC_INTERNAL);
+    /* Even if the borrower says "reusable", the connection is retired. */
+    gb_conn_release(c, 1);
+    c = acquire(shared.path);
+    ck_assert_uint_ne(gb_conn_id(c), id);
+    phase_ok(c);
+    gb_conn_release(c, 1);
+
+    /* Just under the limit passes. */
+    c = acquire(shared.path);
+    call = handle(c, "/oversized", "bytes=1000000", NULL, 0, 1, MIB);
+    ck_assert_int_eq(recv_resp(call, pool, 5 * SEC, &m), APR_SUCCESS);
+    ck_assert_uint_eq(m->body.len, 1000000);
+    ck_assert_int_eq(recv_resp(call, pool, 5 * SEC, &m), APR_EOF);
+    ck_assert_int_eq(gb_call_status(call, &gm), GB_GRPC_OK);
+    gb_conn_release(c, 1);
+}
+END_TEST
+
+START_TEST(connection_reuse)
+{
+    gb_conn *c = acquire(shared.path), *c2;
+    unsigned long id = gb_conn_id(c);
+    int peer_id = phase_ok(c), i;
+
+    gb_conn_release(c, 1);
+    for (i = 0; i < 5; i++) {
+        c = acquire(shared.path);
+        ck_assert_uint_eq(gb_conn_id(c), id);
+        ck_assert_int_eq(phase_ok(c), peer_id);   /* the peer agrees */
+        gb_conn_release(c, 1);
+    }
+    /* Two borrowers at once get two connections, both kept afterwards. */
+    c = acquire(shared.path);
+    c2 = acquire(shared.path);
+    ck_assert_uint_ne(gb_conn_id(c), gb_conn_id(c2));
+    ck_assert_int_ne(phase_ok(c), phase_ok(c2));
+    gb_conn_release(c2, 1);
+    gb_conn_release(c, 1);
+    c = acquire(shared.path);
+    c2 = acquire(shared.path);
+    ck_assert_uint_le(gb_conn_id(c), 2);
+    ck_assert_uint_le(gb_conn_id(c2), 2);
+    gb_conn_release(c, 1);
+    gb_conn_release(c2, 0);   /* not reusable: closed */
+    c = acquire(shared.path);
+    c2 = acquire(shared.path);
+    ck_assert_uint_eq(gb_conn_id(c2), 3);
+    gb_conn_release(c, 1);
+    gb_conn_release(c2, 1);
+}
+END_TEST
+
+START_TEST(peer_killed_fails_fast)
+{
+    peer_t pe;
+    gb_conn *c;
+    apr_status_t rv;
+    apr_time_t t0;
+
+    ck_assert_int_eq(peer_start(&pe, "kill.sock"), 0);
+    c = acquire(pe.path);
+    phase_ok(c);
+    gb_conn_release(c, 1);
+    peer_kill(&pe, SIGKILL);
+
+    t0 = apr_time_now();
+    rv = gb_conn_acquire(NULL, "test", pe.path, 2 * SEC, &c);
+    ck_assert_msg(APR_STATUS_IS_ECONNREFUSED(rv), "acquire = %d", rv);
+    ck_assert(apr_time_now() - t0 < SEC);
+
+    unlink(pe.path);
+    rv = gb_conn_acquire(NULL, "test", pe.path, 2 * SEC, &c);
+    ck_assert_msg(APR_STATUS_IS_ENOENT(rv), "acquire = %d", rv);
+}
+END_TEST
+
+START_TEST(goaway_reconnects)
+{
+    peer_t pe;
+    gb_conn *c;
+    unsigned long id;
+    int peer_id;
+
+    ck_assert_int_eq(peer_start(&pe, "goaway.sock"), 0);
+    c = acquire(pe.path);
+    id = gb_conn_id(c);
+    peer_id = phase_ok(c);
+    gb_conn_release(c, 1);
+
+    peer_kill(&pe, SIGUSR1);   /* GracefulStop: GOAWAY, then serve anew */
+    ck_assert_int_eq(peer_wait_ready(&pe, 2), 0);
+
+    c = acquire(pe.path);
+    ck_assert_uint_ne(gb_conn_id(c), id);
+    ck_assert_int_ne(phase_ok(c), peer_id);
+    gb_conn_release(c, 1);
+    peer_kill(&pe, SIGKILL);
+    unlink(pe.path);
+}
+END_TEST
+
+START_TEST(close_mid_stream)
+{
+    gb_conn *c = acquire(shared.path);
+    unsigned long id = gb_conn_id(c);
+    gb_call *call = handle(c, "/close", "", NULL, 0, 1, MIB);
+    Gobridge__V1__HandleResponse *m;
+    const char *gm;
+    apr_status_t rv;
+
+    ck_assert_int_eq(recv_resp(call, pool, 5 * SEC, &m), APR_SUCCESS);
+    ck_assert_ptr_nonnull(m->head);
+    ck_assert_uint_eq(m->body.len, 64 * 1024);
+    rv = recv_resp(call, pool, 5 * SEC, &m);
+    ck_assert_msg(APR_STATUS_IS_ECONNRESET(rv), "recv = %d", rv);
+    ck_assert_int_eq(gb_call_status(call, &gm), GB_GRPC_UNAVAILABLE);
+    gb_conn_release(c, 1);
+    c = acquire(shared.path);
+    ck_assert_uint_ne(gb_conn_id(c), id);
+    phase_ok(c);
+    gb_conn_release(c, 1);
+}
+END_TEST
+
+Suite *gb_test_transport_suite(void)
+{
+    Suite *s = suite_create("transport");
+    TCase *tc = tcase_create("grpcpeer");
+
+    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, unary_round_trip);
+    tcase_add_test(tc, stream_echo_10mib);
+    tcase_add_test(tc, download_50mib_bounded_memory);
+    tcase_add_test(tc, timeout_is_prompt);
+    tcase_add_test(tc, grpc_error_decoded);
+    tcase_add_test(tc, oversized_message_refused);
+    tcase_add_test(tc, connection_reuse);
+    tcase_add_test(tc, peer_killed_fails_fast);
+    tcase_add_test(tc, goaway_reconnects);
+    tcase_add_test(tc, close_mid_stream);
+    suite_add_tcase(s, tc);
+    return s;
+}
