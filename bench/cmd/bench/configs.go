@@ -1,0 +1,229 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Config is one row of the table: an httpd configuration, maybe a backend
+// process, and the URL to load.
+type Config struct {
+	Name     string
+	MPM      string   // "event" or "prefork"
+	Path     string   // URL path to request
+	Auth     bool     // send Basic credentials (and check that none → 401)
+	Modules  []string // extra modules from httpd's modules directory
+	Gobridge bool     // needs the gobridge artifacts
+	// NA, when set, makes the row print "n/a (NA)" without running.
+	NA string
+	// Conf returns the configuration specific to this row.
+	Conf func(r *Run) string
+	// Backend, when set, returns a backend command to start before httpd;
+	// Run.BackendAddr is where it listens ("tcp" or "unix" in BackendNet).
+	Backend func(r *Run) *exec.Cmd
+}
+
+const (
+	// Ratios are computed against these rows.
+	rowStatic = "static file (event)"
+	rowProxy  = "mod_proxy_http → Go net/http"
+)
+
+func configs(st *Stage) []Config {
+	hello := st.Hello
+	htdocsAuth := func(provider, file string) func(r *Run) string {
+		return func(r *Run) string {
+			s := fmt.Sprintf(`<Location /hello.txt>
+    AuthType Basic
+    AuthName bench
+    AuthBasicProvider %s
+`, provider)
+			if file != "" {
+				s += fmt.Sprintf("    AuthUserFile %q\n", file)
+			}
+			return s + "    Require valid-user\n</Location>\n"
+		}
+	}
+	authMods := []string{"auth_basic", "authn_core", "authz_user"}
+	authorizer := func(file string) func(r *Run) *exec.Cmd {
+		return func(r *Run) *exec.Cmd {
+			return exec.Command(hello, "-mode", "authz", "-listen", r.BackendAddr, "-htpasswd", file)
+		}
+	}
+	fcgiAuthConf := func(r *Run) string {
+		return fmt.Sprintf("AuthnzFcgiDefineProvider authn GoAuthn fcgi://%s/\n", r.BackendAddr) +
+			htdocsAuth("GoAuthn", "")(r)
+	}
+
+	gbHandler := func(r *Run) string {
+		return fmt.Sprintf(`GoBridgeDaemon %q
+GoBridgePlugin noop %q
+<Location /gb>
+    GoBridgeHandler noop
+</Location>
+`, st.GBDaemon, st.GBNoop)
+	}
+	// The gobridge authentication rows and the multi-phase row wait for the
+	// auth plugin (auth/) and for the phase directives; their configuration
+	// is written the way docs/ describes them and is config-tested first.
+	gbAuth := func(file string, socache bool) func(r *Run) string {
+		return func(r *Run) string {
+			s := fmt.Sprintf("GoBridgeDaemon %q\nGoBridgePlugin auth %q -htpasswd %q\n", st.GBDaemon, st.GBAuth, file)
+			s += "<Location /hello.txt>\n    AuthType Basic\n    AuthName bench\n"
+			if socache {
+				s += "    AuthBasicProvider socache gobridge\n    AuthnCacheProvideFor gobridge\n    AuthnCacheTimeout 300\n"
+			} else {
+				s += "    AuthBasicProvider gobridge\n"
+			}
+			s += "    GoBridgeAuthnProvider auth\n    Require valid-user\n</Location>\n"
+			if socache {
+				s = "AuthnCacheSOCache shmcb\n" + s
+			}
+			return s
+		}
+	}
+	gbPhases := func(r *Run) string {
+		return fmt.Sprintf(`GoBridgeDaemon %q
+GoBridgePlugin noop %q
+<Location /gb>
+    AuthType Basic
+    AuthName bench
+    AuthBasicProvider gobridge
+    GoBridgeAuthnProvider noop
+    Require gobridge noop
+    GoBridgeAccessHandler noop
+    GoBridgeFixupHandler noop
+    GoBridgeHandler noop
+</Location>
+`, st.GBDaemon, st.GBNoop)
+	}
+	gbAuthNA := ""
+	if st.GBAuth == "" {
+		gbAuthNA = "gobridge auth plugin not built yet"
+	}
+
+	return []Config{
+		{Name: rowStatic, MPM: "event", Path: "/hello.txt"},
+		{Name: "static file (prefork)", MPM: "prefork", Path: "/hello.txt"},
+		{Name: "gobridge handler (event)", MPM: "event", Path: "/gb", Gobridge: true, Conf: gbHandler},
+		{Name: "gobridge handler (prefork)", MPM: "prefork", Path: "/gb", Gobridge: true, Conf: gbHandler},
+		{
+			Name: rowProxy, MPM: "event", Path: "/proxy", Modules: []string{"proxy", "proxy_http"},
+			Conf: func(r *Run) string {
+				return fmt.Sprintf("ProxyPass /proxy http://%s/ enablereuse=on keepalive=On\n", r.BackendAddr)
+			},
+			Backend: func(r *Run) *exec.Cmd { return exec.Command(hello, "-mode", "http", "-listen", r.BackendAddr) },
+		},
+		{
+			Name: "mod_proxy_fcgi → Go fcgi (unix)", MPM: "event", Path: "/fcgi", Modules: []string{"proxy", "proxy_fcgi"},
+			Conf: func(r *Run) string {
+				return fmt.Sprintf("ProxyPass /fcgi \"unix:%s|fcgi://localhost/\" enablereuse=on\n", r.BackendAddr)
+			},
+			Backend: func(r *Run) *exec.Cmd {
+				r.BackendNet = "unix"
+				r.BackendAddr = filepath.Join(r.Root, "sock", "fcgi.sock")
+				return exec.Command(hello, "-mode", "fcgi", "-listen", "unix:"+r.BackendAddr)
+			},
+		},
+		{
+			Name: "mod_cgid → Go CGI", MPM: "event", Path: "/cgi", Modules: []string{"cgid"},
+			Conf: func(r *Run) string {
+				return fmt.Sprintf("ScriptSock %q\nScriptAlias /cgi %q\n", filepath.Join(r.Root, "run", "cgid.sock"), hello)
+			},
+		},
+		{
+			Name: "mod_python (prefork)", MPM: "prefork", Path: "/py", Modules: []string{"python"},
+			Conf: func(r *Run) string {
+				return fmt.Sprintf(`<Location /py>
+    SetHandler mod_python
+    PythonPath "[%q] + sys.path"
+    PythonHandler bench_hello
+    PythonAutoReload Off
+</Location>
+`, st.PyDir)
+			},
+		},
+		{
+			Name: "mod_lua (LuaScope thread)", MPM: "event", Path: "/lua", Modules: []string{"lua"},
+			Conf: func(r *Run) string {
+				return fmt.Sprintf("LuaScope thread\nLuaCodeCache stat\nLuaMapHandler ^/lua$ %q\n", st.LuaFile)
+			},
+		},
+		{Name: "Basic file SHA1", MPM: "event", Path: "/hello.txt", Auth: true,
+			Modules: append([]string{"authn_file"}, authMods...), Conf: htdocsAuth("file", st.SHA1File)},
+		{Name: "Basic file bcrypt(5)", MPM: "event", Path: "/hello.txt", Auth: true,
+			Modules: append([]string{"authn_file"}, authMods...), Conf: htdocsAuth("file", st.BcryptFile)},
+		{Name: "mod_authnz_fcgi → Go SHA1", MPM: "event", Path: "/hello.txt", Auth: true,
+			Modules: append([]string{"authnz_fcgi"}, authMods...), Conf: fcgiAuthConf, Backend: authorizer(st.SHA1File)},
+		{Name: "mod_authnz_fcgi → Go bcrypt(5)", MPM: "event", Path: "/hello.txt", Auth: true,
+			Modules: append([]string{"authnz_fcgi"}, authMods...), Conf: fcgiAuthConf, Backend: authorizer(st.BcryptFile)},
+		{Name: "gobridge Basic SHA1", MPM: "event", Path: "/hello.txt", Auth: true, Gobridge: true, NA: gbAuthNA,
+			Modules: authMods, Conf: gbAuth(st.SHA1File, false)},
+		{Name: "gobridge Basic bcrypt(5)", MPM: "event", Path: "/hello.txt", Auth: true, Gobridge: true, NA: gbAuthNA,
+			Modules: authMods, Conf: gbAuth(st.BcryptFile, false)},
+		{Name: "gobridge Basic bcrypt(5) + socache", MPM: "event", Path: "/hello.txt", Auth: true, Gobridge: true, NA: gbAuthNA,
+			Modules: append([]string{"authn_socache", "socache_shmcb"}, authMods...), Conf: gbAuth(st.BcryptFile, true)},
+		{Name: "gobridge access+authn+authz+fixup+handler", MPM: "event", Path: "/gb", Auth: true, Gobridge: true,
+			NA: "needs the SDK's phase interfaces in bench/plugins/noop (next slice)", Modules: authMods, Conf: gbPhases},
+	}
+}
+
+// httpdConf writes the whole configuration of one row: the same base for
+// every row (no access log, unlimited keep-alive, workers for 32
+// connections started up front), then the row's modules and directives.
+func httpdConf(o *Options, st *Stage, c Config, r *Run) string {
+	var b strings.Builder
+	mod := func(name string) {
+		file := "mod_" + name + ".so"
+		fmt.Fprintf(&b, "LoadModule %s_module %q\n", name, filepath.Join(o.Modules, file))
+	}
+	fmt.Fprintf(&b, "# generated by bench/cmd/bench for %q\nServerRoot %q\n", c.Name, r.Root)
+	mod("mpm_" + c.MPM)
+	for _, m := range []string{"authz_core", "mime"} {
+		mod(m)
+	}
+	for _, m := range c.Modules {
+		mod(m)
+	}
+	if c.Gobridge {
+		fmt.Fprintf(&b, "LoadModule gobridge_module %q\n", st.GBModule)
+	}
+	if st.User != "" {
+		fmt.Fprintf(&b, "User %s\nGroup %s\n", st.User, st.User)
+	}
+	fmt.Fprintf(&b, `ServerName 127.0.0.1
+Listen 127.0.0.1:%d
+PidFile %q
+DefaultRuntimeDir %q
+ErrorLog %q
+LogLevel warn
+DocumentRoot %q
+TypesConfig /etc/mime.types
+Timeout 30
+KeepAlive On
+KeepAliveTimeout 15
+MaxKeepAliveRequests 0
+MaxConnectionsPerChild 0
+EnableSendfile On
+GracefulShutdownTimeout 5
+<Directory />
+    AllowOverride None
+    Require all granted
+</Directory>
+`, r.Port, filepath.Join(r.Root, "run", "httpd.pid"), filepath.Join(r.Root, "run"),
+		r.ErrorLog, st.Docs)
+	switch c.MPM {
+	case "prefork":
+		// One process per connection: 32 busy + spares, all started up front
+		// and never reaped during the run.
+		b.WriteString("StartServers 40\nMinSpareServers 8\nMaxSpareServers 64\nServerLimit 64\nMaxRequestWorkers 64\n")
+	default:
+		b.WriteString("ServerLimit 2\nStartServers 2\nThreadsPerChild 32\nMaxRequestWorkers 64\nMinSpareThreads 16\nMaxSpareThreads 64\n")
+	}
+	if c.Conf != nil {
+		b.WriteString(c.Conf(r))
+	}
+	return b.String()
+}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// clkTck is USER_HZ, the unit of the times in /proc/<pid>/stat. It is 100
+// on every Linux architecture that matters (sysconf(_SC_CLK_TCK)); run.sh
+// passes `getconf CLK_TCK` through BENCH_CLK_TCK to be sure.
+var clkTck = func() int64 {
+	if v, err := strconv.ParseInt(os.Getenv("BENCH_CLK_TCK"), 10, 64); err == nil && v > 0 {
+		return v
+	}
+	return 100
+}()
+
+var pageSize = int64(os.Getpagesize())
+
+// procInfo is what the benchmark reads from /proc/<pid>/stat.
+type procInfo struct {
+	pid, ppid int
+	comm      string
+	// utime+stime of the process itself, and cutime+cstime of the children
+	// it has reaped, in clock ticks.
+	self, reaped int64
+	rss          int64 // bytes
+	zombie       bool
+}
+
+func readProc(pid int) (procInfo, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procInfo{}, false
+	}
+	open, close := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || close < open || close+2 > len(b) {
+		return procInfo{}, false
+	}
+	f := strings.Fields(string(b[close+2:]))
+	// f[0] is field 3 (state) of proc(5).
+	if len(f) < 22 {
+		return procInfo{}, false
+	}
+	n := func(i int) int64 { v, _ := strconv.ParseInt(f[i], 10, 64); return v }
+	return procInfo{
+		pid:    pid,
+		ppid:   int(n(1)),
+		comm:   string(b[open+1 : close]),
+		self:   n(11) + n(12),
+		reaped: n(13) + n(14),
+		rss:    n(21) * pageSize,
+		zombie: f[0] == "Z",
+	}, true
+}
+
+// allProcs reads every process on the machine.
+func allProcs() map[int]procInfo {
+	ents, _ := os.ReadDir("/proc")
+	m := make(map[int]procInfo, len(ents))
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if p, ok := readProc(pid); ok {
+			m[pid] = p
+		}
+	}
+	return m
+}
+
+// tree returns the processes descending from roots (roots included).
+func tree(all map[int]procInfo, roots ...int) []procInfo {
+	kids := map[int][]int{}
+	for pid, p := range all {
+		kids[p.ppid] = append(kids[p.ppid], pid)
+	}
+	var out []procInfo
+	seen := map[int]bool{}
+	var walk func(int)
+	walk = func(pid int) {
+		if seen[pid] {
+			return
+		}
+		seen[pid] = true
+		if p, ok := all[pid]; ok {
+			out = append(out, p)
+		}
+		for _, k := range kids[pid] {
+			walk(k)
+		}
+	}
+	for _, r := range roots {
+		if r > 0 {
+			walk(r)
+		}
+	}
+	return out
+}
+
+// Sample is one reading of the processes a configuration runs.
+type Sample struct {
+	Ticks      int64 // CPU of every process in the trees, incl. reaped children
+	HTTPDRSS   int64 // bytes, summed over httpd's processes
+	BackendRSS int64 // bytes, summed over everything else (plugins, servers, gobridged)
+	NHTTPD     int
+	NBackend   int
+}
+
+// sample reads the process trees rooted at roots. Processes whose command
+// is httpd's are httpd's; everything else (gobridged, plugins, Go servers,
+// CGI programs) is the backend. A process that dies between two samples is
+// still counted: its CPU moves into its parent's reaped-children times,
+// and its parent is in the tree.
+func sample(httpdComm string, roots ...int) Sample {
+	var s Sample
+	for _, p := range tree(allProcs(), roots...) {
+		s.Ticks += p.self + p.reaped
+		if p.zombie {
+			continue
+		}
+		if p.comm == httpdComm {
+			s.HTTPDRSS += p.rss
+			s.NHTTPD++
+		} else {
+			s.BackendRSS += p.rss
+			s.NBackend++
+		}
+	}
+	return s
+}
+
+func ticksToMicros(t int64) float64 { return float64(t) * 1e6 / float64(clkTck) }
+
+// processesUnder lists live, non-zombie processes whose command line
+// mentions dir: everything started from a server root or the stage.
+func processesUnder(dir string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	self := os.Getpid()
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmd, []byte(dir)) {
+			continue
+		}
+		if p, ok := readProc(pid); ok && !p.zombie {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// Proc is a process the benchmark started and must stop.
+type Proc struct {
+	Name string
+	Cmd  *exec.Cmd
+	done chan struct{}
+	cl   int
+}
+
+// start runs cmd in its own process group and registers its stop.
+func start(name string, cmd *exec.Cmd) (*Proc, error) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	p := &Proc{Name: name, Cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	p.cl = onCleanup(func() { p.stop(15 * time.Second) })
+	return p, nil
+}
+
+func (p *Proc) Pid() int { return p.Cmd.Process.Pid }
+
+func (p *Proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop sends SIGTERM and waits; after grace it kills the process (by pid)
+// and what is left of its process group (by the group's id).
+func (p *Proc) Stop(grace time.Duration) { runCleanup(p.cl) }
+
+func (p *Proc) stop(grace time.Duration) {
+	if p.exited() {
+		return
+	}
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return
+	case <-time.After(grace):
+	}
+	logf("%s (pid %d) did not stop within %v after SIGTERM; killing it", p.Name, p.Pid(), grace)
+	_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)
+	_ = p.Cmd.Process.Kill()
+	<-p.done
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitDial waits until something accepts connections at network/addr, or
+// the process p exits.
+func waitDial(p *Proc, network, addr string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		c, err := net.DialTimeout(network, addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if p != nil && p.exited() {
+			return fmt.Errorf("%s exited before it listened on %s", p.Name, addr)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nothing listens on %s after %v: %v", addr, d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

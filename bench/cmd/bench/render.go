@@ -1,0 +1,160 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Table is the result in both forms.
+type Table struct{ Text, Markdown string }
+
+var columns = []string{"configuration", "req/s", "×static", "×proxy", "p50 µs", "p99 µs", "CPU µs/req", "httpd RSS", "backend RSS", "note"}
+
+func render(o *Options, st *Stage, results []*Result) *Table {
+	var static, proxy float64
+	for _, r := range results {
+		if r.NA == "" && !r.Failed {
+			switch r.Name {
+			case rowStatic:
+				static = r.RPS
+			case rowProxy:
+				proxy = r.RPS
+			}
+		}
+	}
+	ratio := func(v, base float64) string {
+		if base == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", v/base)
+	}
+	var rows [][]string
+	for _, r := range results {
+		switch {
+		case r.NA != "":
+			rows = append(rows, []string{r.Name, "n/a", "", "", "", "", "", "", "", "n/a (" + r.NA + ")"})
+		case r.Failed:
+			rows = append(rows, []string{r.Name, "FAILED", "", "", "", "", "", "", "", r.Err})
+		default:
+			bk := "–"
+			if r.NBk > 0 {
+				bk = fmt.Sprintf("%s (%d)", mb(r.BkRSS), r.NBk)
+			}
+			rows = append(rows, []string{
+				r.Name,
+				fmt.Sprintf("%.0f", r.RPS),
+				ratio(r.RPS, static),
+				ratio(r.RPS, proxy),
+				fmt.Sprintf("%.0f", r.P50),
+				fmt.Sprintf("%.0f", r.P99),
+				fmt.Sprintf("%.1f", r.CPUPerReq),
+				fmt.Sprintf("%s (%d)", mb(r.HTTPDRSS), r.NHTTPD),
+				bk,
+				strings.Join(r.Notes, "; "),
+			})
+		}
+	}
+
+	head := header(o)
+	// Aligned text.
+	width := make([]int, len(columns))
+	for i, c := range columns {
+		width[i] = runeLen(c)
+	}
+	for _, row := range rows {
+		for i, c := range row {
+			if i < len(columns)-1 && runeLen(c) > width[i] {
+				width[i] = runeLen(c)
+			}
+		}
+	}
+	line := func(cells []string) string {
+		var b strings.Builder
+		for i, c := range cells {
+			pad := strings.Repeat(" ", max(0, width[i]-runeLen(c)))
+			switch {
+			case i == len(cells)-1:
+				b.WriteString(c)
+			case i == 0:
+				b.WriteString(c + pad + "  ")
+			default:
+				b.WriteString(pad + c + "  ")
+			}
+		}
+		return strings.TrimRight(b.String(), " ") + "\n"
+	}
+	var t strings.Builder
+	t.WriteString("\n" + head + "\n")
+	t.WriteString(line(columns))
+	total := 0
+	for _, w := range width[:len(width)-1] {
+		total += w + 2
+	}
+	t.WriteString(strings.Repeat("─", total+4) + "\n")
+	for _, row := range rows {
+		t.WriteString(line(row))
+	}
+	t.WriteString("\nRSS: sum over the processes (count in parentheses); shared pages are counted once per process.\n")
+
+	// Markdown.
+	var m strings.Builder
+	m.WriteString("```\n" + head + "```\n\n")
+	m.WriteString("| " + strings.Join(columns, " | ") + " |\n|")
+	for i := range columns {
+		if i == 0 || i == len(columns)-1 {
+			m.WriteString("---|")
+		} else {
+			m.WriteString("---:|")
+		}
+	}
+	m.WriteString("\n")
+	for _, row := range rows {
+		cells := make([]string, len(row))
+		for i, c := range row {
+			cells[i] = strings.ReplaceAll(c, "|", "\\|")
+		}
+		m.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+	}
+	return &Table{Text: t.String(), Markdown: m.String()}
+}
+
+func header(o *Options) string {
+	mode := "full"
+	if o.Quick {
+		mode = "quick (BENCH_QUICK=1)"
+	}
+	cmdOut := func(name string, args ...string) string {
+		// wrk -v exits 1 after printing its version.
+		out, _ := exec.Command(name, args...).CombinedOutput()
+		if s := firstLine(strings.TrimSpace(string(out))); s != "" {
+			return s
+		}
+		return "?"
+	}
+	cpu := "?"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				if _, v, ok := strings.Cut(l, ":"); ok {
+					cpu = strings.TrimSpace(v)
+				}
+				break
+			}
+		}
+	}
+	httpdV := strings.TrimPrefix(cmdOut(o.HTTPD, "-v"), "Server version: ")
+	var h strings.Builder
+	fmt.Fprintf(&h, "gobridge bench — %s — %s\n", time.Now().Format("2006-01-02 15:04:05 MST"), mode)
+	fmt.Fprintf(&h, "machine: %d CPUs (%s), %s; load average at start %s\n", runtime.NumCPU(), cpu, cmdOut("uname", "-sr"), o.LoadAvg)
+	fmt.Fprintf(&h, "httpd: %s; %s; %s\n", httpdV, firstLine(cmdOut("wrk", "-v")), cmdOut("go", "version"))
+	fmt.Fprintf(&h, "load: wrk -t2 -c32 -d%ds (after %ds warm-up); latency: wrk -t1 -c1 -d%ds --latency; loopback, 13-byte body\n",
+		o.Load, o.Warm, o.Lat)
+	fmt.Fprintf(&h, "CPU µs/req: utime+stime of httpd and backend processes (wrk excluded) over the load run ÷ requests\n")
+	return h.String()
+}
+
+func runeLen(s string) int { return len([]rune(s)) }
