@@ -1,0 +1,182 @@
+package bridge
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// SpecFile is the name of the plugin list inside the runtime directory.
+const SpecFile = "gobridged.spec"
+
+// maxSpecLine bounds one line of the spec (a plugin with its arguments).
+const maxSpecLine = 1 << 20
+
+// maxNameLen is the longest plugin name accepted.
+const maxNameLen = 64
+
+// Spec is the parsed content of gobridged.spec: the plugins to run, in the
+// order they were declared.
+type Spec struct {
+	Plugins []PluginSpec
+}
+
+// PluginSpec declares one plugin: one process, shared by every httpd child.
+type PluginSpec struct {
+	// Name is the GoBridgePlugin name: [A-Za-z0-9_.-]{1,64}. The plugin's
+	// socket is published as NAME.sock. Required.
+	Name string
+	// Path is the absolute path of the plugin binary. Required.
+	Path string
+	// Args are the arguments passed to the binary (not including argv[0]).
+	// Empty arguments are kept. Default: none.
+	Args []string
+	// Line is the spec line the plugin was declared on (0 if not parsed).
+	Line int
+}
+
+// Equal reports whether p and q run the same process: same name, path and
+// arguments. Reload keeps a running plugin untouched when they are equal.
+func (p PluginSpec) Equal(q PluginSpec) bool {
+	return p.Name == q.Name && p.Path == q.Path && slices.Equal(p.Args, q.Args)
+}
+
+// ReadSpec reads and validates the spec file at path.
+func ReadSpec(path string) (*Spec, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v (httpd's parent writes it in post_config; check GoBridgeSocketDir)", ErrSpec, err)
+	}
+	defer func() { _ = f.Close() }()
+	s, err := ParseSpec(f)
+	if se, ok := errors.AsType[*SpecError](err); ok {
+		se.File = path
+	}
+	return s, err
+}
+
+// ParseSpec parses and validates a spec in the format of docs/architecture.md
+// §2: one record per line, fields separated by TAB; blank lines and lines
+// starting with '#' are ignored; the only record type is
+//
+//	plugin<TAB>NAME<TAB>/abs/path/to/binary[<TAB>ARG]...
+//
+// Any problem is reported as a *SpecError naming the line.
+func ParseSpec(r io.Reader) (*Spec, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), maxSpecLine)
+	sc.Split(scanLF)
+	var s Spec
+	line := 0
+	for sc.Scan() {
+		line++
+		text := sc.Text()
+		if strings.TrimSpace(text) == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		fields := strings.Split(text, "\t")
+		switch fields[0] {
+		case "plugin":
+		default:
+			return nil, &SpecError{Line: line, Msg: fmt.Sprintf(
+				"unknown record type %q: the only record type is \"plugin\" followed by TAB-separated name, path and arguments (the spec is written by mod_gobridge; is gobridged older than the module?)",
+				fields[0])}
+		}
+		if len(fields) < 3 {
+			return nil, &SpecError{Line: line, Msg: "plugin record needs at least a name and a binary path separated by TABs: plugin<TAB>NAME<TAB>/abs/path[<TAB>ARG]..."}
+		}
+		p := PluginSpec{Name: fields[1], Path: fields[2], Line: line}
+		if len(fields) > 3 {
+			p.Args = fields[3:]
+		}
+		if err := p.validate(); err != nil {
+			return nil, &SpecError{Line: line, Msg: err.Error()}
+		}
+		s.Plugins = append(s.Plugins, p)
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, &SpecError{Line: line + 1, Msg: fmt.Sprintf("line longer than %d bytes: shorten the GoBridgePlugin arguments", maxSpecLine)}
+		}
+		return nil, fmt.Errorf("%w: reading: %v", ErrSpec, err)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Validate checks every plugin and that no name is declared twice. It
+// reports the first problem as a *SpecError.
+func (s *Spec) Validate() error {
+	seen := make(map[string]int, len(s.Plugins))
+	for _, p := range s.Plugins {
+		if err := p.validate(); err != nil {
+			return &SpecError{Line: p.Line, Msg: err.Error()}
+		}
+		if first, dup := seen[p.Name]; dup {
+			return &SpecError{Line: p.Line, Msg: fmt.Sprintf(
+				"plugin %q is already declared on line %d: give each GoBridgePlugin a unique name", p.Name, first)}
+		}
+		seen[p.Name] = p.Line
+	}
+	return nil
+}
+
+// validate checks one plugin's fields.
+func (p PluginSpec) validate() error {
+	if !validName(p.Name) {
+		return fmt.Errorf("invalid plugin name %q: use 1 to %d characters from A-Z a-z 0-9 _ . -", p.Name, maxNameLen)
+	}
+	if p.Path == "" || !filepath.IsAbs(p.Path) {
+		return fmt.Errorf("plugin %q: binary path %q is not absolute: give GoBridgePlugin the full path of the binary", p.Name, p.Path)
+	}
+	for i, f := range append([]string{p.Path}, p.Args...) {
+		if strings.ContainsAny(f, "\r\x00") {
+			what := "binary path"
+			if i > 0 {
+				what = fmt.Sprintf("argument %d", i)
+			}
+			return fmt.Errorf("plugin %q: %s contains CR or NUL: remove it from the GoBridgePlugin directive", p.Name, what)
+		}
+	}
+	return nil
+}
+
+// validName reports whether name matches [A-Za-z0-9_.-]{1,64}. Every such
+// name gives a plain file name NAME.sock ("." gives "..sock").
+func validName(name string) bool {
+	if name == "" || len(name) > maxNameLen {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '.', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// scanLF is bufio.ScanLines without its CR stripping: a CR in the spec is
+// an error the user must see, not something to hide.
+func scanLF(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	if atEOF && len(data) == 0 {
+		return 0, nil, nil
+	}
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return i + 1, data[:i], nil
+	}
+	if atEOF {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}

@@ -1,0 +1,89 @@
+package bridge
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseSpec(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    []PluginSpec // nil with wantErr
+		wantErr string       // substring of the error
+	}{
+		{name: "empty", in: "", want: []PluginSpec{}},
+		{name: "comments and blanks", in: "# c\n\n   \n#plugin\tx\t/y\n", want: []PluginSpec{}},
+		{name: "one", in: "plugin\thello\t/usr/lib/gobridge/hello\n",
+			want: []PluginSpec{{Name: "hello", Path: "/usr/lib/gobridge/hello", Line: 1}}},
+		{name: "args and no final newline", in: "# x\nplugin\ta.b_c-1\t/bin/p\t-v\t\tlast arg",
+			want: []PluginSpec{{Name: "a.b_c-1", Path: "/bin/p", Args: []string{"-v", "", "last arg"}, Line: 2}}},
+		{name: "two", in: "plugin\ta\t/a\nplugin\tb\t/b\tx\n",
+			want: []PluginSpec{{Name: "a", Path: "/a", Line: 1}, {Name: "b", Path: "/b", Args: []string{"x"}, Line: 2}}},
+		{name: "unknown record", in: "\nplugn\ta\t/a\n", wantErr: `gobridged.spec:2: unknown record type "plugn"`},
+		{name: "spaces not tabs", in: "plugin a /a\n", wantErr: `:1: unknown record type "plugin a /a"`},
+		{name: "missing path", in: "plugin\ta\n", wantErr: ":1: plugin record needs at least a name and a binary path"},
+		{name: "empty name", in: "plugin\t\t/a\n", wantErr: `:1: invalid plugin name ""`},
+		{name: "bad name", in: "plugin\ta/b\t/a\n", wantErr: `invalid plugin name "a/b": use 1 to 64 characters`},
+		{name: "long name", in: "plugin\t" + strings.Repeat("x", 65) + "\t/a\n", wantErr: "invalid plugin name"},
+		{name: "64 is fine", in: "plugin\t" + strings.Repeat("x", 64) + "\t/a\n",
+			want: []PluginSpec{{Name: strings.Repeat("x", 64), Path: "/a", Line: 1}}},
+		{name: "relative path", in: "plugin\ta\tbin/a\n", wantErr: `:1: plugin "a": binary path "bin/a" is not absolute`},
+		{name: "CRLF", in: "plugin\ta\t/a\r\n", wantErr: `:1: plugin "a": binary path contains CR or NUL`},
+		{name: "NUL in arg", in: "plugin\ta\t/a\tx\x00y\n", wantErr: `argument 1 contains CR or NUL`},
+		{name: "duplicate", in: "plugin\ta\t/a\n#\nplugin\ta\t/b\n", wantErr: `:3: plugin "a" is already declared on line 1`},
+		{name: "too long", in: "plugin\ta\t/a\t" + strings.Repeat("x", maxSpecLine) + "\n", wantErr: ":1: line longer than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseSpec(strings.NewReader(tt.in))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrSpec) {
+					t.Fatalf("ParseSpec(%q) error = %v; want one containing %q wrapping ErrSpec", trunc(tt.in), err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseSpec(%q) error = %v; want nil", trunc(tt.in), err)
+			}
+			if !slices.EqualFunc(got.Plugins, tt.want, func(a, b PluginSpec) bool { return a.Equal(b) && a.Line == b.Line }) {
+				t.Errorf("ParseSpec(%q) = %+v; want %+v", trunc(tt.in), got.Plugins, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadSpecNamesFile(t *testing.T) {
+	_, err := ReadSpec("/nonexistent/gobridged.spec")
+	if !errors.Is(err, ErrSpec) {
+		t.Errorf("ReadSpec(missing) = %v; want ErrSpec", err)
+	}
+}
+
+func TestPluginSpecEqual(t *testing.T) {
+	base := PluginSpec{Name: "a", Path: "/a", Args: []string{"x"}, Line: 1}
+	tests := []struct {
+		q    PluginSpec
+		want bool
+	}{
+		{PluginSpec{Name: "a", Path: "/a", Args: []string{"x"}, Line: 7}, true},
+		{PluginSpec{Name: "a", Path: "/a", Args: []string{"y"}}, false},
+		{PluginSpec{Name: "a", Path: "/a"}, false},
+		{PluginSpec{Name: "a", Path: "/b", Args: []string{"x"}}, false},
+		{PluginSpec{Name: "b", Path: "/a", Args: []string{"x"}}, false},
+	}
+	for _, tt := range tests {
+		if got := base.Equal(tt.q); got != tt.want {
+			t.Errorf("%+v.Equal(%+v) = %v; want %v", base, tt.q, got, tt.want)
+		}
+	}
+}
+
+func trunc(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}

@@ -1,0 +1,196 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// managed supervises one plugin spec for its whole life: it starts the
+// process, publishes its socket, watches it, restarts it with backoff and
+// finally stops it. Each managed runs in its own goroutine (run).
+type managed struct {
+	s    *Supervisor
+	spec PluginSpec
+
+	stop     chan struct{} // closed by requestStop
+	stopOnce sync.Once
+	first    chan struct{} // closed when the first start attempt ended
+	done     chan struct{} // closed when run returned: no process left
+
+	mu       sync.Mutex
+	cur      *instance
+	restarts int
+}
+
+func newManaged(s *Supervisor, p PluginSpec) *managed {
+	return &managed{
+		s:     s,
+		spec:  p,
+		stop:  make(chan struct{}),
+		first: make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+}
+
+// requestStop makes run stop the process and return. It does not wait.
+func (m *managed) requestStop() { m.stopOnce.Do(func() { close(m.stop) }) }
+
+func (m *managed) status() PluginStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := PluginStatus{Name: m.spec.Name, Restarts: m.restarts}
+	if m.cur != nil {
+		st.PID, st.Socket = m.cur.pid, m.cur.socket
+	}
+	return st
+}
+
+func (m *managed) setCurrent(inst *instance) {
+	m.mu.Lock()
+	m.cur = inst
+	m.mu.Unlock()
+}
+
+// exitReason says why watch returned.
+type exitReason int
+
+const (
+	reasonStop      exitReason = iota // stop requested
+	reasonExited                      // the process exited on its own
+	reasonUnhealthy                   // too many failed health checks
+)
+
+// run is the supervision loop. It never restarts after a stop request.
+func (m *managed) run() {
+	defer close(m.done)
+	firstDone := sync.OnceFunc(func() { close(m.first) })
+	defer firstDone()
+	log := m.s.log.With("plugin", m.spec.Name)
+	bo := backoff{Min: m.s.opts.MinBackoff, Max: m.s.opts.MaxBackoff, ResetAfter: m.s.opts.ResetAfter}
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			m.mu.Lock()
+			m.restarts++
+			m.mu.Unlock()
+		}
+		inst, err := m.s.launch(m.spec, m.stop)
+		if err == nil {
+			err = m.s.reg.Publish(m.spec.Name, inst.socket)
+			if err != nil {
+				m.s.terminate(inst)
+			}
+		}
+		if err != nil {
+			firstDone()
+			if m.stopping() {
+				return
+			}
+			delay := bo.Next()
+			log.Error(fmt.Sprintf("plugin %q failed to start: %v", m.spec.Name, err),
+				"pid", inst.pidOrZero(), "path", m.spec.Path, "retry_in", delay)
+			if !m.sleep(delay) {
+				return
+			}
+			continue
+		}
+		m.setCurrent(inst)
+		log.Info(fmt.Sprintf("plugin %q started", m.spec.Name), "pid", inst.pid, "socket", m.s.reg.Path(m.spec.Name))
+		firstDone()
+
+		reason := m.watch(inst)
+		switch reason {
+		case reasonStop:
+			m.s.terminate(inst)
+			m.setCurrent(nil)
+			log.Info(fmt.Sprintf("plugin %q stopped: %s", m.spec.Name, inst.exitStatus()), "pid", inst.pid)
+			return
+		case reasonUnhealthy:
+			log.Error(fmt.Sprintf("plugin %q failed %d health checks, restarting it", m.spec.Name, m.s.opts.HealthFailures), "pid", inst.pid)
+			m.s.terminate(inst)
+		case reasonExited:
+			m.s.reap(inst)
+		}
+		m.setCurrent(nil)
+		up := time.Since(inst.started)
+		bo.Ran(up)
+		if m.stopping() {
+			log.Info(fmt.Sprintf("plugin %q exited: %s", m.spec.Name, inst.exitStatus()), "pid", inst.pid)
+			return
+		}
+		delay := bo.Next()
+		log.Error(fmt.Sprintf("plugin %q exited: %s", m.spec.Name, inst.exitStatus()),
+			"pid", inst.pid, "uptime", up.Round(time.Millisecond), "restart_in", delay)
+		if !m.sleep(delay) {
+			return
+		}
+	}
+}
+
+// watch waits until the instance exits, fails its health checks, or a stop
+// is requested.
+func (m *managed) watch(inst *instance) exitReason {
+	poll := time.NewTicker(exitPoll)
+	defer poll.Stop()
+	var health <-chan time.Time
+	if m.s.opts.HealthInterval > 0 {
+		t := time.NewTicker(m.s.opts.HealthInterval)
+		defer t.Stop()
+		health = t.C
+	}
+	failures := 0
+	for {
+		select {
+		case <-m.stop:
+			return reasonStop
+		case <-poll.C:
+			if inst.client.Exited() {
+				return reasonExited
+			}
+		case <-health:
+			err := checkHealth(context.Background(), inst.rpc.Conn, m.s.opts.HealthTimeout)
+			if err == nil {
+				failures = 0
+				continue
+			}
+			if inst.client.Exited() {
+				return reasonExited
+			}
+			failures++
+			inst.log.Warn("plugin health check failed", "pid", inst.pid, "failures", failures, "err", err)
+			if failures >= m.s.opts.HealthFailures {
+				return reasonUnhealthy
+			}
+		}
+	}
+}
+
+// sleep waits d, and reports false if a stop was requested meanwhile.
+func (m *managed) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-m.stop:
+		return false
+	}
+}
+
+func (m *managed) stopping() bool {
+	select {
+	case <-m.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// pidOrZero is the instance's pid, 0 for a nil instance or one never started.
+func (inst *instance) pidOrZero() int {
+	if inst == nil {
+		return 0
+	}
+	return inst.pid
+}
