@@ -218,7 +218,7 @@ func TestFlushAndChunks(t *testing.T) {
 		_, _ = w.Write([]byte("a"))
 		_ = w.Flush()
 		_, _ = w.Write(bytes.Repeat([]byte("b"), chunk+10)) // one full chunk + 10 bytes buffered
-		_, _ = w.Write(bytes.Repeat([]byte("c"), chunk))   // fills the buffer: chunk out, 10 left
+		_, _ = w.Write(bytes.Repeat([]byte("c"), chunk))    // fills the buffer: chunk out, 10 left
 		return nil
 	}), sdktest.NewRequest("GET", "/f", nil))
 	if rec.Flushes != 1 {
