@@ -25,9 +25,13 @@
 #define GB_BRIDGE_BACKOFF_MAX apr_time_from_sec(60)
 
 /* Kept in the process pool: outlives every configuration generation, so a
- * graceful restart finds the gobridged it started before. */
+ * graceful restart finds the gobridged it started before. It holds data
+ * only: httpd unloads and reloads this DSO on every restart, so function
+ * pointers (other-child callback, cleanups) are registered per generation
+ * in pconf, whose cleanups run before mod_so unloads us. */
 typedef struct gb_bridge_state {
     apr_pool_t *pool;           /* s->process->pool */
+    apr_pool_t *pconf;          /* this generation's: owns our callbacks */
     apr_pool_t *gen;            /* holds spec/argv below; replaced on change */
     pid_t parent_pid;
     apr_proc_t proc;
@@ -263,6 +267,15 @@ static void gb_bridge_exec(gb_bridge_state *st)
 
 static void gb_bridge_maint(int reason, void *data, apr_wait_t status);
 
+static void gb_bridge_register(gb_bridge_state *st)
+{
+    if (!st->registered) {
+        apr_proc_other_child_register(&st->proc, gb_bridge_maint, st, NULL,
+                                      st->pconf);
+        st->registered = 1;
+    }
+}
+
 static apr_status_t gb_bridge_spawn(gb_bridge_state *st, server_rec *s)
 {
     apr_status_t rv;
@@ -280,9 +293,7 @@ static apr_status_t gb_bridge_spawn(gb_bridge_state *st, server_rec *s)
     }
     st->running = 1;
     st->started = apr_time_now();
-    apr_proc_other_child_register(&st->proc, gb_bridge_maint, st, NULL,
-                                  st->pool);
-    st->registered = 1;
+    gb_bridge_register(st);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, GB_APLOGNO(0014)
                  "gobridged: started %s -dir %s (pid %" APR_PID_T_FMT ")",
                  st->argv[0], st->dir, st->proc.pid);
@@ -397,15 +408,19 @@ int gb_bridge_monitor(apr_pool_t *p, server_rec *s)
     return DECLINED;
 }
 
-/* Process-pool cleanup: stop gobridged when httpd's parent exits (children
- * share the pool by fork and must not act). */
-static apr_status_t gb_bridge_cleanup(void *data)
+/* pconf cleanup: stop gobridged when httpd's parent exits for good; on a
+ * restart (pconf cleared, not exiting) leave it running. Children never
+ * act: they may share pconf by fork. */
+static apr_status_t gb_bridge_pconf_cleanup(void *data)
 {
     gb_bridge_state *st = data;
 
-    if (getpid() == st->parent_pid && st->running) {
+    if (getpid() == st->parent_pid
+        && ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
         gb_bridge_stop(st, ap_server_conf);
     }
+    /* The other-child registration goes with pconf (APR's own cleanup). */
+    st->pconf = NULL;
     return APR_SUCCESS;
 }
 
@@ -419,8 +434,6 @@ static gb_bridge_state *gb_bridge_state_get(process_rec *process)
         st->pool = process->pool;
         apr_pool_userdata_set(st, "gobridge-bridge", apr_pool_cleanup_null,
                               process->pool);
-        apr_pool_cleanup_register(process->pool, st, gb_bridge_cleanup,
-                                  apr_pool_cleanup_null);
     }
     st->parent_pid = getpid();
     return st;
@@ -435,12 +448,19 @@ int gb_bridge_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     const char *spec, *key, **argv;
     int level;
 
-    (void)pconf;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
         || ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL) {
         return OK;
     }
     st = gb_bridge_state_get(s->process);
+    st->pconf = pconf;
+    apr_pool_cleanup_register(pconf, st, gb_bridge_pconf_cleanup,
+                              apr_pool_cleanup_null);
+    /* Gone while httpd was restarting (reaped by no one we know of)? */
+    if (st->running && kill(st->proc.pid, 0) != 0 && errno == ESRCH) {
+        st->running = 0;
+        st->registered = 0;
+    }
     if (conf->plugins->nelts == 0) {
         gb_bridge_stop(st, s);  /* the last plugin was removed */
         return OK;
@@ -493,11 +513,7 @@ int gb_bridge_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                          "gobridged: plugin list unchanged; keeping pid %"
                          APR_PID_T_FMT, st->proc.pid);
         }
-        if (!st->registered) {
-            apr_proc_other_child_register(&st->proc, gb_bridge_maint, st,
-                                          NULL, st->pool);
-            st->registered = 1;
-        }
+        gb_bridge_register(st);
     }
     else {
         if (st->running) {
