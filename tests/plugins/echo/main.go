@@ -1,0 +1,226 @@
+// Command echo is the plugin that the end-to-end tests run behind a real
+// httpd. What it does is chosen by the last segment of the request path;
+// parameters come from the query string:
+//
+//	…/pid                 its process id, as text
+//	…/snapshot            the request snapshot (URI, args, addresses, user, notes, …) as JSON
+//	…/headers             the request headers as JSON (ordered list and map);
+//	                      ?status=201&h=X-Test:1&h=X-Test:2&e=Set-Cookie:a=b sets the
+//	                      status, response headers (h) and error headers (e)
+//	…/options             the GoBridgeOption values as JSON
+//	…/sha256              reads the body, streaming, and answers {"bytes":N,"sha256":"…"}
+//	…/echo                streams the request body back unchanged
+//	…/download?mb=N       streams N MiB (default 1) where byte i is byte(i % 251)
+//	…/flush?n=3&ms=100    writes n lines, flushing each and pausing ms between them
+//	…/sleep?ms=N          sleeps N ms (default 1000), returning early when the
+//	                      request's context is cancelled (logged at warn)
+//	…/log?marker=M        logs M at warn to httpd's error log and answers "logged"
+//	…/status?code=N       returns sdk.HTTPError(N): httpd sends its error document
+//	…/declined            returns sdk.Declined
+//	…/panic               panics before writing (expect a 500)
+//	…/crash               exits the process with status 3 mid-request
+//	…/badheader?kind=K    sends, past the SDK's own checks, a response the module
+//	                      must refuse: K = crlf (default), nul, name, status, 1xx,
+//	                      hop, headafterbody
+//
+// Anything else answers 404 with the list above.
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gobridge/gobridge/internal/wire"
+	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
+	"github.com/gobridge/gobridge/sdk"
+)
+
+func main() { sdk.ServeHandler(sdk.HandlerFunc(serve)) }
+
+func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
+	q, _ := url.ParseQuery(r.Args)
+	switch path.Base(r.URI) {
+	case "pid":
+		return text(w, strconv.Itoa(os.Getpid()))
+	case "snapshot":
+		return writeJSON(w, snapshot(r))
+	case "headers":
+		return headers(w, r, q)
+	case "options":
+		return writeJSON(w, r.Options())
+	case "sha256":
+		h := sha256.New()
+		n, err := io.Copy(h, r.Body)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, map[string]any{"bytes": n, "sha256": hex.EncodeToString(h.Sum(nil))})
+	case "echo":
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			w.Header().Set("Content-Type", ct)
+		} else {
+			w.Header().Set("Content-Type", "application/octet-stream")
+		}
+		_, err := io.Copy(w, r.Body)
+		return err
+	case "download":
+		mb := intParam(q, "mb", 1)
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, err := io.Copy(w, &pattern{n: int64(mb) << 20})
+		return err
+	case "flush":
+		n, ms := intParam(q, "n", 3), intParam(q, "ms", 100)
+		w.Header().Set("Content-Type", "text/plain")
+		for i := range n {
+			if _, err := fmt.Fprintf(w, "line %d\n", i); err != nil {
+				return err
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if i < n-1 {
+				time.Sleep(time.Duration(ms) * time.Millisecond)
+			}
+		}
+		return nil
+	case "sleep":
+		d := time.Duration(intParam(q, "ms", 1000)) * time.Millisecond
+		select {
+		case <-time.After(d):
+			return text(w, fmt.Sprintf("slept %v", d))
+		case <-r.Context().Done():
+			r.Logger().Warn("echo: sleep cancelled", "err", r.Context().Err())
+			return r.Context().Err()
+		}
+	case "log":
+		marker := q.Get("marker")
+		if marker == "" {
+			marker = "gobridge-e2e-log-marker"
+		}
+		r.Logger().Warn(marker)
+		return text(w, "logged")
+	case "status":
+		return sdk.HTTPError(intParam(q, "code", 500))
+	case "declined":
+		return sdk.Declined
+	case "panic":
+		panic("echo: panic requested")
+	case "crash":
+		os.Exit(3)
+	case "badheader":
+		return badHeader(w, q.Get("kind"))
+	}
+	w.WriteHeader(http.StatusNotFound)
+	return text(w, "echo: unknown action; see the package documentation")
+}
+
+func headers(w *sdk.ResponseWriter, r *sdk.Request, q url.Values) error {
+	for _, h := range q["h"] {
+		if k, v, ok := strings.Cut(h, ":"); ok {
+			w.Header().Add(k, v)
+		}
+	}
+	for _, h := range q["e"] {
+		if k, v, ok := strings.Cut(h, ":"); ok {
+			w.ErrHeader().Add(k, v)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(intParam(q, "status", http.StatusOK))
+	return json.NewEncoder(w).Encode(map[string]any{"list": r.HeaderList, "map": r.Header})
+}
+
+// badHeader sends a head that the SDK would never send, through the raw
+// hook, so the tests can check that the module refuses it.
+func badHeader(w *sdk.ResponseWriter, kind string) error {
+	head := &pb.ResponseHead{Status: 200}
+	add := func(k, v string) { head.Headers = append(head.Headers, &pb.Pair{Key: []byte(k), Value: []byte(v)}) }
+	var msgs []*pb.HandleResponse
+	switch kind {
+	case "", "crlf":
+		add("X-Bad", "a\r\nInjected: 1")
+	case "nul":
+		add("X-Bad", "a\x00b")
+	case "name":
+		add("Bad Name", "x")
+	case "status":
+		head.Status = 99
+	case "1xx":
+		head.Status = 103
+	case "hop":
+		add("Connection", "close")
+		add("Transfer-Encoding", "chunked")
+		add("X-Hop-Test", "kept")
+	case "headafterbody":
+		msgs = append(msgs, &pb.HandleResponse{Head: &pb.ResponseHead{Status: 200}, Body: []byte("first\n")})
+	default:
+		return sdk.HTTPError(http.StatusBadRequest)
+	}
+	msgs = append(msgs, &pb.HandleResponse{Head: head, Body: []byte("this body must not reach the client unless kind=hop\n")})
+	for _, m := range msgs {
+		if err := wire.Hooks.SendRaw(w, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func snapshot(r *sdk.Request) map[string]any {
+	return map[string]any{
+		"method": r.Method, "protocol": r.Protocol, "the_request": r.TheRequest,
+		"unparsed_uri": r.UnparsedURI, "uri": r.URI, "args": r.Args, "path_info": r.PathInfo,
+		"filename": r.Filename, "hostname": r.Hostname, "scheme": r.Scheme,
+		"content_length": r.ContentLength, "user": r.User, "auth_type": r.AuthType,
+		"handler": r.Handler, "content_type": r.ContentType, "request_time": r.RequestTime,
+		"remote_addr": r.RemoteAddr, "useragent_ip": r.UseragentIP, "local_addr": r.LocalAddr,
+		"secure": r.Secure, "conn_id": r.ConnID, "keepalives": r.Keepalives,
+		"server_name": r.ServerName, "server_port": r.ServerPort, "server_admin": r.ServerAdmin,
+		"document_root": r.DocumentRoot, "notes": r.Notes, "subprocess_env": r.SubprocessEnv,
+		"plugin": r.Plugin, "log_id": r.LogID, "location": r.Location,
+		"is_subrequest": r.IsSubrequest, "is_internal_redirect": r.IsInternalRedirect,
+		"options": r.Options(), "pid": os.Getpid(),
+	}
+}
+
+func text(w *sdk.ResponseWriter, s string) error {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, err := io.WriteString(w, s+"\n")
+	return err
+}
+
+func writeJSON(w *sdk.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(v)
+}
+
+func intParam(q url.Values, key string, def int) int {
+	if n, err := strconv.Atoi(q.Get(key)); err == nil {
+		return n
+	}
+	return def
+}
+
+// pattern yields n bytes where byte i is byte(i % 251).
+type pattern struct{ off, n int64 }
+
+func (p *pattern) Read(b []byte) (int, error) {
+	if p.off >= p.n {
+		return 0, io.EOF
+	}
+	b = b[:min(int64(len(b)), p.n-p.off)]
+	for i := range b {
+		b[i] = byte((p.off + int64(i)) % 251)
+	}
+	p.off += int64(len(b))
+	return len(b), nil
+}
