@@ -6,6 +6,8 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -65,36 +67,56 @@ func hclogToSlog(l hclog.Level) slog.Level {
 // plugin's arguments may carry a password from httpd.conf).
 var redactedKeys = map[string]bool{"args": true}
 
+// demoted are go-plugin messages that gobridged reports better itself
+// (with the exit status, at the right level): they are logged at debug.
+var demoted = map[string]bool{"plugin process exited": true}
+
 // Log implements hclog.Logger.
 func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	if level == hclog.Off {
 		return
 	}
 	sl := hclogToSlog(level)
+	if !a.origin && demoted[msg] {
+		sl = LevelDebug
+	}
 	ctx := context.Background()
 	if !a.l.Enabled(ctx, sl) {
 		return
 	}
 	r := slog.NewRecord(time.Now(), sl, msg, 0)
 	all := append(a.implied[:len(a.implied):len(a.implied)], args...)
+	attrs := make([]slog.Attr, 0, len(all)/2+1)
 	for i := 0; i < len(all); i += 2 {
 		key, ok := all[i].(string)
 		if !ok || i+1 >= len(all) {
-			r.AddAttrs(slog.Any("EXTRA_VALUE_AT_END", all[i]))
+			attrs = append(attrs, slog.Any("EXTRA_VALUE_AT_END", all[i]))
 			continue
 		}
 		val := all[i+1]
-		switch {
-		case a.origin && key == "timestamp":
-			continue // go-plugin adds the plugin's own timestamp; ours is on the line
-		case !a.origin && redactedKeys[key]:
-			val = "[redacted]"
+		if a.origin {
+			if key == "timestamp" {
+				continue // go-plugin adds the plugin's own timestamp; ours is on the line
+			}
+		} else {
+			if redactedKeys[key] {
+				val = "[redacted]"
+			}
+			if key == "plugin" {
+				key = "binary" // go-plugin's name for the path; "plugin" is our spec name
+			}
 		}
 		if f, ok := val.(hclog.Format); ok && len(f) > 0 {
 			val = fmt.Sprintf(fmt.Sprint(f[0]), f[1:]...)
 		}
-		r.AddAttrs(slog.Any(key, val))
+		attrs = append(attrs, slog.Any(key, val))
 	}
+	if a.origin {
+		// go-plugin decodes the plugin's JSON line into a map: restore a
+		// stable order.
+		slices.SortStableFunc(attrs, func(x, y slog.Attr) int { return strings.Compare(x.Key, y.Key) })
+	}
+	r.AddAttrs(attrs...)
 	_ = a.l.Handler().Handle(ctx, r)
 }
 

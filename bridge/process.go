@@ -122,17 +122,21 @@ func pluginEnv(environ []string, sockDir string) []string {
 	return append(env, plugin.EnvUnixSocketDir+"="+sockDir)
 }
 
-// classifyStartError wraps go-plugin's start errors in this package's
-// sentinels.
+// classifyStartError turns go-plugin's start errors into this package's
+// sentinels, keeping only the first line of its diagnostics.
 func classifyStartError(err error) error {
 	msg := err.Error()
+	first, _, _ := strings.Cut(msg, "\n")
 	switch {
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
-		return fmt.Errorf("%w: no go-plugin handshake on stdout (is it built with gobridge's sdk.Serve?): %v", ErrStartTimeout, err)
-	case strings.Contains(msg, "plugin exited before we could connect"):
-		return fmt.Errorf("%w before its handshake: %v", ErrPluginExited, err)
+		return fmt.Errorf("%w: no go-plugin handshake line on its stdout (is it built with gobridge's sdk.Serve?)", ErrStartTimeout)
+	case strings.Contains(msg, "plugin exited before we could connect"),
+		strings.Contains(msg, "Failed to read any lines from plugin's stdout"):
+		return fmt.Errorf("%w before its handshake (its own log lines above may say why)", ErrPluginExited)
+	case strings.HasPrefix(msg, "Unrecognized remote plugin message"):
+		return fmt.Errorf("%s: the plugin must print go-plugin's handshake line first; build it with gobridge's sdk.Serve", first)
 	}
-	return err
+	return errors.New(first)
 }
 
 // abandon kills an instance whose start failed, waits for it to be gone

@@ -1,0 +1,507 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/gobridge/gobridge/bridge/bridgetest"
+	gobridgev1 "github.com/gobridge/gobridge/proto/gobridge/v1"
+)
+
+// TestMain makes the test binary double as the fake plugin: gobridged's
+// supervisor re-executes it with GO_WANT_HELPER_PROCESS=1.
+func TestMain(m *testing.M) {
+	if os.Getenv(bridgetest.EnvHelper) == "1" {
+		bridgetest.Main(os.Args[1:])
+	}
+	_ = os.Setenv(bridgetest.EnvHelper, "1")
+	os.Exit(m.Run())
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// fixture is a runtime directory with a supervisor logging to a buffer.
+type fixture struct {
+	t    *testing.T
+	dir  string
+	logs *syncBuffer
+	sup  *Supervisor
+}
+
+// newFixture creates a short runtime directory (unix socket paths are
+// limited to 107 bytes) and a supervisor with test-friendly timings.
+func newFixture(t *testing.T, opts Options, plugins ...PluginSpec) *fixture {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	f := &fixture{t: t, dir: dir, logs: &syncBuffer{}}
+	f.writeSpec(plugins...)
+	opts.Dir = dir
+	opts.Logger = slog.New(NewHandler(f.logs, LevelDebug))
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 5 * time.Second
+	}
+	if opts.Grace == 0 {
+		opts.Grace = 3 * time.Second
+	}
+	if opts.HealthInterval == 0 {
+		opts.HealthInterval = 200 * time.Millisecond
+	}
+	if opts.MinBackoff == 0 {
+		opts.MinBackoff = 50 * time.Millisecond
+	}
+	f.sup, err = New(opts)
+	if err != nil {
+		t.Fatalf("New(%+v) = %v", opts, err)
+	}
+	t.Cleanup(func() {
+		_ = f.sup.Stop(context.Background())
+		if t.Failed() {
+			t.Logf("gobridged log:\n%s", f.logs)
+		}
+	})
+	return f
+}
+
+// fake declares the fake plugin (this test binary) under name.
+func fake(name string, args ...string) PluginSpec {
+	exe, err := os.Executable()
+	if err != nil {
+		panic(err)
+	}
+	return PluginSpec{Name: name, Path: exe, Args: args}
+}
+
+func (f *fixture) writeSpec(plugins ...PluginSpec) {
+	f.t.Helper()
+	var b strings.Builder
+	b.WriteString("# written by the test\n")
+	for _, p := range plugins {
+		b.WriteString(strings.Join(append([]string{"plugin", p.Name, p.Path}, p.Args...), "\t") + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, SpecFile), []byte(b.String()), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) status(name string) PluginStatus {
+	for _, st := range f.sup.Plugins() {
+		if st.Name == name {
+			return st
+		}
+	}
+	return PluginStatus{Name: name}
+}
+
+// describe calls Describe through the published symlink and returns the
+// pid and arguments the fake plugin reports.
+func (f *fixture) describe(name string) (pid int, args string, err error) {
+	cc, err := grpc.NewClient("unix://"+f.sup.SocketPath(name), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return 0, "", err
+	}
+	defer func() { _ = cc.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := gobridgev1.NewGoBridgeClient(cc).Describe(ctx, &gobridgev1.DescribeRequest{})
+	if err != nil {
+		return 0, "", err
+	}
+	pid, err = bridgetest.ParsePID(resp.GetSdkVersion())
+	_, args, _ = strings.Cut(string(resp.GetSdkVersion()), "args=")
+	return pid, args, err
+}
+
+// mustDescribe is describe that fails the test on error.
+func (f *fixture) mustDescribe(name string) (int, string) {
+	f.t.Helper()
+	pid, args, err := f.describe(name)
+	if err != nil {
+		f.t.Fatalf("Describe via %s = %v; want a reply", f.sup.SocketPath(name), err)
+	}
+	return pid, args
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// alive reports whether process pid exists (zombies included).
+func alive(pid int) bool {
+	return pid > 0 && syscall.Kill(pid, 0) == nil
+}
+
+// children returns the pids of this process's children, from /proc.
+func children(t *testing.T) []int {
+	t.Helper()
+	files, _ := filepath.Glob("/proc/self/task/*/children")
+	var pids []int
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, s := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(s); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// checkNoLeaks fails if goroutines of the supervisor, go-plugin or grpc
+// are still running shortly after a Stop.
+func checkNoLeaks(t *testing.T) {
+	t.Helper()
+	var leaked string
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		leaked = ""
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "hashicorp/go-plugin") || strings.Contains(g, "gobridge/bridge.(*") ||
+				(strings.Contains(g, "google.golang.org/grpc") && !strings.Contains(g, "grpc/internal/grpcsync.(*CallbackSerializer)")) {
+				leaked += g + "\n\n"
+			}
+		}
+		if leaked == "" {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("goroutines left after Stop:\n%s", leaked)
+}
+
+func TestSupervisorStartPublishStop(t *testing.T) {
+	f := newFixture(t, Options{}, fake("a", bridgetest.ModeServe), fake("b", bridgetest.ModeServe, "x y"))
+	if err := f.sup.Start(); err != nil {
+		t.Fatalf("Start() = %v; want nil", err)
+	}
+	pids := map[string]int{}
+	for _, name := range []string{"a", "b"} {
+		st := f.status(name)
+		if st.PID == 0 {
+			t.Fatalf("status(%q).PID = 0 after Start; want the plugin running", name)
+		}
+		fi, err := os.Lstat(f.sup.SocketPath(name))
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Fatalf("Lstat(%s) = %v, %v; want a symlink", f.sup.SocketPath(name), fi, err)
+		}
+		target, _ := os.Readlink(f.sup.SocketPath(name))
+		if want := filepath.Join(SocketDir, filepath.Base(st.Socket)); target != want {
+			t.Errorf("Readlink(%s.sock) = %q; want %q (relative, inside s/)", name, target, want)
+		}
+		pid, _ := f.mustDescribe(name)
+		if pid != st.PID {
+			t.Errorf("Describe(%s) pid = %d; want %d", name, pid, st.PID)
+		}
+		pids[name] = pid
+	}
+	if _, args := f.mustDescribe("b"); args != "serve,x y" {
+		t.Errorf("Describe(b) args = %q; want %q", args, "serve,x y")
+	}
+	b, err := os.ReadFile(filepath.Join(f.dir, PIDFile))
+	if got, want := strings.TrimSpace(string(b)), strconv.Itoa(os.Getpid()); err != nil || got != want {
+		t.Errorf("gobridged.pid = %q, %v; want %q", got, err, want)
+	}
+	// A plugin's own log line, in httpd's format with the plugin's pid.
+	waitFor(t, 2*time.Second, "the plugin's startup log line", func() bool {
+		return strings.Contains(f.logs.String(), fmt.Sprintf("[gobridge:info] [pid %d] plugin a: fake plugin starting @module=fake mode=serve", pids["a"]))
+	})
+
+	if err := f.sup.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop() = %v; want nil", err)
+	}
+	for name, pid := range pids {
+		if alive(pid) {
+			t.Errorf("plugin %s (pid %d) alive after Stop; want gone", name, pid)
+		}
+		if _, err := os.Lstat(f.sup.SocketPath(name)); !os.IsNotExist(err) {
+			t.Errorf("Lstat(%s.sock) after Stop = %v; want not exist", name, err)
+		}
+	}
+	if c := children(t); len(c) != 0 {
+		t.Errorf("children after Stop = %v; want none", c)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, PIDFile)); !os.IsNotExist(err) {
+		t.Errorf("Stat(gobridged.pid) after Stop = %v; want not exist", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(f.dir, SocketDir)); len(ents) != 0 {
+		t.Errorf("s/ after Stop holds %d entries; want none", len(ents))
+	}
+	for name, pid := range pids {
+		if want := fmt.Sprintf("gobridged: plugin %q stopped: exit status 0 plugin=%s pid=%d", name, name, pid); !strings.Contains(f.logs.String(), want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	checkNoLeaks(t)
+}
+
+func TestSupervisorRestartsCrashedPlugin(t *testing.T) {
+	f := newFixture(t, Options{}, fake("a", bridgetest.ModeServe))
+	if err := f.sup.Start(); err != nil {
+		t.Fatalf("Start() = %v; want nil", err)
+	}
+	old, _ := f.mustDescribe("a")
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "a restarted plugin", func() bool {
+		st := f.status("a")
+		return st.PID != 0 && st.PID != old
+	})
+	pid, _ := f.mustDescribe("a")
+	if pid == old || pid != f.status("a").PID {
+		t.Errorf("Describe(a) after crash pid = %d; want the new pid %d (old %d)", pid, f.status("a").PID, old)
+	}
+	if got := f.status("a").Restarts; got != 1 {
+		t.Errorf("Restarts = %d; want 1", got)
+	}
+	if want := fmt.Sprintf(`[gobridge:error] [pid %d] gobridged: plugin "a" exited: signal: killed plugin=a pid=%d`, os.Getpid(), old); !strings.Contains(f.logs.String(), want) {
+		t.Errorf("log lacks %q", want)
+	}
+	if err := f.sup.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop() = %v", err)
+	}
+	checkNoLeaks(t)
+}
+
+func TestSupervisorStartTimeoutRetried(t *testing.T) {
+	f := newFixture(t, Options{StartTimeout: 300 * time.Millisecond}, fake("h", bridgetest.ModeHang))
+	start := time.Now()
+	if err := f.sup.Start(); err != nil {
+		t.Fatalf("Start() = %v; want nil (the plugin is retried)", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Start() took %s; want about the 300ms start timeout", d)
+	}
+	waitFor(t, 5*time.Second, "two start attempts", func() bool {
+		return strings.Count(f.logs.String(), `gobridged: plugin "h" failed to start: plugin start timed out`) >= 2
+	})
+	if _, err := os.Lstat(f.sup.SocketPath("h")); !os.IsNotExist(err) {
+		t.Errorf("Lstat(h.sock) = %v; want not exist while the plugin is down", err)
+	}
+	if err := f.sup.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop() = %v", err)
+	}
+	waitFor(t, 2*time.Second, "no child processes", func() bool { return len(children(t)) == 0 })
+	checkNoLeaks(t)
+}
+
+func TestSupervisorExitBeforeHandshake(t *testing.T) {
+	f := newFixture(t, Options{}, fake("e", bridgetest.ModeExit))
+	if err := f.sup.Start(); err != nil {
+		t.Fatalf("Start() = %v; want nil", err)
+	}
+	waitFor(t, 5*time.Second, "the failed start logged", func() bool {
+		return strings.Contains(f.logs.String(), `gobridged: plugin "e" failed to start: plugin exited before its handshake`) &&
+			strings.Contains(f.logs.String(), "(exit status 3)")
+	})
+}
+
+func TestSupervisorReload(t *testing.T) {
+	f := newFixture(t, Options{},
+		fake("same", bridgetest.ModeServe), fake("changed", bridgetest.ModeServe), fake("removed", bridgetest.ModeServe))
+	if err := f.sup.Start(); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	samePID, _ := f.mustDescribe("same")
+	changedPID, _ := f.mustDescribe("changed")
+	removedPID, _ := f.mustDescribe("removed")
+
+	// An invalid spec changes nothing.
+	if err := os.WriteFile(filepath.Join(f.dir, SpecFile), []byte("plugin\tbad name\t/x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sup.Reload(); !errors.Is(err, ErrSpec) {
+		t.Errorf("Reload(invalid spec) = %v; want ErrSpec", err)
+	}
+
+	f.writeSpec(fake("added", bridgetest.ModeServe), fake("changed", bridgetest.ModeServe, "v2"), fake("same", bridgetest.ModeServe))
+	if err := f.sup.Reload(); err != nil {
+		t.Fatalf("Reload() = %v", err)
+	}
+	tests := []struct {
+		name     string
+		wantPID  func(int) bool
+		wantArgs string
+		desc     string
+	}{
+		{"same", func(p int) bool { return p == samePID }, "serve", fmt.Sprintf("the same pid %d", samePID)},
+		{"changed", func(p int) bool { return p != changedPID }, "serve,v2", fmt.Sprintf("a new pid, not %d", changedPID)},
+		{"added", func(p int) bool { return p != 0 }, "serve", "running"},
+	}
+	for _, tt := range tests {
+		pid, args := f.mustDescribe(tt.name)
+		if !tt.wantPID(pid) || args != tt.wantArgs {
+			t.Errorf("Describe(%s) after Reload = pid %d args %q; want %s args %q", tt.name, pid, args, tt.desc, tt.wantArgs)
+		}
+	}
+	waitFor(t, 2*time.Second, "the replaced and removed processes gone", func() bool {
+		return !alive(changedPID) && !alive(removedPID)
+	})
+	if _, err := os.Lstat(f.sup.SocketPath("removed")); !os.IsNotExist(err) {
+		t.Errorf("Lstat(removed.sock) = %v; want not exist", err)
+	}
+	if got := len(f.sup.Plugins()); got != 3 {
+		t.Errorf("len(Plugins()) = %d; want 3", got)
+	}
+	if err := f.sup.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop() = %v", err)
+	}
+	if err := f.sup.Reload(); !errors.Is(err, ErrStopped) {
+		t.Errorf("Reload() after Stop = %v; want ErrStopped", err)
+	}
+	checkNoLeaks(t)
+}
+
+func TestSupervisorGracefulStopFinishesInFlightCall(t *testing.T) {
+	f := newFixture(t, Options{Grace: 5 * time.Second}, fake("slow", bridgetest.ModeServe))
+	if err := f.sup.Start(); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	cc, err := grpc.NewClient("unix://"+f.sup.SocketPath("slow"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cc.Close() }()
+	type result struct {
+		resp *gobridgev1.PhaseResponse
+		err  error
+	}
+	res := make(chan result, 1)
+	go func() {
+		resp, err := gobridgev1.NewGoBridgeClient(cc).Phase(context.Background(), &gobridgev1.PhaseRequest{
+			Phase:   gobridgev1.Phase_PHASE_FIXUPS,
+			Request: &gobridgev1.Request{Options: []*gobridgev1.Pair{{Key: []byte("sleep"), Value: []byte("1500ms")}}},
+		})
+		res <- result{resp, err}
+	}()
+	waitFor(t, 5*time.Second, "the call to be in flight", func() bool {
+		return strings.Contains(f.logs.String(), "phase call sleeping")
+	})
+	start := time.Now()
+	if err := f.sup.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop() = %v", err)
+	}
+	took := time.Since(start)
+	r := <-res
+	if r.err != nil || r.resp.GetResult() != gobridgev1.Result_RESULT_DECLINED {
+		t.Errorf("in-flight Phase during Stop = %v, %v; want RESULT_DECLINED, nil", r.resp, r.err)
+	}
+	if took < time.Second || took > 4*time.Second {
+		t.Errorf("Stop() took %s; want about the 1.5 s the call needed", took)
+	}
+	if strings.Contains(f.logs.String(), "killing it") {
+		t.Errorf("log says the plugin was killed; want a graceful stop")
+	}
+	_ = cc.Close()
+	checkNoLeaks(t)
+}
+
+func TestSupervisorKillsAfterGrace(t *testing.T) {
+	f := newFixture(t, Options{Grace: 300 * time.Millisecond}, fake("stubborn", bridgetest.ModeNoTerm))
+	if err := f.sup.Start(); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	pid, _ := f.mustDescribe("stubborn")
+	start := time.Now()
+	if err := f.sup.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop() = %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("Stop() took %s; want about the 300ms grace", took)
+	}
+	if alive(pid) {
+		t.Errorf("pid %d alive after Stop; want killed", pid)
+	}
+	for _, want := range []string{
+		`[gobridge:warn]`, `gobridged: plugin "stubborn" did not stop within 300ms, killing it`,
+		fmt.Sprintf(`gobridged: plugin "stubborn" stopped: signal: killed plugin=stubborn pid=%d`, pid),
+	} {
+		if !strings.Contains(f.logs.String(), want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	checkNoLeaks(t)
+}
+
+func TestNewRefusesUnsafeDir(t *testing.T) {
+	base := t.TempDir()
+	open := filepath.Join(base, "open")
+	_ = os.Mkdir(open, 0o755)
+	_ = os.Chmod(open, 0o755)
+	priv := filepath.Join(base, "priv")
+	_ = os.Mkdir(priv, 0o700)
+	link := filepath.Join(base, "link")
+	_ = os.Symlink(priv, link)
+	file := filepath.Join(base, "file")
+	_ = os.WriteFile(file, nil, 0o600)
+	tests := []struct {
+		dir     string
+		wantErr string // "" for success
+	}{
+		{priv, ""},
+		{open, "must be 0700"},
+		{link, "is a symlink"},
+		{file, "is not a directory"},
+		{filepath.Join(base, "missing"), "no such file"},
+		{"", "no runtime directory"},
+	}
+	for _, tt := range tests {
+		_, err := New(Options{Dir: tt.dir, Logger: slog.New(slog.DiscardHandler)})
+		if tt.wantErr == "" {
+			if err != nil {
+				t.Errorf("New(Dir: %q) = %v; want nil", tt.dir, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrRuntimeDir) || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("New(Dir: %q) = %v; want ErrRuntimeDir containing %q", tt.dir, err, tt.wantErr)
+		}
+	}
+}
