@@ -48,6 +48,7 @@ struct gb_call {
     gb_grpc_status status;
     apr_status_t err;           /* sticky transport/protocol failure */
     int cancelled;
+    apr_time_t deadline_at;     /* when grpc-timeout runs out, 0: none */
 };
 
 #define GB_CALL_LOG(call, level, rv, ...)                                   \
@@ -214,6 +215,7 @@ apr_status_t gb_call_start(gb_conn *c, apr_pool_t *p, const char *method,
     call->method = method;
     call->plugin = gb_h2_plugin(call->h2);
     call->conn_id = gb_conn_id(c);
+    call->deadline_at = deadline > 0 ? apr_time_now() + deadline : 0;
     gb_grpc_reader_init(&call->rd, max_message);
     gb_grpc_status_init(&call->status);
     call->st.ctx = call;
@@ -436,6 +438,12 @@ int gb_call_status(gb_call *call, const char **message)
     else {
         code = gb_grpc_status_final(&call->status, call->st.error_code,
                                     call->pool, &msg);
+        if (code == GB_GRPC_CANCELLED && call->status.grpc_status < 0
+            && call->deadline_at && apr_time_now() >= call->deadline_at) {
+            /* grpc-go resets a stream whose grpc-timeout ran out. */
+            msg = "deadline exceeded";
+            code = GB_GRPC_DEADLINE_EXCEEDED;
+        }
     }
     if (message) {
         *message = msg;

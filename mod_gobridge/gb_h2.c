@@ -435,17 +435,16 @@ static apr_status_t gb_h2_read_once(gb_h2_session *h, apr_interval_time_t t)
                   (unsigned long)len);
         return gb_h2_feed(h, len);
     }
-    if (rv == APR_SUCCESS || APR_STATUS_IS_EOF(rv)) {
-        rv = APR_ECONNRESET;
-    }
     if (APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EAGAIN(rv)) {
         return rv;
     }
     h->broken = 1;
     GB_H2_LOG(h, APLOG_DEBUG, rv, GB_APLOGNO(0104)
-              "%s: connection %lu to plugin %s lost", __func__, h->id,
-              h->plugin);
-    return rv;
+              "%s: connection %lu to plugin %s lost%s", __func__, h->id,
+              h->plugin, rv == APR_SUCCESS || APR_STATUS_IS_EOF(rv)
+                         ? " (closed by the plugin)" : "");
+    /* Callers see one status for "the peer went away". */
+    return (rv == APR_SUCCESS || APR_STATUS_IS_EOF(rv)) ? APR_ECONNRESET : rv;
 }
 
 apr_status_t gb_h2_pump(gb_h2_session *h, gb_h2_done_fn *done, void *baton,
