@@ -40,7 +40,10 @@ apr_status_t gb_call_start(gb_conn *c, apr_pool_t *p, const char *method,
                            apr_size_t max_message, gb_call **out);
 
 /* Packs msg, frames it and writes it, waiting at most `timeout` for flow
- * control. end_stream=1 half-closes our side after it. */
+ * control. end_stream=1 half-closes our side after it. Returns APR_EOF
+ * when the plugin already ended the call (gb_call_recv() then returns
+ * what it sent, then APR_EOF with its status); APR_TIMEUP cancels the
+ * stream (half a message may have been written). */
 apr_status_t gb_call_send(gb_call *call, const ProtobufCMessage *msg,
                           int end_stream, apr_interval_time_t timeout);
 
