@@ -1,0 +1,395 @@
+/* test_module.c: unit tests of gb_response (what a plugin may send) and
+ * gb_config (create/merge, directive parsing), without httpd. TAP output.
+ * Failure messages read "F(x) = got; want w". */
+#include "gb_private.h"
+#include "gb_config.h"
+#include "gb_response.h"
+
+#include <apr_general.h>
+#include <http_config.h>
+#include <stdio.h>
+
+module AP_MODULE_DECLARE_DATA gobridge_module;
+
+/* --- the few httpd functions gb_config.c links against ---------------- */
+
+AP_DECLARE(const char *) ap_check_cmd_context(cmd_parms *cmd,
+                                              unsigned forbidden)
+{
+    (void)cmd;
+    (void)forbidden;
+    return NULL;
+}
+
+AP_DECLARE(int) ap_os_is_path_absolute(apr_pool_t *p, const char *dir)
+{
+    (void)p;
+    return dir[0] == '/';
+}
+
+AP_DECLARE(apr_status_t) ap_timeout_parameter_parse(const char *s,
+                                                    apr_interval_time_t *t,
+                                                    const char *unit)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+
+    (void)unit;
+    if (end == s) {
+        return APR_EGENERAL;
+    }
+    if (!strcmp(end, "ms")) {
+        *t = apr_time_from_msec(n);
+    }
+    else if (!*end || !strcmp(end, "s")) {
+        *t = apr_time_from_sec(n);
+    }
+    else {
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+AP_DECLARE(char *) ap_runtime_dir_relative(apr_pool_t *p, const char *f)
+{
+    return f[0] == '/' ? apr_pstrdup(p, f)
+                       : apr_pstrcat(p, "/run/apache2/", f, NULL);
+}
+
+AP_DECLARE(void) ap_log_error_(const char *file, int line, int module_index,
+                               int level, apr_status_t status,
+                               const server_rec *s, const char *fmt, ...)
+{
+    (void)file; (void)line; (void)module_index; (void)level; (void)status;
+    (void)s; (void)fmt;
+}
+
+/* --- a tiny TAP harness ------------------------------------------------ */
+
+static int tap_n, tap_failed;
+
+#define CHECK(cond, ...) do {                                           \
+        ++tap_n;                                                        \
+        if (cond) {                                                     \
+            printf("ok %d\n", tap_n);                                   \
+        }                                                               \
+        else {                                                          \
+            ++tap_failed;                                               \
+            printf("not ok %d - %s:%d: ", tap_n, __FILE__, __LINE__);   \
+            printf(__VA_ARGS__);                                        \
+            printf("\n");                                               \
+        }                                                               \
+    } while (0)
+
+static Gobridge__V1__Pair *pair(apr_pool_t *p, const char *k, const char *v)
+{
+    Gobridge__V1__Pair *pr = apr_palloc(p, sizeof(*pr));
+    gobridge__v1__pair__init(pr);
+    pr->key = gb_pb_bytes(k);
+    pr->value = gb_pb_bytes(v);
+    return pr;
+}
+
+static void test_names_values(void)
+{
+    static const struct { const char *s; int want; } names[] = {
+        {"Content-Type", 1}, {"X-A_b.c!#$%&'*+^`|~9", 1}, {"", 0},
+        {"Bad Name", 0}, {"Bad:Name", 0}, {"Bad\rName", 0}, {"É", 0},
+        {"(x)", 0}, {"a\"b", 0},
+    };
+    static const struct { const char *s; int want; } values[] = {
+        {"text/html; charset=utf-8", 1}, {"a\tb", 1}, {"", 1},
+        {"a\r\nSet-Cookie: x", 0}, {"a\nb", 0}, {"a\x01" "b", 0},
+        {"a\x7f", 0}, {"caf\xc3\xa9", 1},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        int got = gb_response_valid_name((const unsigned char *)names[i].s,
+                                         strlen(names[i].s));
+        CHECK(got == names[i].want, "valid_name(%s) = %d; want %d",
+              names[i].s, got, names[i].want);
+    }
+    for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        int got = gb_response_valid_value((const unsigned char *)values[i].s,
+                                          strlen(values[i].s));
+        CHECK(got == values[i].want, "valid_value(#%lu) = %d; want %d",
+              (unsigned long)i, got, values[i].want);
+    }
+    /* NUL inside a bytes value is refused too. */
+    CHECK(!gb_response_valid_value((const unsigned char *)"a\0b", 3),
+          "valid_value(a\\0b) = 1; want 0");
+    CHECK(!gb_response_valid_name((const unsigned char *)"a\0b", 3),
+          "valid_name(a\\0b) = 1; want 0");
+}
+
+static void test_apply_head(apr_pool_t *p)
+{
+    static const struct { int status; int ok; } statuses[] = {
+        {200, 1}, {204, 1}, {302, 1}, {404, 1}, {599, 1},
+        {100, 0}, {101, 0}, {199, 0}, {600, 0}, {0, 0}, {-1, 0},
+    };
+    Gobridge__V1__ResponseHead h = GOBRIDGE__V1__RESPONSE_HEAD__INIT;
+    Gobridge__V1__Pair *hs[7], *ehs[1];
+    apr_table_t *out = apr_table_make(p, 4), *err = apr_table_make(p, 4);
+    gb_response_head res;
+    const char *why = NULL;
+    apr_status_t rv;
+    size_t i;
+
+    for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        h.status = statuses[i].status;
+        rv = gb_response_apply_head(p, &h, out, err, &res, &why);
+        CHECK((rv == APR_SUCCESS) == statuses[i].ok,
+              "apply_head(status %d) = %d; want ok=%d", h.status, rv,
+              statuses[i].ok);
+    }
+
+    hs[0] = pair(p, "Content-Type", "text/plain");
+    hs[1] = pair(p, "X-One", "1");
+    hs[2] = pair(p, "Connection", "close");
+    hs[3] = pair(p, "Content-Length", "99");
+    hs[4] = pair(p, "Transfer-Encoding", "chunked");
+    hs[5] = pair(p, "Set-Cookie", "a=1");
+    hs[6] = pair(p, "Set-Cookie", "b=2");
+    ehs[0] = pair(p, "WWW-Authenticate", "Basic");
+    h.status = 201;
+    h.headers = hs;
+    h.n_headers = 7;
+    h.err_headers = ehs;
+    h.n_err_headers = 1;
+    rv = gb_response_apply_head(p, &h, out, err, &res, &why);
+    CHECK(rv == APR_SUCCESS, "apply_head(good) = %d (%s); want 0", rv,
+          why ? why : "");
+    CHECK(res.status == 201, "status = %d; want 201", res.status);
+    CHECK(res.content_type && !strcmp(res.content_type, "text/plain"),
+          "content_type = %s; want text/plain",
+          res.content_type ? res.content_type : "(null)");
+    CHECK(apr_table_get(out, "Content-Type") == NULL,
+          "Content-Type in headers_out; want only via content_type");
+    CHECK(apr_table_get(out, "Content-Length") == NULL,
+          "Content-Length applied; want ignored");
+    CHECK(apr_table_get(out, "Connection") == NULL
+          && apr_table_get(out, "Transfer-Encoding") == NULL,
+          "hop-by-hop header applied; want dropped");
+    CHECK(res.dropped->nelts == 2, "dropped = %d; want 2",
+          res.dropped->nelts);
+    CHECK(apr_table_elts(out)->nelts == 3, "headers_out has %d; want 3 "
+          "(X-One, Set-Cookie x2)", apr_table_elts(out)->nelts);
+    CHECK(apr_table_get(err, "WWW-Authenticate") != NULL,
+          "err_headers_out missing WWW-Authenticate");
+
+    /* A bad value anywhere: nothing is applied. */
+    out = apr_table_make(p, 4);
+    hs[1] = pair(p, "X-Evil", "x\r\nSet-Cookie: s=1");
+    rv = gb_response_apply_head(p, &h, out, err, &res, &why);
+    CHECK(rv == APR_EINVAL, "apply_head(CRLF value) = %d; want EINVAL", rv);
+    CHECK(apr_table_elts(out)->nelts == 0, "bad head applied %d headers; "
+          "want 0", apr_table_elts(out)->nelts);
+    hs[1] = pair(p, "X Evil", "1");
+    rv = gb_response_apply_head(p, &h, out, err, &res, &why);
+    CHECK(rv == APR_EINVAL, "apply_head(bad name) = %d; want EINVAL", rv);
+    hs[1] = pair(p, "X-One", "1");
+    ehs[0] = pair(p, "X-E", "\x00");
+    ehs[0]->value.len = 1;
+    rv = gb_response_apply_head(p, &h, out, err, &res, &why);
+    CHECK(rv == APR_EINVAL, "apply_head(NUL err value) = %d; want EINVAL",
+          rv);
+}
+
+/* --- gb_config --------------------------------------------------------- */
+
+static cmd_parms *fake_cmd(apr_pool_t *p, const char *name)
+{
+    cmd_parms *cmd = apr_pcalloc(p, sizeof(*cmd));
+    command_rec *cr = apr_pcalloc(p, sizeof(*cr));
+    ap_directive_t *d = apr_pcalloc(p, sizeof(*d));
+
+    cr->name = name;
+    d->filename = "test.conf";
+    d->line_num = 7;
+    cmd->cmd = cr;
+    cmd->directive = d;
+    cmd->pool = p;
+    cmd->temp_pool = p;
+    return cmd;
+}
+
+typedef struct { const char *k[8]; const char *v[8]; int n; } opts;
+
+static int collect(void *ctx, const char *k, const char *v)
+{
+    opts *o = ctx;
+    o->k[o->n] = k;
+    o->v[o->n] = v;
+    o->n++;
+    return 1;
+}
+
+static void test_config_merge(apr_pool_t *p)
+{
+    cmd_parms *cmd = fake_cmd(p, "GoBridgeOption");
+    gb_dir_conf *srv = gb_config_create_dir(p, NULL);
+    gb_dir_conf *outer = gb_config_create_dir(p, "/app");
+    gb_dir_conf *inner = gb_config_create_dir(p, "/app/admin");
+    gb_dir_conf *deep = gb_config_create_dir(p, "/app/admin/x");
+    gb_dir_conf *m1, *m2, *m3;
+    opts o;
+
+    CHECK(gb_config_timeout(srv) == apr_time_from_sec(30),
+          "default timeout = %" APR_TIME_T_FMT "; want 30s",
+          gb_config_timeout(srv));
+    CHECK(gb_config_max_message(srv) == 4 * 1024 * 1024,
+          "default max message = %lu; want 4 MiB",
+          (unsigned long)gb_config_max_message(srv));
+
+    gb_config_cmd_option(cmd, outer, "db", "/var/app.db");
+    gb_config_cmd_option(cmd, outer, "debug", "on");
+    gb_config_cmd_option(cmd, outer, "mode", "a");
+    gb_config_cmd_option(cmd, outer, "mode", "b");   /* last wins */
+    outer->handler = "app";
+    outer->timeout = apr_time_from_sec(5);
+    gb_config_cmd_option(cmd, inner, "role", "admin");
+    gb_config_cmd_option(cmd, inner, "debug", NULL); /* unset */
+    gb_config_cmd_option(cmd, deep, "debug", "again");
+
+    m1 = gb_config_merge_dir(p, srv, outer);
+    m2 = gb_config_merge_dir(p, m1, inner);
+    m3 = gb_config_merge_dir(p, m2, deep);
+
+    memset(&o, 0, sizeof(o));
+    gb_config_options_do(m1, collect, &o);
+    CHECK(o.n == 3, "options(/app) n = %d; want 3", o.n);
+    CHECK(o.n == 3 && !strcmp(o.k[2], "mode") && !strcmp(o.v[2], "b"),
+          "options(/app)[2] = %s=%s; want mode=b", o.n > 2 ? o.k[2] : "",
+          o.n > 2 ? o.v[2] : "");
+
+    memset(&o, 0, sizeof(o));
+    gb_config_options_do(m2, collect, &o);
+    CHECK(o.n == 3, "options(/app/admin) n = %d; want 3 (db, mode, role)",
+          o.n);
+    CHECK(o.n == 3 && !strcmp(o.k[0], "db") && !strcmp(o.k[1], "mode")
+          && !strcmp(o.k[2], "role"),
+          "options(/app/admin) keys wrong");
+
+    memset(&o, 0, sizeof(o));
+    gb_config_options_do(m3, collect, &o);
+    CHECK(o.n == 4, "options(/app/admin/x) n = %d; want 4", o.n);
+    CHECK(apr_table_get(m3->options, "debug")
+          && !strcmp(apr_table_get(m3->options, "debug"), "again"),
+          "debug after re-set = %s; want again",
+          apr_table_get(m3->options, "debug"));
+
+    CHECK(m2->handler && !strcmp(m2->handler, "app"),
+          "handler inherited = %s; want app", m2->handler);
+    CHECK(m2->timeout == apr_time_from_sec(5),
+          "timeout inherited = %" APR_TIME_T_FMT "; want 5s", m2->timeout);
+    CHECK(!strcmp(m2->location, "/app/admin"), "location = %s; want "
+          "/app/admin", m2->location);
+    CHECK(gb_config_connect_timeout(m2) == apr_time_from_sec(5),
+          "connect timeout = %" APR_TIME_T_FMT "; want 5s",
+          gb_config_connect_timeout(m2));
+
+    /* GoBridgeHandler None hands a sub-location back. */
+    gb_config_cmd_handler(fake_cmd(p, "GoBridgeHandler"), deep, "None");
+    m3 = gb_config_merge_dir(p, m2, deep);
+    CHECK(m3->handler && !*m3->handler, "handler after None = %s; want \"\"",
+          m3->handler);
+    /* Merging must not change its inputs. */
+    CHECK(apr_table_get(outer->options, "role") == NULL,
+          "merge modified the outer section");
+}
+
+static void test_config_directives(apr_pool_t *p)
+{
+    server_rec *s = apr_pcalloc(p, sizeof(*s));
+    void **mc = apr_pcalloc(p, sizeof(void *));
+    cmd_parms *cmd = fake_cmd(p, "GoBridgePlugin");
+    gb_dir_conf *d = gb_config_create_dir(p, "/x");
+    char *argv[4];
+    const char *err;
+
+    gobridge_module.module_index = 0;
+    s->module_config = (ap_conf_vector_t *)mc;
+    mc[0] = gb_config_create_srv(p, s);
+    cmd->server = s;
+    gb_config_pre_config(p);
+
+    argv[0] = "hello";
+    argv[1] = "/bin/sh";
+    argv[2] = "-c";
+    argv[3] = "true";
+    err = gb_config_cmd_plugin(cmd, NULL, 4, argv);
+    CHECK(err == NULL, "GoBridgePlugin hello /bin/sh = %s; want NULL", err);
+    CHECK(gb_config_plugin(s, "hello") != NULL, "plugin hello not found");
+    err = gb_config_cmd_plugin(cmd, NULL, 2, argv);
+    CHECK(err && !strncmp(err, "GoBridgePlugin:", 15) && strstr(err,
+          "test.conf:7"), "duplicate = %s; want GoBridgePlugin: … test.conf:7",
+          err ? err : "(null)");
+
+    argv[0] = "bad/name";
+    err = gb_config_cmd_plugin(cmd, NULL, 2, argv);
+    CHECK(err != NULL, "GoBridgePlugin bad/name accepted");
+    argv[0] = "..";
+    err = gb_config_cmd_plugin(cmd, NULL, 2, argv);
+    CHECK(err != NULL, "GoBridgePlugin .. accepted");
+    argv[0] = "ok";
+    argv[1] = "sh";
+    err = gb_config_cmd_plugin(cmd, NULL, 2, argv);
+    CHECK(err != NULL, "relative binary accepted");
+    argv[1] = "/etc/passwd";
+    err = gb_config_cmd_plugin(cmd, NULL, 2, argv);
+    CHECK(err != NULL, "non-executable binary accepted");
+    argv[1] = "/bin/sh";
+    argv[2] = "a\tb";
+    err = gb_config_cmd_plugin(cmd, NULL, 3, argv);
+    CHECK(err != NULL, "TAB in argument accepted");
+
+    cmd = fake_cmd(p, "GoBridgeTimeout");
+    err = gb_config_cmd_timeout(cmd, d, "soon");
+    CHECK(err && !strncmp(err, "GoBridgeTimeout:", 16),
+          "GoBridgeTimeout soon = %s; want an error naming it",
+          err ? err : "(null)");
+    err = gb_config_cmd_timeout(cmd, d, "0");
+    CHECK(err != NULL, "GoBridgeTimeout 0 accepted");
+    err = gb_config_cmd_timeout(cmd, d, "250ms");
+    CHECK(!err && d->timeout == apr_time_from_msec(250),
+          "GoBridgeTimeout 250ms = %" APR_TIME_T_FMT, d->timeout);
+    CHECK(gb_config_connect_timeout(d) == apr_time_from_msec(250),
+          "connect timeout not capped by GoBridgeTimeout");
+
+    cmd = fake_cmd(p, "GoBridgeMaxMessageSize");
+    CHECK(gb_config_cmd_max_message(cmd, d, "100") != NULL,
+          "GoBridgeMaxMessageSize 100 accepted");
+    CHECK(gb_config_cmd_max_message(cmd, d, "8MB") != NULL,
+          "GoBridgeMaxMessageSize 8MB accepted");
+    CHECK(gb_config_cmd_max_message(cmd, d, "8388608") == NULL
+          && gb_config_max_message(d) == 8388608,
+          "GoBridgeMaxMessageSize 8388608 refused");
+
+    cmd = fake_cmd(p, "GoBridgeHandler");
+    cmd->server = s;
+    gb_config_sget(s)->daemon = "/bin/sh";  /* the default is not installed */
+    CHECK(gb_config_cmd_handler(cmd, d, "hello") == NULL,
+          "GoBridgeHandler hello refused");
+    CHECK(gb_config_check(p, p, s) == OK, "check with known plugin failed");
+    CHECK(gb_config_cmd_handler(cmd, d, "nothere") == NULL,
+          "GoBridgeHandler nothere refused at parse time");
+    CHECK(gb_config_check(p, p, s) != OK,
+          "check with unknown plugin passed");
+}
+
+int main(void)
+{
+    apr_pool_t *p;
+
+    apr_initialize();
+    apr_pool_create(&p, NULL);
+    test_names_values();
+    test_apply_head(p);
+    test_config_merge(p);
+    test_config_directives(p);
+    printf("1..%d\n", tap_n);
+    apr_terminate();
+    return tap_failed ? 1 : 0;
+}
