@@ -30,6 +30,8 @@ func TestMain(m *testing.M) {
 		bridgetest.Main(os.Args[1:])
 	}
 	_ = os.Setenv(bridgetest.EnvHelper, "1")
+	// Race-enabled plugins would otherwise sleep 1 s at exit.
+	_ = os.Setenv("GORACE", "atexit_sleep_ms=0")
 	os.Exit(m.Run())
 }
 
@@ -90,7 +92,7 @@ func newFixture(t *testing.T, opts Options, plugins ...PluginSpec) *fixture {
 	}
 	t.Cleanup(func() {
 		_ = f.sup.Stop(context.Background())
-		if t.Failed() {
+		if t.Failed() || testing.Verbose() {
 			t.Logf("gobridged log:\n%s", f.logs)
 		}
 	})

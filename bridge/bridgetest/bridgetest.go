@@ -89,6 +89,7 @@ func Main(args []string) {
 			<-term
 			logger.Info("SIGTERM: stopping gracefully")
 			(<-srvCh).GracefulStop()
+			logger.Info("stopped")
 			os.Exit(0)
 		}()
 	}

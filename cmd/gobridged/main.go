@@ -85,7 +85,8 @@ func run(args []string, stderr io.Writer) int {
 		ppid = os.Getppid()
 	}
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0)
-	if !parentAlive(ppid, os.Getppid() == ppid) {
+	isParent := os.Getppid() == ppid
+	if !parentAlive(ppid, isParent) {
 		log.Error("parent process is gone before start", "parent_pid", ppid)
 		return exitError
 	}
@@ -114,7 +115,7 @@ func run(args []string, stderr io.Writer) int {
 		return exitError
 	}
 
-	parentGone := watchParent(ppid, os.Getppid() == ppid)
+	parentGone := watchParent(ppid, isParent)
 	for {
 		select {
 		case sig := <-sigs:
@@ -124,7 +125,11 @@ func run(args []string, stderr io.Writer) int {
 				}
 				continue
 			}
-			log.Info("received "+sig.String()+", stopping")
+			if !parentAlive(ppid, isParent) {
+				log.Info("parent process went away (PR_SET_PDEATHSIG), stopping", "parent_pid", ppid)
+			} else {
+				log.Info("received "+sig.String()+", stopping")
+			}
 		case <-parentGone:
 			log.Info("parent process went away, stopping", "parent_pid", ppid)
 		}
