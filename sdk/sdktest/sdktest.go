@@ -194,9 +194,12 @@ func (r *Recorder) Logged(substr string) bool {
 
 // Serve runs h for req without httpd or gRPC and returns what it sent. The
 // request body is req.Body; req.Context() is the stream's context (cancel
-// it to play a client that went away).
+// it to play a client that went away). Protocol violations are reported
+// with t.Errorf; t may be nil (in examples), and violations then panic.
 func Serve(t testing.TB, h sdk.Handler, req *sdk.Request) *Recorder {
-	t.Helper()
+	if t != nil {
+		t.Helper()
+	}
 	ctx, cancel := context.WithCancel(req.Context())
 	defer cancel()
 	p := &pipe{
@@ -266,6 +269,12 @@ func Do(t testing.TB, c pb.GoBridgeClient, req *sdk.Request) *Recorder {
 }
 
 func report(t testing.TB, rec *Recorder) {
+	if t == nil {
+		if len(rec.Violations) > 0 {
+			panic("sdktest: protocol violations: " + strings.Join(rec.Violations, "; "))
+		}
+		return
+	}
 	t.Helper()
 	for _, v := range rec.Violations {
 		t.Errorf("sdktest: protocol violation: %s", v)
