@@ -369,7 +369,7 @@ static void gb_bridge_maint(int reason, void *data, apr_wait_t status)
         }
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
                      GB_APLOGNO(0017) "gobridged: pid %" APR_PID_T_FMT
-                     " exited (wait status %d) after %" APR_TIME_T_FMT
+                     " exited (status %d) after %" APR_TIME_T_FMT
                      " s; restarting it%s", st->proc.pid, (int)status,
                      apr_time_sec(ran), st->backoff ? " after a delay" : "");
         if (st->backoff == 0) {
