@@ -136,9 +136,15 @@ func TestContentHandler(t *testing.T) {
 			req, _ := http.NewRequest("POST", e.URL("/echo/sha256"), io.NopCloser(io.LimitReader(newPattern(), size)))
 			req.ContentLength = -1 // forces Transfer-Encoding: chunked
 			r := harness.Do(t, req)
-			want := fmt.Sprintf("%s %d", hex.EncodeToString(sum[:]), size)
-			if r.Status != 200 || strings.TrimSpace(r.Body) != want {
-				t.Errorf("POST /echo/sha256 = %d %q; want 200 %q", r.Status, r.Body, want)
+			var got struct {
+				Bytes  int64  `json:"bytes"`
+				SHA256 string `json:"sha256"`
+			}
+			if err := json.Unmarshal([]byte(r.Body), &got); r.Status != 200 || err != nil {
+				t.Fatalf("POST /echo/sha256 = %d %q; want 200 with JSON", r.Status, r.Body)
+			}
+			if want := hex.EncodeToString(sum[:]); got.SHA256 != want || got.Bytes != size {
+				t.Errorf("POST /echo/sha256 saw %d bytes with sha256 %s; want %d bytes, %s", got.Bytes, got.SHA256, size, want)
 			}
 			log.Check(t)
 		})

@@ -52,7 +52,7 @@ type Env struct {
 // after httpd and everything it started have been stopped.
 func New(t testing.TB, b *Build, mpm string) *Env {
 	t.Helper()
-	root, err := os.MkdirTemp("", "gobridge-e2e-")
+	root, err := os.MkdirTemp("", "gb-") // short: socket paths are limited to 107 bytes
 	if err != nil {
 		t.Fatal(err)
 	}
