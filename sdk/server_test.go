@@ -374,6 +374,7 @@ func TestStreaming50MiB(t *testing.T) {
 			t.Errorf("download = %s; want %s", got, want)
 		}
 	})
+	t.Logf("peak heap while streaming: %d MiB", peak>>20)
 	if peak > 24<<20 {
 		t.Errorf("peak heap = %d MiB; want < 24 MiB while streaming 50 MiB", peak>>20)
 	}
