@@ -148,21 +148,44 @@ func ensureSocketDir(dir string) (string, error) {
 	return sdir, nil
 }
 
-// writePIDFile writes pid to DIR/gobridged.pid atomically.
-func writePIDFile(dir string, pid int) error {
-	path := filepath.Join(dir, PIDFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)+"\n"), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+// dirLock is gobridged's claim on a runtime directory: gobridged.pid, open
+// and flock(2)ed for as long as the supervisor lives, so that a second
+// gobridged on the same directory is refused instead of removing the first
+// one's sockets.
+type dirLock struct {
+	f    *os.File
+	once sync.Once
 }
 
-// removePIDFile removes DIR/gobridged.pid if it still holds pid.
-func removePIDFile(dir string, pid int) {
+// lockDir opens and locks DIR/gobridged.pid.
+func lockDir(dir string) (*dirLock, error) {
 	path := filepath.Join(dir, PIDFile)
-	b, err := os.ReadFile(path)
-	if err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(pid) {
-		_ = os.Remove(path)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrRuntimeDir, err)
 	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(path)
+		_ = f.Close()
+		return nil, fmt.Errorf("%w: another gobridged (pid %s) already runs on %s; stop it first",
+			ErrRuntimeDir, strings.TrimSpace(string(b)), dir)
+	}
+	return &dirLock{f: f}, nil
+}
+
+// writePID replaces the pid file's content with pid.
+func (l *dirLock) writePID(pid int) error {
+	if err := l.f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := l.f.WriteAt([]byte(strconv.Itoa(pid)+"\n"), 0)
+	return err
+}
+
+// release removes the pid file and drops the lock. It is idempotent.
+func (l *dirLock) release() {
+	l.once.Do(func() {
+		_ = os.Remove(l.f.Name())
+		_ = l.f.Close()
+	})
 }

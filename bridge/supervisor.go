@@ -78,6 +78,7 @@ type Supervisor struct {
 	log     *slog.Logger
 	reg     *registry
 	sockDir string
+	lock    *dirLock
 
 	op      sync.Mutex // serializes Start, Reload and Stop
 	mu      sync.Mutex // guards the fields below
@@ -94,8 +95,14 @@ type PluginStatus struct {
 	Restarts int    // starts after the first one
 }
 
-// New checks the runtime directory, creates its s/ subdirectory and
-// removes what an earlier gobridged may have left behind. It starts nothing.
+// maxSocketPath is the longest unix socket path Linux accepts
+// (sizeof(sun_path) - 1).
+const maxSocketPath = 107
+
+// New checks the runtime directory, takes its lock (one gobridged per
+// directory: the pid file is flock(2)ed), creates its s/ subdirectory and
+// removes what an earlier gobridged may have left behind. It starts
+// nothing; call Stop to release the directory.
 func New(opts Options) (*Supervisor, error) {
 	opts.setDefaults()
 	if opts.Dir == "" {
@@ -113,7 +120,15 @@ func New(opts Options) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n := len(sockDir) + len("/plugin") + 10; n > maxSocketPath {
+		return nil, fmt.Errorf("%w: %s is too long for unix socket paths (%d of %d bytes); choose a shorter GoBridgeSocketDir", ErrRuntimeDir, dir, n, maxSocketPath)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	s := &Supervisor{
+		lock:    lock,
 		opts:    opts,
 		log:     opts.Logger,
 		reg:     newRegistry(dir),
@@ -121,6 +136,7 @@ func New(opts Options) (*Supervisor, error) {
 		plugins: make(map[string]*managed),
 	}
 	if err := s.reg.cleanStale(); err != nil {
+		lock.release()
 		return nil, fmt.Errorf("%w: cleaning stale sockets: %v", ErrRuntimeDir, err)
 	}
 	return s, nil
@@ -132,7 +148,7 @@ func (s *Supervisor) SocketPath(name string) string { return s.reg.Path(name) }
 // Start writes the pid file, reads the spec and starts every plugin. It
 // returns once each plugin's first start attempt ended; a plugin that failed
 // to start is retried in the background. Start fails only when the spec is
-// invalid or the pid file cannot be written.
+// invalid or the pid file cannot be written. A concurrent Stop aborts it.
 func (s *Supervisor) Start() error {
 	s.op.Lock()
 	defer s.op.Unlock()
@@ -151,15 +167,15 @@ func (s *Supervisor) Start() error {
 	if err != nil {
 		return err
 	}
-	if err := writePIDFile(s.opts.Dir, os.Getpid()); err != nil {
+	if err := s.lock.writePID(os.Getpid()); err != nil {
 		return fmt.Errorf("%w: writing pid file: %v", ErrRuntimeDir, err)
 	}
 	s.mu.Lock()
 	s.started = true
+	added, err := s.spawnLocked(spec.Plugins)
 	s.mu.Unlock()
-	added := make([]*managed, 0, len(spec.Plugins))
-	for _, p := range spec.Plugins {
-		added = append(added, s.spawn(p))
+	if err != nil {
+		return err
 	}
 	for _, m := range added {
 		<-m.first
@@ -168,14 +184,21 @@ func (s *Supervisor) Start() error {
 	return nil
 }
 
-// spawn starts supervising p and records it as the current plugin p.Name.
-func (s *Supervisor) spawn(p PluginSpec) *managed {
-	m := newManaged(s, p)
-	s.mu.Lock()
-	s.plugins[p.Name] = m
-	s.mu.Unlock()
-	go m.run()
-	return m
+// spawnLocked starts supervising ps and records them as the current
+// plugins of their names. s.mu must be held: no spawn happens once Stop has
+// begun.
+func (s *Supervisor) spawnLocked(ps []PluginSpec) ([]*managed, error) {
+	if s.stopped {
+		return nil, ErrStopped
+	}
+	ms := make([]*managed, 0, len(ps))
+	for _, p := range ps {
+		m := newManaged(s, p)
+		s.plugins[p.Name] = m
+		go m.run()
+		ms = append(ms, m)
+	}
+	return ms, nil
 }
 
 // Reload re-reads the spec and reconciles: plugins whose name, path and
@@ -197,74 +220,94 @@ func (s *Supervisor) Reload() error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	old := s.plugins
-	s.mu.Unlock()
 
-	var started, retire []*managed
+	s.mu.Lock()
+	var changed, retire []*managed
 	keep := make(map[string]bool, len(spec.Plugins))
-	unchanged := 0
+	var fresh []PluginSpec
 	for _, p := range spec.Plugins {
 		keep[p.Name] = true
-		if m := old[p.Name]; m != nil && m.spec.Equal(p) {
-			unchanged++
+		m := s.plugins[p.Name]
+		switch {
+		case m != nil && m.spec.Equal(p):
 			continue
-		} else if m != nil {
-			retire = append(retire, m)
+		case m != nil:
+			changed = append(changed, m)
 		}
-		started = append(started, s.spawn(p))
+		fresh = append(fresh, p)
 	}
-	replaced := len(retire)
-	for name, m := range old {
+	var removed []*managed
+	for name, m := range s.plugins {
 		if !keep[name] {
-			retire = append(retire, m)
-			s.mu.Lock()
-			delete(s.plugins, name)
-			s.mu.Unlock()
+			removed = append(removed, m)
 		}
+	}
+	started, err := s.spawnLocked(fresh)
+	if err == nil {
+		for _, m := range removed {
+			delete(s.plugins, m.spec.Name)
+		}
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return err
 	}
 	for _, m := range started {
 		<-m.first
 	}
+	retire = append(changed, removed...)
 	stopAll(retire)
-	s.log.Info("spec reloaded", "unchanged", unchanged, "started", len(started)-replaced,
-		"replaced", replaced, "removed", len(retire)-replaced)
+	s.log.Info("spec reloaded", "unchanged", len(spec.Plugins)-len(started),
+		"started", len(started)-len(changed), "replaced", len(changed), "removed", len(removed))
 	return nil
 }
 
 // Stop stops every plugin (in reverse spec order, concurrently: SIGTERM,
-// Options.Grace, SIGKILL), never restarting one, and removes the pid file.
+// Options.Grace, SIGKILL), never restarting one, aborts a Start or Reload
+// in progress, removes the pid file and releases the runtime directory.
 // It returns ctx.Err() if ctx ends first; the plugins are still being
-// stopped then.
+// stopped then. Calling Stop again is a no-op.
 func (s *Supervisor) Stop(ctx context.Context) error {
-	s.op.Lock()
-	defer s.op.Unlock()
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
 		return nil
 	}
-	s.stopped = true
+	s.stopped = true // from now on nothing is spawned
+	first := s.current()
+	s.mu.Unlock()
+	for _, m := range first {
+		m.requestStop() // aborts starts that Start or Reload wait for
+	}
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.op.Lock() // Start and Reload return promptly now
+		defer s.op.Unlock()
+		s.mu.Lock()
+		ms := s.current()
+		s.mu.Unlock()
+		slices.SortFunc(ms, func(a, b *managed) int { return b.spec.Line - a.spec.Line })
+		stopAll(ms)
+		s.lock.release()
+		s.log.Info("gobridged stopped", "plugins", len(ms))
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// current returns the supervised plugins. s.mu must be held.
+func (s *Supervisor) current() []*managed {
 	ms := make([]*managed, 0, len(s.plugins))
 	for _, m := range s.plugins {
 		ms = append(ms, m)
 	}
-	s.mu.Unlock()
-	slices.SortFunc(ms, func(a, b *managed) int { return b.spec.Line - a.spec.Line })
-
-	done := make(chan struct{})
-	go func() {
-		stopAll(ms)
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	removePIDFile(s.opts.Dir, os.Getpid())
-	s.log.Info("gobridged stopped", "plugins", len(ms))
-	return nil
+	return ms
 }
 
 // stopAll asks every plugin to stop, in order, and waits for all of them.
@@ -280,10 +323,7 @@ func stopAll(ms []*managed) {
 // Plugins returns a snapshot of the supervised plugins in spec order.
 func (s *Supervisor) Plugins() []PluginStatus {
 	s.mu.Lock()
-	ms := make([]*managed, 0, len(s.plugins))
-	for _, m := range s.plugins {
-		ms = append(ms, m)
-	}
+	ms := s.current()
 	s.mu.Unlock()
 	slices.SortFunc(ms, func(a, b *managed) int { return a.spec.Line - b.spec.Line })
 	out := make([]PluginStatus, 0, len(ms))

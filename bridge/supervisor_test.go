@@ -507,3 +507,66 @@ func TestNewRefusesUnsafeDir(t *testing.T) {
 		}
 	}
 }
+
+func TestSupervisorRestartsUnhealthyPlugin(t *testing.T) {
+	f := newFixture(t, Options{
+		HealthInterval: 100 * time.Millisecond, HealthTimeout: 100 * time.Millisecond, HealthFailures: 3,
+		Grace: 200 * time.Millisecond,
+	}, fake("frozen", bridgetest.ModeServe))
+	if err := f.sup.Start(); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	old, _ := f.mustDescribe("frozen")
+	// A stopped process keeps its socket but answers nothing: a wedged plugin.
+	if err := syscall.Kill(old, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "a replacement for the frozen plugin", func() bool {
+		st := f.status("frozen")
+		return st.PID != 0 && st.PID != old
+	})
+	if pid, _ := f.mustDescribe("frozen"); pid == old {
+		t.Errorf("Describe(frozen) pid = %d; want a new process", pid)
+	}
+	if alive(old) {
+		t.Errorf("frozen pid %d alive; want killed", old)
+	}
+	if want := `gobridged: plugin "frozen" failed 3 health checks, restarting it`; !strings.Contains(f.logs.String(), want) {
+		t.Errorf("log lacks %q", want)
+	}
+}
+
+func TestSupervisorStopAbortsHangingStart(t *testing.T) {
+	f := newFixture(t, Options{StartTimeout: time.Minute}, fake("h", bridgetest.ModeHang))
+	started := make(chan error, 1)
+	go func() { started <- f.sup.Start() }()
+	waitFor(t, 5*time.Second, "the plugin process", func() bool { return len(children(t)) > 0 })
+	begin := time.Now()
+	if err := f.sup.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop() = %v", err)
+	}
+	if took := time.Since(begin); took > 5*time.Second {
+		t.Errorf("Stop() during a start took %s; want it to abort the start", took)
+	}
+	if err := <-started; err != nil {
+		t.Errorf("Start() aborted by Stop = %v; want nil", err)
+	}
+	waitFor(t, 2*time.Second, "no child processes", func() bool { return len(children(t)) == 0 })
+	checkNoLeaks(t)
+}
+
+func TestNewRefusesSecondSupervisor(t *testing.T) {
+	f := newFixture(t, Options{})
+	_, err := New(Options{Dir: f.dir, Logger: slog.New(slog.DiscardHandler)})
+	if !errors.Is(err, ErrRuntimeDir) || !strings.Contains(err.Error(), "another gobridged") {
+		t.Fatalf("New(same dir) = %v; want ErrRuntimeDir \"another gobridged …\"", err)
+	}
+	if err := f.sup.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := New(Options{Dir: f.dir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("New(same dir) after Stop = %v; want nil", err)
+	}
+	_ = s2.Stop(context.Background())
+}

@@ -107,22 +107,27 @@ func run(args []string, stderr io.Writer) int {
 		log.Error(err.Error())
 		return exitUsage
 	}
-	if err := sup.Start(); err != nil {
-		log.Error(err.Error())
-		if errors.Is(err, bridge.ErrSpec) {
-			return exitUsage
-		}
-		return exitError
-	}
-
+	// Start in the background: a signal or the parent's death during a
+	// slow plugin start must still be handled promptly.
+	started := make(chan error, 1)
+	go func() { started <- sup.Start() }()
 	parentGone := watchParent(ppid, isParent)
 	for {
 		select {
+		case err := <-started:
+			started = nil
+			if err != nil {
+				log.Error(err.Error())
+				_ = sup.Stop(context.Background())
+				if errors.Is(err, bridge.ErrSpec) {
+					return exitUsage
+				}
+				return exitError
+			}
+			continue
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				if err := sup.Reload(); err != nil {
-					log.Error("reload refused, keeping the running plugins: "+err.Error())
-				}
+				go reload(sup, log)
 				continue
 			}
 			if !parentAlive(ppid, isParent) {
@@ -134,6 +139,14 @@ func run(args []string, stderr io.Writer) int {
 			log.Info("parent process went away, stopping", "parent_pid", ppid)
 		}
 		return stop(sup, log, *grace)
+	}
+}
+
+// reload handles SIGHUP. Reloads are serialized by the supervisor; one
+// that is refused leaves the running plugins alone.
+func reload(sup *bridge.Supervisor, log *slog.Logger) {
+	if err := sup.Reload(); err != nil && !errors.Is(err, bridge.ErrStopped) {
+		log.Error("reload refused, keeping the running plugins: " + err.Error())
 	}
 }
 
