@@ -16,6 +16,9 @@ type Config struct {
 	Auth     bool     // send Basic credentials (and check that none → 401)
 	Modules  []string // extra modules from httpd's modules directory
 	Gobridge bool     // needs the gobridge artifacts
+	// CGI: the backend is a short-lived process per request whose CPU time
+	// it reports itself (Run.RusageFile), since nothing reaps it.
+	CGI bool
 	// NA, when set, makes the row print "n/a (NA)" without running.
 	NA string
 	// Conf returns the configuration specific to this row.
@@ -128,9 +131,11 @@ GoBridgePlugin noop %q
 			},
 		},
 		{
-			Name: "mod_cgid → Go CGI", MPM: "event", Path: "/cgi", Modules: []string{"cgid"},
+			Name: "mod_cgid → Go CGI", MPM: "event", Path: "/cgi", Modules: []string{"cgid", "alias", "env"},
+			CGI: true,
 			Conf: func(r *Run) string {
-				return fmt.Sprintf("ScriptSock %q\nScriptAlias /cgi %q\n", filepath.Join(r.Root, "run", "cgid.sock"), hello)
+				return fmt.Sprintf("ScriptSock %q\nScriptAlias /cgi %q\nSetEnv BENCH_RUSAGE_FILE %q\n",
+					filepath.Join(r.Root, "run", "cgid.sock"), hello, r.RusageFile)
 			},
 		},
 		{
@@ -138,7 +143,7 @@ GoBridgePlugin noop %q
 			Conf: func(r *Run) string {
 				return fmt.Sprintf(`<Location /py>
     SetHandler mod_python
-    PythonPath "[%q] + sys.path"
+    PythonPath "['%s'] + sys.path"
     PythonHandler bench_hello
     PythonAutoReload Off
 </Location>
@@ -218,9 +223,14 @@ GracefulShutdownTimeout 5
 	case "prefork":
 		// One process per connection: 32 busy + spares, all started up front
 		// and never reaped during the run.
-		b.WriteString("StartServers 40\nMinSpareServers 8\nMaxSpareServers 64\nServerLimit 64\nMaxRequestWorkers 64\n")
+		b.WriteString("StartServers 48\nMinSpareServers 4\nMaxSpareServers 64\nServerLimit 64\nMaxRequestWorkers 64\n")
 	default:
 		b.WriteString("ServerLimit 2\nStartServers 2\nThreadsPerChild 32\nMaxRequestWorkers 64\nMinSpareThreads 16\nMaxSpareThreads 64\n")
+	}
+	if c.Gobridge {
+		// Unix socket paths are short (sun_path): the plugins' sockets live
+		// in a short directory of the stage, not under the row's root.
+		fmt.Fprintf(&b, "GoBridgeSocketDir %q\n", r.SockDir)
 	}
 	if c.Conf != nil {
 		b.WriteString(c.Conf(r))

@@ -70,7 +70,9 @@ func main() {
 		o.Out = filepath.Join(o.Repo, o.Out)
 	}
 
-	// Stop everything we started, whatever happens.
+	// Stop everything we started, whatever happens. A closed stdout or
+	// stderr (bench | head) must not kill us before the cleanup.
+	signal.Ignore(syscall.SIGPIPE)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {

@@ -177,6 +177,9 @@ func start(name string, cmd *exec.Cmd) (*Proc, error) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Setpgid = true
+	// Should the benchmark itself be killed, its httpd and backends get
+	// SIGTERM (httpd then stops its children, gobridged and the plugins).
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}

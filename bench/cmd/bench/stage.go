@@ -41,10 +41,14 @@ type Stage struct {
 	SHA1File, BcryptFile string
 	PyDir, LuaFile       string
 	Docs                 string
+
+	rows int // rows run so far, for short per-row directory names
 }
 
 func newStage(o *Options) (*Stage, error) {
-	root, err := os.MkdirTemp("", "gobridge-bench-")
+	// A short name: gobridge's socket directory lives here and unix socket
+	// paths are limited to 108 bytes.
+	root, err := os.MkdirTemp("", "gbb-")
 	if err != nil {
 		return nil, err
 	}
@@ -297,11 +301,12 @@ func cleanupAll() {
 }
 
 // errorLines returns the error log lines at level error or worse.
-func errorLines(path string) []string {
+func errorLines(path string, from int) []string {
 	b, err := os.ReadFile(path)
-	if err != nil {
+	if err != nil || from > len(b) {
 		return nil
 	}
+	b = b[from:]
 	var out []string
 	for _, l := range bytes.Split(b, []byte("\n")) {
 		s := string(l)
