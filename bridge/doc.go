@@ -8,20 +8,21 @@
 // The directory (GoBridgeSocketDir, mode 0700, owned by Apache's User) holds:
 //
 //	gobridged.spec   the plugin list written by httpd's parent (see [ParseSpec])
-//	gobridged.pid    gobridged's pid, for operators
+//	gobridged.pid    gobridged's pid, for operators; flock(2)ed while it runs
 //	s/               PLUGIN_UNIX_SOCKET_DIR: the real, randomly named sockets
 //	NAME.sock        symlink to plugin NAME's current socket, replaced
 //	                 atomically on every (re)start, removed while NAME is down
 //
 // # Lifecycle
 //
-// [Supervisor.Start] validates the directory, parses the spec and starts every
-// plugin. A plugin that exits, or fails its health check, is restarted with
+// [New] checks the directory and claims it (one gobridged per directory);
+// [Supervisor.Start] parses the spec and starts every plugin. A plugin that exits, or fails its health check, is restarted with
 // exponential backoff (100 ms doubling to 30 s, reset after 60 s of health).
 // [Supervisor.Reload] re-reads the spec: unchanged plugins (same name, path
 // and arguments) keep running untouched; changed ones are started anew and
 // published before the old process is stopped; removed ones are stopped.
-// [Supervisor.Stop] stops every plugin and never restarts one.
+// [Supervisor.Stop] stops every plugin and never restarts one. The fake
+// plugin in package bridgetest shows what a plugin must do for all this.
 //
 // Stopping a plugin always follows the same order: unpublish its socket, ask
 // politely (SIGTERM; sdk.Serve answers with a graceful gRPC stop in which

@@ -51,6 +51,8 @@ func checkHealth(ctx context.Context, cc *grpc.ClientConn, timeout time.Duration
 	return nil
 }
 
-type notServingError struct{ status healthpb.HealthCheckResponse_ServingStatus }
+type notServingError struct {
+	status healthpb.HealthCheckResponse_ServingStatus
+}
 
 func (e *notServingError) Error() string { return "health status " + e.status.String() }

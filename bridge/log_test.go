@@ -73,7 +73,9 @@ func TestHandlerFormat(t *testing.T) {
 			`[T] [gobridge:info] [pid 123] gobridged: line1\nline2\r\x00 k\n="v\nw"`},
 		{func() { log.With("plugin", "a").WithGroup("g").Warn("m", "k", 1, slog.Group("h", "x", true)) },
 			`[T] [gobridge:warn] [pid 123] gobridged: m plugin=a g.k=1 g.h.x=true`},
-		{func() { slog.New(h.WithOrigin("plugin hello", 456)).Log(context.Background(), LevelNotice, "hi", "k", "v") },
+		{func() {
+			slog.New(h.WithOrigin("plugin hello", 456)).Log(context.Background(), LevelNotice, "hi", "k", "v")
+		},
 			`[T] [gobridge:notice] [pid 456] plugin hello: hi k=v`},
 		{func() { log.Log(context.Background(), LevelTrace1, "hidden") }, ""},
 	}

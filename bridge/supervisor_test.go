@@ -250,10 +250,16 @@ func TestSupervisorStartPublishStop(t *testing.T) {
 	if got, want := strings.TrimSpace(string(b)), strconv.Itoa(os.Getpid()); err != nil || got != want {
 		t.Errorf("gobridged.pid = %q, %v; want %q", got, err, want)
 	}
-	// A plugin's own log line, in httpd's format with the plugin's pid.
-	waitFor(t, 2*time.Second, "the plugin's startup log line", func() bool {
-		return strings.Contains(f.logs.String(), fmt.Sprintf("[gobridge:info] [pid %d] plugin a: fake plugin starting @module=fake mode=serve", pids["a"]))
-	})
+	// A plugin's own log lines, in httpd's format with the plugin's pid:
+	// hclog JSON on its stderr, and what it prints after plugin.Serve.
+	for _, want := range []string{
+		fmt.Sprintf("[gobridge:info] [pid %d] plugin a: fake plugin starting @module=fake mode=serve", pids["a"]),
+		fmt.Sprintf("[gobridge:info] [pid %d] plugin a: describe called stream=stdout", pids["a"]),
+	} {
+		waitFor(t, 2*time.Second, fmt.Sprintf("log line %q", want), func() bool {
+			return strings.Contains(f.logs.String(), want)
+		})
+	}
 
 	if err := f.sup.Stop(context.Background()); err != nil {
 		t.Fatalf("Stop() = %v; want nil", err)
@@ -334,15 +340,33 @@ func TestSupervisorStartTimeoutRetried(t *testing.T) {
 	checkNoLeaks(t)
 }
 
-func TestSupervisorExitBeforeHandshake(t *testing.T) {
-	f := newFixture(t, Options{}, fake("e", bridgetest.ModeExit))
-	if err := f.sup.Start(); err != nil {
-		t.Fatalf("Start() = %v; want nil", err)
+func TestSupervisorStartFailures(t *testing.T) {
+	tests := []struct {
+		name string
+		spec PluginSpec
+		want string
+	}{
+		{"exit before handshake", fake("e", bridgetest.ModeExit),
+			`[gobridge:error] [pid %d] gobridged: plugin "e" failed to start: plugin exited before its handshake (its own log lines above may say why) (exit status 3) plugin=e`},
+		{"missing binary", PluginSpec{Name: "m", Path: "/nonexistent/plugin"},
+			`[gobridge:error] [pid %d] gobridged: plugin "m" failed to start: fork/exec /nonexistent/plugin: no such file or directory plugin=m pid=0 path=/nonexistent/plugin retry_in=50ms`},
 	}
-	waitFor(t, 5*time.Second, "the failed start logged", func() bool {
-		return strings.Contains(f.logs.String(), `gobridged: plugin "e" failed to start: plugin exited before its handshake`) &&
-			strings.Contains(f.logs.String(), "(exit status 3)")
-	})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, Options{}, tt.spec)
+			if err := f.sup.Start(); err != nil {
+				t.Fatalf("Start() = %v; want nil (retried in the background)", err)
+			}
+			want := fmt.Sprintf(tt.want, os.Getpid())
+			waitFor(t, 5*time.Second, fmt.Sprintf("log line %q", want), func() bool {
+				return strings.Contains(f.logs.String(), want)
+			})
+			if err := f.sup.Stop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			checkNoLeaks(t)
+		})
+	}
 }
 
 func TestSupervisorReload(t *testing.T) {

@@ -55,7 +55,8 @@ const (
 const PIDPrefix = "fake pid="
 
 // Main runs the fake plugin with args (mode first, then anything, echoed by
-// Describe) and exits. Phase calls sleep for the duration in the request's
+// Describe) and exits. Describe also prints "describe called" to os.Stdout,
+// which go-plugin forwards to the host over its stdio stream. Phase calls sleep for the duration in the request's
 // "sleep" option (e.g. "1s") before answering DECLINED, so tests can hold a
 // call in flight.
 func Main(args []string) {
@@ -139,6 +140,8 @@ type server struct {
 }
 
 func (s *server) Describe(context.Context, *gobridgev1.DescribeRequest) (*gobridgev1.DescribeResponse, error) {
+	// Reaches gobridged through go-plugin's stdio stream.
+	fmt.Println("describe called")
 	return &gobridgev1.DescribeResponse{
 		Phases:     []gobridgev1.Phase{gobridgev1.Phase_PHASE_FIXUPS},
 		SdkVersion: fmt.Appendf(nil, "%s%d args=%s", PIDPrefix, os.Getpid(), strings.Join(s.args, ",")),

@@ -133,7 +133,7 @@ func run(args []string, stderr io.Writer) int {
 			if !parentAlive(ppid, isParent) {
 				log.Info("parent process went away (PR_SET_PDEATHSIG), stopping", "parent_pid", ppid)
 			} else {
-				log.Info("received "+sig.String()+", stopping")
+				log.Info("received " + sig.String() + ", stopping")
 			}
 		case <-parentGone:
 			log.Info("parent process went away, stopping", "parent_pid", ppid)

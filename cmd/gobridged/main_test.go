@@ -39,7 +39,7 @@ const nobody = 65534
 // e2eEnv is a world-readable bin directory holding the built gobridged and
 // the fake plugin, and a private runtime directory.
 type e2eEnv struct {
-	bin, dir string
+	bin, dir          string
 	gobridged, plugin string
 	asRoot            bool
 }
@@ -273,4 +273,3 @@ func TestRunRefusesRoot(t *testing.T) {
 		t.Errorf("run as root = %d, %q; want %d and a refusal", got, buf.String(), exitUsage)
 	}
 }
-
