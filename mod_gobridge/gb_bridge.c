@@ -439,6 +439,38 @@ static gb_bridge_state *gb_bridge_state_get(process_rec *process)
     return st;
 }
 
+/* How long httpd's start-up waits for freshly started plugins. Serving
+ * before they listen would answer the first requests with 503. */
+#define GB_BRIDGE_READY_WAIT apr_time_from_sec(5)
+
+/* Waits until every declared plugin's socket is published (gobridged
+ * publishes it once the plugin listens), gobridged dies, or the wait ends. */
+static void gb_bridge_await_plugins(gb_bridge_state *st, gb_srv_conf *conf,
+                                    server_rec *s, apr_pool_t *ptemp)
+{
+    apr_time_t deadline = apr_time_now() + GB_BRIDGE_READY_WAIT;
+    int i;
+
+    for (i = 0; i < conf->plugins->nelts; i++) {
+        const gb_plugin *pl = APR_ARRAY_IDX(conf->plugins, i, gb_plugin *);
+        const char *sock = apr_pstrcat(ptemp, st->dir, "/", pl->name,
+                                       ".sock", NULL);
+        apr_finfo_t fi;
+
+        while (apr_stat(&fi, sock, APR_FINFO_TYPE, ptemp) != APR_SUCCESS) {
+            if (apr_time_now() > deadline || kill(st->proc.pid, 0) != 0) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                             GB_APLOGNO(0051) "%s: plugin not ready %d s "
+                             "after start; its locations answer 503 until "
+                             "gobridged has it running (see its log lines)",
+                             pl->name, (int)apr_time_sec(GB_BRIDGE_READY_WAIT));
+                return;
+            }
+            apr_sleep(apr_time_from_msec(20));
+        }
+    }
+}
+
 int gb_bridge_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                           server_rec *s)
 {
@@ -531,6 +563,7 @@ int gb_bridge_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
+    gb_bridge_await_plugins(st, conf, s, ptemp);
 
     /* Keep this generation's strings, drop the previous ones. */
     st->argv = argv;

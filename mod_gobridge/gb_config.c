@@ -386,6 +386,11 @@ static int gb_is_executable_file(const char *path, apr_pool_t *p,
            && (fi.protection & (APR_UEXECUTE | APR_GEXECUTE | APR_WEXECUTE));
 }
 
+/* sizeof(sockaddr_un.sun_path) on Linux, and the length of what go-plugin
+ * appends to our socket directory ("/s/plugin" and a random uint32). */
+#define GB_CONFIG_SUN_PATH_MAX 108
+#define GB_CONFIG_GOPLUGIN_SOCK_SUFFIX (sizeof("/s/plugin") - 1 + 10)
+
 int gb_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     gb_srv_conf *conf = gb_config_sget(s);
@@ -415,14 +420,26 @@ int gb_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                      conf->socket_dir);
         return !OK;
     }
-    /* `<dir>/<name>.sock` must fit sockaddr_un.sun_path (108 on Linux). */
-    if (strlen(dir) + 1 + GB_CONFIG_PLUGIN_NAME_MAX + 5 + 1 > 108) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                     GB_APLOGNO(0003) "GoBridgeSocketDir: '%s' is too long "
-                     "for unix socket paths; use a directory of at most %d "
-                     "characters", dir, 108 - 1 - GB_CONFIG_PLUGIN_NAME_MAX
-                     - 5 - 1);
-        bad = 1;
+    /* Every socket path must fit sockaddr_un.sun_path (108 bytes on
+     * Linux, with its NUL): `<dir>/<name>.sock` for each plugin, and
+     * go-plugin's own `<dir>/s/plugin<up to 10 digits>`. */
+    for (i = 0; i < conf->plugins->nelts; i++) {
+        const gb_plugin *pl = APR_ARRAY_IDX(conf->plugins, i, gb_plugin *);
+        apr_size_t need = strlen(dir) + 1 + strlen(pl->name) + 5;
+
+        if (need < strlen(dir) + GB_CONFIG_GOPLUGIN_SOCK_SUFFIX) {
+            need = strlen(dir) + GB_CONFIG_GOPLUGIN_SOCK_SUFFIX;
+        }
+        if (need + 1 > GB_CONFIG_SUN_PATH_MAX) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                         GB_APLOGNO(0003) "GoBridgeSocketDir: '%s' is too "
+                         "long for the unix socket of plugin '%s' (declared "
+                         "at %s line %u): socket paths are limited to %d "
+                         "bytes; use a shorter GoBridgeSocketDir or plugin "
+                         "name", dir, pl->name, pl->file, pl->line,
+                         GB_CONFIG_SUN_PATH_MAX - 1);
+            bad = 1;
+        }
     }
     /* Children inherit the resolved path from every server_rec. */
     for (vs = s; vs; vs = vs->next) {

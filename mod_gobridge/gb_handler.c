@@ -135,6 +135,14 @@ static void gb_abort_response(gb_handle_ctx *ctx)
     apr_brigade_cleanup(ctx->out);
 }
 
+/* The plugin went away under us (crashed, killed, restarted): that is
+ * "unavailable, retry later", like a plugin that is down, not a bug. */
+static int gb_is_lost(apr_status_t rv)
+{
+    return APR_STATUS_IS_ECONNRESET(rv) || APR_STATUS_IS_ECONNABORTED(rv)
+           || APR_STATUS_IS_EPIPE(rv);
+}
+
 /* Ends a failed call: a status before anything was committed, an aborted
  * response after. */
 static int gb_fail(gb_handle_ctx *ctx, int status)
@@ -290,11 +298,16 @@ static int gb_send_body(gb_handle_ctx *ctx, apr_pool_t *mp, apr_size_t want)
     req.body = gb_pb_bytesn(buf, len);
     req.body_eof = ctx->body_eof_read;
     rv = gb_call_send(ctx->call, &req.base, req.body_eof, ctx->timeout);
+    if (rv == APR_EOF) {
+        /* The plugin ended the call first; its answer is still to be read. */
+        ctx->body_eof_sent = 1;
+        return GB_GO_ON;
+    }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, ctx->r, GB_APLOGNO(0035)
                       "%s: sending the request body failed", ctx->plugin);
-        return gb_fail(ctx, APR_STATUS_IS_TIMEUP(rv)
-                            ? HTTP_GATEWAY_TIME_OUT
+        return gb_fail(ctx, APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT
+                            : gb_is_lost(rv) ? HTTP_SERVICE_UNAVAILABLE
                             : HTTP_INTERNAL_SERVER_ERROR);
     }
     ctx->body_eof_sent = req.body_eof;
@@ -402,7 +415,8 @@ static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
                           "%s: receiving from the plugin failed "
                           "(GoBridgeMaxMessageSize is %" APR_SIZE_T_FMT ")",
                           ctx->plugin, max);
-            return gb_fail(ctx, HTTP_INTERNAL_SERVER_ERROR);
+            return gb_fail(ctx, gb_is_lost(rv) ? HTTP_SERVICE_UNAVAILABLE
+                                               : HTTP_INTERNAL_SERVER_ERROR);
         }
 
         if (!gb_apply_logs(ctx, mp, m)) {
@@ -512,7 +526,9 @@ int gb_handler_handle(request_rec *r)
         rv = gb_call_send(ctx.call, &first.base, first.body_eof, ctx.timeout);
         ctx.body_eof_sent = first.body_eof;
     }
-    if (rv != APR_SUCCESS) {
+    /* APR_EOF: the plugin answered and ended the call before taking all of
+     * our message (e.g. a quick 413); its answer is waiting in the call. */
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0043)
                       "%s: cannot start the Handle call", ctx.plugin);
         if (ctx.call) {
@@ -520,6 +536,10 @@ int gb_handler_handle(request_rec *r)
         }
         gb_conn_release(ctx.conn, 0);
         apr_pool_destroy(tmp);
+        if (gb_is_lost(rv)) {
+            apr_table_setn(r->err_headers_out, "Retry-After", "5");
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
         return APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT
                                         : HTTP_INTERNAL_SERVER_ERROR;
     }

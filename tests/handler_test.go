@@ -94,9 +94,13 @@ func TestContentHandler(t *testing.T) {
 				{"/echo/inner/options", map[string]string{"colour": "green"}},
 			} {
 				r := e.AssertGet(tc.path, 200, "")
-				var got map[string]string
-				if err := json.Unmarshal([]byte(r.Body), &got); err != nil {
-					t.Fatalf("GET %s: body %q is not a JSON object: %v", tc.path, r.Body, err)
+				var pairs []struct{ Key, Value string }
+				if err := json.Unmarshal([]byte(r.Body), &pairs); err != nil {
+					t.Fatalf("GET %s: body %q is not a JSON list of options: %v", tc.path, r.Body, err)
+				}
+				got := map[string]string{}
+				for _, p := range pairs {
+					got[p.Key] = p.Value
 				}
 				if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 					t.Errorf("GET %s: options = %v; want %v", tc.path, got, tc.want)
