@@ -32,6 +32,7 @@ const (
 	// Ratios are computed against these rows.
 	rowStatic = "static file (event)"
 	rowProxy  = "mod_proxy_http → Go net/http"
+	rowFcgi   = "mod_proxy_fcgi → Go fcgi (unix)"
 )
 
 func configs(st *Stage) []Config {
@@ -120,7 +121,7 @@ GoBridgePlugin noop %q
 			Backend: func(r *Run) *exec.Cmd { return exec.Command(hello, "-mode", "http", "-listen", r.BackendAddr) },
 		},
 		{
-			Name: "mod_proxy_fcgi → Go fcgi (unix)", MPM: "event", Path: "/fcgi", Modules: []string{"proxy", "proxy_fcgi"},
+			Name: rowFcgi, MPM: "event", Path: "/fcgi", Modules: []string{"proxy", "proxy_fcgi"},
 			Conf: func(r *Run) string {
 				return fmt.Sprintf("ProxyPass /fcgi \"unix:%s|fcgi://localhost/\" enablereuse=on\n", r.BackendAddr)
 			},

@@ -37,6 +37,7 @@ type Result struct {
 	P50, P99        float64 // µs at one connection
 	CPUPerReq       float64 // µs
 	HTTPDRSS, BkRSS int64   // bytes
+	HTTPDPSS, BkPSS int64   // bytes
 	NHTTPD, NBk     int
 	Notes           []string
 }
@@ -247,8 +248,9 @@ func measure(o *Options, st *Stage, c Config) *Result {
 		return fail("latency: %v", err)
 	}
 	res.P50, res.P99 = lat.P50, lat.P99
-	mem := sample(httpdComm, roots...)
+	mem := sampleMem(httpdComm, true, roots...)
 	res.HTTPDRSS, res.BkRSS, res.NHTTPD, res.NBk = mem.HTTPDRSS, mem.BackendRSS, mem.NHTTPD, mem.NBackend
+	res.HTTPDPSS, res.BkPSS = mem.HTTPDPSS, mem.BackendPSS
 
 	if errs := errorLines(r.ErrorLog, logStart); len(errs) > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d error-log lines", len(errs)))
@@ -258,8 +260,9 @@ func measure(o *Options, st *Stage, c Config) *Result {
 	if err := check(url, c.Auth); err != nil {
 		return fail("after the load: %s: %v", url, err)
 	}
-	logf("   %.0f req/s, p50 %.0f µs, p99 %.0f µs, %.1f µs CPU/req, RSS httpd %s (%d procs) backend %s (%d procs)",
-		res.RPS, res.P50, res.P99, res.CPUPerReq, mb(res.HTTPDRSS), res.NHTTPD, mb(res.BkRSS), res.NBk)
+	logf("   %.0f req/s, p50 %.0f µs, p99 %.0f µs, %.1f µs CPU/req, RSS httpd %s (%d procs, PSS %s) backend %s (%d procs, PSS %s)",
+		res.RPS, res.P50, res.P99, res.CPUPerReq, mb(res.HTTPDRSS), res.NHTTPD, mb(res.HTTPDPSS),
+		mb(res.BkRSS), res.NBk, mb(res.BkPSS))
 	stopAll()
 	return res
 }

@@ -112,8 +112,28 @@ type Sample struct {
 	Ticks      int64 // CPU of every process in the trees, incl. reaped children
 	HTTPDRSS   int64 // bytes, summed over httpd's processes
 	BackendRSS int64 // bytes, summed over everything else (plugins, servers, gobridged)
+	HTTPDPSS   int64 // proportional set size: shared pages split between sharers
+	BackendPSS int64
 	NHTTPD     int
 	NBackend   int
+}
+
+// pss reads a process's proportional set size in bytes (0 if unknown).
+func pss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "Pss:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
 
 // sample reads the process trees rooted at roots. Processes whose command
@@ -121,18 +141,26 @@ type Sample struct {
 // CGI programs) is the backend. A process that dies between two samples is
 // still counted: its CPU moves into its parent's reaped-children times,
 // and its parent is in the tree.
-func sample(httpdComm string, roots ...int) Sample {
+func sample(httpdComm string, roots ...int) Sample { return sampleMem(httpdComm, false, roots...) }
+
+func sampleMem(httpdComm string, withPSS bool, roots ...int) Sample {
 	var s Sample
 	for _, p := range tree(allProcs(), roots...) {
 		s.Ticks += p.self + p.reaped
 		if p.zombie {
 			continue
 		}
+		var ps int64
+		if withPSS {
+			ps = pss(p.pid)
+		}
 		if p.comm == httpdComm {
 			s.HTTPDRSS += p.rss
+			s.HTTPDPSS += ps
 			s.NHTTPD++
 		} else {
 			s.BackendRSS += p.rss
+			s.BackendPSS += ps
 			s.NBackend++
 		}
 	}

@@ -12,7 +12,8 @@ import (
 // Table is the result in both forms.
 type Table struct{ Text, Markdown string }
 
-var columns = []string{"configuration", "req/s", "×static", "×proxy", "p50 µs", "p99 µs", "CPU µs/req", "httpd RSS", "backend RSS", "note"}
+var columns = []string{"configuration", "req/s", "×static", "×proxy", "p50 µs", "p99 µs", "CPU µs/req",
+	"httpd RSS (n)", "httpd PSS", "backend RSS (n)", "backend PSS", "note"}
 
 func render(o *Options, st *Stage, results []*Result) *Table {
 	var static, proxy float64
@@ -36,13 +37,13 @@ func render(o *Options, st *Stage, results []*Result) *Table {
 	for _, r := range results {
 		switch {
 		case r.NA != "":
-			rows = append(rows, []string{r.Name, "n/a", "", "", "", "", "", "", "", "n/a (" + r.NA + ")"})
+			rows = append(rows, []string{r.Name, "n/a", "", "", "", "", "", "", "", "", "", "n/a (" + r.NA + ")"})
 		case r.Failed:
-			rows = append(rows, []string{r.Name, "FAILED", "", "", "", "", "", "", "", r.Err})
+			rows = append(rows, []string{r.Name, "FAILED", "", "", "", "", "", "", "", "", "", firstLine(r.Err)})
 		default:
-			bk := "–"
+			bk, bkp := "–", "–"
 			if r.NBk > 0 {
-				bk = fmt.Sprintf("%s (%d)", mb(r.BkRSS), r.NBk)
+				bk, bkp = fmt.Sprintf("%s (%d)", mb(r.BkRSS), r.NBk), mb(r.BkPSS)
 			}
 			rows = append(rows, []string{
 				r.Name,
@@ -53,7 +54,8 @@ func render(o *Options, st *Stage, results []*Result) *Table {
 				fmt.Sprintf("%.0f", r.P99),
 				fmt.Sprintf("%.1f", r.CPUPerReq),
 				fmt.Sprintf("%s (%d)", mb(r.HTTPDRSS), r.NHTTPD),
-				bk,
+				mb(r.HTTPDPSS),
+				bk, bkp,
 				strings.Join(r.Notes, "; "),
 			})
 		}
@@ -98,7 +100,10 @@ func render(o *Options, st *Stage, results []*Result) *Table {
 	for _, row := range rows {
 		t.WriteString(line(row))
 	}
-	t.WriteString("\nRSS: sum over the processes (count in parentheses); shared pages are counted once per process.\n")
+	t.WriteString("\nRSS: sum over the processes after the run (count in parentheses; shared pages counted once per process).\n")
+	t.WriteString("PSS: the same processes' proportional set size (shared pages split between them): what they really cost.\n")
+	tg := targets(results)
+	t.WriteString(tg)
 
 	// Markdown.
 	var m strings.Builder
@@ -118,6 +123,9 @@ func render(o *Options, st *Stage, results []*Result) *Table {
 			cells[i] = strings.ReplaceAll(c, "|", "\\|")
 		}
 		m.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+	}
+	if tg != "" {
+		m.WriteString("\n```" + tg + "```\n")
 	}
 	return &Table{Text: t.String(), Markdown: m.String()}
 }
@@ -158,3 +166,36 @@ func header(o *Options) string {
 }
 
 func runeLen(s string) int { return len([]rune(s)) }
+
+// targets prints issue 5's speed targets for gobridge against this run's
+// numbers. Informational: speed is never asserted.
+func targets(results []*Result) string {
+	by := map[string]*Result{}
+	for _, r := range results {
+		if r.NA == "" && !r.Failed {
+			by[r.Name] = r
+		}
+	}
+	gb := by["gobridge handler (event)"]
+	if gb == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\ntargets (issue 5), gobridge handler (event) in this run:\n")
+	line := func(ok bool, format string, args ...any) {
+		mark := "MISS"
+		if ok {
+			mark = "met "
+		}
+		fmt.Fprintf(&b, "  [%s] "+format+"\n", append([]any{mark}, args...)...)
+	}
+	if p := by[rowProxy]; p != nil {
+		line(gb.RPS >= 1.5*p.RPS, "≥ 1.5× mod_proxy_http req/s: %.2f×", gb.RPS/p.RPS)
+	}
+	if f := by[rowFcgi]; f != nil {
+		line(gb.RPS >= 2*f.RPS, "≥ 2× mod_proxy_fcgi req/s: %.2f×", gb.RPS/f.RPS)
+	}
+	line(gb.P50 <= 100, "p50 ≤ 100 µs at one connection: %.0f µs", gb.P50)
+	line(gb.CPUPerReq <= 70, "≤ 70 µs CPU per request: %.1f µs", gb.CPUPerReq)
+	return b.String()
+}
