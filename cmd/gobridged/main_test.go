@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,7 +30,41 @@ func TestMain(m *testing.M) {
 	_ = os.Setenv(bridgetest.EnvHelper, "1")
 	// Race-enabled plugins would otherwise sleep 1 s at exit.
 	_ = os.Setenv("GORACE", "atexit_sleep_ms=0")
-	os.Exit(m.Run())
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// The built gobridged and a copy of the fake plugin, shared by the tests
+// in a world-readable directory (gobridged may run as nobody).
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+func buildBinaries() (string, error) {
+	buildOnce.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		if binDir, buildErr = os.MkdirTemp("", "gbbin"); buildErr != nil {
+			return
+		}
+		_ = os.Chmod(binDir, 0o755)
+		out, err := exec.Command(goTool, "build", "-o", filepath.Join(binDir, "gobridged"), ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build gobridged: %v\n%s", err, out)
+			return
+		}
+		self, _ := os.Executable()
+		buildErr = copyFile(self, filepath.Join(binDir, "fakeplugin"))
+	})
+	return binDir, buildErr
 }
 
 // nobody is the user the end-to-end test runs gobridged as when the test
@@ -49,20 +84,20 @@ func newE2E(t *testing.T) *e2eEnv {
 	if testing.Short() {
 		t.Skip("builds gobridged")
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
+	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go tool to build gobridged")
+	}
+	bin, err := buildBinaries()
+	if err != nil {
+		t.Fatal(err)
 	}
 	base, err := os.MkdirTemp("", "gbe2e")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(base) })
-	e := &e2eEnv{bin: filepath.Join(base, "bin"), dir: filepath.Join(base, "run"), asRoot: os.Geteuid() == 0}
-	for _, d := range []string{base, e.bin} {
-		_ = os.MkdirAll(d, 0o755)
-		_ = os.Chmod(d, 0o755)
-	}
+	_ = os.Chmod(base, 0o755)
+	e := &e2eEnv{bin: bin, dir: filepath.Join(base, "run"), asRoot: os.Geteuid() == 0}
 	if err := os.Mkdir(e.dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -71,16 +106,8 @@ func newE2E(t *testing.T) *e2eEnv {
 			t.Fatal(err)
 		}
 	}
-	e.gobridged = filepath.Join(e.bin, "gobridged")
-	out, err := exec.Command(goTool, "build", "-o", e.gobridged, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build gobridged: %v\n%s", err, out)
-	}
-	e.plugin = filepath.Join(e.bin, "fakeplugin")
-	self, _ := os.Executable()
-	if err := copyFile(self, e.plugin); err != nil {
-		t.Fatal(err)
-	}
+	e.gobridged = filepath.Join(bin, "gobridged")
+	e.plugin = filepath.Join(bin, "fakeplugin")
 	return e
 }
 
@@ -271,5 +298,59 @@ func TestRunRefusesRoot(t *testing.T) {
 	var buf bytes.Buffer
 	if got := run([]string{"-dir", t.TempDir()}, &buf); got != exitUsage || !strings.Contains(buf.String(), "refusing to run as root") {
 		t.Errorf("run as root = %d, %q; want %d and a refusal", got, buf.String(), exitUsage)
+	}
+}
+
+// TestEndToEndParentPIDPoll covers the polling path: -parent-pid names a
+// process that is not gobridged's parent, so only kill(pid, 0) notices it
+// going away.
+func TestEndToEndParentPIDPoll(t *testing.T) {
+	e := newE2E(t)
+	e.writeSpec(t, "a")
+	watched := exec.Command("/bin/sleep", "60")
+	if err := watched.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = watched.Process.Kill(); _ = watched.Wait() }()
+
+	var logs bytes.Buffer
+	gb := exec.Command(e.gobridged, "-dir", e.dir, "-log-level", "info", "-parent-pid", strconv.Itoa(watched.Process.Pid))
+	gb.Stderr = &logs
+	if e.asRoot {
+		gb.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	}
+	if err := gb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- gb.Wait() }()
+	defer func() {
+		if t.Failed() {
+			_ = gb.Process.Kill()
+			<-exited
+			t.Logf("gobridged's stderr:\n%s", logs.String())
+		}
+	}()
+	var aPID int
+	var err error
+	waitUntil(t, 10*time.Second, "a.sock to answer Describe", func() bool {
+		aPID, err = describePID(filepath.Join(e.dir, "a.sock"))
+		return err == nil
+	})
+	_ = watched.Process.Kill()
+	_ = watched.Wait() // no zombie: kill(pid, 0) must fail
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("gobridged exited with %v; want status 0", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("gobridged still runs 10 s after the watched process died")
+	}
+	if !gone(aPID) {
+		t.Errorf("plugin a (pid %d) still runs after gobridged exited", aPID)
+	}
+	if want := "gobridged: parent process went away, stopping"; !strings.Contains(logs.String(), want) {
+		t.Errorf("gobridged's log lacks %q", want)
 	}
 }
