@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Sentinel errors. Errors returned by this package wrap one of them where it
+// Sentinel errors. Errors from this package wrap one of them where it
 // applies, so callers can test with errors.Is.
 var (
 	// ErrSpec reports an invalid gobridged.spec. The wrapping *SpecError
@@ -17,16 +17,13 @@ var (
 	ErrRuntimeDir = errors.New("unsafe or unusable runtime directory")
 
 	// ErrStartTimeout reports a plugin that did not complete go-plugin's
-	// handshake within Options.StartTimeout.
+	// handshake within Options.StartTimeout. Start failures are logged and
+	// retried, not returned.
 	ErrStartTimeout = errors.New("plugin start timed out")
 
 	// ErrPluginExited reports a plugin process that exited before or while
 	// being started.
 	ErrPluginExited = errors.New("plugin exited")
-
-	// ErrUnhealthy reports a plugin that failed Options.HealthFailures
-	// consecutive health checks and was restarted.
-	ErrUnhealthy = errors.New("plugin failed its health checks")
 
 	// ErrStopped is returned by Supervisor methods called after Stop.
 	ErrStopped = errors.New("supervisor stopped")
