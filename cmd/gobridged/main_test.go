@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -263,6 +264,15 @@ func TestEndToEndParentDies(t *testing.T) {
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("gobridged's log lacks %q", want)
+		}
+	}
+	// Every line is in httpd's error-log format: nothing else reaches
+	// httpd's error log.
+	lineRE := regexp.MustCompile(`^\[\w{3} \w{3} \d\d \d\d:\d\d:\d\d\.\d{6} \d{4}\] ` +
+		`\[gobridge:(emerg|alert|crit|error|warn|notice|info|debug|trace[1-8])\] \[pid \d+\] (gobridged|plugin [A-Za-z0-9_.-]+): \S`)
+	for i, line := range strings.Split(strings.TrimSuffix(log, "\n"), "\n") {
+		if !lineRE.MatchString(line) {
+			t.Errorf("log line %d = %q; want httpd's error-log format", i+1, line)
 		}
 	}
 	for _, n := range []string{"a.sock", "b.sock", "gobridged.pid"} {
