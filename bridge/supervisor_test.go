@@ -518,11 +518,22 @@ func TestNewRefusesUnsafeDir(t *testing.T) {
 		{filepath.Join(base, "missing"), "no such file"},
 		{"", "no runtime directory"},
 	}
+	if os.Geteuid() == 0 {
+		foreign := filepath.Join(base, "foreign")
+		_ = os.Mkdir(foreign, 0o700)
+		_ = os.Chown(foreign, 65534, 65534)
+		tests = append(tests, struct {
+			dir     string
+			wantErr string
+		}{foreign, "is owned by uid 65534, not by gobridged's uid 0"})
+	}
 	for _, tt := range tests {
-		_, err := New(Options{Dir: tt.dir, Logger: slog.New(slog.DiscardHandler)})
+		s, err := New(Options{Dir: tt.dir, Logger: slog.New(slog.DiscardHandler)})
 		if tt.wantErr == "" {
 			if err != nil {
 				t.Errorf("New(Dir: %q) = %v; want nil", tt.dir, err)
+			} else {
+				_ = s.Stop(context.Background())
 			}
 			continue
 		}
