@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gobridge/gobridge/internal/handshake"
@@ -47,7 +49,8 @@ func ServeHandler(h Handler) { Serve(&ServeConfig{Handler: h}) }
 
 // Serve runs the plugin: it answers go-plugin's handshake from gobridged,
 // serves the gobridge.v1.GoBridge gRPC service on a unix socket and returns
-// when gobridged stops it or goes away. Call it from main.
+// when gobridged stops it (SIGTERM) or goes away. Either way in-flight
+// requests get up to ShutdownTimeout to finish. Call it from main.
 //
 // Run by hand, outside gobridged, Serve explains what the program is and
 // exits with status 1. To try a handler without Apache, use sdktest.
@@ -84,9 +87,10 @@ func Serve(cfg *ServeConfig) {
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if poll > 0 {
-		go watchParent(ctx, poll, func() {
-			Logger().Info("parent process went away; stopping", "pid", os.Getpid())
+	var once sync.Once
+	stop := func(why string) {
+		once.Do(func() {
+			Logger().Info(why+"; stopping", "pid", os.Getpid())
 			mu.Lock()
 			s := gs
 			mu.Unlock()
@@ -96,6 +100,23 @@ func Serve(cfg *ServeConfig) {
 			stopGracefully(s, grace)
 		})
 	}
+	if poll > 0 {
+		go watchParent(ctx, poll, func() { stop("parent process went away") })
+	}
+	// gobridged stops a plugin with SIGTERM and waits for in-flight calls
+	// (docs/architecture.md §4); go-plugin's own Shutdown would cut them.
+	// SIGINT stays go-plugin's: a Ctrl-C reaches the whole process group,
+	// and gobridged decides.
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	defer signal.Stop(term)
+	go func() {
+		select {
+		case <-term:
+			stop("received SIGTERM")
+		case <-ctx.Done():
+		}
+	}()
 
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: handshake.Config,

@@ -13,6 +13,7 @@ import (
 	"github.com/gobridge/gobridge/internal/handshake"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 	"github.com/gobridge/gobridge/sdk"
+	"github.com/gobridge/gobridge/sdk/sdktest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -23,7 +24,12 @@ func TestHelperProcess(t *testing.T) {
 	if os.Getenv("GO_WANT_HELPER_PROCESS") != "1" {
 		return
 	}
-	sdk.ServeHandler(sdk.HandlerFunc(hello))
+	sdk.ServeHandler(sdk.HandlerFunc(func(w *sdk.ResponseWriter, r *sdk.Request) error {
+		if r.URI == "/slow" {
+			time.Sleep(time.Second)
+		}
+		return hello(w, r)
+	}))
 	os.Exit(0)
 }
 
@@ -44,14 +50,14 @@ func TestServeByHand(t *testing.T) {
 	}
 }
 
-// TestServeHandshake runs the plugin as gobridged would and calls it over
-// the address it announces.
-func TestServeHandshake(t *testing.T) {
+// startPlugin runs the helper plugin as gobridged would and returns it
+// with the socket address from its handshake line.
+func startPlugin(t *testing.T) (*exec.Cmd, string) {
 	dir, err := os.MkdirTemp("", "gbs")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	cmd := helper(t,
 		handshake.Config.MagicCookieKey+"="+handshake.Config.MagicCookieValue,
 		"PLUGIN_PROTOCOL_VERSIONS=1",
@@ -67,7 +73,7 @@ func TestServeHandshake(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	go func() { _, _ = bufio.NewReader(stderr).WriteTo(devNull{}) }()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
@@ -80,19 +86,61 @@ func TestServeHandshake(t *testing.T) {
 	if !strings.HasPrefix(f[3], dir) {
 		t.Errorf("socket = %q; want it under PLUGIN_UNIX_SOCKET_DIR %q", f[3], dir)
 	}
-	cc, err := grpc.NewClient("unix://"+f[3], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return cmd, f[3]
+}
+
+func dial(t *testing.T, addr string) pb.GoBridgeClient {
+	cc, err := grpc.NewClient("unix://"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cc.Close()
+	t.Cleanup(func() { cc.Close() })
+	return pb.NewGoBridgeClient(cc)
+}
+
+// TestServeHandshake runs the plugin as gobridged would and calls it over
+// the address it announces.
+func TestServeHandshake(t *testing.T) {
+	_, addr := startPlugin(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	d, err := pb.NewGoBridgeClient(cc).Describe(ctx, &pb.DescribeRequest{})
+	d, err := dial(t, addr).Describe(ctx, &pb.DescribeRequest{})
 	if err != nil {
 		t.Fatalf("Describe() = %v", err)
 	}
 	if string(d.GetSdkVersion()) != sdk.Version {
 		t.Errorf("Describe().SdkVersion = %q; want %q", d.GetSdkVersion(), sdk.Version)
+	}
+}
+
+// TestServeSIGTERMFinishesInFlightCall checks the stop contract with
+// gobridged: on SIGTERM a call in progress completes, then the plugin exits 0.
+func TestServeSIGTERMFinishesInFlightCall(t *testing.T) {
+	cmd, addr := startPlugin(t)
+	c := dial(t, addr)
+	got := make(chan *sdktest.Recorder, 1)
+	go func() { got <- sdktest.Do(t, c, sdktest.NewRequest("GET", "/slow", nil)) }()
+	time.Sleep(200 * time.Millisecond) // the call is in the handler's sleep
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case rec := <-got:
+		if rec.Code != 200 || rec.Body.String() != "hello /slow\n" {
+			t.Errorf("in-flight call across SIGTERM = %d %q; want 200 \"hello /slow\\n\"", rec.Code, rec.Body.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("in-flight call did not complete after SIGTERM")
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("plugin exit after SIGTERM = %v; want status 0", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("plugin still running 10s after SIGTERM")
 	}
 }
 
