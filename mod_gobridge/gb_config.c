@@ -317,13 +317,27 @@ const char *gb_config_cmd_max_message(cmd_parms *cmd, void *dc,
     apr_off_t n;
     char *end;
 
-    /* Below 64 KiB a normal body chunk of the SDK would not fit; above
-     * 1 GiB one message would be held in memory whole. */
-    if (apr_strtoff(&n, a, &end, 10) != APR_SUCCESS || *end
-        || n < 64 * 1024 || n > 1024 * 1024 * 1024) {
+    /* Below 512 KiB the SDK's 256 KiB body chunks, with the head and log
+     * records that ride along, might not fit; above 1 GiB one message
+     * would be held in memory whole. */
+    if (apr_strtoff(&n, a, &end, 10) != APR_SUCCESS || end == a) {
+        n = -1;
+    }
+    else if (*end && !end[1]) {
+        switch (apr_toupper(*end)) {
+        case 'K': n <<= 10; break;
+        case 'M': n <<= 20; break;
+        case 'G': n <<= 30; break;
+        default:  n = -1;
+        }
+    }
+    else if (*end) {
+        n = -1;
+    }
+    if (n < 512 * 1024 || n > 1024 * 1024 * 1024) {
         return apr_psprintf(cmd->pool, "%s: invalid size '%s': give a "
-                            "number of bytes between 65536 and 1073741824",
-                            cmd->cmd->name, a);
+                            "number of bytes from 512K to 1G (the suffixes "
+                            "K, M and G are understood)", cmd->cmd->name, a);
     }
     conf->max_message = n;
     return NULL;

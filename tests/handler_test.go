@@ -37,6 +37,9 @@ LimitRequestBody 0
 <Location /echo/short>
     GoBridgeTimeout 1
 </Location>
+<Location /echo/small>
+    GoBridgeMaxMessageSize 1M
+</Location>
 <Location /hello>
     GoBridgeHandler hello
 </Location>
@@ -131,6 +134,15 @@ func TestContentHandler(t *testing.T) {
 			if a, b := hex.EncodeToString(sent.Sum(nil)), hex.EncodeToString(got.Sum(nil)); a != b {
 				t.Errorf("echoed sha256 = %s; want %s", b, a)
 			}
+			// Streamed, not held: no process ever had the body in memory.
+			const limit = 64 << 20
+			for _, pid := range append(e.ProcessesOf("echo"), e.HTTPDChildren()...) {
+				if peak, err := harness.PeakRSS(pid); err != nil {
+					t.Errorf("peak RSS of %d: %v", pid, err)
+				} else if peak > limit {
+					t.Errorf("process %d peaked at %d MiB resident while streaming 100 MiB; want < %d MiB", pid, peak>>20, limit>>20)
+				}
+			}
 			log.Check(t)
 		})
 
@@ -198,19 +210,50 @@ func TestContentHandler(t *testing.T) {
 			log.Check(t, "GoBridgeTimeout", "timed out", "timeout")
 		})
 
-		t.Run("bad response header is refused", func(t *testing.T) {
-			r := e.AssertGet("/echo/badheader", 500, "")
-			for k, vs := range r.Header {
-				for _, v := range vs {
-					if strings.Contains(k, "Injected") || strings.Contains(v, "Injected") {
-						t.Errorf("response carries the plugin's invalid header: %s: %s", k, v)
+		t.Run("invalid plugin answers never reach the client", func(t *testing.T) {
+			for _, kind := range []string{"crlf", "nul", "name", "status", "1xx", "big", "badenum", "unspecified"} {
+				r := e.AssertGet("/echo/small/badheader?kind="+kind, 500, "")
+				for k, vs := range r.Header {
+					for _, v := range vs {
+						if strings.Contains(k, "Injected") || strings.Contains(v, "Injected") || k == "Bad Name" || strings.ContainsRune(v, 0) {
+							t.Errorf("kind=%s: response carries the plugin's invalid header: %q: %q", kind, k, v)
+						}
 					}
 				}
+				if strings.Contains(r.Body, "must not reach") {
+					t.Errorf("kind=%s: the plugin's body reached the client", kind)
+				}
 			}
-			if !log.Contains("echo") {
-				t.Errorf("error log does not name the plugin:\n%s", log.Since())
+			if !log.Contains("GB0030") || !log.Contains("echo") {
+				t.Errorf("error log has no protocol-error line naming the plugin:\n%s", log.Since())
 			}
-			log.Check(t, "header", "Header")
+			log.Check(t, "GB0030", "GB0039", "GB0107", "GB0105")
+		})
+
+		t.Run("a second head after body aborts the response", func(t *testing.T) {
+			resp, err := harness.Client.Get(e.URL("/echo/badheader?kind=headafterbody"))
+			if err == nil {
+				b, rerr := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if rerr == nil && strings.Contains(string(b), "must not reach") {
+					t.Errorf("the response after the second head reached the client: %q", b)
+				}
+				if rerr == nil {
+					t.Errorf("the response was not cut off: got a complete %d %q", resp.StatusCode, b)
+				}
+			}
+			log.Check(t, "GB0030")
+		})
+
+		t.Run("hop-by-hop headers from the plugin are dropped", func(t *testing.T) {
+			r := e.AssertGet("/echo/badheader?kind=hop", 200, "")
+			if r.Header.Get("X-Hop-Test") != "kept" {
+				t.Errorf("X-Hop-Test = %q; want kept", r.Header.Get("X-Hop-Test"))
+			}
+			if len(r.Header.Values("Transfer-Encoding")) > 0 {
+				t.Errorf("Transfer-Encoding from the plugin reached the client: %q", r.Header.Values("Transfer-Encoding"))
+			}
+			log.Check(t, "hop-by-hop", "Connection", "Transfer-Encoding")
 		})
 
 		t.Run("plugin log lines reach the error log", func(t *testing.T) {

@@ -238,3 +238,38 @@ func TestPrivilegesAndRuntimeDir(t *testing.T) {
 	}
 	e.ErrorLog().Check(t)
 }
+
+// httpd restarts gobridged when it dies; gobridged's plugins go with it and
+// come back with it.
+func TestGobridgedKilledIsRestarted(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := startEcho(t, mpm)
+		before, _ := getPID(t, e)
+		daemons := e.ProcessesOf("gobridged")
+		if len(daemons) != 1 {
+			t.Fatalf("gobridged processes = %v; want 1", daemons)
+		}
+		if err := syscall.Kill(daemons[0], syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		// The orphaned plugin notices its parent is gone and exits.
+		if !harness.WaitFor(10*time.Second, func() bool { return syscall.Kill(before, 0) != nil }) {
+			t.Errorf("plugin %d outlived its gobridged", before)
+		}
+		var after int
+		if !harness.WaitFor(20*time.Second, func() bool {
+			var st int
+			after, st = getPID(t, e)
+			return st == 200
+		}) {
+			t.Fatalf("service did not resume after gobridged was killed")
+		}
+		if after == before {
+			t.Errorf("plugin pid after gobridged's restart = %d; want a new process", after)
+		}
+		if d := e.ProcessesOf("gobridged"); len(d) != 1 || d[0] == daemons[0] {
+			t.Errorf("gobridged processes after restart = %v; want one new one (old %d)", d, daemons[0])
+		}
+		e.ErrorLog().Check(t, "gobridged", "GB00", "GB01", "plugin echo")
+	})
+}

@@ -366,6 +366,18 @@ static void test_config_directives(apr_pool_t *p)
     CHECK(gb_config_cmd_max_message(cmd, d, "8388608") == NULL
           && gb_config_max_message(d) == 8388608,
           "GoBridgeMaxMessageSize 8388608 refused");
+    CHECK(gb_config_cmd_max_message(cmd, d, "2M") == NULL
+          && gb_config_max_message(d) == 2 * 1024 * 1024,
+          "GoBridgeMaxMessageSize 2M refused");
+    CHECK(gb_config_cmd_max_message(cmd, d, "512k") == NULL
+          && gb_config_max_message(d) == 512 * 1024,
+          "GoBridgeMaxMessageSize 512k refused");
+    CHECK(gb_config_cmd_max_message(cmd, d, "256K") != NULL,
+          "GoBridgeMaxMessageSize 256K (below the SDK's chunks) accepted");
+    CHECK(gb_config_cmd_max_message(cmd, d, "2G") != NULL,
+          "GoBridgeMaxMessageSize 2G accepted");
+    CHECK(gb_config_cmd_max_message(cmd, d, "1MK") != NULL,
+          "GoBridgeMaxMessageSize 1MK accepted");
 
     cmd = fake_cmd(p, "GoBridgeHandler");
     cmd->server = s;

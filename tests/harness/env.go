@@ -350,3 +350,30 @@ var Client = &http.Client{Timeout: 60 * time.Second}
 
 // ErrNotRunning is returned when an operation needs a running httpd.
 var ErrNotRunning = errors.New("httpd is not running")
+
+// PeakRSS returns the peak resident set size (VmHWM) of pid, in bytes.
+func PeakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
+
+// HTTPDChildren returns the pids of httpd's child processes.
+func (e *Env) HTTPDChildren() []int {
+	parent := e.PID()
+	var kids []int
+	for _, pid := range ProcessesMatching(e.Root + "/httpd.conf") {
+		if pid != parent {
+			kids = append(kids, pid)
+		}
+	}
+	return kids
+}

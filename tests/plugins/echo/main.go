@@ -163,6 +163,13 @@ func badHeader(w *sdk.ResponseWriter, kind string) error {
 		add("X-Hop-Test", "kept")
 	case "headafterbody":
 		msgs = append(msgs, &pb.HandleResponse{Head: &pb.ResponseHead{Status: 200}, Body: []byte("first\n")})
+	case "big": // one 2 MiB message: over a GoBridgeMaxMessageSize of 1 MiB
+		head.Headers = nil
+		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Head: head, Body: make([]byte, 2<<20)})
+	case "badenum": // a result no version of the protocol defines
+		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Finish: &pb.Finish{Result: pb.Result(99)}})
+	case "unspecified": // the zero value: a plugin that did not decide
+		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Finish: &pb.Finish{}})
 	default:
 		return sdk.HTTPError(http.StatusBadRequest)
 	}
