@@ -3,6 +3,7 @@
 #   make          build mod_gobridge.so, gobridged and the example plugins
 #   make demo     install what is missing, build, run httpd with the demo config
 #   make test     install what is missing, build, run every test
+#   make bench    measure gobridge against the alternatives (bench/README.md)
 #   make install  install the module (apxs), gobridged and Debian's
 #                 mods-available/gobridge.{load,conf}
 #   make generate regenerate the committed protobuf code (needs protoc tools)
@@ -18,7 +19,7 @@ DESTDIR    ?=
 export PATH := $(PATH):/usr/local/go/bin
 
 .PHONY: all deps module daemon plugins demo test test-go test-c test-e2e \
-        install generate clean
+        bench bench-quick install generate clean
 
 all: module daemon plugins
 
@@ -51,6 +52,14 @@ test-c:
 test-e2e:
 	GOBRIDGE_REQUIRE_HTTPD=1 $(GO) test -count=1 -timeout 25m -v ./tests/ 2>&1 | \
 	    scripts/summarize-go-test.sh
+
+# Benchmarks against the alternatives (bench/README.md). Speed is measured
+# here, never asserted in tests.
+bench: deps all
+	bench/run.sh
+
+bench-quick: deps all
+	BENCH_QUICK=1 bench/run.sh
 
 install: all
 	$(MAKE) -C mod_gobridge install APXS=$(APXS)
