@@ -79,6 +79,7 @@ type Request struct {
 	options []Pair
 	ctx     context.Context
 	logger  *slog.Logger
+	out     *mutations // SetNote/SetEnv in auth providers (auth.go)
 }
 
 // Context returns the request's context. It is cancelled when httpd gives

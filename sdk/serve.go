@@ -19,8 +19,18 @@ import (
 
 // ServeConfig configures Serve.
 type ServeConfig struct {
-	// Handler serves the content phase (GoBridgeHandler). Required.
+	// Handler serves the content phase (GoBridgeHandler). Required unless
+	// the plugin is an auth provider only (one of the three below).
 	Handler Handler
+
+	// PasswordChecker, RealmHasher and RequireChecker make the plugin an
+	// Apache auth provider: `AuthBasicProvider gobridge`,
+	// `AuthDigestProvider gobridge` and `Require gobridge <plugin> ...`
+	// (see auth.go and docs/auth.md). Each is optional; a call the plugin
+	// does not implement fails closed (500).
+	PasswordChecker PasswordChecker
+	RealmHasher     RealmHasher
+	RequireChecker  RequireChecker
 
 	// Logger is the process logger returned by Logger. Its output must
 	// reach the plugin's stderr for gobridged to relay it.
@@ -55,8 +65,8 @@ func ServeHandler(h Handler) { Serve(&ServeConfig{Handler: h}) }
 // Run by hand, outside gobridged, Serve explains what the program is and
 // exits with status 1. To try a handler without Apache, use sdktest.
 func Serve(cfg *ServeConfig) {
-	if cfg == nil || cfg.Handler == nil {
-		fmt.Fprintln(os.Stderr, "sdk: Serve needs a ServeConfig with a Handler")
+	if cfg == nil || (cfg.Handler == nil && newAuthServer(cfg) == nil) {
+		fmt.Fprintln(os.Stderr, "sdk: Serve needs a ServeConfig with a Handler or an auth provider")
 		os.Exit(2)
 	}
 	if os.Getenv(handshake.Config.MagicCookieKey) != handshake.Config.MagicCookieValue {
@@ -121,7 +131,7 @@ func Serve(cfg *ServeConfig) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: handshake.Config,
 		Plugins: plugin.PluginSet{
-			handshake.PluginName: &grpcPlugin{srv: &server{h: cfg.Handler}},
+			handshake.PluginName: &grpcPlugin{srv: &server{h: cfg.Handler}, auth: newAuthServer(cfg)},
 		},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			mu.Lock()
@@ -187,11 +197,15 @@ To try a handler without Apache, test it with the sdktest package
 // grpcPlugin registers the GoBridge service on go-plugin's gRPC server.
 type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	srv *server
+	srv  *server
+	auth *authServer // nil: no GoBridgeAuth service
 }
 
 func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	pb.RegisterGoBridgeServer(s, p.srv)
+	if p.auth != nil {
+		pb.RegisterGoBridgeAuthServer(s, p.auth)
+	}
 	return nil
 }
 

@@ -34,4 +34,9 @@ var Hooks struct {
 	// bypassing every check the SDK makes. It exists so tests can make sure
 	// the module refuses what the SDK would never send.
 	SendRaw func(w any, m *pb.HandleResponse) error
+
+	// AuthServer returns the GoBridgeAuth service the sdk serves for the
+	// given sdk.PasswordChecker, sdk.RealmHasher and sdk.RequireChecker
+	// (each may be nil or not implement its interface).
+	AuthServer func(pc, rh, rc any) pb.GoBridgeAuthServer
 }
