@@ -50,8 +50,16 @@ void *gb_config_create_srv(apr_pool_t *p, server_rec *s)
 void *gb_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
 {
     gb_srv_conf *conf = apr_palloc(p, sizeof(*conf));
-    (void)addv;
+    gb_srv_conf *add = addv;
+    int i;
+
     *conf = *(gb_srv_conf *)basev;
+    /* Phase handlers may differ per virtual host. */
+    for (i = 0; i < GB_PHASE_COUNT; i++) {
+        if (add->phases[i]) {
+            conf->phases[i] = add->phases[i];
+        }
+    }
     return conf;
 }
 
@@ -82,6 +90,10 @@ void *gb_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
                             ? add->connect_timeout : base->connect_timeout;
     conf->max_message = add->max_message >= 0
                         ? add->max_message : base->max_message;
+    /* An inner section's list replaces the outer one (None clears it). */
+    for (i = 0; i < GB_PHASE_COUNT; i++) {
+        conf->phases[i] = add->phases[i] ? add->phases[i] : base->phases[i];
+    }
 
     /* Like PythonOption: the inner section overrides a key, keeps the rest;
      * setn keeps the unset marker's address. */
@@ -131,6 +143,20 @@ apr_size_t gb_config_max_message(const gb_dir_conf *d)
 {
     return d->max_message >= 0 ? (apr_size_t)d->max_message
                                : GB_CONFIG_DEFAULT_MAX_MESSAGE;
+}
+
+const apr_array_header_t *gb_config_phase_plugins(request_rec *r,
+                                                  gb_phase_id id)
+{
+    const apr_array_header_t *a;
+
+    if (id <= GB_PHASE_MAP_TO_STORAGE) {
+        a = gb_config_sget(r->server)->phases[id];
+    }
+    else {
+        a = gb_config_rget(r)->phases[id];
+    }
+    return a && a->nelts > 0 ? a : NULL;
 }
 
 const gb_plugin *gb_config_plugin(server_rec *s, const char *name)
@@ -273,6 +299,43 @@ const char *gb_config_cmd_handler(cmd_parms *cmd, void *dc, const char *a)
     }
     conf->handler = a;
     gb_remember_ref(cmd, a);
+    return NULL;
+}
+
+const char *gb_config_cmd_phase(cmd_parms *cmd, void *dc, int argc,
+                                char *const argv[])
+{
+    gb_phase_id id = (gb_phase_id)(apr_uintptr_t)cmd->info;
+    apr_array_header_t **slot;
+    int i;
+
+    if (id <= GB_PHASE_MAP_TO_STORAGE) {
+        const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+        if (err) {
+            return err;
+        }
+        slot = &gb_config_sget(cmd->server)->phases[id];
+    }
+    else {
+        slot = &((gb_dir_conf *)dc)->phases[id];
+    }
+    if (argc < 1) {
+        return apr_psprintf(cmd->pool, "%s: takes one or more plugin "
+                            "names, or None", cmd->cmd->name);
+    }
+    *slot = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    if (argc == 1 && !strcasecmp(argv[0], "none")) {
+        return NULL;            /* an inner section switches the phase off */
+    }
+    for (i = 0; i < argc; i++) {
+        if (!gb_valid_name(argv[i])) {
+            return apr_psprintf(cmd->pool, "%s: invalid plugin name '%s': "
+                                "use the names of GoBridgePlugin lines, or "
+                                "None alone", cmd->cmd->name, argv[i]);
+        }
+        APR_ARRAY_PUSH(*slot, const char *) = apr_pstrdup(cmd->pool, argv[i]);
+        gb_remember_ref(cmd, argv[i]);
+    }
     return NULL;
 }
 

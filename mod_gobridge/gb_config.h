@@ -26,6 +26,24 @@
 #define GB_DEFAULT_DAEMON "/usr/local/libexec/gobridge/gobridged"
 #endif
 
+/* The non-body phases that GoBridge*Handler directives send to plugins
+ * (gb_phase.c). POST_READ_REQUEST, TRANSLATE_NAME and MAP_TO_STORAGE run
+ * before httpd has a per-directory configuration, so their lists live in
+ * the server configuration; the others are per directory. */
+typedef enum {
+    GB_PHASE_POST_READ_REQUEST = 0,
+    GB_PHASE_TRANSLATE_NAME,
+    GB_PHASE_MAP_TO_STORAGE,
+    GB_PHASE_HEADER_PARSER,
+    GB_PHASE_ACCESS,
+    GB_PHASE_AUTHN,
+    GB_PHASE_AUTHZ,
+    GB_PHASE_TYPE_CHECKER,
+    GB_PHASE_FIXUPS,
+    GB_PHASE_LOG,
+    GB_PHASE_COUNT
+} gb_phase_id;
+
 /* One GoBridgePlugin line. */
 typedef struct gb_plugin {
     const char *name;
@@ -40,6 +58,9 @@ typedef struct gb_srv_conf {
     apr_hash_t *plugin_by_name;      /* name -> gb_plugin * */
     const char *socket_dir;          /* resolved in check_config */
     const char *daemon;              /* NULL: GB_DEFAULT_DAEMON */
+    /* Server-level phase handlers (const char * plugin names, in order);
+     * NULL: unset (inherit), empty: None. */
+    apr_array_header_t *phases[GB_PHASE_COUNT];
 } gb_srv_conf;
 
 typedef struct gb_dir_conf {
@@ -49,6 +70,8 @@ typedef struct gb_dir_conf {
     apr_interval_time_t timeout;     /* -1: unset */
     apr_interval_time_t connect_timeout;
     apr_off_t max_message;           /* -1: unset */
+    /* Per-directory phase handlers, as in gb_srv_conf. */
+    apr_array_header_t *phases[GB_PHASE_COUNT];
 } gb_dir_conf;
 
 void *gb_config_create_srv(apr_pool_t *p, server_rec *s);
@@ -68,6 +91,9 @@ const char *gb_config_cmd_max_message(cmd_parms *cmd, void *dc,
 const char *gb_config_cmd_socket_dir(cmd_parms *cmd, void *dc,
                                      const char *a);
 const char *gb_config_cmd_daemon(cmd_parms *cmd, void *dc, const char *a);
+/* GoBridge<Phase>Handler name... | None; cmd->info is the gb_phase_id. */
+const char *gb_config_cmd_phase(cmd_parms *cmd, void *dc, int argc,
+                                char *const argv[]);
 
 /* pre_config: forget the plugin references of the previous generation. */
 void gb_config_pre_config(apr_pool_t *pconf);
@@ -86,6 +112,12 @@ const char *gb_config_daemon(server_rec *s);
 apr_interval_time_t gb_config_timeout(const gb_dir_conf *d);
 apr_interval_time_t gb_config_connect_timeout(const gb_dir_conf *d);
 apr_size_t gb_config_max_message(const gb_dir_conf *d);
+
+/* The plugin names configured for phase id (server-level phases from the
+ * request's server, the others from its per-directory configuration), or
+ * NULL when there are none. */
+const apr_array_header_t *gb_config_phase_plugins(request_rec *r,
+                                                  gb_phase_id id);
 
 /* The options that are set (unset markers skipped), in order; calls fn
  * like apr_table_do until it returns 0. */

@@ -166,33 +166,6 @@ static int gb_protocol_error(gb_handle_ctx *ctx, const char *why)
     return gb_fail(ctx, HTTP_INTERNAL_SERVER_ERROR);
 }
 
-static int gb_log_level(Gobridge__V1__LogRecord__Level l, int *level)
-{
-    switch (l) {
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_UNSPECIFIED:
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_INFO:
-        *level = APLOG_INFO; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_EMERG:
-        *level = APLOG_EMERG; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_ALERT:
-        *level = APLOG_ALERT; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_CRIT:
-        *level = APLOG_CRIT; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_ERR:
-        *level = APLOG_ERR; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_WARNING:
-        *level = APLOG_WARNING; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_NOTICE:
-        *level = APLOG_NOTICE; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_DEBUG:
-        *level = APLOG_DEBUG; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_TRACE1:
-        *level = APLOG_TRACE1; return 1;
-    default:
-        return 0;
-    }
-}
-
 /* Returns 0 on an unknown level (a protocol error). */
 static int gb_apply_logs(gb_handle_ctx *ctx, apr_pool_t *mp,
                          const Gobridge__V1__HandleResponse *m)
@@ -201,7 +174,7 @@ static int gb_apply_logs(gb_handle_ctx *ctx, apr_pool_t *mp,
     int level;
 
     for (i = 0; i < m->n_logs; i++) {
-        if (!gb_log_level(m->logs[i]->level, &level)) {
+        if (!gb_response_log_level(m->logs[i]->level, &level)) {
             return 0;
         }
         /* The plugin's text is escaped: it must not forge log lines. */

@@ -125,6 +125,36 @@ Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
     m->is_internal_redirect = r->prev != NULL;
     m->scheme = gb_pb_bytes(ap_http_scheme(r));
 
+    /* What the non-body phases read besides. */
+    m->status = r->status;
+    m->status_line = gb_pb_bytes(r->status_line);
+    m->content_encoding = gb_pb_bytes(r->content_encoding);
+    if (r->content_languages && r->content_languages->nelts > 0) {
+        int i, n = r->content_languages->nelts;
+        m->content_languages = apr_palloc(p, n * sizeof(ProtobufCBinaryData));
+        for (i = 0; i < n; i++) {
+            m->content_languages[i] = gb_pb_bytes(
+                APR_ARRAY_IDX(r->content_languages, i, const char *));
+        }
+        m->n_content_languages = n;
+    }
+    m->mtime_us = r->mtime;
+    m->no_cache = r->no_cache;
+    m->canonical_filename = gb_pb_bytes(r->canonical_filename);
+    gb_pairs_from_table(p, r->headers_out, &m->n_headers_out,
+                        &m->headers_out);
+    gb_pairs_from_table(p, r->err_headers_out, &m->n_err_headers_out,
+                        &m->err_headers_out);
+    m->was_redirected = r->next != NULL;
+    if (r->main) {
+        m->main_uri = gb_pb_bytes(r->main->uri);
+    }
+    if (r->prev) {
+        m->prev_uri = gb_pb_bytes(r->prev->uri);
+        m->prev_status = r->prev->status;
+    }
+    m->bytes_sent = r->bytes_sent;
+
     gb_config_options_do(d, gb_count_option, &nopt);
     if (nopt) {
         gb_pairs ps;

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <httpd.h>
+#include <http_log.h>
+
 int gb_response_valid_name(const unsigned char *s, apr_size_t n)
 {
     /* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
@@ -125,4 +128,31 @@ apr_status_t gb_response_apply_head(apr_pool_t *p,
     gb_add_pairs(p, h->headers, h->n_headers, headers_out, out);
     gb_add_pairs(p, h->err_headers, h->n_err_headers, err_headers_out, out);
     return APR_SUCCESS;
+}
+
+int gb_response_log_level(Gobridge__V1__LogRecord__Level l, int *level)
+{
+    switch (l) {
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_UNSPECIFIED:
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_INFO:
+        *level = APLOG_INFO; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_EMERG:
+        *level = APLOG_EMERG; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_ALERT:
+        *level = APLOG_ALERT; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_CRIT:
+        *level = APLOG_CRIT; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_ERR:
+        *level = APLOG_ERR; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_WARNING:
+        *level = APLOG_WARNING; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_NOTICE:
+        *level = APLOG_NOTICE; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_DEBUG:
+        *level = APLOG_DEBUG; return 1;
+    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_TRACE1:
+        *level = APLOG_TRACE1; return 1;
+    default:
+        return 0;
+    }
 }

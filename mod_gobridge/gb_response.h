@@ -26,6 +26,11 @@ int gb_response_valid_value(const unsigned char *s, apr_size_t n);
 /* Hop-by-hop fields that a content handler must not set. */
 int gb_response_is_hop_by_hop(const char *name);
 
+/* Maps a plugin's LogRecord level to httpd's APLOG_* level in *level;
+ * returns 0 for an unknown level (a protocol error). Shared by the content
+ * handler and the phase harness. */
+int gb_response_log_level(Gobridge__V1__LogRecord__Level l, int *level);
+
 /* Validates every part of h first, then (only if all is valid) copies its
  * headers into p and adds them to headers_out / err_headers_out, skipping
  * hop-by-hop fields (listed in out->dropped), Content-Length (httpd frames

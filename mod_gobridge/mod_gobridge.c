@@ -6,8 +6,10 @@
 #include "gb_config.h"
 #include "gb_conn.h"
 #include "gb_handler.h"
+#include "gb_phase.h"
 
 #include <http_config.h>
+#include <http_protocol.h>
 #include <http_request.h>
 #include <mpm_common.h>
 
@@ -77,6 +79,30 @@ static const command_rec gb_cmds[] = {
                   "gobridged and the plugin sockets"),
     AP_INIT_TAKE1("GoBridgeDaemon", gb_config_cmd_daemon, NULL, RSRC_CONF,
                   "GoBridgeDaemon /path/to/gobridged: the supervisor binary"),
+    /* Phase handlers (gb_phase.c): plugin names in order, or None. */
+#define GB_PHASE_CMD(name, id, where)                                       \
+    AP_INIT_TAKE_ARGV(name, gb_config_cmd_phase, (void *)(id), where,       \
+                      name " plugin [plugin...] | None: send this phase "   \
+                      "to the named plugins, in order")
+    GB_PHASE_CMD("GoBridgePostReadRequestHandler", GB_PHASE_POST_READ_REQUEST,
+                 RSRC_CONF),
+    GB_PHASE_CMD("GoBridgeTransHandler", GB_PHASE_TRANSLATE_NAME, RSRC_CONF),
+    GB_PHASE_CMD("GoBridgeMapToStorageHandler", GB_PHASE_MAP_TO_STORAGE,
+                 RSRC_CONF),
+    GB_PHASE_CMD("GoBridgeHeaderParserHandler", GB_PHASE_HEADER_PARSER,
+                 RSRC_CONF | ACCESS_CONF),
+    GB_PHASE_CMD("GoBridgeAccessHandler", GB_PHASE_ACCESS,
+                 RSRC_CONF | ACCESS_CONF),
+    GB_PHASE_CMD("GoBridgeAuthnHandler", GB_PHASE_AUTHN,
+                 RSRC_CONF | ACCESS_CONF),
+    GB_PHASE_CMD("GoBridgeAuthzHandler", GB_PHASE_AUTHZ,
+                 RSRC_CONF | ACCESS_CONF),
+    GB_PHASE_CMD("GoBridgeTypeHandler", GB_PHASE_TYPE_CHECKER,
+                 RSRC_CONF | ACCESS_CONF),
+    GB_PHASE_CMD("GoBridgeFixupHandler", GB_PHASE_FIXUPS,
+                 RSRC_CONF | ACCESS_CONF),
+    GB_PHASE_CMD("GoBridgeLogHandler", GB_PHASE_LOG, RSRC_CONF | ACCESS_CONF),
+#undef GB_PHASE_CMD
     {NULL}
 };
 
@@ -91,6 +117,29 @@ static void gb_register_hooks(apr_pool_t *p)
     /* After core's SetHandler (REALLY_FIRST), so GoBridgeHandler wins. */
     ap_hook_fixups(gb_handler_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gb_handler_handle, NULL, NULL, APR_HOOK_MIDDLE);
+
+    /* Phase handlers (gb_phase.c). Type checker first, so a plugin's
+     * content type wins over mod_mime's; the auth hooks per configuration,
+     * ahead of mod_authz_core's LAST ones. */
+    ap_hook_post_read_request(gb_phase_post_read_request, NULL, NULL,
+                              APR_HOOK_MIDDLE);
+    ap_hook_translate_name(gb_phase_translate_name, NULL, NULL,
+                           APR_HOOK_MIDDLE);
+    ap_hook_map_to_storage(gb_phase_map_to_storage, NULL, NULL,
+                           APR_HOOK_MIDDLE);
+    ap_hook_header_parser(gb_phase_header_parser, NULL, NULL,
+                          APR_HOOK_MIDDLE);
+    ap_hook_check_access_ex(gb_phase_access, NULL, NULL, APR_HOOK_MIDDLE,
+                            AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_authn(gb_phase_authn, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_authz(gb_phase_authz, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_type_checker(gb_phase_type_checker, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_fixups(gb_phase_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(gb_phase_log, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gb_phase_redirect_handler, NULL, NULL,
+                    APR_HOOK_REALLY_FIRST);
 }
 
 /* What AP_DECLARE_MODULE(gobridge) expands to, minus its

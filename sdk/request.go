@@ -76,6 +76,30 @@ type Request struct {
 	IsSubrequest       bool
 	IsInternalRedirect bool
 
+	// What the non-body phases (PhaseRequest) mostly read. Status is
+	// r->status (200 until something sets it); StatusLine is empty unless
+	// set. Mtime is r->mtime, zero when unknown.
+	Status            int
+	StatusLine        string
+	ContentEncoding   string
+	ContentLanguages  []string
+	Mtime             time.Time
+	NoCache           bool
+	CanonicalFilename string
+	// HeaderOut and ErrHeaderOut are r->headers_out and r->err_headers_out
+	// as they stand when the phase runs, in order.
+	HeaderOut    []Pair
+	ErrHeaderOut []Pair
+	// WasRedirected: httpd redirected this request internally to another
+	// (r->next; seen in the log phase). MainURI is the main request's URI
+	// of a sub-request; PrevURI and PrevStatus describe the request an
+	// internal redirect came from.
+	WasRedirected bool
+	MainURI       string
+	PrevURI       string
+	PrevStatus    int
+	BytesSent     int64 // response body bytes sent (the log phase)
+
 	options []Pair
 	ctx     context.Context
 	logger  *slog.Logger
@@ -177,6 +201,20 @@ func newRequest(w wire.Request) *Request {
 		IsSubrequest:       w.IsSubrequest,
 		IsInternalRedirect: w.IsInternalRedirect,
 		options:            toPairs(w.Options),
+		Status:             w.Status,
+		StatusLine:         w.StatusLine,
+		ContentEncoding:    w.ContentEncoding,
+		ContentLanguages:   w.ContentLanguages,
+		Mtime:              w.Mtime,
+		NoCache:            w.NoCache,
+		CanonicalFilename:  w.CanonicalFilename,
+		HeaderOut:          toPairs(w.HeadersOut),
+		ErrHeaderOut:       toPairs(w.ErrHeadersOut),
+		WasRedirected:      w.WasRedirected,
+		MainURI:            w.MainURI,
+		PrevURI:            w.PrevURI,
+		PrevStatus:         w.PrevStatus,
+		BytesSent:          w.BytesSent,
 	}
 	if w.RemoteIP != "" {
 		r.RemoteAddr = net.JoinHostPort(w.RemoteIP, strconv.Itoa(w.RemotePort))
@@ -226,6 +264,20 @@ func (r *Request) toWire() wire.Request {
 		ServerPort:         r.ServerPort,
 		ServerAdmin:        r.ServerAdmin,
 		DocumentRoot:       r.DocumentRoot,
+		Status:             r.Status,
+		StatusLine:         r.StatusLine,
+		ContentEncoding:    r.ContentEncoding,
+		ContentLanguages:   r.ContentLanguages,
+		Mtime:              r.Mtime,
+		NoCache:            r.NoCache,
+		CanonicalFilename:  r.CanonicalFilename,
+		HeadersOut:         fromPairs(r.HeaderOut),
+		ErrHeadersOut:      fromPairs(r.ErrHeaderOut),
+		WasRedirected:      r.WasRedirected,
+		MainURI:            r.MainURI,
+		PrevURI:            r.PrevURI,
+		PrevStatus:         r.PrevStatus,
+		BytesSent:          r.BytesSent,
 	}
 	if r.HeaderList != nil {
 		w.Headers = fromPairs(r.HeaderList)

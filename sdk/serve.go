@@ -32,6 +32,14 @@ type ServeConfig struct {
 	RealmHasher     RealmHasher
 	RequireChecker  RequireChecker
 
+	// Phases implements any of the phase interfaces (PostReadRequester,
+	// Translator, StorageMapper, HeaderParser, AccessChecker,
+	// Authenticator, Authorizer, TypeChecker, Fixupper, TransactionLogger)
+	// that GoBridge<Phase>Handler directives send to the plugin; Describe
+	// reports which. Default: the Handler, so one value may implement the
+	// content handler and phases together.
+	Phases any
+
 	// Logger is the process logger returned by Logger. Its output must
 	// reach the plugin's stderr for gobridged to relay it.
 	// Default: JSON lines in hclog's format on stderr at slog.LevelInfo,
@@ -65,7 +73,7 @@ func ServeHandler(h Handler) { Serve(&ServeConfig{Handler: h}) }
 // Run by hand, outside gobridged, Serve explains what the program is and
 // exits with status 1. To try a handler without Apache, use sdktest.
 func Serve(cfg *ServeConfig) {
-	if cfg == nil || (cfg.Handler == nil && newAuthServer(cfg) == nil) {
+	if cfg == nil || (cfg.Handler == nil && newAuthServer(cfg) == nil && cfg.Phases == nil) {
 		fmt.Fprintln(os.Stderr, "sdk: Serve needs a ServeConfig with a Handler or an auth provider")
 		os.Exit(2)
 	}
@@ -131,7 +139,7 @@ func Serve(cfg *ServeConfig) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: handshake.Config,
 		Plugins: plugin.PluginSet{
-			handshake.PluginName: &grpcPlugin{srv: &server{h: cfg.Handler}, auth: newAuthServer(cfg)},
+			handshake.PluginName: &grpcPlugin{srv: newServer(cfg), auth: newAuthServer(cfg)},
 		},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			mu.Lock()
@@ -140,6 +148,15 @@ func Serve(cfg *ServeConfig) {
 			return gs
 		},
 	})
+}
+
+// newServer returns the GoBridge service for cfg.
+func newServer(cfg *ServeConfig) *server {
+	s := &server{h: cfg.Handler, phases: cfg.Phases}
+	if s.phases == nil {
+		s.phases = cfg.Handler
+	}
+	return s
 }
 
 // watchParent calls gone once the parent process changed (it died and the

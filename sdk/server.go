@@ -26,7 +26,8 @@ const Version = "gobridge-sdk/0.1.0"
 // server implements the gobridge.v1.GoBridge service for one Handler.
 type server struct {
 	pb.UnimplementedGoBridgeServer
-	h Handler
+	h      Handler
+	phases any // implements some of the phase interfaces (phase.go)
 }
 
 func (s *server) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeResponse, error) {
@@ -34,11 +35,12 @@ func (s *server) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeRes
 	if s.h != nil {
 		resp.Phases = append(resp.Phases, pb.Phase_PHASE_HANDLER)
 	}
+	resp.Phases = append(resp.Phases, implementedPhases(s.phases)...)
 	return resp, nil
 }
 
-func (s *server) Phase(_ context.Context, req *pb.PhaseRequest) (*pb.PhaseResponse, error) {
-	return nil, status.Errorf(codes.Unimplemented, "sdk: phase %v is not implemented by this plugin", req.GetPhase())
+func (s *server) Phase(ctx context.Context, req *pb.PhaseRequest) (*pb.PhaseResponse, error) {
+	return runPhase(ctx, s.phases, req)
 }
 
 func (s *server) Handle(st grpc.BidiStreamingServer[pb.HandleRequest, pb.HandleResponse]) error {
@@ -79,11 +81,13 @@ func newGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 func init() {
 	wire.Hooks.NewServer = func(h any, opts ...grpc.ServerOption) *grpc.Server {
 		gs := newGRPCServer(opts...)
-		pb.RegisterGoBridgeServer(gs, &server{h: h.(Handler)})
+		hh, _ := h.(Handler)
+		pb.RegisterGoBridgeServer(gs, &server{h: hh, phases: h})
 		return gs
 	}
 	wire.Hooks.ServeStream = func(h any, st wire.Stream) error { return serveStream(h.(Handler), st) }
 	wire.Hooks.RequestToWire = func(r any) wire.Request { return r.(*Request).toWire() }
+	wire.Hooks.Phase = runPhase
 	wire.Hooks.SendRaw = func(w any, m *pb.HandleResponse) error {
 		rw := w.(*ResponseWriter)
 		rw.headSent = true // whatever m holds, the SDK must not send a head now

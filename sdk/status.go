@@ -10,6 +10,12 @@ import (
 // carry on as if the plugin were not configured (httpd's DECLINED).
 var Declined = errors.New("sdk: declined")
 
+// Done, returned by a phase method, tells httpd the request is fully
+// answered (httpd's DONE): the remaining phases and the content handler do
+// not run. The plugin is expected to have set what the client gets, e.g. a
+// status line and headers.
+var Done = errors.New("sdk: done")
+
 // StatusError is returned by a Handler that wants httpd to answer with its
 // own error document for Code (httpd's "return HTTP_NOT_FOUND").
 type StatusError struct {
@@ -18,7 +24,9 @@ type StatusError struct {
 
 // HTTPError returns a *StatusError for code. A Handler returns it before
 // writing anything: httpd then sends its ErrorDocument for code.
-// Codes outside 400..599 become 500 when the handler returns.
+// Codes outside 400..599 become 500 when the handler returns. A phase
+// method (see PhaseRequest) may also return 300..399, with a Location set
+// in ErrHeadersOut, to redirect the client.
 func HTTPError(code int) error { return &StatusError{Code: code} }
 
 func (e *StatusError) Error() string {

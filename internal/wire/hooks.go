@@ -39,4 +39,9 @@ var Hooks struct {
 	// given sdk.PasswordChecker, sdk.RealmHasher and sdk.RequireChecker
 	// (each may be nil or not implement its interface).
 	AuthServer func(pc, rh, rc any) pb.GoBridgeAuthServer
+
+	// Phase runs one non-body phase call for impl (a value implementing
+	// some of sdk's phase interfaces) in process, as the gRPC Phase method
+	// would.
+	Phase func(ctx context.Context, impl any, req *pb.PhaseRequest) (*pb.PhaseResponse, error)
 }

@@ -54,6 +54,17 @@ type Request struct {
 
 	ServerName, ServerAdmin, DocumentRoot string
 	ServerPort                            int
+
+	// What the non-body phases read besides.
+	Status                              int
+	StatusLine, ContentEncoding         string
+	ContentLanguages                    []string
+	Mtime                               time.Time
+	NoCache, WasRedirected              bool
+	CanonicalFilename, MainURI, PrevURI string
+	PrevStatus                          int
+	BytesSent                           int64
+	HeadersOut, ErrHeadersOut           []Pair
 }
 
 // DecodeRequest converts a snapshot received from the module. A nil
@@ -89,6 +100,24 @@ func DecodeRequest(m *pb.Request) Request {
 	if us := m.GetRequestTimeUs(); us != 0 {
 		r.RequestTime = time.UnixMicro(us)
 	}
+	r.Status = int(m.GetStatus())
+	r.StatusLine = string(m.GetStatusLine())
+	r.ContentEncoding = string(m.GetContentEncoding())
+	for _, l := range m.GetContentLanguages() {
+		r.ContentLanguages = append(r.ContentLanguages, string(l))
+	}
+	if us := m.GetMtimeUs(); us != 0 {
+		r.Mtime = time.UnixMicro(us)
+	}
+	r.NoCache = m.GetNoCache()
+	r.WasRedirected = m.GetWasRedirected()
+	r.CanonicalFilename = string(m.GetCanonicalFilename())
+	r.MainURI = string(m.GetMainUri())
+	r.PrevURI = string(m.GetPrevUri())
+	r.PrevStatus = int(m.GetPrevStatus())
+	r.BytesSent = m.GetBytesSent()
+	r.HeadersOut = DecodePairs(m.GetHeadersOut())
+	r.ErrHeadersOut = DecodePairs(m.GetErrHeadersOut())
 	if c := m.GetConnection(); c != nil {
 		r.RemoteIP = string(c.GetRemoteIp())
 		r.RemotePort = int(c.GetRemotePort())
@@ -157,6 +186,24 @@ func EncodeRequest(r Request) *pb.Request {
 	if !r.RequestTime.IsZero() {
 		m.RequestTimeUs = r.RequestTime.UnixMicro()
 	}
+	m.Status = int32(r.Status)
+	m.StatusLine = []byte(r.StatusLine)
+	m.ContentEncoding = []byte(r.ContentEncoding)
+	for _, l := range r.ContentLanguages {
+		m.ContentLanguages = append(m.ContentLanguages, []byte(l))
+	}
+	if !r.Mtime.IsZero() {
+		m.MtimeUs = r.Mtime.UnixMicro()
+	}
+	m.NoCache = r.NoCache
+	m.WasRedirected = r.WasRedirected
+	m.CanonicalFilename = []byte(r.CanonicalFilename)
+	m.MainUri = []byte(r.MainURI)
+	m.PrevUri = []byte(r.PrevURI)
+	m.PrevStatus = int32(r.PrevStatus)
+	m.BytesSent = r.BytesSent
+	m.HeadersOut = EncodePairs(r.HeadersOut)
+	m.ErrHeadersOut = EncodePairs(r.ErrHeadersOut)
 	return m
 }
 

@@ -1,6 +1,6 @@
 # mod_gobridge/test/module.mk: unit tests of the module's own pure parts
 # (gb_response header validation, gb_config create/merge and directive
-# parsing). No httpd, no Check: a small TAP runner. Kept apart from the
+# parsing, gb_mutate phase-answer validation). No httpd, no Check: a small TAP runner. Kept apart from the
 # transport tests' Makefile so the two can change independently.
 #
 #   make -f module.mk check-module
@@ -23,8 +23,9 @@ MOBJS      = $(MUNITS:%=$(MB)/%.o) $(MB)/test_module.o $(MB)/gobridge.pb-c.o
 
 .PHONY: check-module clean-module
 
-check-module: $(MB)/test_module
+check-module: $(MB)/test_module $(MB)/test_mutate
 	./$(MB)/test_module
+	./$(MB)/test_mutate
 
 $(MB):
 	mkdir -p $@
@@ -40,6 +41,16 @@ $(MB)/gobridge.pb-c.o: ../gen/gobridge/v1/gobridge.pb-c.c | $(MB)
 
 $(MB)/test_module: $(MOBJS)
 	$(CC) $(MCFLAGS) -o $@ $(MOBJS) $(MLIBS)
+
+# gb_mutate: what a phase plugin may change (test_mutate.c).
+XOBJS      = $(MB)/gb_mutate.o $(MB)/gb_response.o $(MB)/gb_pb.o \
+             $(MB)/test_mutate.o $(MB)/gobridge.pb-c.o
+
+$(MB)/test_mutate.o: test_mutate.c $(wildcard ../gb_*.h) | $(MB)
+	$(CC) $(MCPPFLAGS) $(MCFLAGS) -c $< -o $@
+
+$(MB)/test_mutate: $(XOBJS)
+	$(CC) $(MCFLAGS) -o $@ $(XOBJS) $(MLIBS)
 
 clean-module:
 	rm -rf $(MB)

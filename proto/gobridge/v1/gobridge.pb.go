@@ -349,6 +349,88 @@ func (Mutation_Op) EnumDescriptor() ([]byte, []int) {
 	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{5, 1}
 }
 
+type FieldUpdate_Field int32
+
+const (
+	FieldUpdate_FIELD_UNSPECIFIED        FieldUpdate_Field = 0  // invalid
+	FieldUpdate_FIELD_FILENAME           FieldUpdate_Field = 1  // r->filename: an absolute path
+	FieldUpdate_FIELD_URI                FieldUpdate_Field = 2  // r->uri: starts with '/'
+	FieldUpdate_FIELD_PATH_INFO          FieldUpdate_Field = 3  // r->path_info: empty or starts with '/'
+	FieldUpdate_FIELD_ARGS               FieldUpdate_Field = 4  // r->args: the query string without '?'; empty: none
+	FieldUpdate_FIELD_HANDLER            FieldUpdate_Field = 5  // r->handler: empty: none
+	FieldUpdate_FIELD_CONTENT_TYPE       FieldUpdate_Field = 6  // ap_set_content_type: "type/subtype[; params]"
+	FieldUpdate_FIELD_CONTENT_ENCODING   FieldUpdate_Field = 7  // r->content_encoding: a token; empty: none
+	FieldUpdate_FIELD_CONTENT_LANGUAGES  FieldUpdate_Field = 8  // r->content_languages: comma-separated tags; empty: none
+	FieldUpdate_FIELD_USER               FieldUpdate_Field = 9  // r->user: empty: none
+	FieldUpdate_FIELD_AUTH_TYPE          FieldUpdate_Field = 10 // r->ap_auth_type: a token; empty: none
+	FieldUpdate_FIELD_STATUS_LINE        FieldUpdate_Field = 11 // r->status_line: "NNN Reason"; empty: httpd's
+	FieldUpdate_FIELD_NO_CACHE           FieldUpdate_Field = 12 // r->no_cache: "1" or "0"
+	FieldUpdate_FIELD_CANONICAL_FILENAME FieldUpdate_Field = 13 // r->canonical_filename: an absolute path
+)
+
+// Enum value maps for FieldUpdate_Field.
+var (
+	FieldUpdate_Field_name = map[int32]string{
+		0:  "FIELD_UNSPECIFIED",
+		1:  "FIELD_FILENAME",
+		2:  "FIELD_URI",
+		3:  "FIELD_PATH_INFO",
+		4:  "FIELD_ARGS",
+		5:  "FIELD_HANDLER",
+		6:  "FIELD_CONTENT_TYPE",
+		7:  "FIELD_CONTENT_ENCODING",
+		8:  "FIELD_CONTENT_LANGUAGES",
+		9:  "FIELD_USER",
+		10: "FIELD_AUTH_TYPE",
+		11: "FIELD_STATUS_LINE",
+		12: "FIELD_NO_CACHE",
+		13: "FIELD_CANONICAL_FILENAME",
+	}
+	FieldUpdate_Field_value = map[string]int32{
+		"FIELD_UNSPECIFIED":        0,
+		"FIELD_FILENAME":           1,
+		"FIELD_URI":                2,
+		"FIELD_PATH_INFO":          3,
+		"FIELD_ARGS":               4,
+		"FIELD_HANDLER":            5,
+		"FIELD_CONTENT_TYPE":       6,
+		"FIELD_CONTENT_ENCODING":   7,
+		"FIELD_CONTENT_LANGUAGES":  8,
+		"FIELD_USER":               9,
+		"FIELD_AUTH_TYPE":          10,
+		"FIELD_STATUS_LINE":        11,
+		"FIELD_NO_CACHE":           12,
+		"FIELD_CANONICAL_FILENAME": 13,
+	}
+)
+
+func (x FieldUpdate_Field) Enum() *FieldUpdate_Field {
+	p := new(FieldUpdate_Field)
+	*p = x
+	return p
+}
+
+func (x FieldUpdate_Field) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FieldUpdate_Field) Descriptor() protoreflect.EnumDescriptor {
+	return file_gobridge_v1_gobridge_proto_enumTypes[5].Descriptor()
+}
+
+func (FieldUpdate_Field) Type() protoreflect.EnumType {
+	return &file_gobridge_v1_gobridge_proto_enumTypes[5]
+}
+
+func (x FieldUpdate_Field) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FieldUpdate_Field.Descriptor instead.
+func (FieldUpdate_Field) EnumDescriptor() ([]byte, []int) {
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{6, 0}
+}
+
 // Pair is one entry of an ordered, multi-valued table (headers, notes,
 // subprocess_env, GoBridgeOption values). Order and repeats are preserved.
 type Pair struct {
@@ -604,8 +686,24 @@ type Request struct {
 	IsSubrequest       bool                   `protobuf:"varint,26,opt,name=is_subrequest,json=isSubrequest,proto3" json:"is_subrequest,omitempty"`
 	IsInternalRedirect bool                   `protobuf:"varint,27,opt,name=is_internal_redirect,json=isInternalRedirect,proto3" json:"is_internal_redirect,omitempty"`
 	Scheme             []byte                 `protobuf:"bytes,28,opt,name=scheme,proto3" json:"scheme,omitempty"` // "http" or "https"
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// What the non-body phases also read (PhaseRequest). The content handler
+	// gets them too; they cost nothing when empty.
+	Status            int32    `protobuf:"varint,29,opt,name=status,proto3" json:"status,omitempty"`                                               // r->status
+	StatusLine        []byte   `protobuf:"bytes,30,opt,name=status_line,json=statusLine,proto3" json:"status_line,omitempty"`                      // r->status_line, empty when httpd makes it
+	ContentEncoding   []byte   `protobuf:"bytes,31,opt,name=content_encoding,json=contentEncoding,proto3" json:"content_encoding,omitempty"`       // r->content_encoding
+	ContentLanguages  [][]byte `protobuf:"bytes,32,rep,name=content_languages,json=contentLanguages,proto3" json:"content_languages,omitempty"`    // r->content_languages, in order
+	MtimeUs           int64    `protobuf:"varint,33,opt,name=mtime_us,json=mtimeUs,proto3" json:"mtime_us,omitempty"`                              // r->mtime, microseconds since the epoch; 0 unknown
+	NoCache           bool     `protobuf:"varint,34,opt,name=no_cache,json=noCache,proto3" json:"no_cache,omitempty"`                              // r->no_cache
+	CanonicalFilename []byte   `protobuf:"bytes,35,opt,name=canonical_filename,json=canonicalFilename,proto3" json:"canonical_filename,omitempty"` // r->canonical_filename
+	HeadersOut        []*Pair  `protobuf:"bytes,36,rep,name=headers_out,json=headersOut,proto3" json:"headers_out,omitempty"`                      // r->headers_out so far
+	ErrHeadersOut     []*Pair  `protobuf:"bytes,37,rep,name=err_headers_out,json=errHeadersOut,proto3" json:"err_headers_out,omitempty"`           // r->err_headers_out so far
+	WasRedirected     bool     `protobuf:"varint,38,opt,name=was_redirected,json=wasRedirected,proto3" json:"was_redirected,omitempty"`            // r->next is set: httpd redirected this request internally
+	MainUri           []byte   `protobuf:"bytes,39,opt,name=main_uri,json=mainUri,proto3" json:"main_uri,omitempty"`                               // r->main->uri for a sub-request
+	PrevUri           []byte   `protobuf:"bytes,40,opt,name=prev_uri,json=prevUri,proto3" json:"prev_uri,omitempty"`                               // r->prev->uri for an internal redirect
+	PrevStatus        int32    `protobuf:"varint,41,opt,name=prev_status,json=prevStatus,proto3" json:"prev_status,omitempty"`                     // r->prev->status for an internal redirect
+	BytesSent         int64    `protobuf:"varint,42,opt,name=bytes_sent,json=bytesSent,proto3" json:"bytes_sent,omitempty"`                        // r->bytes_sent (body bytes; the log phase)
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Request) Reset() {
@@ -834,6 +932,104 @@ func (x *Request) GetScheme() []byte {
 	return nil
 }
 
+func (x *Request) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *Request) GetStatusLine() []byte {
+	if x != nil {
+		return x.StatusLine
+	}
+	return nil
+}
+
+func (x *Request) GetContentEncoding() []byte {
+	if x != nil {
+		return x.ContentEncoding
+	}
+	return nil
+}
+
+func (x *Request) GetContentLanguages() [][]byte {
+	if x != nil {
+		return x.ContentLanguages
+	}
+	return nil
+}
+
+func (x *Request) GetMtimeUs() int64 {
+	if x != nil {
+		return x.MtimeUs
+	}
+	return 0
+}
+
+func (x *Request) GetNoCache() bool {
+	if x != nil {
+		return x.NoCache
+	}
+	return false
+}
+
+func (x *Request) GetCanonicalFilename() []byte {
+	if x != nil {
+		return x.CanonicalFilename
+	}
+	return nil
+}
+
+func (x *Request) GetHeadersOut() []*Pair {
+	if x != nil {
+		return x.HeadersOut
+	}
+	return nil
+}
+
+func (x *Request) GetErrHeadersOut() []*Pair {
+	if x != nil {
+		return x.ErrHeadersOut
+	}
+	return nil
+}
+
+func (x *Request) GetWasRedirected() bool {
+	if x != nil {
+		return x.WasRedirected
+	}
+	return false
+}
+
+func (x *Request) GetMainUri() []byte {
+	if x != nil {
+		return x.MainUri
+	}
+	return nil
+}
+
+func (x *Request) GetPrevUri() []byte {
+	if x != nil {
+		return x.PrevUri
+	}
+	return nil
+}
+
+func (x *Request) GetPrevStatus() int32 {
+	if x != nil {
+		return x.PrevStatus
+	}
+	return 0
+}
+
+func (x *Request) GetBytesSent() int64 {
+	if x != nil {
+		return x.BytesSent
+	}
+	return 0
+}
+
 // LogRecord is a line the plugin wants in httpd's error log, with the
 // request's context. It rides along in a response: logging costs no round trip.
 type LogRecord struct {
@@ -957,6 +1153,62 @@ func (x *Mutation) GetValue() []byte {
 	return nil
 }
 
+// FieldUpdate changes one request_rec field. protobuf-c has no proto3
+// `optional`, so a phase names the fields it changes instead of sending a
+// request with presence bits. The module validates every value and refuses
+// the whole answer if one is invalid (docs/error-reference.md GB0203).
+type FieldUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Field         FieldUpdate_Field      `protobuf:"varint,1,opt,name=field,proto3,enum=gobridge.v1.FieldUpdate_Field" json:"field,omitempty"`
+	Value         []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FieldUpdate) Reset() {
+	*x = FieldUpdate{}
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FieldUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FieldUpdate) ProtoMessage() {}
+
+func (x *FieldUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FieldUpdate.ProtoReflect.Descriptor instead.
+func (*FieldUpdate) Descriptor() ([]byte, []int) {
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *FieldUpdate) GetField() FieldUpdate_Field {
+	if x != nil {
+		return x.Field
+	}
+	return FieldUpdate_FIELD_UNSPECIFIED
+}
+
+func (x *FieldUpdate) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
 type DescribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -965,7 +1217,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[6]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1229,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[6]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1242,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{6}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{7}
 }
 
 type DescribeResponse struct {
@@ -1003,7 +1255,7 @@ type DescribeResponse struct {
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[7]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1015,7 +1267,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[7]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1028,7 +1280,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{7}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DescribeResponse) GetPhases() []Phase {
@@ -1055,7 +1307,7 @@ type PhaseRequest struct {
 
 func (x *PhaseRequest) Reset() {
 	*x = PhaseRequest{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[8]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1319,7 @@ func (x *PhaseRequest) String() string {
 func (*PhaseRequest) ProtoMessage() {}
 
 func (x *PhaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[8]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1332,7 @@ func (x *PhaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseRequest.ProtoReflect.Descriptor instead.
 func (*PhaseRequest) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{8}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PhaseRequest) GetPhase() Phase {
@@ -1098,18 +1350,25 @@ func (x *PhaseRequest) GetRequest() *Request {
 }
 
 type PhaseResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Result        Result                 `protobuf:"varint,1,opt,name=result,proto3,enum=gobridge.v1.Result" json:"result,omitempty"`
-	HttpStatus    int32                  `protobuf:"varint,2,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"` // with RESULT_HTTP_STATUS
-	Mutations     []*Mutation            `protobuf:"bytes,3,rep,name=mutations,proto3" json:"mutations,omitempty"`
-	Logs          []*LogRecord           `protobuf:"bytes,4,rep,name=logs,proto3" json:"logs,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Result     Result                 `protobuf:"varint,1,opt,name=result,proto3,enum=gobridge.v1.Result" json:"result,omitempty"`
+	HttpStatus int32                  `protobuf:"varint,2,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"` // with RESULT_HTTP_STATUS
+	Mutations  []*Mutation            `protobuf:"bytes,3,rep,name=mutations,proto3" json:"mutations,omitempty"`
+	Logs       []*LogRecord           `protobuf:"bytes,4,rep,name=logs,proto3" json:"logs,omitempty"`
+	// Applied after the mutations, in order.
+	Fields []*FieldUpdate `protobuf:"bytes,5,rep,name=fields,proto3" json:"fields,omitempty"`
+	// A local URI ("/path?query") to redirect the request to internally. The
+	// redirect replaces the content handler: the phases up to the handler
+	// still run for this request, then httpd serves the new URI as a new
+	// (internally redirected) request. Not allowed in PHASE_LOG.
+	InternalRedirect []byte `protobuf:"bytes,6,opt,name=internal_redirect,json=internalRedirect,proto3" json:"internal_redirect,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PhaseResponse) Reset() {
 	*x = PhaseResponse{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[9]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1380,7 @@ func (x *PhaseResponse) String() string {
 func (*PhaseResponse) ProtoMessage() {}
 
 func (x *PhaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[9]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1393,7 @@ func (x *PhaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseResponse.ProtoReflect.Descriptor instead.
 func (*PhaseResponse) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{9}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PhaseResponse) GetResult() Result {
@@ -1165,6 +1424,20 @@ func (x *PhaseResponse) GetLogs() []*LogRecord {
 	return nil
 }
 
+func (x *PhaseResponse) GetFields() []*FieldUpdate {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *PhaseResponse) GetInternalRedirect() []byte {
+	if x != nil {
+		return x.InternalRedirect
+	}
+	return nil
+}
+
 // HandleRequest flows from the module to the plugin on the Handle stream.
 type HandleRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -1180,7 +1453,7 @@ type HandleRequest struct {
 
 func (x *HandleRequest) Reset() {
 	*x = HandleRequest{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[10]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1465,7 @@ func (x *HandleRequest) String() string {
 func (*HandleRequest) ProtoMessage() {}
 
 func (x *HandleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[10]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1478,7 @@ func (x *HandleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleRequest.ProtoReflect.Descriptor instead.
 func (*HandleRequest) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{10}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *HandleRequest) GetRequest() *Request {
@@ -1241,7 +1514,7 @@ type ResponseHead struct {
 
 func (x *ResponseHead) Reset() {
 	*x = ResponseHead{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[11]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1526,7 @@ func (x *ResponseHead) String() string {
 func (*ResponseHead) ProtoMessage() {}
 
 func (x *ResponseHead) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[11]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1539,7 @@ func (x *ResponseHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResponseHead.ProtoReflect.Descriptor instead.
 func (*ResponseHead) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{11}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ResponseHead) GetStatus() int32 {
@@ -1306,7 +1579,7 @@ type Finish struct {
 
 func (x *Finish) Reset() {
 	*x = Finish{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[12]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1318,7 +1591,7 @@ func (x *Finish) String() string {
 func (*Finish) ProtoMessage() {}
 
 func (x *Finish) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[12]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1331,7 +1604,7 @@ func (x *Finish) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finish.ProtoReflect.Descriptor instead.
 func (*Finish) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{12}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Finish) GetResult() Result {
@@ -1365,7 +1638,7 @@ type HandleResponse struct {
 
 func (x *HandleResponse) Reset() {
 	*x = HandleResponse{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[13]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1377,7 +1650,7 @@ func (x *HandleResponse) String() string {
 func (*HandleResponse) ProtoMessage() {}
 
 func (x *HandleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[13]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +1663,7 @@ func (x *HandleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleResponse.ProtoReflect.Descriptor instead.
 func (*HandleResponse) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{13}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HandleResponse) GetLogs() []*LogRecord {
@@ -1461,7 +1734,7 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\bhostname\x18\x01 \x01(\fR\bhostname\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\rR\x04port\x12\x14\n" +
 	"\x05admin\x18\x03 \x01(\fR\x05admin\x12#\n" +
-	"\rdocument_root\x18\x04 \x01(\fR\fdocumentRoot\"\xb6\a\n" +
+	"\rdocument_root\x18\x04 \x01(\fR\fdocumentRoot\"\xb8\v\n" +
 	"\aRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\fR\x06method\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\fR\bprotocol\x12\x1f\n" +
@@ -1495,7 +1768,25 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x0esubprocess_env\x18\x19 \x03(\v2\x11.gobridge.v1.PairR\rsubprocessEnv\x12#\n" +
 	"\ris_subrequest\x18\x1a \x01(\bR\fisSubrequest\x120\n" +
 	"\x14is_internal_redirect\x18\x1b \x01(\bR\x12isInternalRedirect\x12\x16\n" +
-	"\x06scheme\x18\x1c \x01(\fR\x06scheme\"\x93\x02\n" +
+	"\x06scheme\x18\x1c \x01(\fR\x06scheme\x12\x16\n" +
+	"\x06status\x18\x1d \x01(\x05R\x06status\x12\x1f\n" +
+	"\vstatus_line\x18\x1e \x01(\fR\n" +
+	"statusLine\x12)\n" +
+	"\x10content_encoding\x18\x1f \x01(\fR\x0fcontentEncoding\x12+\n" +
+	"\x11content_languages\x18  \x03(\fR\x10contentLanguages\x12\x19\n" +
+	"\bmtime_us\x18! \x01(\x03R\amtimeUs\x12\x19\n" +
+	"\bno_cache\x18\" \x01(\bR\anoCache\x12-\n" +
+	"\x12canonical_filename\x18# \x01(\fR\x11canonicalFilename\x122\n" +
+	"\vheaders_out\x18$ \x03(\v2\x11.gobridge.v1.PairR\n" +
+	"headersOut\x129\n" +
+	"\x0ferr_headers_out\x18% \x03(\v2\x11.gobridge.v1.PairR\rerrHeadersOut\x12%\n" +
+	"\x0ewas_redirected\x18& \x01(\bR\rwasRedirected\x12\x19\n" +
+	"\bmain_uri\x18' \x01(\fR\amainUri\x12\x19\n" +
+	"\bprev_uri\x18( \x01(\fR\aprevUri\x12\x1f\n" +
+	"\vprev_status\x18) \x01(\x05R\n" +
+	"prevStatus\x12\x1d\n" +
+	"\n" +
+	"bytes_sent\x18* \x01(\x03R\tbytesSent\"\x93\x02\n" +
 	"\tLogRecord\x122\n" +
 	"\x05level\x18\x01 \x01(\x0e2\x1c.gobridge.v1.LogRecord.LevelR\x05level\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\fR\amessage\"\xb7\x01\n" +
@@ -1530,7 +1821,28 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x06OP_SET\x10\x01\x12\n" +
 	"\n" +
 	"\x06OP_ADD\x10\x02\x12\f\n" +
-	"\bOP_UNSET\x10\x03\"\x11\n" +
+	"\bOP_UNSET\x10\x03\"\x94\x03\n" +
+	"\vFieldUpdate\x124\n" +
+	"\x05field\x18\x01 \x01(\x0e2\x1e.gobridge.v1.FieldUpdate.FieldR\x05field\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\xb8\x02\n" +
+	"\x05Field\x12\x15\n" +
+	"\x11FIELD_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eFIELD_FILENAME\x10\x01\x12\r\n" +
+	"\tFIELD_URI\x10\x02\x12\x13\n" +
+	"\x0fFIELD_PATH_INFO\x10\x03\x12\x0e\n" +
+	"\n" +
+	"FIELD_ARGS\x10\x04\x12\x11\n" +
+	"\rFIELD_HANDLER\x10\x05\x12\x16\n" +
+	"\x12FIELD_CONTENT_TYPE\x10\x06\x12\x1a\n" +
+	"\x16FIELD_CONTENT_ENCODING\x10\a\x12\x1b\n" +
+	"\x17FIELD_CONTENT_LANGUAGES\x10\b\x12\x0e\n" +
+	"\n" +
+	"FIELD_USER\x10\t\x12\x13\n" +
+	"\x0fFIELD_AUTH_TYPE\x10\n" +
+	"\x12\x15\n" +
+	"\x11FIELD_STATUS_LINE\x10\v\x12\x12\n" +
+	"\x0eFIELD_NO_CACHE\x10\f\x12\x1c\n" +
+	"\x18FIELD_CANONICAL_FILENAME\x10\r\"\x11\n" +
 	"\x0fDescribeRequest\"_\n" +
 	"\x10DescribeResponse\x12*\n" +
 	"\x06phases\x18\x01 \x03(\x0e2\x12.gobridge.v1.PhaseR\x06phases\x12\x1f\n" +
@@ -1538,13 +1850,15 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"sdkVersion\"h\n" +
 	"\fPhaseRequest\x12(\n" +
 	"\x05phase\x18\x01 \x01(\x0e2\x12.gobridge.v1.PhaseR\x05phase\x12.\n" +
-	"\arequest\x18\x02 \x01(\v2\x14.gobridge.v1.RequestR\arequest\"\xbe\x01\n" +
+	"\arequest\x18\x02 \x01(\v2\x14.gobridge.v1.RequestR\arequest\"\x9d\x02\n" +
 	"\rPhaseResponse\x12+\n" +
 	"\x06result\x18\x01 \x01(\x0e2\x13.gobridge.v1.ResultR\x06result\x12\x1f\n" +
 	"\vhttp_status\x18\x02 \x01(\x05R\n" +
 	"httpStatus\x123\n" +
 	"\tmutations\x18\x03 \x03(\v2\x15.gobridge.v1.MutationR\tmutations\x12*\n" +
-	"\x04logs\x18\x04 \x03(\v2\x16.gobridge.v1.LogRecordR\x04logs\"n\n" +
+	"\x04logs\x18\x04 \x03(\v2\x16.gobridge.v1.LogRecordR\x04logs\x120\n" +
+	"\x06fields\x18\x05 \x03(\v2\x18.gobridge.v1.FieldUpdateR\x06fields\x12+\n" +
+	"\x11internal_redirect\x18\x06 \x01(\fR\x10internalRedirect\"n\n" +
 	"\rHandleRequest\x12.\n" +
 	"\arequest\x18\x01 \x01(\v2\x14.gobridge.v1.RequestR\arequest\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\x12\x19\n" +
@@ -1602,63 +1916,69 @@ func file_gobridge_v1_gobridge_proto_rawDescGZIP() []byte {
 	return file_gobridge_v1_gobridge_proto_rawDescData
 }
 
-var file_gobridge_v1_gobridge_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_gobridge_v1_gobridge_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_gobridge_v1_gobridge_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_gobridge_v1_gobridge_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_gobridge_v1_gobridge_proto_goTypes = []any{
 	(Phase)(0),               // 0: gobridge.v1.Phase
 	(Result)(0),              // 1: gobridge.v1.Result
 	(LogRecord_Level)(0),     // 2: gobridge.v1.LogRecord.Level
 	(Mutation_Table)(0),      // 3: gobridge.v1.Mutation.Table
 	(Mutation_Op)(0),         // 4: gobridge.v1.Mutation.Op
-	(*Pair)(nil),             // 5: gobridge.v1.Pair
-	(*Connection)(nil),       // 6: gobridge.v1.Connection
-	(*Server)(nil),           // 7: gobridge.v1.Server
-	(*Request)(nil),          // 8: gobridge.v1.Request
-	(*LogRecord)(nil),        // 9: gobridge.v1.LogRecord
-	(*Mutation)(nil),         // 10: gobridge.v1.Mutation
-	(*DescribeRequest)(nil),  // 11: gobridge.v1.DescribeRequest
-	(*DescribeResponse)(nil), // 12: gobridge.v1.DescribeResponse
-	(*PhaseRequest)(nil),     // 13: gobridge.v1.PhaseRequest
-	(*PhaseResponse)(nil),    // 14: gobridge.v1.PhaseResponse
-	(*HandleRequest)(nil),    // 15: gobridge.v1.HandleRequest
-	(*ResponseHead)(nil),     // 16: gobridge.v1.ResponseHead
-	(*Finish)(nil),           // 17: gobridge.v1.Finish
-	(*HandleResponse)(nil),   // 18: gobridge.v1.HandleResponse
+	(FieldUpdate_Field)(0),   // 5: gobridge.v1.FieldUpdate.Field
+	(*Pair)(nil),             // 6: gobridge.v1.Pair
+	(*Connection)(nil),       // 7: gobridge.v1.Connection
+	(*Server)(nil),           // 8: gobridge.v1.Server
+	(*Request)(nil),          // 9: gobridge.v1.Request
+	(*LogRecord)(nil),        // 10: gobridge.v1.LogRecord
+	(*Mutation)(nil),         // 11: gobridge.v1.Mutation
+	(*FieldUpdate)(nil),      // 12: gobridge.v1.FieldUpdate
+	(*DescribeRequest)(nil),  // 13: gobridge.v1.DescribeRequest
+	(*DescribeResponse)(nil), // 14: gobridge.v1.DescribeResponse
+	(*PhaseRequest)(nil),     // 15: gobridge.v1.PhaseRequest
+	(*PhaseResponse)(nil),    // 16: gobridge.v1.PhaseResponse
+	(*HandleRequest)(nil),    // 17: gobridge.v1.HandleRequest
+	(*ResponseHead)(nil),     // 18: gobridge.v1.ResponseHead
+	(*Finish)(nil),           // 19: gobridge.v1.Finish
+	(*HandleResponse)(nil),   // 20: gobridge.v1.HandleResponse
 }
 var file_gobridge_v1_gobridge_proto_depIdxs = []int32{
-	5,  // 0: gobridge.v1.Request.headers_in:type_name -> gobridge.v1.Pair
-	5,  // 1: gobridge.v1.Request.options:type_name -> gobridge.v1.Pair
-	6,  // 2: gobridge.v1.Request.connection:type_name -> gobridge.v1.Connection
-	7,  // 3: gobridge.v1.Request.server:type_name -> gobridge.v1.Server
-	5,  // 4: gobridge.v1.Request.notes:type_name -> gobridge.v1.Pair
-	5,  // 5: gobridge.v1.Request.subprocess_env:type_name -> gobridge.v1.Pair
-	2,  // 6: gobridge.v1.LogRecord.level:type_name -> gobridge.v1.LogRecord.Level
-	3,  // 7: gobridge.v1.Mutation.table:type_name -> gobridge.v1.Mutation.Table
-	4,  // 8: gobridge.v1.Mutation.op:type_name -> gobridge.v1.Mutation.Op
-	0,  // 9: gobridge.v1.DescribeResponse.phases:type_name -> gobridge.v1.Phase
-	0,  // 10: gobridge.v1.PhaseRequest.phase:type_name -> gobridge.v1.Phase
-	8,  // 11: gobridge.v1.PhaseRequest.request:type_name -> gobridge.v1.Request
-	1,  // 12: gobridge.v1.PhaseResponse.result:type_name -> gobridge.v1.Result
-	10, // 13: gobridge.v1.PhaseResponse.mutations:type_name -> gobridge.v1.Mutation
-	9,  // 14: gobridge.v1.PhaseResponse.logs:type_name -> gobridge.v1.LogRecord
-	8,  // 15: gobridge.v1.HandleRequest.request:type_name -> gobridge.v1.Request
-	5,  // 16: gobridge.v1.ResponseHead.headers:type_name -> gobridge.v1.Pair
-	5,  // 17: gobridge.v1.ResponseHead.err_headers:type_name -> gobridge.v1.Pair
-	1,  // 18: gobridge.v1.Finish.result:type_name -> gobridge.v1.Result
-	9,  // 19: gobridge.v1.HandleResponse.logs:type_name -> gobridge.v1.LogRecord
-	16, // 20: gobridge.v1.HandleResponse.head:type_name -> gobridge.v1.ResponseHead
-	17, // 21: gobridge.v1.HandleResponse.finish:type_name -> gobridge.v1.Finish
-	11, // 22: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
-	13, // 23: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
-	15, // 24: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
-	12, // 25: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
-	14, // 26: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
-	18, // 27: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
-	25, // [25:28] is the sub-list for method output_type
-	22, // [22:25] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	6,  // 0: gobridge.v1.Request.headers_in:type_name -> gobridge.v1.Pair
+	6,  // 1: gobridge.v1.Request.options:type_name -> gobridge.v1.Pair
+	7,  // 2: gobridge.v1.Request.connection:type_name -> gobridge.v1.Connection
+	8,  // 3: gobridge.v1.Request.server:type_name -> gobridge.v1.Server
+	6,  // 4: gobridge.v1.Request.notes:type_name -> gobridge.v1.Pair
+	6,  // 5: gobridge.v1.Request.subprocess_env:type_name -> gobridge.v1.Pair
+	6,  // 6: gobridge.v1.Request.headers_out:type_name -> gobridge.v1.Pair
+	6,  // 7: gobridge.v1.Request.err_headers_out:type_name -> gobridge.v1.Pair
+	2,  // 8: gobridge.v1.LogRecord.level:type_name -> gobridge.v1.LogRecord.Level
+	3,  // 9: gobridge.v1.Mutation.table:type_name -> gobridge.v1.Mutation.Table
+	4,  // 10: gobridge.v1.Mutation.op:type_name -> gobridge.v1.Mutation.Op
+	5,  // 11: gobridge.v1.FieldUpdate.field:type_name -> gobridge.v1.FieldUpdate.Field
+	0,  // 12: gobridge.v1.DescribeResponse.phases:type_name -> gobridge.v1.Phase
+	0,  // 13: gobridge.v1.PhaseRequest.phase:type_name -> gobridge.v1.Phase
+	9,  // 14: gobridge.v1.PhaseRequest.request:type_name -> gobridge.v1.Request
+	1,  // 15: gobridge.v1.PhaseResponse.result:type_name -> gobridge.v1.Result
+	11, // 16: gobridge.v1.PhaseResponse.mutations:type_name -> gobridge.v1.Mutation
+	10, // 17: gobridge.v1.PhaseResponse.logs:type_name -> gobridge.v1.LogRecord
+	12, // 18: gobridge.v1.PhaseResponse.fields:type_name -> gobridge.v1.FieldUpdate
+	9,  // 19: gobridge.v1.HandleRequest.request:type_name -> gobridge.v1.Request
+	6,  // 20: gobridge.v1.ResponseHead.headers:type_name -> gobridge.v1.Pair
+	6,  // 21: gobridge.v1.ResponseHead.err_headers:type_name -> gobridge.v1.Pair
+	1,  // 22: gobridge.v1.Finish.result:type_name -> gobridge.v1.Result
+	10, // 23: gobridge.v1.HandleResponse.logs:type_name -> gobridge.v1.LogRecord
+	18, // 24: gobridge.v1.HandleResponse.head:type_name -> gobridge.v1.ResponseHead
+	19, // 25: gobridge.v1.HandleResponse.finish:type_name -> gobridge.v1.Finish
+	13, // 26: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
+	15, // 27: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
+	17, // 28: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
+	14, // 29: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
+	16, // 30: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
+	20, // 31: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
+	29, // [29:32] is the sub-list for method output_type
+	26, // [26:29] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_gobridge_v1_gobridge_proto_init() }
@@ -1671,8 +1991,8 @@ func file_gobridge_v1_gobridge_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gobridge_v1_gobridge_proto_rawDesc), len(file_gobridge_v1_gobridge_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   14,
+			NumEnums:      6,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -277,6 +277,51 @@ void   gobridge__v1__mutation__free_unpacked
   assert(message->base.descriptor == &gobridge__v1__mutation__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   gobridge__v1__field_update__init
+                     (Gobridge__V1__FieldUpdate         *message)
+{
+  static const Gobridge__V1__FieldUpdate init_value = GOBRIDGE__V1__FIELD_UPDATE__INIT;
+  *message = init_value;
+}
+size_t gobridge__v1__field_update__get_packed_size
+                     (const Gobridge__V1__FieldUpdate *message)
+{
+  assert(message->base.descriptor == &gobridge__v1__field_update__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t gobridge__v1__field_update__pack
+                     (const Gobridge__V1__FieldUpdate *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &gobridge__v1__field_update__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t gobridge__v1__field_update__pack_to_buffer
+                     (const Gobridge__V1__FieldUpdate *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &gobridge__v1__field_update__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Gobridge__V1__FieldUpdate *
+       gobridge__v1__field_update__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Gobridge__V1__FieldUpdate *)
+     protobuf_c_message_unpack (&gobridge__v1__field_update__descriptor,
+                                allocator, len, data);
+}
+void   gobridge__v1__field_update__free_unpacked
+                     (Gobridge__V1__FieldUpdate *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &gobridge__v1__field_update__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   gobridge__v1__describe_request__init
                      (Gobridge__V1__DescribeRequest         *message)
 {
@@ -894,7 +939,7 @@ const ProtobufCMessageDescriptor gobridge__v1__server__descriptor =
   (ProtobufCMessageInit) gobridge__v1__server__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__request__field_descriptors[28] =
+static const ProtobufCFieldDescriptor gobridge__v1__request__field_descriptors[42] =
 {
   {
     "method",
@@ -1232,41 +1277,223 @@ static const ProtobufCFieldDescriptor gobridge__v1__request__field_descriptors[2
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "status",
+    29,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Request, status),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status_line",
+    30,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Request, status_line),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "content_encoding",
+    31,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Request, content_encoding),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "content_languages",
+    32,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Gobridge__V1__Request, n_content_languages),
+    offsetof(Gobridge__V1__Request, content_languages),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mtime_us",
+    33,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Request, mtime_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "no_cache",
+    34,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Request, no_cache),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "canonical_filename",
+    35,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Request, canonical_filename),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "headers_out",
+    36,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Gobridge__V1__Request, n_headers_out),
+    offsetof(Gobridge__V1__Request, headers_out),
+    &gobridge__v1__pair__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "err_headers_out",
+    37,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Gobridge__V1__Request, n_err_headers_out),
+    offsetof(Gobridge__V1__Request, err_headers_out),
+    &gobridge__v1__pair__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "was_redirected",
+    38,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Request, was_redirected),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "main_uri",
+    39,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Request, main_uri),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prev_uri",
+    40,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Request, prev_uri),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prev_status",
+    41,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Request, prev_status),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bytes_sent",
+    42,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Request, bytes_sent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__request__field_indices_by_name[] = {
   5,   /* field[5] = args */
   11,   /* field[11] = auth_type */
+  41,   /* field[41] = bytes_sent */
+  34,   /* field[34] = canonical_filename */
   21,   /* field[21] = connection */
+  30,   /* field[30] = content_encoding */
+  31,   /* field[31] = content_languages */
   15,   /* field[15] = content_length */
   14,   /* field[14] = content_type */
+  36,   /* field[36] = err_headers_out */
   7,   /* field[7] = filename */
   13,   /* field[13] = handler */
   16,   /* field[16] = has_body */
   9,   /* field[9] = headers_in */
+  35,   /* field[35] = headers_out */
   8,   /* field[8] = hostname */
   26,   /* field[26] = is_internal_redirect */
   25,   /* field[25] = is_subrequest */
   20,   /* field[20] = location */
   19,   /* field[19] = log_id */
+  38,   /* field[38] = main_uri */
   0,   /* field[0] = method */
+  32,   /* field[32] = mtime_us */
+  33,   /* field[33] = no_cache */
   23,   /* field[23] = notes */
   17,   /* field[17] = options */
   6,   /* field[6] = path_info */
   18,   /* field[18] = plugin */
+  40,   /* field[40] = prev_status */
+  39,   /* field[39] = prev_uri */
   1,   /* field[1] = protocol */
   12,   /* field[12] = request_time_us */
   27,   /* field[27] = scheme */
   22,   /* field[22] = server */
+  28,   /* field[28] = status */
+  29,   /* field[29] = status_line */
   24,   /* field[24] = subprocess_env */
   2,   /* field[2] = the_request */
   3,   /* field[3] = unparsed_uri */
   4,   /* field[4] = uri */
   10,   /* field[10] = user */
+  37,   /* field[37] = was_redirected */
 };
 static const ProtobufCIntRange gobridge__v1__request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 28 }
+  { 0, 42 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__request__descriptor =
 {
@@ -1276,7 +1503,7 @@ const ProtobufCMessageDescriptor gobridge__v1__request__descriptor =
   "Gobridge__V1__Request",
   "gobridge.v1",
   sizeof(Gobridge__V1__Request),
-  28,
+  42,
   gobridge__v1__request__field_descriptors,
   gobridge__v1__request__field_indices_by_name,
   1,  gobridge__v1__request__number_ranges,
@@ -1523,6 +1750,109 @@ const ProtobufCMessageDescriptor gobridge__v1__mutation__descriptor =
   (ProtobufCMessageInit) gobridge__v1__mutation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCEnumValue gobridge__v1__field_update__field__enum_values_by_number[14] =
+{
+  { "FIELD_UNSPECIFIED", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_UNSPECIFIED", 0 },
+  { "FIELD_FILENAME", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_FILENAME", 1 },
+  { "FIELD_URI", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_URI", 2 },
+  { "FIELD_PATH_INFO", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_PATH_INFO", 3 },
+  { "FIELD_ARGS", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ARGS", 4 },
+  { "FIELD_HANDLER", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_HANDLER", 5 },
+  { "FIELD_CONTENT_TYPE", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CONTENT_TYPE", 6 },
+  { "FIELD_CONTENT_ENCODING", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CONTENT_ENCODING", 7 },
+  { "FIELD_CONTENT_LANGUAGES", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CONTENT_LANGUAGES", 8 },
+  { "FIELD_USER", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_USER", 9 },
+  { "FIELD_AUTH_TYPE", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_AUTH_TYPE", 10 },
+  { "FIELD_STATUS_LINE", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_STATUS_LINE", 11 },
+  { "FIELD_NO_CACHE", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_NO_CACHE", 12 },
+  { "FIELD_CANONICAL_FILENAME", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CANONICAL_FILENAME", 13 },
+};
+static const ProtobufCIntRange gobridge__v1__field_update__field__value_ranges[] = {
+{0, 0},{0, 14}
+};
+static const ProtobufCEnumValueIndex gobridge__v1__field_update__field__enum_values_by_name[14] =
+{
+  { "FIELD_ARGS", 4 },
+  { "FIELD_AUTH_TYPE", 10 },
+  { "FIELD_CANONICAL_FILENAME", 13 },
+  { "FIELD_CONTENT_ENCODING", 7 },
+  { "FIELD_CONTENT_LANGUAGES", 8 },
+  { "FIELD_CONTENT_TYPE", 6 },
+  { "FIELD_FILENAME", 1 },
+  { "FIELD_HANDLER", 5 },
+  { "FIELD_NO_CACHE", 12 },
+  { "FIELD_PATH_INFO", 3 },
+  { "FIELD_STATUS_LINE", 11 },
+  { "FIELD_UNSPECIFIED", 0 },
+  { "FIELD_URI", 2 },
+  { "FIELD_USER", 9 },
+};
+const ProtobufCEnumDescriptor gobridge__v1__field_update__field__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "gobridge.v1.FieldUpdate.Field",
+  "Field",
+  "Gobridge__V1__FieldUpdate__Field",
+  "gobridge.v1",
+  14,
+  gobridge__v1__field_update__field__enum_values_by_number,
+  14,
+  gobridge__v1__field_update__field__enum_values_by_name,
+  1,
+  gobridge__v1__field_update__field__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor gobridge__v1__field_update__field_descriptors[2] =
+{
+  {
+    "field",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__FieldUpdate, field),
+    &gobridge__v1__field_update__field__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__FieldUpdate, value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned gobridge__v1__field_update__field_indices_by_name[] = {
+  0,   /* field[0] = field */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange gobridge__v1__field_update__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor gobridge__v1__field_update__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "gobridge.v1.FieldUpdate",
+  "FieldUpdate",
+  "Gobridge__V1__FieldUpdate",
+  "gobridge.v1",
+  sizeof(Gobridge__V1__FieldUpdate),
+  2,
+  gobridge__v1__field_update__field_descriptors,
+  gobridge__v1__field_update__field_indices_by_name,
+  1,  gobridge__v1__field_update__number_ranges,
+  (ProtobufCMessageInit) gobridge__v1__field_update__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 #define gobridge__v1__describe_request__field_descriptors NULL
 #define gobridge__v1__describe_request__field_indices_by_name NULL
 #define gobridge__v1__describe_request__number_ranges NULL
@@ -1643,7 +1973,7 @@ const ProtobufCMessageDescriptor gobridge__v1__phase_request__descriptor =
   (ProtobufCMessageInit) gobridge__v1__phase_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__phase_response__field_descriptors[4] =
+static const ProtobufCFieldDescriptor gobridge__v1__phase_response__field_descriptors[6] =
 {
   {
     "result",
@@ -1693,9 +2023,35 @@ static const ProtobufCFieldDescriptor gobridge__v1__phase_response__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "fields",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Gobridge__V1__PhaseResponse, n_fields),
+    offsetof(Gobridge__V1__PhaseResponse, fields),
+    &gobridge__v1__field_update__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "internal_redirect",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__PhaseResponse, internal_redirect),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__phase_response__field_indices_by_name[] = {
+  4,   /* field[4] = fields */
   1,   /* field[1] = http_status */
+  5,   /* field[5] = internal_redirect */
   3,   /* field[3] = logs */
   2,   /* field[2] = mutations */
   0,   /* field[0] = result */
@@ -1703,7 +2059,7 @@ static const unsigned gobridge__v1__phase_response__field_indices_by_name[] = {
 static const ProtobufCIntRange gobridge__v1__phase_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__phase_response__descriptor =
 {
@@ -1713,7 +2069,7 @@ const ProtobufCMessageDescriptor gobridge__v1__phase_response__descriptor =
   "Gobridge__V1__PhaseResponse",
   "gobridge.v1",
   sizeof(Gobridge__V1__PhaseResponse),
-  4,
+  6,
   gobridge__v1__phase_response__field_descriptors,
   gobridge__v1__phase_response__field_indices_by_name,
   1,  gobridge__v1__phase_response__number_ranges,

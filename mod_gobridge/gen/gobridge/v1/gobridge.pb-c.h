@@ -21,6 +21,7 @@ typedef struct Gobridge__V1__Server Gobridge__V1__Server;
 typedef struct Gobridge__V1__Request Gobridge__V1__Request;
 typedef struct Gobridge__V1__LogRecord Gobridge__V1__LogRecord;
 typedef struct Gobridge__V1__Mutation Gobridge__V1__Mutation;
+typedef struct Gobridge__V1__FieldUpdate Gobridge__V1__FieldUpdate;
 typedef struct Gobridge__V1__DescribeRequest Gobridge__V1__DescribeRequest;
 typedef struct Gobridge__V1__DescribeResponse Gobridge__V1__DescribeResponse;
 typedef struct Gobridge__V1__PhaseRequest Gobridge__V1__PhaseRequest;
@@ -74,6 +75,65 @@ typedef enum _Gobridge__V1__Mutation__Op {
   GOBRIDGE__V1__MUTATION__OP__OP_UNSET = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GOBRIDGE__V1__MUTATION__OP)
 } Gobridge__V1__Mutation__Op;
+typedef enum _Gobridge__V1__FieldUpdate__Field {
+  /*
+   * invalid
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_UNSPECIFIED = 0,
+  /*
+   * r->filename: an absolute path
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_FILENAME = 1,
+  /*
+   * r->uri: starts with '/'
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_URI = 2,
+  /*
+   * r->path_info: empty or starts with '/'
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_PATH_INFO = 3,
+  /*
+   * r->args: the query string without '?'; empty: none
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ARGS = 4,
+  /*
+   * r->handler: empty: none
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_HANDLER = 5,
+  /*
+   * ap_set_content_type: "type/subtype[; params]"
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CONTENT_TYPE = 6,
+  /*
+   * r->content_encoding: a token; empty: none
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CONTENT_ENCODING = 7,
+  /*
+   * r->content_languages: comma-separated tags; empty: none
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CONTENT_LANGUAGES = 8,
+  /*
+   * r->user: empty: none
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_USER = 9,
+  /*
+   * r->ap_auth_type: a token; empty: none
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_AUTH_TYPE = 10,
+  /*
+   * r->status_line: "NNN Reason"; empty: httpd's
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_STATUS_LINE = 11,
+  /*
+   * r->no_cache: "1" or "0"
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_NO_CACHE = 12,
+  /*
+   * r->canonical_filename: an absolute path
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CANONICAL_FILENAME = 13
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GOBRIDGE__V1__FIELD_UPDATE__FIELD)
+} Gobridge__V1__FieldUpdate__Field;
 /*
  * Phase names the httpd hook a call is made from.
  */
@@ -276,10 +336,73 @@ struct  Gobridge__V1__Request
    * "http" or "https"
    */
   ProtobufCBinaryData scheme;
+  /*
+   * What the non-body phases also read (PhaseRequest). The content handler
+   * gets them too; they cost nothing when empty.
+   */
+  /*
+   * r->status
+   */
+  int32_t status;
+  /*
+   * r->status_line, empty when httpd makes it
+   */
+  ProtobufCBinaryData status_line;
+  /*
+   * r->content_encoding
+   */
+  ProtobufCBinaryData content_encoding;
+  /*
+   * r->content_languages, in order
+   */
+  size_t n_content_languages;
+  ProtobufCBinaryData *content_languages;
+  /*
+   * r->mtime, microseconds since the epoch; 0 unknown
+   */
+  int64_t mtime_us;
+  /*
+   * r->no_cache
+   */
+  protobuf_c_boolean no_cache;
+  /*
+   * r->canonical_filename
+   */
+  ProtobufCBinaryData canonical_filename;
+  /*
+   * r->headers_out so far
+   */
+  size_t n_headers_out;
+  Gobridge__V1__Pair **headers_out;
+  /*
+   * r->err_headers_out so far
+   */
+  size_t n_err_headers_out;
+  Gobridge__V1__Pair **err_headers_out;
+  /*
+   * r->next is set: httpd redirected this request internally
+   */
+  protobuf_c_boolean was_redirected;
+  /*
+   * r->main->uri for a sub-request
+   */
+  ProtobufCBinaryData main_uri;
+  /*
+   * r->prev->uri for an internal redirect
+   */
+  ProtobufCBinaryData prev_uri;
+  /*
+   * r->prev->status for an internal redirect
+   */
+  int32_t prev_status;
+  /*
+   * r->bytes_sent (body bytes; the log phase)
+   */
+  int64_t bytes_sent;
 };
 #define GOBRIDGE__V1__REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__request__descriptor) \
-    , {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, 0,NULL, {0,NULL}, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL, {0,NULL}, {0,NULL}, {0,NULL}, NULL, NULL, 0,NULL, 0,NULL, 0, 0, {0,NULL} }
+    , {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, 0,NULL, {0,NULL}, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL, {0,NULL}, {0,NULL}, {0,NULL}, NULL, NULL, 0,NULL, 0,NULL, 0, 0, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0,NULL, 0, 0, {0,NULL}, 0,NULL, 0,NULL, 0, {0,NULL}, {0,NULL}, 0, 0 }
 
 
 /*
@@ -311,6 +434,23 @@ struct  Gobridge__V1__Mutation
 #define GOBRIDGE__V1__MUTATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__mutation__descriptor) \
     , GOBRIDGE__V1__MUTATION__TABLE__TABLE_UNSPECIFIED, GOBRIDGE__V1__MUTATION__OP__OP_UNSPECIFIED, {0,NULL}, {0,NULL} }
+
+
+/*
+ * FieldUpdate changes one request_rec field. protobuf-c has no proto3
+ * `optional`, so a phase names the fields it changes instead of sending a
+ * request with presence bits. The module validates every value and refuses
+ * the whole answer if one is invalid (docs/error-reference.md GB0203).
+ */
+struct  Gobridge__V1__FieldUpdate
+{
+  ProtobufCMessage base;
+  Gobridge__V1__FieldUpdate__Field field;
+  ProtobufCBinaryData value;
+};
+#define GOBRIDGE__V1__FIELD_UPDATE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__field_update__descriptor) \
+    , GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_UNSPECIFIED, {0,NULL} }
 
 
 struct  Gobridge__V1__DescribeRequest
@@ -360,10 +500,22 @@ struct  Gobridge__V1__PhaseResponse
   Gobridge__V1__Mutation **mutations;
   size_t n_logs;
   Gobridge__V1__LogRecord **logs;
+  /*
+   * Applied after the mutations, in order.
+   */
+  size_t n_fields;
+  Gobridge__V1__FieldUpdate **fields;
+  /*
+   * A local URI ("/path?query") to redirect the request to internally. The
+   * redirect replaces the content handler: the phases up to the handler
+   * still run for this request, then httpd serves the new URI as a new
+   * (internally redirected) request. Not allowed in PHASE_LOG.
+   */
+  ProtobufCBinaryData internal_redirect;
 };
 #define GOBRIDGE__V1__PHASE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__phase_response__descriptor) \
-    , GOBRIDGE__V1__RESULT__RESULT_UNSPECIFIED, 0, 0,NULL, 0,NULL }
+    , GOBRIDGE__V1__RESULT__RESULT_UNSPECIFIED, 0, 0,NULL, 0,NULL, 0,NULL, {0,NULL} }
 
 
 /*
@@ -586,6 +738,25 @@ Gobridge__V1__Mutation *
 void   gobridge__v1__mutation__free_unpacked
                      (Gobridge__V1__Mutation *message,
                       ProtobufCAllocator *allocator);
+/* Gobridge__V1__FieldUpdate methods */
+void   gobridge__v1__field_update__init
+                     (Gobridge__V1__FieldUpdate         *message);
+size_t gobridge__v1__field_update__get_packed_size
+                     (const Gobridge__V1__FieldUpdate   *message);
+size_t gobridge__v1__field_update__pack
+                     (const Gobridge__V1__FieldUpdate   *message,
+                      uint8_t             *out);
+size_t gobridge__v1__field_update__pack_to_buffer
+                     (const Gobridge__V1__FieldUpdate   *message,
+                      ProtobufCBuffer     *buffer);
+Gobridge__V1__FieldUpdate *
+       gobridge__v1__field_update__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   gobridge__v1__field_update__free_unpacked
+                     (Gobridge__V1__FieldUpdate *message,
+                      ProtobufCAllocator *allocator);
 /* Gobridge__V1__DescribeRequest methods */
 void   gobridge__v1__describe_request__init
                      (Gobridge__V1__DescribeRequest         *message);
@@ -758,6 +929,9 @@ typedef void (*Gobridge__V1__LogRecord_Closure)
 typedef void (*Gobridge__V1__Mutation_Closure)
                  (const Gobridge__V1__Mutation *message,
                   void *closure_data);
+typedef void (*Gobridge__V1__FieldUpdate_Closure)
+                 (const Gobridge__V1__FieldUpdate *message,
+                  void *closure_data);
 typedef void (*Gobridge__V1__DescribeRequest_Closure)
                  (const Gobridge__V1__DescribeRequest *message,
                   void *closure_data);
@@ -838,6 +1012,8 @@ extern const ProtobufCEnumDescriptor    gobridge__v1__log_record__level__descrip
 extern const ProtobufCMessageDescriptor gobridge__v1__mutation__descriptor;
 extern const ProtobufCEnumDescriptor    gobridge__v1__mutation__table__descriptor;
 extern const ProtobufCEnumDescriptor    gobridge__v1__mutation__op__descriptor;
+extern const ProtobufCMessageDescriptor gobridge__v1__field_update__descriptor;
+extern const ProtobufCEnumDescriptor    gobridge__v1__field_update__field__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__describe_request__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__describe_response__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__phase_request__descriptor;

@@ -1,0 +1,267 @@
+/* gb_mutate.c: what a phase plugin may change, and how it is checked. */
+#include "gb_mutate.h"
+#include "gb_response.h"
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <string.h>
+#include <strings.h>
+
+/* No CTL at all (not even HTAB) and no DEL. */
+static int gb_no_ctl(const unsigned char *s, apr_size_t n)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < 0x20 || s[i] == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* No CTL, DEL or space. */
+static int gb_no_ctl_space(const unsigned char *s, apr_size_t n)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] <= 0x20 || s[i] == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static apr_size_t gb_token_len(const unsigned char *s, apr_size_t n)
+{
+    apr_size_t i = 0;
+
+    while (i < n && gb_response_valid_name(s + i, 1)) {
+        i++;
+    }
+    return i;
+}
+
+/* "type/subtype" then nothing, or ';' and parameters that are a valid
+ * header value. */
+static int gb_valid_content_type(const unsigned char *s, apr_size_t n)
+{
+    apr_size_t i = gb_token_len(s, n);
+
+    if (i == 0 || i >= n || s[i] != '/') {
+        return 0;
+    }
+    s += i + 1;
+    n -= i + 1;
+    i = gb_token_len(s, n);
+    if (i == 0) {
+        return 0;
+    }
+    if (i == n) {
+        return 1;
+    }
+    while (i < n && (s[i] == ' ' || s[i] == '\t')) {
+        i++;
+    }
+    return i < n && s[i] == ';'
+           && gb_response_valid_value(s + i, n - i);
+}
+
+/* Comma-separated language tags ([A-Za-z0-9-]+), spaces after commas. */
+static int gb_valid_languages(const unsigned char *s, apr_size_t n)
+{
+    apr_size_t i = 0, tag = 0;
+
+    for (; i < n; i++) {
+        if (apr_isalnum(s[i]) || s[i] == '-') {
+            tag++;
+        }
+        else if (s[i] == ',' && tag > 0) {
+            tag = 0;
+            while (i + 1 < n && s[i + 1] == ' ') {
+                i++;
+            }
+        }
+        else {
+            return 0;
+        }
+    }
+    return tag > 0;
+}
+
+int gb_mutate_valid_field(Gobridge__V1__FieldUpdate__Field f,
+                          const unsigned char *v, apr_size_t n)
+{
+    switch (f) {
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_FILENAME:
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CANONICAL_FILENAME:
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_URI:
+        return n > 0 && v[0] == '/' && gb_no_ctl(v, n);
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_PATH_INFO:
+        return n == 0 || (v[0] == '/' && gb_no_ctl(v, n));
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ARGS:
+        return gb_no_ctl_space(v, n) && !memchr(v, '#', n);
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_HANDLER:
+        return gb_no_ctl_space(v, n);
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CONTENT_TYPE:
+        return gb_valid_content_type(v, n);
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CONTENT_ENCODING:
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_AUTH_TYPE:
+        return n == 0 || gb_response_valid_name(v, n);
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CONTENT_LANGUAGES:
+        return n == 0 || gb_valid_languages(v, n);
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_USER:
+        return gb_no_ctl(v, n);
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_STATUS_LINE:
+        if (n == 0) {
+            return 1;
+        }
+        return n >= 5 && v[0] >= '1' && v[0] <= '5' && apr_isdigit(v[1])
+               && apr_isdigit(v[2]) && v[3] == ' ' && gb_no_ctl(v, n);
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_NO_CACHE:
+        return n == 1 && (v[0] == '0' || v[0] == '1');
+    default:
+        return 0;
+    }
+}
+
+int gb_mutate_valid_redirect(ProtobufCBinaryData b)
+{
+    return b.len > 0 && b.data[0] == '/' && gb_no_ctl_space(b.data, b.len)
+           && !memchr(b.data, '#', b.len);
+}
+
+static int gb_known_level(Gobridge__V1__LogRecord__Level l)
+{
+    int level;
+    return gb_response_log_level(l, &level);
+}
+
+apr_status_t gb_mutate_check(apr_pool_t *p,
+                             const Gobridge__V1__PhaseResponse *m,
+                             int allow_redirect, const char **why)
+{
+    size_t i;
+
+    switch (m->result) {
+    case GOBRIDGE__V1__RESULT__RESULT_OK:
+    case GOBRIDGE__V1__RESULT__RESULT_DECLINED:
+    case GOBRIDGE__V1__RESULT__RESULT_DONE:
+        break;
+    case GOBRIDGE__V1__RESULT__RESULT_HTTP_STATUS:
+        if (m->http_status < 300 || m->http_status > 599) {
+            *why = apr_psprintf(p, "http_status %d is outside 300..599",
+                                (int)m->http_status);
+            return APR_EINVAL;
+        }
+        break;
+    default:
+        *why = apr_psprintf(p, "result %d is not a known Result",
+                            (int)m->result);
+        return APR_EINVAL;
+    }
+    for (i = 0; i < m->n_logs; i++) {
+        if (!gb_known_level(m->logs[i]->level)) {
+            *why = apr_psprintf(p, "log record #%lu has unknown level %d",
+                                (unsigned long)i, (int)m->logs[i]->level);
+            return APR_EINVAL;
+        }
+    }
+    for (i = 0; i < m->n_mutations; i++) {
+        const Gobridge__V1__Mutation *mu = m->mutations[i];
+
+        if (mu->table < GOBRIDGE__V1__MUTATION__TABLE__TABLE_HEADERS_IN
+            || mu->table > GOBRIDGE__V1__MUTATION__TABLE__TABLE_SUBPROCESS_ENV) {
+            *why = apr_psprintf(p, "mutation #%lu has unknown table %d",
+                                (unsigned long)i, (int)mu->table);
+            return APR_EINVAL;
+        }
+        if (mu->op < GOBRIDGE__V1__MUTATION__OP__OP_SET
+            || mu->op > GOBRIDGE__V1__MUTATION__OP__OP_UNSET) {
+            *why = apr_psprintf(p, "mutation #%lu has unknown op %d",
+                                (unsigned long)i, (int)mu->op);
+            return APR_EINVAL;
+        }
+        if (!gb_response_valid_name(mu->key.data, mu->key.len)) {
+            *why = apr_psprintf(p, "mutation #%lu: key is not an HTTP "
+                                "token", (unsigned long)i);
+            return APR_EINVAL;
+        }
+        if (mu->op != GOBRIDGE__V1__MUTATION__OP__OP_UNSET
+            && !gb_response_valid_value(mu->value.data, mu->value.len)) {
+            *why = apr_psprintf(p, "mutation #%lu ('%s') has a control "
+                                "character in its value", (unsigned long)i,
+                                gb_pb_strdup(p, mu->key));
+            return APR_EINVAL;
+        }
+    }
+    for (i = 0; i < m->n_fields; i++) {
+        const Gobridge__V1__FieldUpdate *f = m->fields[i];
+
+        if (!gb_mutate_valid_field(f->field, f->value.data, f->value.len)) {
+            *why = apr_psprintf(p, "field update #%lu (field %d) has an "
+                                "invalid value or an unknown field",
+                                (unsigned long)i, (int)f->field);
+            return APR_EINVAL;
+        }
+    }
+    if (m->internal_redirect.len) {
+        if (!allow_redirect) {
+            *why = "internal_redirect is not allowed in this phase";
+            return APR_EINVAL;
+        }
+        if (!gb_mutate_valid_redirect(m->internal_redirect)) {
+            *why = "internal_redirect is not a local URI starting with '/'";
+            return APR_EINVAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+void gb_mutate_apply_tables(apr_pool_t *p,
+                            const Gobridge__V1__PhaseResponse *m,
+                            const gb_mutate_tables *t,
+                            apr_array_header_t *dropped)
+{
+    size_t i;
+
+    for (i = 0; i < m->n_mutations; i++) {
+        const Gobridge__V1__Mutation *mu = m->mutations[i];
+        const char *k = gb_pb_strdup(p, mu->key);
+        apr_table_t *tab;
+        int response = 0;
+
+        switch (mu->table) {
+        case GOBRIDGE__V1__MUTATION__TABLE__TABLE_HEADERS_IN:
+            tab = t->headers_in; break;
+        case GOBRIDGE__V1__MUTATION__TABLE__TABLE_HEADERS_OUT:
+            tab = t->headers_out; response = 1; break;
+        case GOBRIDGE__V1__MUTATION__TABLE__TABLE_ERR_HEADERS_OUT:
+            tab = t->err_headers_out; response = 1; break;
+        case GOBRIDGE__V1__MUTATION__TABLE__TABLE_NOTES:
+            tab = t->notes; break;
+        case GOBRIDGE__V1__MUTATION__TABLE__TABLE_SUBPROCESS_ENV:
+            tab = t->subprocess_env; break;
+        default:
+            continue;   /* refused by gb_mutate_check */
+        }
+        if (response && mu->op != GOBRIDGE__V1__MUTATION__OP__OP_UNSET
+            && (gb_response_is_hop_by_hop(k)
+                || !strcasecmp(k, "Content-Length"))) {
+            APR_ARRAY_PUSH(dropped, const char *) = k;
+            continue;
+        }
+        switch (mu->op) {
+        case GOBRIDGE__V1__MUTATION__OP__OP_SET:
+            apr_table_setn(tab, k, gb_pb_strdup(p, mu->value));
+            break;
+        case GOBRIDGE__V1__MUTATION__OP__OP_ADD:
+            apr_table_addn(tab, k, gb_pb_strdup(p, mu->value));
+            break;
+        default:
+            apr_table_unset(tab, k);
+            break;
+        }
+    }
+}

@@ -1,0 +1,53 @@
+/* gb_mutate.h: validate a plugin's PhaseResponse and apply its table
+ * mutations.
+ *
+ * Pure functions over APR tables (no request_rec), so they are unit tested
+ * without httpd (test/test_module.c). The whole answer is checked before
+ * anything is applied: a phase either takes all of a plugin's changes or
+ * none of them.
+ */
+#ifndef GB_MUTATE_H
+#define GB_MUTATE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+#include "gb_pb.h"
+
+/* The tables a Mutation may change, indexed by Mutation.Table. */
+typedef struct gb_mutate_tables {
+    apr_table_t *headers_in;
+    apr_table_t *headers_out;
+    apr_table_t *err_headers_out;
+    apr_table_t *notes;
+    apr_table_t *subprocess_env;
+} gb_mutate_tables;
+
+/* Whether value (n bytes) is acceptable for field f. Every field refuses
+ * NUL and other control characters; see the .c for each field's rule. */
+int gb_mutate_valid_field(Gobridge__V1__FieldUpdate__Field f,
+                          const unsigned char *v, apr_size_t n);
+
+/* Whether b is a local URI an internal redirect may go to: "/path[?q]",
+ * no control characters, spaces or fragment. */
+int gb_mutate_valid_redirect(ProtobufCBinaryData b);
+
+/* Checks every part of m: the result and its status (300..599 with
+ * RESULT_HTTP_STATUS), log levels, each mutation (known table and op,
+ * header-token key, value without control characters but HTAB), each field
+ * update, and the redirect target (refused unless allow_redirect). On a bad
+ * answer returns APR_EINVAL with *why (allocated in p) saying what. */
+apr_status_t gb_mutate_check(apr_pool_t *p,
+                             const Gobridge__V1__PhaseResponse *m,
+                             int allow_redirect, const char **why);
+
+/* Applies m's mutations (already checked) in order, copying keys and values
+ * into p. Hop-by-hop fields and Content-Length set in headers_out or
+ * err_headers_out are skipped and their names pushed onto dropped (const
+ * char *), as for the content handler's head. */
+void gb_mutate_apply_tables(apr_pool_t *p,
+                            const Gobridge__V1__PhaseResponse *m,
+                            const gb_mutate_tables *t,
+                            apr_array_header_t *dropped);
+
+#endif /* GB_MUTATE_H */

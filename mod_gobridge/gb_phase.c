@@ -1,0 +1,379 @@
+/* gb_phase.c: the generic phase harness (like mod_lua's) and the hook
+ * wrappers. See gb_phase.h for the rules. */
+#include "gb_private.h"
+#include "gb_phase.h"
+#include "gb_call.h"
+#include "gb_config.h"
+#include "gb_conn.h"
+#include "gb_mutate.h"
+#include "gb_request.h"
+#include "gb_response.h"
+
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+typedef struct {
+    const char *name;           /* as in log lines and pool tags */
+    Gobridge__V1__Phase wire;
+    int run_all;                /* RUN_ALL hook: OK lets the next run */
+} gb_phase_info;
+
+static const gb_phase_info gb_phase_infos[GB_PHASE_COUNT] = {
+    {"post_read_request", GOBRIDGE__V1__PHASE__PHASE_POST_READ_REQUEST, 1},
+    {"translate_name", GOBRIDGE__V1__PHASE__PHASE_TRANSLATE_NAME, 0},
+    {"map_to_storage", GOBRIDGE__V1__PHASE__PHASE_MAP_TO_STORAGE, 0},
+    {"header_parser", GOBRIDGE__V1__PHASE__PHASE_HEADER_PARSER, 1},
+    {"access", GOBRIDGE__V1__PHASE__PHASE_ACCESS, 0},
+    {"authn", GOBRIDGE__V1__PHASE__PHASE_AUTHN, 0},
+    {"authz", GOBRIDGE__V1__PHASE__PHASE_AUTHZ, 0},
+    {"type_checker", GOBRIDGE__V1__PHASE__PHASE_TYPE_CHECKER, 0},
+    {"fixups", GOBRIDGE__V1__PHASE__PHASE_FIXUPS, 1},
+    {"log", GOBRIDGE__V1__PHASE__PHASE_LOG, 1},
+};
+
+/* r->request_config: what one phase leaves for a later one. */
+typedef struct {
+    const char *redirect;       /* internal redirect target */
+} gb_phase_req;
+
+#define GB_FIELD(x) GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_##x
+
+static int gb_phase_is_down(apr_status_t rv)
+{
+    return APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ECONNREFUSED(rv)
+           || APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_ECONNRESET(rv)
+           || APR_STATUS_IS_ECONNABORTED(rv) || APR_STATUS_IS_EPIPE(rv);
+}
+
+/* The request's answer to a failed call: 503 (with Retry-After) when the
+ * plugin is down, lost or too slow, 500 otherwise. */
+static int gb_phase_fail(request_rec *r, int unavailable)
+{
+    if (unavailable) {
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+static char *gb_dup(request_rec *r, ProtobufCBinaryData b)
+{
+    return b.len ? gb_pb_strdup(r->pool, b) : NULL;
+}
+
+static void gb_phase_set_languages(request_rec *r, ProtobufCBinaryData b)
+{
+    char *s = gb_dup(r, b), *tok, *last;
+
+    r->content_languages = NULL;
+    if (!s) {
+        return;
+    }
+    r->content_languages = apr_array_make(r->pool, 2, sizeof(const char *));
+    for (tok = apr_strtok(s, ", ", &last); tok;
+         tok = apr_strtok(NULL, ", ", &last)) {
+        APR_ARRAY_PUSH(r->content_languages, const char *) = tok;
+    }
+}
+
+/* Applies checked field updates. A new filename after translate_name is
+ * stat()ed again, so later phases and the default handler see the file it
+ * names, not the one httpd mapped first. */
+static void gb_phase_apply_fields(request_rec *r, gb_phase_id id,
+                                  const Gobridge__V1__PhaseResponse *m)
+{
+    size_t i;
+    int restat = 0;
+
+    for (i = 0; i < m->n_fields; i++) {
+        const Gobridge__V1__FieldUpdate *f = m->fields[i];
+
+        switch (f->field) {
+        case GB_FIELD(FILENAME):
+            r->filename = gb_dup(r, f->value);
+            restat = id > GB_PHASE_TRANSLATE_NAME;
+            break;
+        case GB_FIELD(CANONICAL_FILENAME):
+            r->canonical_filename = gb_dup(r, f->value);
+            break;
+        case GB_FIELD(URI):
+            r->uri = gb_dup(r, f->value);
+            break;
+        case GB_FIELD(PATH_INFO):
+            r->path_info = f->value.len ? gb_dup(r, f->value) : "";
+            break;
+        case GB_FIELD(ARGS):
+            r->args = gb_dup(r, f->value);
+            break;
+        case GB_FIELD(HANDLER):
+            r->handler = gb_dup(r, f->value);
+            break;
+        case GB_FIELD(CONTENT_TYPE):
+            ap_set_content_type(r, gb_dup(r, f->value));
+            break;
+        case GB_FIELD(CONTENT_ENCODING):
+            r->content_encoding = gb_dup(r, f->value);
+            break;
+        case GB_FIELD(CONTENT_LANGUAGES):
+            gb_phase_set_languages(r, f->value);
+            break;
+        case GB_FIELD(USER):
+            r->user = gb_dup(r, f->value);
+            break;
+        case GB_FIELD(AUTH_TYPE):
+            r->ap_auth_type = gb_dup(r, f->value);
+            break;
+        case GB_FIELD(STATUS_LINE):
+            r->status_line = gb_dup(r, f->value);
+            break;
+        case GB_FIELD(NO_CACHE):
+            r->no_cache = f->value.data[0] == '1';
+            break;
+        default:
+            break;      /* refused by gb_mutate_check */
+        }
+    }
+    if (restat && r->filename) {
+        apr_status_t rv = apr_stat(&r->finfo, r->filename, APR_FINFO_MIN,
+                                   r->pool);
+        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, GB_APLOGNO(0207)
+                          "%s: new filename %s does not exist (yet)",
+                          __func__, r->filename);
+            r->finfo.filetype = APR_NOFILE;
+        }
+    }
+}
+
+static void gb_phase_apply_logs(request_rec *r, apr_pool_t *tmp,
+                                const char *plugin,
+                                const Gobridge__V1__PhaseResponse *m)
+{
+    size_t i;
+    int level;
+
+    for (i = 0; i < m->n_logs; i++) {
+        if (!gb_response_log_level(m->logs[i]->level, &level)) {
+            continue;   /* refused by gb_mutate_check */
+        }
+        /* Escaped: a plugin must not forge log lines. */
+        ap_log_rerror(APLOG_MARK, level, 0, r, GB_APLOGNO(0204) "%s: %s",
+                      plugin, ap_escape_logitem(tmp, gb_pb_strdup(
+                          tmp, m->logs[i]->message)));
+    }
+}
+
+/* One Phase call to one plugin: the hook's return code for this plugin. */
+static int gb_phase_call(request_rec *r, apr_pool_t *tmp, gb_phase_id id,
+                         const char *plugin)
+{
+    const gb_phase_info *info = &gb_phase_infos[id];
+    Gobridge__V1__PhaseRequest req = GOBRIDGE__V1__PHASE_REQUEST__INIT;
+    Gobridge__V1__PhaseResponse *m;
+    gb_dir_conf *d = gb_config_rget(r);
+    apr_interval_time_t timeout = gb_config_timeout(d);
+    gb_mutate_tables tables;
+    apr_array_header_t *dropped;
+    const char *sock, *why, *gmsg = NULL;
+    gb_conn *conn;
+    apr_status_t rv;
+    int gstatus, i;
+
+    if (id == GB_PHASE_LOG && timeout > GB_PHASE_LOG_TIMEOUT) {
+        timeout = GB_PHASE_LOG_TIMEOUT;
+    }
+    req.phase = info->wire;
+    req.request = gb_request_build(r, tmp, plugin, d);
+
+    sock = apr_pstrcat(tmp, gb_config_sget(r->server)->socket_dir, "/",
+                       plugin, ".sock", NULL);
+    rv = gb_conn_acquire(r, plugin, sock, gb_config_connect_timeout(d),
+                         &conn);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0200)
+                      "%s: %s phase: cannot connect to %s; is gobridged "
+                      "running and the plugin healthy?", plugin, info->name,
+                      sock);
+        return gb_phase_fail(r, gb_phase_is_down(rv));
+    }
+    rv = gb_call_unary(conn, tmp, GB_METHOD_PHASE, &req.base,
+                       &gobridge__v1__phase_response__descriptor, timeout,
+                       gb_config_max_message(d), &gstatus, &gmsg,
+                       (ProtobufCMessage **)&m);
+    if (rv != APR_SUCCESS) {
+        gb_conn_release(conn, 0);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0201)
+                      "%s: %s phase: the call failed%s", plugin, info->name,
+                      APR_STATUS_IS_TIMEUP(rv)
+                      ? apr_psprintf(tmp, ": no answer within %" APR_TIME_T_FMT
+                                     " ms", apr_time_as_msec(timeout))
+                      : "");
+        return gb_phase_fail(r, gb_phase_is_down(rv));
+    }
+    /* The call ended cleanly at the transport level either way. */
+    gb_conn_release(conn, 1);
+    if (gstatus != GB_GRPC_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0202)
+                      "%s: %s phase: plugin answered grpc-status %d (%s)%s",
+                      plugin, info->name, gstatus,
+                      gmsg ? ap_escape_logitem(tmp, gmsg) : "no message",
+                      gstatus == GB_GRPC_UNIMPLEMENTED
+                      ? "; does the plugin implement this phase?" : "");
+        return gb_phase_fail(r, gstatus == GB_GRPC_UNAVAILABLE
+                                || gstatus == GB_GRPC_DEADLINE_EXCEEDED);
+    }
+    if (gb_mutate_check(tmp, m, id != GB_PHASE_LOG, &why) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_EINVAL, r, GB_APLOGNO(0203)
+                      "%s: %s phase: invalid answer refused: %s", plugin,
+                      info->name, why);
+        return gb_phase_fail(r, 0);
+    }
+
+    gb_phase_apply_logs(r, tmp, plugin, m);
+    tables.headers_in = r->headers_in;
+    tables.headers_out = r->headers_out;
+    tables.err_headers_out = r->err_headers_out;
+    tables.notes = r->notes;
+    tables.subprocess_env = r->subprocess_env;
+    dropped = apr_array_make(tmp, 1, sizeof(const char *));
+    gb_mutate_apply_tables(r->pool, m, &tables, dropped);
+    for (i = 0; i < dropped->nelts; i++) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, GB_APLOGNO(0205)
+                      "%s: %s phase: dropped response header '%s' (httpd "
+                      "owns it)", plugin, info->name,
+                      ap_escape_logitem(tmp, APR_ARRAY_IDX(dropped, i,
+                                                           const char *)));
+    }
+    gb_phase_apply_fields(r, id, m);
+    if (m->internal_redirect.len) {
+        gb_phase_req *pr = ap_get_module_config(r->request_config,
+                                                &gobridge_module);
+        if (!pr) {
+            pr = apr_pcalloc(r->pool, sizeof(*pr));
+            ap_set_module_config(r->request_config, &gobridge_module, pr);
+        }
+        pr->redirect = gb_pb_strdup(r->pool, m->internal_redirect);
+    }
+
+    switch (m->result) {
+    case GOBRIDGE__V1__RESULT__RESULT_OK:
+        if (id == GB_PHASE_AUTHN && !r->user) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0206)
+                          "%s: authn phase: OK without setting a user; "
+                          "refusing the request", plugin);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return OK;
+    case GOBRIDGE__V1__RESULT__RESULT_DECLINED:
+        return DECLINED;
+    case GOBRIDGE__V1__RESULT__RESULT_DONE:
+        return DONE;
+    default:
+        return m->http_status;      /* 300..599, checked */
+    }
+}
+
+/* Runs every plugin configured for id with the hook's chaining rule. */
+static int gb_phase_run(request_rec *r, gb_phase_id id)
+{
+    const apr_array_header_t *names = gb_config_phase_plugins(r, id);
+    const gb_phase_info *info = &gb_phase_infos[id];
+    apr_pool_t *tmp;
+    int i, rc = DECLINED;
+
+    if (!names) {
+        return DECLINED;
+    }
+    apr_pool_create(&tmp, r->pool);
+    apr_pool_tag(tmp, "gobridge (phase)");
+    for (i = 0; i < names->nelts; i++) {
+        const char *plugin = APR_ARRAY_IDX(names, i, const char *);
+        int prc = gb_phase_call(r, tmp, id, plugin);
+
+        apr_pool_clear(tmp);
+        if (prc == DECLINED) {
+            continue;
+        }
+        if (prc == OK) {
+            rc = OK;
+            if (info->run_all) {
+                continue;
+            }
+            break;
+        }
+        rc = prc;               /* DONE or an HTTP status ends the request */
+        break;
+    }
+    apr_pool_destroy(tmp);
+    return rc;
+}
+
+int gb_phase_post_read_request(request_rec *r)
+{
+    return gb_phase_run(r, GB_PHASE_POST_READ_REQUEST);
+}
+
+int gb_phase_translate_name(request_rec *r)
+{
+    return gb_phase_run(r, GB_PHASE_TRANSLATE_NAME);
+}
+
+int gb_phase_map_to_storage(request_rec *r)
+{
+    return gb_phase_run(r, GB_PHASE_MAP_TO_STORAGE);
+}
+
+int gb_phase_header_parser(request_rec *r)
+{
+    return gb_phase_run(r, GB_PHASE_HEADER_PARSER);
+}
+
+int gb_phase_access(request_rec *r)
+{
+    return gb_phase_run(r, GB_PHASE_ACCESS);
+}
+
+int gb_phase_authn(request_rec *r)
+{
+    return gb_phase_run(r, GB_PHASE_AUTHN);
+}
+
+int gb_phase_authz(request_rec *r)
+{
+    return gb_phase_run(r, GB_PHASE_AUTHZ);
+}
+
+int gb_phase_type_checker(request_rec *r)
+{
+    return gb_phase_run(r, GB_PHASE_TYPE_CHECKER);
+}
+
+int gb_phase_fixups(request_rec *r)
+{
+    return gb_phase_run(r, GB_PHASE_FIXUPS);
+}
+
+/* Never changes the response, and never stops the other log hooks
+ * (mod_log_config's among them): whatever happens, DECLINED. */
+int gb_phase_log(request_rec *r)
+{
+    (void)gb_phase_run(r, GB_PHASE_LOG);
+    return DECLINED;
+}
+
+int gb_phase_redirect_handler(request_rec *r)
+{
+    gb_phase_req *pr = ap_get_module_config(r->request_config,
+                                            &gobridge_module);
+
+    if (!pr || !pr->redirect) {
+        return DECLINED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GB_APLOGNO(0208)
+                  "%s: internal redirect of %s to %s", __func__, r->uri,
+                  pr->redirect);
+    ap_internal_redirect(pr->redirect, r);
+    return OK;
+}

@@ -1,0 +1,39 @@
+/* gb_phase.h: the non-body request phases (GoBridge<Phase>Handler), one
+ * generic harness and a thin hook function per httpd hook.
+ *
+ * For each configured plugin, in order, the harness sends one unary Phase
+ * call (docs/architecture.md §5) with the request snapshot, validates the
+ * whole answer (gb_mutate.c), applies it to the request and maps the
+ * plugin's result to the hook's return code with httpd's chaining rule for
+ * that hook: in "first" hooks an OK ends the phase, in "all" hooks the
+ * next plugin still runs; DECLINED passes on; DONE or an HTTP status ends
+ * the request. A plugin that cannot be asked, or answers something invalid,
+ * ends the request with 503 or 500 (access, authn and authz fail closed
+ * this way); in the log phase failures are only logged.
+ */
+#ifndef GB_PHASE_H
+#define GB_PHASE_H
+
+#include <httpd.h>
+
+int gb_phase_post_read_request(request_rec *r);
+int gb_phase_translate_name(request_rec *r);
+int gb_phase_map_to_storage(request_rec *r);
+int gb_phase_header_parser(request_rec *r);
+int gb_phase_access(request_rec *r);        /* ap_hook_check_access_ex */
+int gb_phase_authn(request_rec *r);         /* ap_hook_check_authn */
+int gb_phase_authz(request_rec *r);         /* ap_hook_check_authz */
+int gb_phase_type_checker(request_rec *r);
+int gb_phase_fixups(request_rec *r);
+int gb_phase_log(request_rec *r);
+
+/* handler hook (registered first): performs the internal redirect a phase
+ * plugin asked for (PhaseResponse.internal_redirect). */
+int gb_phase_redirect_handler(request_rec *r);
+
+/* How long the log phase waits for a plugin at most (GoBridgeTimeout
+ * applies when shorter): the response is already sent, but the worker is
+ * still held. */
+#define GB_PHASE_LOG_TIMEOUT apr_time_from_msec(1000)
+
+#endif /* GB_PHASE_H */

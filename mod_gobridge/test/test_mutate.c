@@ -1,0 +1,234 @@
+/* test_mutate.c: unit tests of gb_mutate (what a phase plugin may change),
+ * without httpd. TAP output; failure messages read "F(x) = got; want w". */
+#include "gb_mutate.h"
+#include "gb_response.h"
+
+#include <apr_general.h>
+#include <stdio.h>
+#include <string.h>
+
+static int tap_n, tap_failed;
+
+#define CHECK(cond, ...) do {                                           \
+        ++tap_n;                                                        \
+        if (cond) {                                                     \
+            printf("ok %d\n", tap_n);                                   \
+        }                                                               \
+        else {                                                          \
+            ++tap_failed;                                               \
+            printf("not ok %d - %s:%d: ", tap_n, __FILE__, __LINE__);   \
+            printf(__VA_ARGS__);                                        \
+            printf("\n");                                               \
+        }                                                               \
+    } while (0)
+
+#define F(x) GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_##x
+
+static void test_fields(void)
+{
+    static const struct {
+        Gobridge__V1__FieldUpdate__Field f;
+        const char *v;
+        int want;
+    } cases[] = {
+        {F(FILENAME), "/srv/www/x.html", 1}, {F(FILENAME), "x.html", 0},
+        {F(FILENAME), "", 0}, {F(FILENAME), "/a\nb", 0},
+        {F(CANONICAL_FILENAME), "/a", 1}, {F(CANONICAL_FILENAME), "a", 0},
+        {F(URI), "/a b", 1}, {F(URI), "a", 0}, {F(URI), "/a\r", 0},
+        {F(PATH_INFO), "", 1}, {F(PATH_INFO), "/x", 1}, {F(PATH_INFO), "x", 0},
+        {F(ARGS), "a=1&b=%20", 1}, {F(ARGS), "", 1}, {F(ARGS), "a b", 0},
+        {F(ARGS), "a#b", 0},
+        {F(HANDLER), "default-handler", 1}, {F(HANDLER), "", 1},
+        {F(HANDLER), "a b", 0},
+        {F(CONTENT_TYPE), "text/html", 1},
+        {F(CONTENT_TYPE), "text/html; charset=utf-8", 1},
+        {F(CONTENT_TYPE), "text/html ;q=1", 1},
+        {F(CONTENT_TYPE), "text", 0}, {F(CONTENT_TYPE), "/html", 0},
+        {F(CONTENT_TYPE), "text/", 0}, {F(CONTENT_TYPE), "", 0},
+        {F(CONTENT_TYPE), "text/html\r\nX: y", 0},
+        {F(CONTENT_TYPE), "text/html junk", 0},
+        {F(CONTENT_ENCODING), "gzip", 1}, {F(CONTENT_ENCODING), "", 1},
+        {F(CONTENT_ENCODING), "gz ip", 0},
+        {F(CONTENT_LANGUAGES), "en", 1}, {F(CONTENT_LANGUAGES), "en,pt-BR", 1},
+        {F(CONTENT_LANGUAGES), "en, fr", 1}, {F(CONTENT_LANGUAGES), "", 1},
+        {F(CONTENT_LANGUAGES), ",en", 0}, {F(CONTENT_LANGUAGES), "en,", 0},
+        {F(CONTENT_LANGUAGES), "e n", 0},
+        {F(USER), "ann", 1}, {F(USER), "ann smith", 1}, {F(USER), "", 1},
+        {F(USER), "a\nb", 0},
+        {F(AUTH_TYPE), "Basic", 1}, {F(AUTH_TYPE), "", 1},
+        {F(AUTH_TYPE), "Bad Type", 0},
+        {F(STATUS_LINE), "404 Not Here", 1}, {F(STATUS_LINE), "", 1},
+        {F(STATUS_LINE), "99 x", 0}, {F(STATUS_LINE), "600 x", 0},
+        {F(STATUS_LINE), "404", 0}, {F(STATUS_LINE), "404 a\r\n", 0},
+        {F(NO_CACHE), "1", 1}, {F(NO_CACHE), "0", 1}, {F(NO_CACHE), "", 0},
+        {F(NO_CACHE), "yes", 0},
+        {F(UNSPECIFIED), "x", 0}, {(Gobridge__V1__FieldUpdate__Field)99, "x", 0},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int got = gb_mutate_valid_field(cases[i].f,
+                                        (const unsigned char *)cases[i].v,
+                                        strlen(cases[i].v));
+        CHECK(got == cases[i].want, "valid_field(%d, %s) = %d; want %d",
+              (int)cases[i].f, cases[i].v, got, cases[i].want);
+    }
+    /* NUL refused in every field, even where anything else goes. */
+    CHECK(!gb_mutate_valid_field(F(USER), (const unsigned char *)"a\0b", 3),
+          "valid_field(USER, a\\0b) = 1; want 0");
+    CHECK(!gb_mutate_valid_field(F(FILENAME), (const unsigned char *)"/a\0b",
+                                 4), "valid_field(FILENAME, /a\\0b) = 1; want 0");
+}
+
+static Gobridge__V1__Mutation *mut(apr_pool_t *p, int table, int op,
+                                   const char *k, const char *v)
+{
+    Gobridge__V1__Mutation *m = apr_palloc(p, sizeof(*m));
+    gobridge__v1__mutation__init(m);
+    m->table = table;
+    m->op = op;
+    m->key = gb_pb_bytes(k);
+    m->value = gb_pb_bytes(v);
+    return m;
+}
+
+#define T(x) GOBRIDGE__V1__MUTATION__TABLE__TABLE_##x
+#define OP(x) GOBRIDGE__V1__MUTATION__OP__OP_##x
+#define R(x) GOBRIDGE__V1__RESULT__RESULT_##x
+
+static void test_check(apr_pool_t *p)
+{
+    static const struct {
+        int result, status, table, op;
+        const char *k, *v, *redirect;
+        int allow_redirect, ok;
+    } cases[] = {
+        {R(OK), 0, T(NOTES), OP(SET), "k", "v", "", 1, 1},
+        {R(DECLINED), 0, T(HEADERS_OUT), OP(ADD), "X-A", "a\tb", "", 1, 1},
+        {R(DONE), 0, T(HEADERS_IN), OP(UNSET), "Cookie", "\r\n", "", 1, 1},
+        {R(HTTP_STATUS), 403, T(NOTES), OP(SET), "k", "v", "", 1, 1},
+        {R(HTTP_STATUS), 302, T(ERR_HEADERS_OUT), OP(SET), "Location",
+         "/x", "", 1, 1},
+        {R(HTTP_STATUS), 200, T(NOTES), OP(SET), "k", "v", "", 1, 0},
+        {R(HTTP_STATUS), 600, T(NOTES), OP(SET), "k", "v", "", 1, 0},
+        {R(UNSPECIFIED), 0, T(NOTES), OP(SET), "k", "v", "", 1, 0},
+        {99, 0, T(NOTES), OP(SET), "k", "v", "", 1, 0},
+        {R(OK), 0, T(UNSPECIFIED), OP(SET), "k", "v", "", 1, 0},
+        {R(OK), 0, 6, OP(SET), "k", "v", "", 1, 0},
+        {R(OK), 0, T(NOTES), OP(UNSPECIFIED), "k", "v", "", 1, 0},
+        {R(OK), 0, T(NOTES), 4, "k", "v", "", 1, 0},
+        {R(OK), 0, T(HEADERS_OUT), OP(SET), "Bad Name", "v", "", 1, 0},
+        {R(OK), 0, T(HEADERS_OUT), OP(SET), "", "v", "", 1, 0},
+        {R(OK), 0, T(HEADERS_OUT), OP(SET), "X", "a\r\nInjected: 1", "", 1,
+         0},
+        {R(OK), 0, T(SUBPROCESS_ENV), OP(ADD), "E", "a\nb", "", 1, 0},
+        {R(OK), 0, T(NOTES), OP(SET), "k", "v", "/next?x=1", 1, 1},
+        {R(OK), 0, T(NOTES), OP(SET), "k", "v", "/next", 0, 0},
+        {R(OK), 0, T(NOTES), OP(SET), "k", "v", "http://x/", 1, 0},
+        {R(OK), 0, T(NOTES), OP(SET), "k", "v", "/a b", 1, 0},
+        {R(OK), 0, T(NOTES), OP(SET), "k", "v", "/a#b", 1, 0},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        Gobridge__V1__PhaseResponse m = GOBRIDGE__V1__PHASE_RESPONSE__INIT;
+        Gobridge__V1__Mutation *mu = mut(p, cases[i].table, cases[i].op,
+                                         cases[i].k, cases[i].v);
+        const char *why = NULL;
+        int ok;
+
+        m.result = cases[i].result;
+        m.http_status = cases[i].status;
+        m.n_mutations = 1;
+        m.mutations = &mu;
+        m.internal_redirect = gb_pb_bytes(cases[i].redirect);
+        ok = gb_mutate_check(p, &m, cases[i].allow_redirect, &why)
+             == APR_SUCCESS;
+        CHECK(ok == cases[i].ok && (ok || why), "check(#%lu) = %d (%s); "
+              "want %d", (unsigned long)i, ok, why ? why : "", cases[i].ok);
+    }
+}
+
+static void test_check_fields_and_logs(apr_pool_t *p)
+{
+    Gobridge__V1__PhaseResponse m = GOBRIDGE__V1__PHASE_RESPONSE__INIT;
+    Gobridge__V1__FieldUpdate f = GOBRIDGE__V1__FIELD_UPDATE__INIT, *fp = &f;
+    Gobridge__V1__LogRecord l = GOBRIDGE__V1__LOG_RECORD__INIT, *lp = &l;
+    const char *why;
+
+    m.result = R(OK);
+    m.n_fields = 1;
+    m.fields = &fp;
+    f.field = F(FILENAME);
+    f.value = gb_pb_bytes("/ok");
+    CHECK(gb_mutate_check(p, &m, 1, &why) == APR_SUCCESS,
+          "check(filename /ok) failed");
+    f.value = gb_pb_bytes("relative");
+    CHECK(gb_mutate_check(p, &m, 1, &why) == APR_EINVAL,
+          "check(filename relative) = success; want EINVAL");
+    f.value = gb_pb_bytes("/ok");
+    m.n_logs = 1;
+    m.logs = &lp;
+    l.level = GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_WARNING;
+    CHECK(gb_mutate_check(p, &m, 1, &why) == APR_SUCCESS,
+          "check(log warning) failed");
+    l.level = 42;
+    CHECK(gb_mutate_check(p, &m, 1, &why) == APR_EINVAL,
+          "check(log level 42) = success; want EINVAL");
+}
+
+static void test_apply(apr_pool_t *p)
+{
+    Gobridge__V1__PhaseResponse m = GOBRIDGE__V1__PHASE_RESPONSE__INIT;
+    Gobridge__V1__Mutation *mus[8];
+    gb_mutate_tables t;
+    apr_array_header_t *dropped = apr_array_make(p, 1, sizeof(char *));
+    const apr_array_header_t *arr;
+
+    t.headers_in = apr_table_make(p, 2);
+    t.headers_out = apr_table_make(p, 2);
+    t.err_headers_out = apr_table_make(p, 2);
+    t.notes = apr_table_make(p, 2);
+    t.subprocess_env = apr_table_make(p, 2);
+    apr_table_set(t.headers_in, "Cookie", "secret");
+    apr_table_set(t.notes, "n", "old");
+
+    mus[0] = mut(p, T(HEADERS_IN), OP(UNSET), "cookie", "");
+    mus[1] = mut(p, T(HEADERS_OUT), OP(ADD), "X-M", "a");
+    mus[2] = mut(p, T(HEADERS_OUT), OP(ADD), "X-M", "b");
+    mus[3] = mut(p, T(NOTES), OP(SET), "n", "new");
+    mus[4] = mut(p, T(SUBPROCESS_ENV), OP(SET), "E", "v");
+    mus[5] = mut(p, T(ERR_HEADERS_OUT), OP(SET), "Connection", "close");
+    mus[6] = mut(p, T(HEADERS_OUT), OP(SET), "Content-Length", "5");
+    mus[7] = mut(p, T(HEADERS_OUT), OP(UNSET), "Connection", "");
+    m.result = R(OK);
+    m.n_mutations = 8;
+    m.mutations = mus;
+    gb_mutate_apply_tables(p, &m, &t, dropped);
+
+    CHECK(!apr_table_get(t.headers_in, "Cookie"), "Cookie not unset");
+    arr = apr_table_elts(t.headers_out);
+    CHECK(arr->nelts == 2, "headers_out has %d entries; want 2 (X-M twice)",
+          arr->nelts);
+    CHECK(!strcmp(apr_table_get(t.notes, "n"), "new"), "note n = %s; want new",
+          apr_table_get(t.notes, "n"));
+    CHECK(!strcmp(apr_table_get(t.subprocess_env, "E"), "v"), "env E unset");
+    CHECK(dropped->nelts == 2 && !apr_table_get(t.err_headers_out,
+                                                "Connection"),
+          "dropped %d hop-by-hop/Content-Length; want 2", dropped->nelts);
+}
+
+int main(void)
+{
+    apr_pool_t *p;
+
+    apr_initialize();
+    apr_pool_create(&p, NULL);
+    test_fields();
+    test_check(p);
+    test_check_fields_and_logs(p);
+    test_apply(p);
+    printf("1..%d\n", tap_n);
+    apr_terminate();
+    return tap_failed ? 1 : 0;
+}

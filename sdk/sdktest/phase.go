@@ -1,0 +1,137 @@
+package sdktest
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/gobridge/gobridge/internal/wire"
+	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
+	"github.com/gobridge/gobridge/sdk"
+)
+
+// Mutation is one recorded table change of a phase.
+type Mutation struct {
+	Table sdk.Table
+	Op    string // "set", "add" or "unset"
+	Key   string
+	Value string
+}
+
+// PhaseRecorder is what a phase method answered.
+type PhaseRecorder struct {
+	Result Result // OK, Declined, HTTPStatus, or Done
+	Status int    // with Result == HTTPStatus
+
+	Mutations []Mutation
+	// Fields holds the request fields set, by name ("filename", "uri",
+	// "path_info", "args", "handler", "content_type", "content_encoding",
+	// "content_languages", "user", "auth_type", "status_line", "no_cache",
+	// "canonical_filename"), the last value set winning.
+	Fields   map[string]string
+	Redirect string // the internal redirect target, if any
+	Logs     []LogRecord
+	Err      error // a gRPC-level error (e.g. the phase is not implemented)
+
+	// Violations lists what mod_gobridge would refuse (and answer 500 for).
+	Violations []string
+}
+
+// Done is a PhaseRecorder result: the request is fully answered.
+const Done Result = HTTPStatus + 1
+
+// RunPhase runs impl's method for phase on req, without httpd or gRPC, the
+// way mod_gobridge would call it, and records the answer. impl implements
+// the phase's interface (sdk.Fixupper for sdk.PhaseFixups, …). Answers
+// mod_gobridge would refuse are reported with t.Errorf.
+func RunPhase(t testing.TB, impl any, phase sdk.Phase, req *sdk.Request) *PhaseRecorder {
+	t.Helper()
+	w := wire.Hooks.RequestToWire(req)
+	wp := pb.Phase(phase)
+	if phase == sdk.PhaseLog {
+		wp = pb.Phase_PHASE_LOG
+	}
+	resp, err := wire.Hooks.Phase(req.Context(), impl, &pb.PhaseRequest{Phase: wp, Request: wire.EncodeRequest(w)})
+	rec := &PhaseRecorder{Fields: map[string]string{}, Err: err}
+	if err != nil {
+		return rec
+	}
+	switch resp.GetResult() {
+	case pb.Result_RESULT_OK:
+		rec.Result = OK
+	case pb.Result_RESULT_DECLINED:
+		rec.Result = Declined
+	case pb.Result_RESULT_DONE:
+		rec.Result = Done
+	case pb.Result_RESULT_HTTP_STATUS:
+		rec.Result = HTTPStatus
+		rec.Status = int(resp.GetHttpStatus())
+		if rec.Status < 300 || rec.Status > 599 {
+			rec.Violations = append(rec.Violations, "http_status outside 300..599")
+		}
+	default:
+		rec.Violations = append(rec.Violations, "no result")
+	}
+	for _, m := range resp.GetMutations() {
+		op := strings.ToLower(strings.TrimPrefix(m.GetOp().String(), "OP_"))
+		rec.Mutations = append(rec.Mutations, Mutation{Table: sdk.Table(m.GetTable()), Op: op, Key: string(m.GetKey()), Value: string(m.GetValue())})
+		if !wire.ValidName(string(m.GetKey())) || !wire.ValidValue(string(m.GetValue())) {
+			rec.Violations = append(rec.Violations, "invalid mutation "+string(m.GetKey()))
+		}
+	}
+	for _, f := range resp.GetFields() {
+		name := strings.ToLower(strings.TrimPrefix(f.GetField().String(), "FIELD_"))
+		rec.Fields[name] = string(f.GetValue())
+		if !wire.ValidField(f.GetField(), string(f.GetValue())) {
+			rec.Violations = append(rec.Violations, "invalid "+name)
+		}
+	}
+	rec.Redirect = string(resp.GetInternalRedirect())
+	for _, l := range resp.GetLogs() {
+		rec.Logs = append(rec.Logs, LogRecord{Level: wire.SlogLevel(l.GetLevel()), Message: string(l.GetMessage())})
+	}
+	for _, v := range rec.Violations {
+		t.Errorf("sdktest: mod_gobridge would refuse the answer: %s", v)
+	}
+	return rec
+}
+
+// Get returns the value the recorded mutations leave for key in table t,
+// starting from an empty table (canonical header-name matching for the
+// header tables, exact for notes and subprocess_env), and whether it is
+// set.
+func (r *PhaseRecorder) Get(t sdk.Table, key string) (string, bool) {
+	val, set := "", false
+	same := func(a string) bool {
+		if t == sdk.TableNotes || t == sdk.TableSubprocessEnv {
+			return a == key
+		}
+		return http.CanonicalHeaderKey(a) == http.CanonicalHeaderKey(key)
+	}
+	for _, m := range r.Mutations {
+		if m.Table != t || !same(m.Key) {
+			continue
+		}
+		switch m.Op {
+		case "set":
+			val, set = m.Value, true
+		case "add":
+			if !set {
+				val, set = m.Value, true
+			}
+		case "unset":
+			val, set = "", false
+		}
+	}
+	return val, set
+}
+
+// Logged reports whether some log record contains substr.
+func (r *PhaseRecorder) Logged(substr string) bool {
+	for _, l := range r.Logs {
+		if strings.Contains(l.Message, substr) {
+			return true
+		}
+	}
+	return false
+}

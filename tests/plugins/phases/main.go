@@ -1,0 +1,163 @@
+// Command phases is the end-to-end test plugin for the non-body phases. It
+// implements every phase interface and follows a small script per call,
+// taken from the request header "X-Gb-<plugin>-<phase>" or, if absent, the
+// GoBridgeOption "<plugin>.<phase>" (phase names as sdk.Phase.String,
+// e.g. "fixups"). Without either it declines.
+//
+// A script is actions separated by ';', run in order:
+//
+//	note=k:v env=k:v hout=k:v herr=k:v hin=k:v   set a table entry
+//	filename=/p uri=/p ctype=t/s handler=h encoding=e lang=en
+//	redirect=/u          internal redirect (not from a redirected request)
+//	chain                append the plugin name to note "chain" and echo it
+//	                     in the X-Chain response header (err_headers_out)
+//	userhdr=H            SetUser from request header H, or 401 without it
+//	requser=U            403 unless r.User is U
+//	sleep=MS             sleep MS milliseconds
+//	appendfile=PATH      append "<uri> <status> <user>\n" to PATH
+//	ok declined done status=N error garbage badheader   the result (last wins;
+//	                     default ok once a script ran)
+//
+// Started with the argument -exit it exits at once (a plugin that never
+// comes up).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gobridge/gobridge/internal/wire"
+	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
+	"github.com/gobridge/gobridge/sdk"
+)
+
+type plugin struct{}
+
+func (plugin) PostReadRequest(r *sdk.PhaseRequest) error { return run(r) }
+func (plugin) TranslateName(r *sdk.PhaseRequest) error   { return run(r) }
+func (plugin) MapToStorage(r *sdk.PhaseRequest) error    { return run(r) }
+func (plugin) ParseHeader(r *sdk.PhaseRequest) error     { return run(r) }
+func (plugin) CheckAccess(r *sdk.PhaseRequest) error     { return run(r) }
+func (plugin) Authenticate(r *sdk.PhaseRequest) error    { return run(r) }
+func (plugin) Authorize(r *sdk.PhaseRequest) error       { return run(r) }
+func (plugin) CheckType(r *sdk.PhaseRequest) error       { return run(r) }
+func (plugin) Fixup(r *sdk.PhaseRequest) error           { return run(r) }
+func (plugin) LogTransaction(r *sdk.PhaseRequest) error  { return run(r) }
+
+func script(r *sdk.PhaseRequest) string {
+	if v := r.Header.Get("X-Gb-" + r.Plugin + "-" + r.Phase.String()); v != "" {
+		return v
+	}
+	return r.Option(r.Plugin + "." + r.Phase.String())
+}
+
+func note(r *sdk.PhaseRequest, k string) string {
+	for i := len(r.Notes) - 1; i >= 0; i-- {
+		if r.Notes[i].Key == k {
+			return r.Notes[i].Value
+		}
+	}
+	return ""
+}
+
+func run(r *sdk.PhaseRequest) error {
+	s := script(r)
+	if s == "" {
+		return sdk.Declined
+	}
+	var result error
+	for _, act := range strings.Split(s, ";") {
+		verb, arg, _ := strings.Cut(strings.TrimSpace(act), "=")
+		k, v, _ := strings.Cut(arg, ":")
+		switch verb {
+		case "note":
+			r.Set(sdk.TableNotes, k, v)
+		case "env":
+			r.Set(sdk.TableSubprocessEnv, k, v)
+		case "hout":
+			r.Add(sdk.TableHeadersOut, k, v)
+		case "herr":
+			r.Add(sdk.TableErrHeadersOut, k, v)
+		case "hin":
+			r.Set(sdk.TableHeadersIn, k, v)
+		case "filename":
+			r.SetFilename(arg)
+		case "uri":
+			r.SetURI(arg)
+		case "ctype":
+			r.SetContentType(arg)
+		case "handler":
+			r.SetHandler(arg)
+		case "redirect":
+			if !r.IsInternalRedirect { // the new request has the same headers
+				r.InternalRedirect(arg)
+			}
+		case "encoding":
+			r.SetContentEncoding(arg)
+		case "lang":
+			r.SetContentLanguages(strings.Split(arg, ",")...)
+		case "chain":
+			c := note(r, "chain") + r.Plugin + "/" + r.Phase.String() + ","
+			r.Set(sdk.TableNotes, "chain", c)
+			r.Set(sdk.TableErrHeadersOut, "X-Chain", c)
+		case "userhdr":
+			u := r.Header.Get(arg)
+			if u == "" {
+				r.Set(sdk.TableErrHeadersOut, "WWW-Authenticate", `Bearer realm="test"`)
+				return sdk.HTTPError(401)
+			}
+			r.SetUser(u)
+			r.SetAuthType("Bearer")
+		case "requser":
+			if r.User != arg {
+				return sdk.HTTPError(403)
+			}
+		case "sleep":
+			ms, _ := strconv.Atoi(arg)
+			time.Sleep(time.Duration(ms) * time.Millisecond)
+		case "appendfile":
+			f, err := os.OpenFile(arg, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(f, "%s %d %s chain=%s\n", r.URI, r.Status, r.User, note(r, "chain"))
+			f.Close()
+		case "ok":
+			result = nil
+		case "declined":
+			result = sdk.Declined
+		case "done":
+			result = sdk.Done
+		case "status":
+			n, _ := strconv.Atoi(arg)
+			result = sdk.HTTPError(n)
+		case "error":
+			result = errors.New("scripted failure")
+		case "garbage":
+			return &wire.RawPhaseResponse{Resp: &pb.PhaseResponse{Result: pb.Result(99)}}
+		case "badheader":
+			return &wire.RawPhaseResponse{Resp: &pb.PhaseResponse{
+				Result: pb.Result_RESULT_OK,
+				Mutations: []*pb.Mutation{{Table: pb.Mutation_TABLE_HEADERS_OUT, Op: pb.Mutation_OP_SET,
+					Key: []byte("X-Bad"), Value: []byte("a\r\nInjected: 1")}},
+			}}
+		case "":
+		default:
+			return fmt.Errorf("unknown script action %q", verb)
+		}
+	}
+	return result
+}
+
+func main() {
+	for _, a := range os.Args[1:] {
+		if a == "-exit" {
+			os.Exit(1)
+		}
+	}
+	sdk.Serve(&sdk.ServeConfig{Phases: plugin{}})
+}
