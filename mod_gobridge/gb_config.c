@@ -90,6 +90,8 @@ void *gb_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
                             ? add->connect_timeout : base->connect_timeout;
     conf->max_message = add->max_message >= 0
                         ? add->max_message : base->max_message;
+    conf->authn_plugin = add->authn_plugin ? add->authn_plugin
+                                           : base->authn_plugin;
     /* An inner section's list replaces the outer one (None clears it). */
     for (i = 0; i < GB_PHASE_COUNT; i++) {
         conf->phases[i] = add->phases[i] ? add->phases[i] : base->phases[i];
@@ -207,6 +209,11 @@ static void gb_remember_ref(cmd_parms *cmd, const char *name)
     ref->name = name;
     ref->file = cmd->directive->filename;
     ref->line = cmd->directive->line_num;
+}
+
+void gb_config_remember_ref(cmd_parms *cmd, const char *name)
+{
+    gb_remember_ref(cmd, name);
 }
 
 const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,

@@ -70,6 +70,8 @@ typedef struct gb_dir_conf {
     apr_interval_time_t timeout;     /* -1: unset */
     apr_interval_time_t connect_timeout;
     apr_off_t max_message;           /* -1: unset */
+    const char *authn_plugin;        /* GoBridgeAuthnProvider (gb_auth.c):
+                                      * NULL unset, "" None */
     /* Per-directory phase handlers, as in gb_srv_conf. */
     apr_array_header_t *phases[GB_PHASE_COUNT];
 } gb_dir_conf;
@@ -91,6 +93,11 @@ const char *gb_config_cmd_max_message(cmd_parms *cmd, void *dc,
 const char *gb_config_cmd_socket_dir(cmd_parms *cmd, void *dc,
                                      const char *a);
 const char *gb_config_cmd_daemon(cmd_parms *cmd, void *dc, const char *a);
+
+/* Records that a directive at cmd's file and line names plugin `name`;
+ * gb_config_check() refuses the configuration if no GoBridgePlugin
+ * declares it. Only for directives read at start-up (not .htaccess). */
+void gb_config_remember_ref(cmd_parms *cmd, const char *name);
 /* GoBridge<Phase>Handler name... | None; cmd->info is the gb_phase_id. */
 const char *gb_config_cmd_phase(cmd_parms *cmd, void *dc, int argc,
                                 char *const argv[]);

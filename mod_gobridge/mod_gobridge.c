@@ -5,6 +5,7 @@
 #include "gb_bridge.h"
 #include "gb_config.h"
 #include "gb_conn.h"
+#include "gb_auth.h"
 #include "gb_handler.h"
 #include "gb_phase.h"
 
@@ -103,6 +104,11 @@ static const command_rec gb_cmds[] = {
                  RSRC_CONF | ACCESS_CONF),
     GB_PHASE_CMD("GoBridgeLogHandler", GB_PHASE_LOG, RSRC_CONF | ACCESS_CONF),
 #undef GB_PHASE_CMD
+    /* Auth providers (gb_auth.c). */
+    AP_INIT_TAKE1("GoBridgeAuthnProvider", gb_auth_cmd_authn_provider, NULL,
+                  RSRC_CONF | ACCESS_CONF, "GoBridgeAuthnProvider "
+                  "plugin|None: the plugin that answers 'AuthBasicProvider "
+                  "gobridge' and 'AuthDigestProvider gobridge' here"),
     {NULL}
 };
 
@@ -117,6 +123,8 @@ static void gb_register_hooks(apr_pool_t *p)
     /* After core's SetHandler (REALLY_FIRST), so GoBridgeHandler wins. */
     ap_hook_fixups(gb_handler_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gb_handler_handle, NULL, NULL, APR_HOOK_MIDDLE);
+    /* authn provider and Require gobridge (gb_auth.c). */
+    gb_auth_register(p);
 
     /* Phase handlers (gb_phase.c). Type checker first, so a plugin's
      * content type wins over mod_mime's; the auth hooks per configuration,

@@ -18,10 +18,12 @@ var build *harness.Build
 
 // plugins are built once for the whole run: staged name → package.
 var plugins = map[string]string{
-	"echo":   "./tests/plugins/echo",
-	"hello":  "./examples/hello",
-	"app":    "./examples/nethttp",
-	"phases": "./tests/plugins/phases",
+	"auth":     "./cmd/gobridge-auth",
+	"authstub": "./tests/plugins/authstub",
+	"echo":     "./tests/plugins/echo",
+	"hello":    "./examples/hello",
+	"app":      "./examples/nethttp",
+	"phases":   "./tests/plugins/phases",
 }
 
 // mpms are the MPMs every content-handler test runs under.

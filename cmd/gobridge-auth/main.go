@@ -1,0 +1,157 @@
+// Command gobridge-auth is a ready-made gobridge plugin that serves the
+// auth/ packages as Apache authentication and authorization providers.
+// Everything per location comes from GoBridgeOption; throttling, which is
+// process-wide, from the command line of GoBridgePlugin:
+//
+//	GoBridgePlugin auth /usr/local/libexec/gobridge/gobridge-auth -throttle-failures 10
+//	<Location /private>
+//	    AuthType Basic
+//	    AuthName "private"
+//	    AuthBasicProvider gobridge
+//	    GoBridgeAuthnProvider auth
+//	    GoBridgeOption htpasswd /etc/apache2/users.htpasswd
+//	    GoBridgeOption groups /etc/apache2/groups
+//	    <RequireAll>
+//	        Require valid-user
+//	        Require gobridge auth group admins
+//	    </RequireAll>
+//	</Location>
+//
+// Options:
+//
+//	htpasswd PATH  password file for AuthBasicProvider (every htpasswd format)
+//	htdigest PATH  htdigest file for AuthDigestProvider
+//	groups PATH    AuthGroupFile-format file for `Require gobridge auth group G...`
+//
+// Require lines it understands:
+//
+//	Require gobridge auth group G [G...]   the user is in one of the groups
+//	Require gobridge auth user U [U...]    the user is one of these
+//
+// See docs/auth.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gobridge/gobridge/auth/groups"
+	"github.com/gobridge/gobridge/auth/htpasswd"
+	"github.com/gobridge/gobridge/auth/throttle"
+	"github.com/gobridge/gobridge/sdk"
+)
+
+func main() {
+	fs := flag.NewFlagSet("gobridge-auth", flag.ExitOnError)
+	failures := fs.Int("throttle-failures", 5, "failed logins per user, and per client address, before a lockout (0: no throttling)")
+	window := fs.Duration("throttle-window", time.Minute, "window in which failures are counted")
+	lockout := fs.Duration("throttle-lockout", time.Minute, "first lockout; doubles on each renewal")
+	maxLockout := fs.Duration("throttle-max-lockout", time.Hour, "longest lockout")
+	_ = fs.Parse(os.Args[1:])
+
+	p := newProvider()
+	if *failures > 0 {
+		p.guard = throttle.NewGuard(throttle.Config{MaxFailures: *failures, Window: *window, Lockout: *lockout, MaxLockout: *maxLockout})
+	}
+	sdk.Serve(&sdk.ServeConfig{PasswordChecker: p, RealmHasher: p, RequireChecker: p})
+}
+
+// provider answers every auth call from the files the request's
+// GoBridgeOption values name. Files are opened once per path and re-read
+// when they change.
+type provider struct {
+	mu     sync.Mutex
+	pw     map[string]*htpasswd.File
+	digest map[string]*htpasswd.DigestFile
+	grp    map[string]*groups.File
+	guard  *throttle.Guard // nil: no throttling
+}
+
+func newProvider() *provider {
+	return &provider{pw: map[string]*htpasswd.File{}, digest: map[string]*htpasswd.DigestFile{}, grp: map[string]*groups.File{}}
+}
+
+func cached[T any](p *provider, m map[string]T, path string, open func(string) T) T {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f, ok := m[path]
+	if !ok {
+		f = open(path)
+		m[path] = f
+	}
+	return f
+}
+
+var errNoOption = errors.New("option not set")
+
+func option(r *sdk.Request, key string) (string, error) {
+	v, ok := r.LookupOption(key)
+	if !ok || v == "" {
+		return "", fmt.Errorf("GoBridgeOption %s is not set for %s: %w", key, r.Location, errNoOption)
+	}
+	return v, nil
+}
+
+func (p *provider) CheckPassword(_ context.Context, r *sdk.Request, user, password string) (sdk.AuthnResult, error) {
+	path, err := option(r, "htpasswd")
+	if err != nil {
+		return sdk.AuthnGeneralError, err
+	}
+	client := r.UseragentIP
+	if p.guard != nil && !p.guard.Allowed(user, client) {
+		r.Logger().Warn("gobridge-auth: too many failed logins; refused without checking", "user", user, "client", client)
+		return sdk.AuthnDenied, nil
+	}
+	f := cached(p, p.pw, path, htpasswd.New)
+	res, err := f.CheckPassword(context.Background(), r, user, password)
+	if err != nil {
+		return res, err
+	}
+	if p.guard != nil {
+		p.guard.Record(user, client, res == sdk.AuthnGranted)
+	}
+	if res == sdk.AuthnGranted {
+		r.SetEnv("GOBRIDGE_AUTH_SOURCE", "htpasswd")
+	}
+	return res, nil
+}
+
+func (p *provider) GetRealmHash(_ context.Context, r *sdk.Request, user, realm string) (string, sdk.AuthnResult, error) {
+	path, err := option(r, "htdigest")
+	if err != nil {
+		return "", sdk.AuthnGeneralError, err
+	}
+	return cached(p, p.digest, path, htpasswd.NewDigest).RealmHash(user, realm)
+}
+
+func (p *provider) CheckAuthorization(_ context.Context, r *sdk.Request, user string, args []string) (sdk.AuthzResult, error) {
+	if len(args) == 0 {
+		return sdk.AuthzGeneralError, errors.New("Require gobridge <plugin>: say what to check: 'group G...' or 'user U...'")
+	}
+	switch args[0] {
+	case "group":
+		path, err := option(r, "groups")
+		if err != nil {
+			return sdk.AuthzGeneralError, err
+		}
+		return cached(p, p.grp, path, groups.New).Authorize(user, args)
+	case "user":
+		if len(args) < 2 {
+			return sdk.AuthzGeneralError, errors.New("Require gobridge <plugin> user: name at least one user")
+		}
+		if user == "" {
+			return sdk.AuthzDeniedNoUser, nil
+		}
+		if slices.Contains(args[1:], user) {
+			return sdk.AuthzGranted, nil
+		}
+		return sdk.AuthzDenied, nil
+	}
+	return sdk.AuthzGeneralError, fmt.Errorf("Require gobridge <plugin> %q: unknown check; use 'group' or 'user'", args[0])
+}
