@@ -236,7 +236,7 @@ func (x LogRecord_Level) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LogRecord_Level.Descriptor instead.
 func (LogRecord_Level) EnumDescriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{4, 0}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{5, 0}
 }
 
 type Mutation_Table int32
@@ -248,6 +248,7 @@ const (
 	Mutation_TABLE_ERR_HEADERS_OUT Mutation_Table = 3
 	Mutation_TABLE_NOTES           Mutation_Table = 4
 	Mutation_TABLE_SUBPROCESS_ENV  Mutation_Table = 5
+	Mutation_TABLE_CONN_NOTES      Mutation_Table = 6 // c->notes: kept for the rest of the connection
 )
 
 // Enum value maps for Mutation_Table.
@@ -259,6 +260,7 @@ var (
 		3: "TABLE_ERR_HEADERS_OUT",
 		4: "TABLE_NOTES",
 		5: "TABLE_SUBPROCESS_ENV",
+		6: "TABLE_CONN_NOTES",
 	}
 	Mutation_Table_value = map[string]int32{
 		"TABLE_UNSPECIFIED":     0,
@@ -267,6 +269,7 @@ var (
 		"TABLE_ERR_HEADERS_OUT": 3,
 		"TABLE_NOTES":           4,
 		"TABLE_SUBPROCESS_ENV":  5,
+		"TABLE_CONN_NOTES":      6,
 	}
 )
 
@@ -294,7 +297,7 @@ func (x Mutation_Table) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Mutation_Table.Descriptor instead.
 func (Mutation_Table) EnumDescriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{5, 0}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{6, 0}
 }
 
 type Mutation_Op int32
@@ -346,7 +349,7 @@ func (x Mutation_Op) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Mutation_Op.Descriptor instead.
 func (Mutation_Op) EnumDescriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{5, 1}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{6, 1}
 }
 
 type FieldUpdate_Field int32
@@ -366,6 +369,8 @@ const (
 	FieldUpdate_FIELD_STATUS_LINE        FieldUpdate_Field = 11 // r->status_line: "NNN Reason"; empty: httpd's
 	FieldUpdate_FIELD_NO_CACHE           FieldUpdate_Field = 12 // r->no_cache: "1" or "0"
 	FieldUpdate_FIELD_CANONICAL_FILENAME FieldUpdate_Field = 13 // r->canonical_filename: an absolute path
+	FieldUpdate_FIELD_ALLOWED_METHODS    FieldUpdate_Field = 14 // r->allowed(_methods): comma-separated method tokens; empty: none
+	FieldUpdate_FIELD_MTIME              FieldUpdate_Field = 15 // decimal microseconds since the epoch: ap_update_mtime
 )
 
 // Enum value maps for FieldUpdate_Field.
@@ -385,6 +390,8 @@ var (
 		11: "FIELD_STATUS_LINE",
 		12: "FIELD_NO_CACHE",
 		13: "FIELD_CANONICAL_FILENAME",
+		14: "FIELD_ALLOWED_METHODS",
+		15: "FIELD_MTIME",
 	}
 	FieldUpdate_Field_value = map[string]int32{
 		"FIELD_UNSPECIFIED":        0,
@@ -401,6 +408,8 @@ var (
 		"FIELD_STATUS_LINE":        11,
 		"FIELD_NO_CACHE":           12,
 		"FIELD_CANONICAL_FILENAME": 13,
+		"FIELD_ALLOWED_METHODS":    14,
+		"FIELD_MTIME":              15,
 	}
 )
 
@@ -428,7 +437,7 @@ func (x FieldUpdate_Field) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FieldUpdate_Field.Descriptor instead.
 func (FieldUpdate_Field) EnumDescriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{6, 0}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{7, 0}
 }
 
 // Pair is one entry of an ordered, multi-valued table (headers, notes,
@@ -496,6 +505,8 @@ type Connection struct {
 	Secure        bool                   `protobuf:"varint,6,opt,name=secure,proto3" json:"secure,omitempty"`                             // the connection uses TLS (mod_ssl)
 	Id            uint64                 `protobuf:"varint,7,opt,name=id,proto3" json:"id,omitempty"`                                     // c->id
 	Keepalives    uint32                 `protobuf:"varint,8,opt,name=keepalives,proto3" json:"keepalives,omitempty"`                     // requests served before this one on the connection
+	Notes         []*Pair                `protobuf:"bytes,9,rep,name=notes,proto3" json:"notes,omitempty"`                                // c->notes: live as long as the connection
+	Tls           *TLS                   `protobuf:"bytes,10,opt,name=tls,proto3" json:"tls,omitempty"`                                   // set when mod_ssl serves the connection with TLS
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -586,20 +597,133 @@ func (x *Connection) GetKeepalives() uint32 {
 	return 0
 }
 
+func (x *Connection) GetNotes() []*Pair {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
+func (x *Connection) GetTls() *TLS {
+	if x != nil {
+		return x.Tls
+	}
+	return nil
+}
+
+// TLS describes a TLS connection, as mod_ssl's variables name it (read with
+// its optional function ssl_var_lookup; absent without mod_ssl).
+type TLS struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Protocol      []byte                 `protobuf:"bytes,1,opt,name=protocol,proto3" json:"protocol,omitempty"`                                // SSL_PROTOCOL: "TLSv1.3"
+	Cipher        []byte                 `protobuf:"bytes,2,opt,name=cipher,proto3" json:"cipher,omitempty"`                                    // SSL_CIPHER: "TLS_AES_256_GCM_SHA384"
+	Sni           []byte                 `protobuf:"bytes,3,opt,name=sni,proto3" json:"sni,omitempty"`                                          // SSL_TLS_SNI: the name the client asked for
+	ClientVerify  []byte                 `protobuf:"bytes,4,opt,name=client_verify,json=clientVerify,proto3" json:"client_verify,omitempty"`    // SSL_CLIENT_VERIFY: NONE, SUCCESS, GENEROUS or FAILED:reason
+	ClientSubject []byte                 `protobuf:"bytes,5,opt,name=client_subject,json=clientSubject,proto3" json:"client_subject,omitempty"` // SSL_CLIENT_S_DN of the client certificate, if any
+	ClientIssuer  []byte                 `protobuf:"bytes,6,opt,name=client_issuer,json=clientIssuer,proto3" json:"client_issuer,omitempty"`    // SSL_CLIENT_I_DN
+	ClientSerial  []byte                 `protobuf:"bytes,7,opt,name=client_serial,json=clientSerial,proto3" json:"client_serial,omitempty"`    // SSL_CLIENT_M_SERIAL
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TLS) Reset() {
+	*x = TLS{}
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TLS) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TLS) ProtoMessage() {}
+
+func (x *TLS) ProtoReflect() protoreflect.Message {
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TLS.ProtoReflect.Descriptor instead.
+func (*TLS) Descriptor() ([]byte, []int) {
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TLS) GetProtocol() []byte {
+	if x != nil {
+		return x.Protocol
+	}
+	return nil
+}
+
+func (x *TLS) GetCipher() []byte {
+	if x != nil {
+		return x.Cipher
+	}
+	return nil
+}
+
+func (x *TLS) GetSni() []byte {
+	if x != nil {
+		return x.Sni
+	}
+	return nil
+}
+
+func (x *TLS) GetClientVerify() []byte {
+	if x != nil {
+		return x.ClientVerify
+	}
+	return nil
+}
+
+func (x *TLS) GetClientSubject() []byte {
+	if x != nil {
+		return x.ClientSubject
+	}
+	return nil
+}
+
+func (x *TLS) GetClientIssuer() []byte {
+	if x != nil {
+		return x.ClientIssuer
+	}
+	return nil
+}
+
+func (x *TLS) GetClientSerial() []byte {
+	if x != nil {
+		return x.ClientSerial
+	}
+	return nil
+}
+
 // Server describes the virtual host answering the request (server_rec).
 type Server struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Hostname      []byte                 `protobuf:"bytes,1,opt,name=hostname,proto3" json:"hostname,omitempty"` // ServerName
-	Port          uint32                 `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`        // the port as httpd reports it (ap_get_server_port)
-	Admin         []byte                 `protobuf:"bytes,3,opt,name=admin,proto3" json:"admin,omitempty"`       // ServerAdmin
-	DocumentRoot  []byte                 `protobuf:"bytes,4,opt,name=document_root,json=documentRoot,proto3" json:"document_root,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Hostname     []byte                 `protobuf:"bytes,1,opt,name=hostname,proto3" json:"hostname,omitempty"` // ServerName
+	Port         uint32                 `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`        // the port as httpd reports it (ap_get_server_port)
+	Admin        []byte                 `protobuf:"bytes,3,opt,name=admin,proto3" json:"admin,omitempty"`       // ServerAdmin
+	DocumentRoot []byte                 `protobuf:"bytes,4,opt,name=document_root,json=documentRoot,proto3" json:"document_root,omitempty"`
+	Aliases      [][]byte               `protobuf:"bytes,5,rep,name=aliases,proto3" json:"aliases,omitempty"`                       // ServerAlias names, wildcards included, in order
+	IsVirtual    bool                   `protobuf:"varint,6,opt,name=is_virtual,json=isVirtual,proto3" json:"is_virtual,omitempty"` // a <VirtualHost>, not the main server
+	IsDefault    bool                   `protobuf:"varint,7,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"` // the default server for the connection's address
+	// (c->base_server): no name-based vhost was chosen
+	Defines       [][]byte `protobuf:"bytes,8,rep,name=defines,proto3" json:"defines,omitempty"` // names set with Define or -D (ap_server_config_defines)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Server) Reset() {
 	*x = Server{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[2]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +735,7 @@ func (x *Server) String() string {
 func (*Server) ProtoMessage() {}
 
 func (x *Server) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[2]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +748,7 @@ func (x *Server) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Server.ProtoReflect.Descriptor instead.
 func (*Server) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{2}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Server) GetHostname() []byte {
@@ -651,6 +775,34 @@ func (x *Server) GetAdmin() []byte {
 func (x *Server) GetDocumentRoot() []byte {
 	if x != nil {
 		return x.DocumentRoot
+	}
+	return nil
+}
+
+func (x *Server) GetAliases() [][]byte {
+	if x != nil {
+		return x.Aliases
+	}
+	return nil
+}
+
+func (x *Server) GetIsVirtual() bool {
+	if x != nil {
+		return x.IsVirtual
+	}
+	return false
+}
+
+func (x *Server) GetIsDefault() bool {
+	if x != nil {
+		return x.IsDefault
+	}
+	return false
+}
+
+func (x *Server) GetDefines() [][]byte {
+	if x != nil {
+		return x.Defines
 	}
 	return nil
 }
@@ -702,13 +854,16 @@ type Request struct {
 	PrevUri           []byte   `protobuf:"bytes,40,opt,name=prev_uri,json=prevUri,proto3" json:"prev_uri,omitempty"`                               // r->prev->uri for an internal redirect
 	PrevStatus        int32    `protobuf:"varint,41,opt,name=prev_status,json=prevStatus,proto3" json:"prev_status,omitempty"`                     // r->prev->status for an internal redirect
 	BytesSent         int64    `protobuf:"varint,42,opt,name=bytes_sent,json=bytesSent,proto3" json:"bytes_sent,omitempty"`                        // r->bytes_sent (body bytes; the log phase)
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The methods allowed for the resource (r->allowed and
+	// r->allowed_methods), for Allow on OPTIONS and 405 answers.
+	AllowedMethods [][]byte `protobuf:"bytes,43,rep,name=allowed_methods,json=allowedMethods,proto3" json:"allowed_methods,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Request) Reset() {
 	*x = Request{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[3]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -720,7 +875,7 @@ func (x *Request) String() string {
 func (*Request) ProtoMessage() {}
 
 func (x *Request) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[3]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -733,7 +888,7 @@ func (x *Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Request.ProtoReflect.Descriptor instead.
 func (*Request) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{3}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Request) GetMethod() []byte {
@@ -1030,6 +1185,13 @@ func (x *Request) GetBytesSent() int64 {
 	return 0
 }
 
+func (x *Request) GetAllowedMethods() [][]byte {
+	if x != nil {
+		return x.AllowedMethods
+	}
+	return nil
+}
+
 // LogRecord is a line the plugin wants in httpd's error log, with the
 // request's context. It rides along in a response: logging costs no round trip.
 type LogRecord struct {
@@ -1042,7 +1204,7 @@ type LogRecord struct {
 
 func (x *LogRecord) Reset() {
 	*x = LogRecord{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[4]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1216,7 @@ func (x *LogRecord) String() string {
 func (*LogRecord) ProtoMessage() {}
 
 func (x *LogRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[4]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1229,7 @@ func (x *LogRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogRecord.ProtoReflect.Descriptor instead.
 func (*LogRecord) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{4}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LogRecord) GetLevel() LogRecord_Level {
@@ -1097,7 +1259,7 @@ type Mutation struct {
 
 func (x *Mutation) Reset() {
 	*x = Mutation{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[5]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1271,7 @@ func (x *Mutation) String() string {
 func (*Mutation) ProtoMessage() {}
 
 func (x *Mutation) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[5]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1284,7 @@ func (x *Mutation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mutation.ProtoReflect.Descriptor instead.
 func (*Mutation) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{5}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Mutation) GetTable() Mutation_Table {
@@ -1167,7 +1329,7 @@ type FieldUpdate struct {
 
 func (x *FieldUpdate) Reset() {
 	*x = FieldUpdate{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[6]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1341,7 @@ func (x *FieldUpdate) String() string {
 func (*FieldUpdate) ProtoMessage() {}
 
 func (x *FieldUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[6]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1354,7 @@ func (x *FieldUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldUpdate.ProtoReflect.Descriptor instead.
 func (*FieldUpdate) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{6}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *FieldUpdate) GetField() FieldUpdate_Field {
@@ -1217,7 +1379,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[7]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1391,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[7]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1404,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{7}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{8}
 }
 
 type DescribeResponse struct {
@@ -1255,7 +1417,7 @@ type DescribeResponse struct {
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[8]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1267,7 +1429,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[8]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1280,7 +1442,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{8}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DescribeResponse) GetPhases() []Phase {
@@ -1307,7 +1469,7 @@ type PhaseRequest struct {
 
 func (x *PhaseRequest) Reset() {
 	*x = PhaseRequest{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[9]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1319,7 +1481,7 @@ func (x *PhaseRequest) String() string {
 func (*PhaseRequest) ProtoMessage() {}
 
 func (x *PhaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[9]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +1494,7 @@ func (x *PhaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseRequest.ProtoReflect.Descriptor instead.
 func (*PhaseRequest) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{9}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PhaseRequest) GetPhase() Phase {
@@ -1368,7 +1530,7 @@ type PhaseResponse struct {
 
 func (x *PhaseResponse) Reset() {
 	*x = PhaseResponse{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[10]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1542,7 @@ func (x *PhaseResponse) String() string {
 func (*PhaseResponse) ProtoMessage() {}
 
 func (x *PhaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[10]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1555,7 @@ func (x *PhaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseResponse.ProtoReflect.Descriptor instead.
 func (*PhaseResponse) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{10}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PhaseResponse) GetResult() Result {
@@ -1453,7 +1615,7 @@ type HandleRequest struct {
 
 func (x *HandleRequest) Reset() {
 	*x = HandleRequest{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[11]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1627,7 @@ func (x *HandleRequest) String() string {
 func (*HandleRequest) ProtoMessage() {}
 
 func (x *HandleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[11]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1640,7 @@ func (x *HandleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleRequest.ProtoReflect.Descriptor instead.
 func (*HandleRequest) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{11}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *HandleRequest) GetRequest() *Request {
@@ -1514,7 +1676,7 @@ type ResponseHead struct {
 
 func (x *ResponseHead) Reset() {
 	*x = ResponseHead{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[12]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1526,7 +1688,7 @@ func (x *ResponseHead) String() string {
 func (*ResponseHead) ProtoMessage() {}
 
 func (x *ResponseHead) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[12]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1539,7 +1701,7 @@ func (x *ResponseHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResponseHead.ProtoReflect.Descriptor instead.
 func (*ResponseHead) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{12}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ResponseHead) GetStatus() int32 {
@@ -1579,7 +1741,7 @@ type Finish struct {
 
 func (x *Finish) Reset() {
 	*x = Finish{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[13]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +1753,7 @@ func (x *Finish) String() string {
 func (*Finish) ProtoMessage() {}
 
 func (x *Finish) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[13]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +1766,7 @@ func (x *Finish) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finish.ProtoReflect.Descriptor instead.
 func (*Finish) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{13}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Finish) GetResult() Result {
@@ -1638,7 +1800,7 @@ type HandleResponse struct {
 
 func (x *HandleResponse) Reset() {
 	*x = HandleResponse{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[14]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1650,7 +1812,7 @@ func (x *HandleResponse) String() string {
 func (*HandleResponse) ProtoMessage() {}
 
 func (x *HandleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[14]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1663,7 +1825,7 @@ func (x *HandleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleResponse.ProtoReflect.Descriptor instead.
 func (*HandleResponse) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{14}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HandleResponse) GetLogs() []*LogRecord {
@@ -1715,7 +1877,7 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x1agobridge/v1/gobridge.proto\x12\vgobridge.v1\".\n" +
 	"\x04Pair\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value\"\xef\x01\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\xbc\x02\n" +
 	"\n" +
 	"Connection\x12\x1b\n" +
 	"\tremote_ip\x18\x01 \x01(\fR\bremoteIp\x12\x1f\n" +
@@ -1729,12 +1891,29 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x02id\x18\a \x01(\x04R\x02id\x12\x1e\n" +
 	"\n" +
 	"keepalives\x18\b \x01(\rR\n" +
-	"keepalives\"s\n" +
+	"keepalives\x12'\n" +
+	"\x05notes\x18\t \x03(\v2\x11.gobridge.v1.PairR\x05notes\x12\"\n" +
+	"\x03tls\x18\n" +
+	" \x01(\v2\x10.gobridge.v1.TLSR\x03tls\"\xe1\x01\n" +
+	"\x03TLS\x12\x1a\n" +
+	"\bprotocol\x18\x01 \x01(\fR\bprotocol\x12\x16\n" +
+	"\x06cipher\x18\x02 \x01(\fR\x06cipher\x12\x10\n" +
+	"\x03sni\x18\x03 \x01(\fR\x03sni\x12#\n" +
+	"\rclient_verify\x18\x04 \x01(\fR\fclientVerify\x12%\n" +
+	"\x0eclient_subject\x18\x05 \x01(\fR\rclientSubject\x12#\n" +
+	"\rclient_issuer\x18\x06 \x01(\fR\fclientIssuer\x12#\n" +
+	"\rclient_serial\x18\a \x01(\fR\fclientSerial\"\xe5\x01\n" +
 	"\x06Server\x12\x1a\n" +
 	"\bhostname\x18\x01 \x01(\fR\bhostname\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\rR\x04port\x12\x14\n" +
 	"\x05admin\x18\x03 \x01(\fR\x05admin\x12#\n" +
-	"\rdocument_root\x18\x04 \x01(\fR\fdocumentRoot\"\xb8\v\n" +
+	"\rdocument_root\x18\x04 \x01(\fR\fdocumentRoot\x12\x18\n" +
+	"\aaliases\x18\x05 \x03(\fR\aaliases\x12\x1d\n" +
+	"\n" +
+	"is_virtual\x18\x06 \x01(\bR\tisVirtual\x12\x1d\n" +
+	"\n" +
+	"is_default\x18\a \x01(\bR\tisDefault\x12\x18\n" +
+	"\adefines\x18\b \x03(\fR\adefines\"\xe1\v\n" +
 	"\aRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\fR\x06method\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\fR\bprotocol\x12\x1f\n" +
@@ -1786,7 +1965,8 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\vprev_status\x18) \x01(\x05R\n" +
 	"prevStatus\x12\x1d\n" +
 	"\n" +
-	"bytes_sent\x18* \x01(\x03R\tbytesSent\"\x93\x02\n" +
+	"bytes_sent\x18* \x01(\x03R\tbytesSent\x12'\n" +
+	"\x0fallowed_methods\x18+ \x03(\fR\x0eallowedMethods\"\x93\x02\n" +
 	"\tLogRecord\x122\n" +
 	"\x05level\x18\x01 \x01(\x0e2\x1c.gobridge.v1.LogRecord.LevelR\x05level\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\fR\amessage\"\xb7\x01\n" +
@@ -1802,29 +1982,30 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\n" +
 	"LEVEL_INFO\x10\a\x12\x0f\n" +
 	"\vLEVEL_DEBUG\x10\b\x12\x10\n" +
-	"\fLEVEL_TRACE1\x10\t\"\xe3\x02\n" +
+	"\fLEVEL_TRACE1\x10\t\"\xf9\x02\n" +
 	"\bMutation\x121\n" +
 	"\x05table\x18\x01 \x01(\x0e2\x1b.gobridge.v1.Mutation.TableR\x05table\x12(\n" +
 	"\x02op\x18\x02 \x01(\x0e2\x18.gobridge.v1.Mutation.OpR\x02op\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\fR\x03key\x12\x14\n" +
-	"\x05value\x18\x04 \x01(\fR\x05value\"\x91\x01\n" +
+	"\x05value\x18\x04 \x01(\fR\x05value\"\xa7\x01\n" +
 	"\x05Table\x12\x15\n" +
 	"\x11TABLE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10TABLE_HEADERS_IN\x10\x01\x12\x15\n" +
 	"\x11TABLE_HEADERS_OUT\x10\x02\x12\x19\n" +
 	"\x15TABLE_ERR_HEADERS_OUT\x10\x03\x12\x0f\n" +
 	"\vTABLE_NOTES\x10\x04\x12\x18\n" +
-	"\x14TABLE_SUBPROCESS_ENV\x10\x05\">\n" +
+	"\x14TABLE_SUBPROCESS_ENV\x10\x05\x12\x14\n" +
+	"\x10TABLE_CONN_NOTES\x10\x06\">\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
 	"\x06OP_SET\x10\x01\x12\n" +
 	"\n" +
 	"\x06OP_ADD\x10\x02\x12\f\n" +
-	"\bOP_UNSET\x10\x03\"\x94\x03\n" +
+	"\bOP_UNSET\x10\x03\"\xc0\x03\n" +
 	"\vFieldUpdate\x124\n" +
 	"\x05field\x18\x01 \x01(\x0e2\x1e.gobridge.v1.FieldUpdate.FieldR\x05field\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value\"\xb8\x02\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\xe4\x02\n" +
 	"\x05Field\x12\x15\n" +
 	"\x11FIELD_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eFIELD_FILENAME\x10\x01\x12\r\n" +
@@ -1842,7 +2023,9 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x12\x15\n" +
 	"\x11FIELD_STATUS_LINE\x10\v\x12\x12\n" +
 	"\x0eFIELD_NO_CACHE\x10\f\x12\x1c\n" +
-	"\x18FIELD_CANONICAL_FILENAME\x10\r\"\x11\n" +
+	"\x18FIELD_CANONICAL_FILENAME\x10\r\x12\x19\n" +
+	"\x15FIELD_ALLOWED_METHODS\x10\x0e\x12\x0f\n" +
+	"\vFIELD_MTIME\x10\x0f\"\x11\n" +
 	"\x0fDescribeRequest\"_\n" +
 	"\x10DescribeResponse\x12*\n" +
 	"\x06phases\x18\x01 \x03(\x0e2\x12.gobridge.v1.PhaseR\x06phases\x12\x1f\n" +
@@ -1917,7 +2100,7 @@ func file_gobridge_v1_gobridge_proto_rawDescGZIP() []byte {
 }
 
 var file_gobridge_v1_gobridge_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_gobridge_v1_gobridge_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_gobridge_v1_gobridge_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_gobridge_v1_gobridge_proto_goTypes = []any{
 	(Phase)(0),               // 0: gobridge.v1.Phase
 	(Result)(0),              // 1: gobridge.v1.Result
@@ -1927,58 +2110,61 @@ var file_gobridge_v1_gobridge_proto_goTypes = []any{
 	(FieldUpdate_Field)(0),   // 5: gobridge.v1.FieldUpdate.Field
 	(*Pair)(nil),             // 6: gobridge.v1.Pair
 	(*Connection)(nil),       // 7: gobridge.v1.Connection
-	(*Server)(nil),           // 8: gobridge.v1.Server
-	(*Request)(nil),          // 9: gobridge.v1.Request
-	(*LogRecord)(nil),        // 10: gobridge.v1.LogRecord
-	(*Mutation)(nil),         // 11: gobridge.v1.Mutation
-	(*FieldUpdate)(nil),      // 12: gobridge.v1.FieldUpdate
-	(*DescribeRequest)(nil),  // 13: gobridge.v1.DescribeRequest
-	(*DescribeResponse)(nil), // 14: gobridge.v1.DescribeResponse
-	(*PhaseRequest)(nil),     // 15: gobridge.v1.PhaseRequest
-	(*PhaseResponse)(nil),    // 16: gobridge.v1.PhaseResponse
-	(*HandleRequest)(nil),    // 17: gobridge.v1.HandleRequest
-	(*ResponseHead)(nil),     // 18: gobridge.v1.ResponseHead
-	(*Finish)(nil),           // 19: gobridge.v1.Finish
-	(*HandleResponse)(nil),   // 20: gobridge.v1.HandleResponse
+	(*TLS)(nil),              // 8: gobridge.v1.TLS
+	(*Server)(nil),           // 9: gobridge.v1.Server
+	(*Request)(nil),          // 10: gobridge.v1.Request
+	(*LogRecord)(nil),        // 11: gobridge.v1.LogRecord
+	(*Mutation)(nil),         // 12: gobridge.v1.Mutation
+	(*FieldUpdate)(nil),      // 13: gobridge.v1.FieldUpdate
+	(*DescribeRequest)(nil),  // 14: gobridge.v1.DescribeRequest
+	(*DescribeResponse)(nil), // 15: gobridge.v1.DescribeResponse
+	(*PhaseRequest)(nil),     // 16: gobridge.v1.PhaseRequest
+	(*PhaseResponse)(nil),    // 17: gobridge.v1.PhaseResponse
+	(*HandleRequest)(nil),    // 18: gobridge.v1.HandleRequest
+	(*ResponseHead)(nil),     // 19: gobridge.v1.ResponseHead
+	(*Finish)(nil),           // 20: gobridge.v1.Finish
+	(*HandleResponse)(nil),   // 21: gobridge.v1.HandleResponse
 }
 var file_gobridge_v1_gobridge_proto_depIdxs = []int32{
-	6,  // 0: gobridge.v1.Request.headers_in:type_name -> gobridge.v1.Pair
-	6,  // 1: gobridge.v1.Request.options:type_name -> gobridge.v1.Pair
-	7,  // 2: gobridge.v1.Request.connection:type_name -> gobridge.v1.Connection
-	8,  // 3: gobridge.v1.Request.server:type_name -> gobridge.v1.Server
-	6,  // 4: gobridge.v1.Request.notes:type_name -> gobridge.v1.Pair
-	6,  // 5: gobridge.v1.Request.subprocess_env:type_name -> gobridge.v1.Pair
-	6,  // 6: gobridge.v1.Request.headers_out:type_name -> gobridge.v1.Pair
-	6,  // 7: gobridge.v1.Request.err_headers_out:type_name -> gobridge.v1.Pair
-	2,  // 8: gobridge.v1.LogRecord.level:type_name -> gobridge.v1.LogRecord.Level
-	3,  // 9: gobridge.v1.Mutation.table:type_name -> gobridge.v1.Mutation.Table
-	4,  // 10: gobridge.v1.Mutation.op:type_name -> gobridge.v1.Mutation.Op
-	5,  // 11: gobridge.v1.FieldUpdate.field:type_name -> gobridge.v1.FieldUpdate.Field
-	0,  // 12: gobridge.v1.DescribeResponse.phases:type_name -> gobridge.v1.Phase
-	0,  // 13: gobridge.v1.PhaseRequest.phase:type_name -> gobridge.v1.Phase
-	9,  // 14: gobridge.v1.PhaseRequest.request:type_name -> gobridge.v1.Request
-	1,  // 15: gobridge.v1.PhaseResponse.result:type_name -> gobridge.v1.Result
-	11, // 16: gobridge.v1.PhaseResponse.mutations:type_name -> gobridge.v1.Mutation
-	10, // 17: gobridge.v1.PhaseResponse.logs:type_name -> gobridge.v1.LogRecord
-	12, // 18: gobridge.v1.PhaseResponse.fields:type_name -> gobridge.v1.FieldUpdate
-	9,  // 19: gobridge.v1.HandleRequest.request:type_name -> gobridge.v1.Request
-	6,  // 20: gobridge.v1.ResponseHead.headers:type_name -> gobridge.v1.Pair
-	6,  // 21: gobridge.v1.ResponseHead.err_headers:type_name -> gobridge.v1.Pair
-	1,  // 22: gobridge.v1.Finish.result:type_name -> gobridge.v1.Result
-	10, // 23: gobridge.v1.HandleResponse.logs:type_name -> gobridge.v1.LogRecord
-	18, // 24: gobridge.v1.HandleResponse.head:type_name -> gobridge.v1.ResponseHead
-	19, // 25: gobridge.v1.HandleResponse.finish:type_name -> gobridge.v1.Finish
-	13, // 26: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
-	15, // 27: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
-	17, // 28: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
-	14, // 29: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
-	16, // 30: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
-	20, // 31: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
-	29, // [29:32] is the sub-list for method output_type
-	26, // [26:29] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	6,  // 0: gobridge.v1.Connection.notes:type_name -> gobridge.v1.Pair
+	8,  // 1: gobridge.v1.Connection.tls:type_name -> gobridge.v1.TLS
+	6,  // 2: gobridge.v1.Request.headers_in:type_name -> gobridge.v1.Pair
+	6,  // 3: gobridge.v1.Request.options:type_name -> gobridge.v1.Pair
+	7,  // 4: gobridge.v1.Request.connection:type_name -> gobridge.v1.Connection
+	9,  // 5: gobridge.v1.Request.server:type_name -> gobridge.v1.Server
+	6,  // 6: gobridge.v1.Request.notes:type_name -> gobridge.v1.Pair
+	6,  // 7: gobridge.v1.Request.subprocess_env:type_name -> gobridge.v1.Pair
+	6,  // 8: gobridge.v1.Request.headers_out:type_name -> gobridge.v1.Pair
+	6,  // 9: gobridge.v1.Request.err_headers_out:type_name -> gobridge.v1.Pair
+	2,  // 10: gobridge.v1.LogRecord.level:type_name -> gobridge.v1.LogRecord.Level
+	3,  // 11: gobridge.v1.Mutation.table:type_name -> gobridge.v1.Mutation.Table
+	4,  // 12: gobridge.v1.Mutation.op:type_name -> gobridge.v1.Mutation.Op
+	5,  // 13: gobridge.v1.FieldUpdate.field:type_name -> gobridge.v1.FieldUpdate.Field
+	0,  // 14: gobridge.v1.DescribeResponse.phases:type_name -> gobridge.v1.Phase
+	0,  // 15: gobridge.v1.PhaseRequest.phase:type_name -> gobridge.v1.Phase
+	10, // 16: gobridge.v1.PhaseRequest.request:type_name -> gobridge.v1.Request
+	1,  // 17: gobridge.v1.PhaseResponse.result:type_name -> gobridge.v1.Result
+	12, // 18: gobridge.v1.PhaseResponse.mutations:type_name -> gobridge.v1.Mutation
+	11, // 19: gobridge.v1.PhaseResponse.logs:type_name -> gobridge.v1.LogRecord
+	13, // 20: gobridge.v1.PhaseResponse.fields:type_name -> gobridge.v1.FieldUpdate
+	10, // 21: gobridge.v1.HandleRequest.request:type_name -> gobridge.v1.Request
+	6,  // 22: gobridge.v1.ResponseHead.headers:type_name -> gobridge.v1.Pair
+	6,  // 23: gobridge.v1.ResponseHead.err_headers:type_name -> gobridge.v1.Pair
+	1,  // 24: gobridge.v1.Finish.result:type_name -> gobridge.v1.Result
+	11, // 25: gobridge.v1.HandleResponse.logs:type_name -> gobridge.v1.LogRecord
+	19, // 26: gobridge.v1.HandleResponse.head:type_name -> gobridge.v1.ResponseHead
+	20, // 27: gobridge.v1.HandleResponse.finish:type_name -> gobridge.v1.Finish
+	14, // 28: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
+	16, // 29: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
+	18, // 30: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
+	15, // 31: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
+	17, // 32: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
+	21, // 33: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
+	31, // [31:34] is the sub-list for method output_type
+	28, // [28:31] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_gobridge_v1_gobridge_proto_init() }
@@ -1992,7 +2178,7 @@ func file_gobridge_v1_gobridge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gobridge_v1_gobridge_proto_rawDesc), len(file_gobridge_v1_gobridge_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

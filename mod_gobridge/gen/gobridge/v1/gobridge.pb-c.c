@@ -97,6 +97,51 @@ void   gobridge__v1__connection__free_unpacked
   assert(message->base.descriptor == &gobridge__v1__connection__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   gobridge__v1__tls__init
+                     (Gobridge__V1__TLS         *message)
+{
+  static const Gobridge__V1__TLS init_value = GOBRIDGE__V1__TLS__INIT;
+  *message = init_value;
+}
+size_t gobridge__v1__tls__get_packed_size
+                     (const Gobridge__V1__TLS *message)
+{
+  assert(message->base.descriptor == &gobridge__v1__tls__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t gobridge__v1__tls__pack
+                     (const Gobridge__V1__TLS *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &gobridge__v1__tls__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t gobridge__v1__tls__pack_to_buffer
+                     (const Gobridge__V1__TLS *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &gobridge__v1__tls__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Gobridge__V1__TLS *
+       gobridge__v1__tls__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Gobridge__V1__TLS *)
+     protobuf_c_message_unpack (&gobridge__v1__tls__descriptor,
+                                allocator, len, data);
+}
+void   gobridge__v1__tls__free_unpacked
+                     (Gobridge__V1__TLS *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &gobridge__v1__tls__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   gobridge__v1__server__init
                      (Gobridge__V1__Server         *message)
 {
@@ -733,7 +778,7 @@ const ProtobufCMessageDescriptor gobridge__v1__pair__descriptor =
   (ProtobufCMessageInit) gobridge__v1__pair__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__connection__field_descriptors[8] =
+static const ProtobufCFieldDescriptor gobridge__v1__connection__field_descriptors[10] =
 {
   {
     "remote_ip",
@@ -831,21 +876,47 @@ static const ProtobufCFieldDescriptor gobridge__v1__connection__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "notes",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Gobridge__V1__Connection, n_notes),
+    offsetof(Gobridge__V1__Connection, notes),
+    &gobridge__v1__pair__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tls",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Connection, tls),
+    &gobridge__v1__tls__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__connection__field_indices_by_name[] = {
   6,   /* field[6] = id */
   7,   /* field[7] = keepalives */
   2,   /* field[2] = local_ip */
   3,   /* field[3] = local_port */
+  8,   /* field[8] = notes */
   0,   /* field[0] = remote_ip */
   1,   /* field[1] = remote_port */
   5,   /* field[5] = secure */
+  9,   /* field[9] = tls */
   4,   /* field[4] = useragent_ip */
 };
 static const ProtobufCIntRange gobridge__v1__connection__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__connection__descriptor =
 {
@@ -855,14 +926,130 @@ const ProtobufCMessageDescriptor gobridge__v1__connection__descriptor =
   "Gobridge__V1__Connection",
   "gobridge.v1",
   sizeof(Gobridge__V1__Connection),
-  8,
+  10,
   gobridge__v1__connection__field_descriptors,
   gobridge__v1__connection__field_indices_by_name,
   1,  gobridge__v1__connection__number_ranges,
   (ProtobufCMessageInit) gobridge__v1__connection__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__server__field_descriptors[4] =
+static const ProtobufCFieldDescriptor gobridge__v1__tls__field_descriptors[7] =
+{
+  {
+    "protocol",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__TLS, protocol),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cipher",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__TLS, cipher),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sni",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__TLS, sni),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_verify",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__TLS, client_verify),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_subject",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__TLS, client_subject),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_issuer",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__TLS, client_issuer),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_serial",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__TLS, client_serial),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned gobridge__v1__tls__field_indices_by_name[] = {
+  1,   /* field[1] = cipher */
+  5,   /* field[5] = client_issuer */
+  6,   /* field[6] = client_serial */
+  4,   /* field[4] = client_subject */
+  3,   /* field[3] = client_verify */
+  0,   /* field[0] = protocol */
+  2,   /* field[2] = sni */
+};
+static const ProtobufCIntRange gobridge__v1__tls__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor gobridge__v1__tls__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "gobridge.v1.TLS",
+  "TLS",
+  "Gobridge__V1__TLS",
+  "gobridge.v1",
+  sizeof(Gobridge__V1__TLS),
+  7,
+  gobridge__v1__tls__field_descriptors,
+  gobridge__v1__tls__field_indices_by_name,
+  1,  gobridge__v1__tls__number_ranges,
+  (ProtobufCMessageInit) gobridge__v1__tls__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor gobridge__v1__server__field_descriptors[8] =
 {
   {
     "hostname",
@@ -912,17 +1099,69 @@ static const ProtobufCFieldDescriptor gobridge__v1__server__field_descriptors[4]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "aliases",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Gobridge__V1__Server, n_aliases),
+    offsetof(Gobridge__V1__Server, aliases),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "is_virtual",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Server, is_virtual),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "is_default",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Server, is_default),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "defines",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Gobridge__V1__Server, n_defines),
+    offsetof(Gobridge__V1__Server, defines),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__server__field_indices_by_name[] = {
   2,   /* field[2] = admin */
+  4,   /* field[4] = aliases */
+  7,   /* field[7] = defines */
   3,   /* field[3] = document_root */
   0,   /* field[0] = hostname */
+  6,   /* field[6] = is_default */
+  5,   /* field[5] = is_virtual */
   1,   /* field[1] = port */
 };
 static const ProtobufCIntRange gobridge__v1__server__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__server__descriptor =
 {
@@ -932,14 +1171,14 @@ const ProtobufCMessageDescriptor gobridge__v1__server__descriptor =
   "Gobridge__V1__Server",
   "gobridge.v1",
   sizeof(Gobridge__V1__Server),
-  4,
+  8,
   gobridge__v1__server__field_descriptors,
   gobridge__v1__server__field_indices_by_name,
   1,  gobridge__v1__server__number_ranges,
   (ProtobufCMessageInit) gobridge__v1__server__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__request__field_descriptors[42] =
+static const ProtobufCFieldDescriptor gobridge__v1__request__field_descriptors[43] =
 {
   {
     "method",
@@ -1445,8 +1684,21 @@ static const ProtobufCFieldDescriptor gobridge__v1__request__field_descriptors[4
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "allowed_methods",
+    43,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Gobridge__V1__Request, n_allowed_methods),
+    offsetof(Gobridge__V1__Request, allowed_methods),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__request__field_indices_by_name[] = {
+  42,   /* field[42] = allowed_methods */
   5,   /* field[5] = args */
   11,   /* field[11] = auth_type */
   41,   /* field[41] = bytes_sent */
@@ -1493,7 +1745,7 @@ static const unsigned gobridge__v1__request__field_indices_by_name[] = {
 static const ProtobufCIntRange gobridge__v1__request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 42 }
+  { 0, 43 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__request__descriptor =
 {
@@ -1503,7 +1755,7 @@ const ProtobufCMessageDescriptor gobridge__v1__request__descriptor =
   "Gobridge__V1__Request",
   "gobridge.v1",
   sizeof(Gobridge__V1__Request),
-  42,
+  43,
   gobridge__v1__request__field_descriptors,
   gobridge__v1__request__field_indices_by_name,
   1,  gobridge__v1__request__number_ranges,
@@ -1605,7 +1857,7 @@ const ProtobufCMessageDescriptor gobridge__v1__log_record__descriptor =
   (ProtobufCMessageInit) gobridge__v1__log_record__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue gobridge__v1__mutation__table__enum_values_by_number[6] =
+static const ProtobufCEnumValue gobridge__v1__mutation__table__enum_values_by_number[7] =
 {
   { "TABLE_UNSPECIFIED", "GOBRIDGE__V1__MUTATION__TABLE__TABLE_UNSPECIFIED", 0 },
   { "TABLE_HEADERS_IN", "GOBRIDGE__V1__MUTATION__TABLE__TABLE_HEADERS_IN", 1 },
@@ -1613,12 +1865,14 @@ static const ProtobufCEnumValue gobridge__v1__mutation__table__enum_values_by_nu
   { "TABLE_ERR_HEADERS_OUT", "GOBRIDGE__V1__MUTATION__TABLE__TABLE_ERR_HEADERS_OUT", 3 },
   { "TABLE_NOTES", "GOBRIDGE__V1__MUTATION__TABLE__TABLE_NOTES", 4 },
   { "TABLE_SUBPROCESS_ENV", "GOBRIDGE__V1__MUTATION__TABLE__TABLE_SUBPROCESS_ENV", 5 },
+  { "TABLE_CONN_NOTES", "GOBRIDGE__V1__MUTATION__TABLE__TABLE_CONN_NOTES", 6 },
 };
 static const ProtobufCIntRange gobridge__v1__mutation__table__value_ranges[] = {
-{0, 0},{0, 6}
+{0, 0},{0, 7}
 };
-static const ProtobufCEnumValueIndex gobridge__v1__mutation__table__enum_values_by_name[6] =
+static const ProtobufCEnumValueIndex gobridge__v1__mutation__table__enum_values_by_name[7] =
 {
+  { "TABLE_CONN_NOTES", 6 },
   { "TABLE_ERR_HEADERS_OUT", 3 },
   { "TABLE_HEADERS_IN", 1 },
   { "TABLE_HEADERS_OUT", 2 },
@@ -1633,9 +1887,9 @@ const ProtobufCEnumDescriptor gobridge__v1__mutation__table__descriptor =
   "Table",
   "Gobridge__V1__Mutation__Table",
   "gobridge.v1",
-  6,
+  7,
   gobridge__v1__mutation__table__enum_values_by_number,
-  6,
+  7,
   gobridge__v1__mutation__table__enum_values_by_name,
   1,
   gobridge__v1__mutation__table__value_ranges,
@@ -1750,7 +2004,7 @@ const ProtobufCMessageDescriptor gobridge__v1__mutation__descriptor =
   (ProtobufCMessageInit) gobridge__v1__mutation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue gobridge__v1__field_update__field__enum_values_by_number[14] =
+static const ProtobufCEnumValue gobridge__v1__field_update__field__enum_values_by_number[16] =
 {
   { "FIELD_UNSPECIFIED", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_UNSPECIFIED", 0 },
   { "FIELD_FILENAME", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_FILENAME", 1 },
@@ -1766,12 +2020,15 @@ static const ProtobufCEnumValue gobridge__v1__field_update__field__enum_values_b
   { "FIELD_STATUS_LINE", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_STATUS_LINE", 11 },
   { "FIELD_NO_CACHE", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_NO_CACHE", 12 },
   { "FIELD_CANONICAL_FILENAME", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CANONICAL_FILENAME", 13 },
+  { "FIELD_ALLOWED_METHODS", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ALLOWED_METHODS", 14 },
+  { "FIELD_MTIME", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_MTIME", 15 },
 };
 static const ProtobufCIntRange gobridge__v1__field_update__field__value_ranges[] = {
-{0, 0},{0, 14}
+{0, 0},{0, 16}
 };
-static const ProtobufCEnumValueIndex gobridge__v1__field_update__field__enum_values_by_name[14] =
+static const ProtobufCEnumValueIndex gobridge__v1__field_update__field__enum_values_by_name[16] =
 {
+  { "FIELD_ALLOWED_METHODS", 14 },
   { "FIELD_ARGS", 4 },
   { "FIELD_AUTH_TYPE", 10 },
   { "FIELD_CANONICAL_FILENAME", 13 },
@@ -1780,6 +2037,7 @@ static const ProtobufCEnumValueIndex gobridge__v1__field_update__field__enum_val
   { "FIELD_CONTENT_TYPE", 6 },
   { "FIELD_FILENAME", 1 },
   { "FIELD_HANDLER", 5 },
+  { "FIELD_MTIME", 15 },
   { "FIELD_NO_CACHE", 12 },
   { "FIELD_PATH_INFO", 3 },
   { "FIELD_STATUS_LINE", 11 },
@@ -1794,9 +2052,9 @@ const ProtobufCEnumDescriptor gobridge__v1__field_update__field__descriptor =
   "Field",
   "Gobridge__V1__FieldUpdate__Field",
   "gobridge.v1",
-  14,
+  16,
   gobridge__v1__field_update__field__enum_values_by_number,
-  14,
+  16,
   gobridge__v1__field_update__field__enum_values_by_name,
   1,
   gobridge__v1__field_update__field__value_ranges,

@@ -17,6 +17,7 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Gobridge__V1__Pair Gobridge__V1__Pair;
 typedef struct Gobridge__V1__Connection Gobridge__V1__Connection;
+typedef struct Gobridge__V1__TLS Gobridge__V1__TLS;
 typedef struct Gobridge__V1__Server Gobridge__V1__Server;
 typedef struct Gobridge__V1__Request Gobridge__V1__Request;
 typedef struct Gobridge__V1__LogRecord Gobridge__V1__LogRecord;
@@ -56,7 +57,11 @@ typedef enum _Gobridge__V1__Mutation__Table {
   GOBRIDGE__V1__MUTATION__TABLE__TABLE_HEADERS_OUT = 2,
   GOBRIDGE__V1__MUTATION__TABLE__TABLE_ERR_HEADERS_OUT = 3,
   GOBRIDGE__V1__MUTATION__TABLE__TABLE_NOTES = 4,
-  GOBRIDGE__V1__MUTATION__TABLE__TABLE_SUBPROCESS_ENV = 5
+  GOBRIDGE__V1__MUTATION__TABLE__TABLE_SUBPROCESS_ENV = 5,
+  /*
+   * c->notes: kept for the rest of the connection
+   */
+  GOBRIDGE__V1__MUTATION__TABLE__TABLE_CONN_NOTES = 6
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GOBRIDGE__V1__MUTATION__TABLE)
 } Gobridge__V1__Mutation__Table;
 typedef enum _Gobridge__V1__Mutation__Op {
@@ -131,7 +136,15 @@ typedef enum _Gobridge__V1__FieldUpdate__Field {
   /*
    * r->canonical_filename: an absolute path
    */
-  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CANONICAL_FILENAME = 13
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CANONICAL_FILENAME = 13,
+  /*
+   * r->allowed(_methods): comma-separated method tokens; empty: none
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ALLOWED_METHODS = 14,
+  /*
+   * decimal microseconds since the epoch: ap_update_mtime
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_MTIME = 15
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GOBRIDGE__V1__FIELD_UPDATE__FIELD)
 } Gobridge__V1__FieldUpdate__Field;
 /*
@@ -225,10 +238,60 @@ struct  Gobridge__V1__Connection
    * requests served before this one on the connection
    */
   uint32_t keepalives;
+  /*
+   * c->notes: live as long as the connection
+   */
+  size_t n_notes;
+  Gobridge__V1__Pair **notes;
+  /*
+   * set when mod_ssl serves the connection with TLS
+   */
+  Gobridge__V1__TLS *tls;
 };
 #define GOBRIDGE__V1__CONNECTION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__connection__descriptor) \
-    , {0,NULL}, 0, {0,NULL}, 0, {0,NULL}, 0, 0, 0 }
+    , {0,NULL}, 0, {0,NULL}, 0, {0,NULL}, 0, 0, 0, 0,NULL, NULL }
+
+
+/*
+ * TLS describes a TLS connection, as mod_ssl's variables name it (read with
+ * its optional function ssl_var_lookup; absent without mod_ssl).
+ */
+struct  Gobridge__V1__TLS
+{
+  ProtobufCMessage base;
+  /*
+   * SSL_PROTOCOL: "TLSv1.3"
+   */
+  ProtobufCBinaryData protocol;
+  /*
+   * SSL_CIPHER: "TLS_AES_256_GCM_SHA384"
+   */
+  ProtobufCBinaryData cipher;
+  /*
+   * SSL_TLS_SNI: the name the client asked for
+   */
+  ProtobufCBinaryData sni;
+  /*
+   * SSL_CLIENT_VERIFY: NONE, SUCCESS, GENEROUS or FAILED:reason
+   */
+  ProtobufCBinaryData client_verify;
+  /*
+   * SSL_CLIENT_S_DN of the client certificate, if any
+   */
+  ProtobufCBinaryData client_subject;
+  /*
+   * SSL_CLIENT_I_DN
+   */
+  ProtobufCBinaryData client_issuer;
+  /*
+   * SSL_CLIENT_M_SERIAL
+   */
+  ProtobufCBinaryData client_serial;
+};
+#define GOBRIDGE__V1__TLS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__tls__descriptor) \
+    , {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL} }
 
 
 /*
@@ -250,10 +313,31 @@ struct  Gobridge__V1__Server
    */
   ProtobufCBinaryData admin;
   ProtobufCBinaryData document_root;
+  /*
+   * ServerAlias names, wildcards included, in order
+   */
+  size_t n_aliases;
+  ProtobufCBinaryData *aliases;
+  /*
+   * a <VirtualHost>, not the main server
+   */
+  protobuf_c_boolean is_virtual;
+  /*
+   * the default server for the connection's address
+   */
+  protobuf_c_boolean is_default;
+  /*
+   * (c->base_server): no name-based vhost was chosen
+   */
+  /*
+   * names set with Define or -D (ap_server_config_defines)
+   */
+  size_t n_defines;
+  ProtobufCBinaryData *defines;
 };
 #define GOBRIDGE__V1__SERVER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__server__descriptor) \
-    , {0,NULL}, 0, {0,NULL}, {0,NULL} }
+    , {0,NULL}, 0, {0,NULL}, {0,NULL}, 0,NULL, 0, 0, 0,NULL }
 
 
 /*
@@ -399,10 +483,16 @@ struct  Gobridge__V1__Request
    * r->bytes_sent (body bytes; the log phase)
    */
   int64_t bytes_sent;
+  /*
+   * The methods allowed for the resource (r->allowed and
+   * r->allowed_methods), for Allow on OPTIONS and 405 answers.
+   */
+  size_t n_allowed_methods;
+  ProtobufCBinaryData *allowed_methods;
 };
 #define GOBRIDGE__V1__REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__request__descriptor) \
-    , {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, 0,NULL, {0,NULL}, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL, {0,NULL}, {0,NULL}, {0,NULL}, NULL, NULL, 0,NULL, 0,NULL, 0, 0, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0,NULL, 0, 0, {0,NULL}, 0,NULL, 0,NULL, 0, {0,NULL}, {0,NULL}, 0, 0 }
+    , {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, 0,NULL, {0,NULL}, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL, {0,NULL}, {0,NULL}, {0,NULL}, NULL, NULL, 0,NULL, 0,NULL, 0, 0, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0,NULL, 0, 0, {0,NULL}, 0,NULL, 0,NULL, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL }
 
 
 /*
@@ -662,6 +752,25 @@ Gobridge__V1__Connection *
 void   gobridge__v1__connection__free_unpacked
                      (Gobridge__V1__Connection *message,
                       ProtobufCAllocator *allocator);
+/* Gobridge__V1__TLS methods */
+void   gobridge__v1__tls__init
+                     (Gobridge__V1__TLS         *message);
+size_t gobridge__v1__tls__get_packed_size
+                     (const Gobridge__V1__TLS   *message);
+size_t gobridge__v1__tls__pack
+                     (const Gobridge__V1__TLS   *message,
+                      uint8_t             *out);
+size_t gobridge__v1__tls__pack_to_buffer
+                     (const Gobridge__V1__TLS   *message,
+                      ProtobufCBuffer     *buffer);
+Gobridge__V1__TLS *
+       gobridge__v1__tls__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   gobridge__v1__tls__free_unpacked
+                     (Gobridge__V1__TLS *message,
+                      ProtobufCAllocator *allocator);
 /* Gobridge__V1__Server methods */
 void   gobridge__v1__server__init
                      (Gobridge__V1__Server         *message);
@@ -917,6 +1026,9 @@ typedef void (*Gobridge__V1__Pair_Closure)
 typedef void (*Gobridge__V1__Connection_Closure)
                  (const Gobridge__V1__Connection *message,
                   void *closure_data);
+typedef void (*Gobridge__V1__TLS_Closure)
+                 (const Gobridge__V1__TLS *message,
+                  void *closure_data);
 typedef void (*Gobridge__V1__Server_Closure)
                  (const Gobridge__V1__Server *message,
                   void *closure_data);
@@ -1005,6 +1117,7 @@ extern const ProtobufCEnumDescriptor    gobridge__v1__phase__descriptor;
 extern const ProtobufCEnumDescriptor    gobridge__v1__result__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__pair__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__connection__descriptor;
+extern const ProtobufCMessageDescriptor gobridge__v1__tls__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__server__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__request__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__log_record__descriptor;
