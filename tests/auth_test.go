@@ -2,8 +2,15 @@ package tests
 
 import (
 	"bufio"
+	"crypto/hmac"
 	"crypto/md5"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/gobridge/gobridge/tests/harness"
 )
@@ -87,7 +96,7 @@ func authConf(t *testing.T, e *harness.Env) string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("htdigest: %v\n%s", err, out)
 	}
-	for _, d := range []string{"private", "admin", "any", "none", "merge", "merge/admins", "digest", "cached", "stub", "noprov"} {
+	for _, d := range []string{"private", "admin", "any", "none", "merge", "merge/admins", "digest", "cached", "stub", "noprov", "alias"} {
 		if err := os.MkdirAll(filepath.Join(e.Root, "htdocs", d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +120,7 @@ func authConf(t *testing.T, e *harness.Env) string {
 	stub := func(path, opts string) string {
 		return fmt.Sprintf("<Location /stub/%s>\n%s</Location>\n", path, opts)
 	}
-	return authModules(e) + fmt.Sprintf(`
+	return strings.ReplaceAll(authModules(e)+fmt.Sprintf(`
 DirectoryIndex index.html
 LogLevel info gobridge:trace8 auth_basic:debug auth_digest:debug authn_socache:debug authz_core:debug
 CustomLog %q "%%u|%%>s|%%U"
@@ -170,6 +179,18 @@ GoBridgeTimeout 5
     GoBridgeOption htpasswd %s
     Require valid-user
 </Location>
+<AuthnProviderAlias gobridge stubalias>
+    GoBridgeAuthnProvider authstub
+    GoBridgeOption stub.authn granted
+</AuthnProviderAlias>
+<Location /alias>
+    AuthType Basic
+    AuthName "alias"
+    AuthBasicProvider gobridge stubalias
+    GoBridgeAuthnProvider auth
+    GoBridgeOption htpasswd @USERS@
+    Require valid-user
+</Location>
 <Location /noprov>
     AuthType Basic
     AuthName "noprov"
@@ -201,7 +222,7 @@ GoBridgeTimeout 5
 		stub("authz-unspecified", "    Require gobridge authstub anything\n    GoBridgeOption stub.authz unspecified\n"),
 		stub("authz-nouser", "    Require gobridge authstub anything\n    GoBridgeOption stub.authz nouser\n"),
 		stub("crash", "    GoBridgeOption stub.crash 1\n"),
-	)
+	), "@USERS@", users)
 }
 
 func basicReq(t *testing.T, e *harness.Env, path, user, pw string) *harness.Response {
@@ -332,6 +353,22 @@ func TestAuthBasic(t *testing.T) {
 			log.Check(t, authFailureCodes...)
 		})
 
+		t.Run("AuthnProviderAlias chains two plugins", func(t *testing.T) {
+			if r := basicReq(t, e, "/alias/", "bob", pwOf("bob")); r.Status != 200 {
+				t.Errorf("bob via htpasswd: %d; want 200", r.Status)
+			}
+			if r := basicReq(t, e, "/alias/", "bob", "wrong"); r.Status != 401 {
+				t.Errorf("bob, wrong password: %d; want 401 (DENIED ends the chain)", r.Status)
+			}
+			if r := basicReq(t, e, "/alias/", "stranger", "anything"); r.Status != 200 {
+				t.Errorf("stranger via the alias (stub grants): %d; want 200", r.Status)
+			}
+			if !log.Contains("via provider 'stubalias'") {
+				t.Errorf("no GB0259 line for the alias")
+			}
+			log.Check(t, authFailureCodes...)
+		})
+
 		t.Run("malformed Authorization headers", func(t *testing.T) {
 			pw := pwOf("bob")
 			cases := map[string]string{
@@ -346,7 +383,7 @@ func TestAuthBasic(t *testing.T) {
 				"long user":       "Basic " + b64(strings.Repeat("b", 5000)+":"+pw),
 				"long password":   "Basic " + b64("bob:"+strings.Repeat("p", 5000)),
 				"huge":            "Basic " + b64("bob:"+strings.Repeat("p", 20000)),
-				"raw NUL":         "Basic " + b64("bob:"+pw)[:4] + "\x00" + b64("bob:"+pw)[4:],
+				"raw NUL":         "Basic " + b64("bob:" + pw)[:4] + "\x00" + b64("bob:" + pw)[4:],
 				"raw 8-bit":       "Basic \xff\xfe" + b64("bob:"+pw),
 			}
 			for name, h := range cases {
@@ -575,4 +612,129 @@ func digestGet(t *testing.T, e *harness.Env, path, user, pw string) int {
 	req.Header.Set("Authorization", fmt.Sprintf(`Digest username="%s", realm="%s", nonce="%s", uri="%s", algorithm=MD5, response="%s", qop=auth, nc=%s, cnonce="%s"`,
 		user, params["realm"], params["nonce"], path, resp, nc, cnonce))
 	return harness.Do(t, req).Status
+}
+
+func TestAuthBearer(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(alg jose.SignatureAlgorithm, k any, claims map[string]any) string {
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: k}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := json.Marshal(claims)
+		o, _ := s.Sign(p)
+		c, _ := o.CompactSerialize()
+		return c
+	}
+	claims := func(extra map[string]any) map[string]any {
+		c := map[string]any{"sub": "jwt-ann", "aud": "api", "iss": "https://idp.test", "exp": time.Now().Add(time.Hour).Unix(), "email": "ann@example.com"}
+		for k, v := range extra {
+			c[k] = v
+		}
+		return c
+	}
+	enc := base64.RawURLEncoding
+	unsigned := func(header string, c map[string]any) string {
+		p, _ := json.Marshal(c)
+		return enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString(p) + "."
+	}
+	good := sign(jose.RS256, key, claims(nil))
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	confusion := func() string {
+		p, _ := json.Marshal(claims(nil))
+		in := enc.EncodeToString([]byte(`{"alg":"HS256","kid":"k1"}`)) + "." + enc.EncodeToString(p)
+		m := hmac.New(sha256.New, pemKey)
+		m.Write([]byte(in))
+		return in + "." + enc.EncodeToString(m.Sum(nil))
+	}()
+	bad := map[string]string{
+		"no header":       "",
+		"basic":           "Basic " + b64("ann:x"),
+		"expired":         "Bearer " + sign(jose.RS256, key, claims(map[string]any{"exp": time.Now().Add(-time.Hour).Unix()})),
+		"not yet valid":   "Bearer " + sign(jose.RS256, key, claims(map[string]any{"nbf": time.Now().Add(time.Hour).Unix()})),
+		"wrong audience":  "Bearer " + sign(jose.RS256, key, claims(map[string]any{"aud": "other"})),
+		"wrong issuer":    "Bearer " + sign(jose.RS256, key, claims(map[string]any{"iss": "https://evil.test"})),
+		"alg none":        "Bearer " + unsigned(`{"alg":"none","kid":"k1"}`, claims(nil)),
+		"HS256 confusion": "Bearer " + confusion,
+		"garbage":         "Bearer not.a.token",
+		"tampered":        "Bearer " + good[:len(good)-6] + "AAAAAA",
+		"two tokens":      "Bearer " + good + " " + good,
+	}
+
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		data := filepath.Join(e.Root, "authdata")
+		_ = os.MkdirAll(data, 0o755)
+		jwks := filepath.Join(data, "jwks.json")
+		b, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Use: "sig"}}})
+		if err := os.WriteFile(jwks, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.SetConf(authModules(e) + fmt.Sprintf(`
+CustomLog %q "%%u|%%>s|%%U"
+GoBridgePlugin auth %s
+GoBridgePlugin echo %s
+<Location /api>
+    AuthType Bearer
+    AuthName "api"
+    GoBridgeAuthnHandler auth
+    GoBridgeOption jwks %s
+    GoBridgeOption jwt.audience api
+    GoBridgeOption jwt.issuer https://idp.test
+    GoBridgeOption jwt.algorithms "RS256 HS256"
+    GoBridgeOption jwt.env "email=JWT_EMAIL"
+    GoBridgeHandler echo
+    Require valid-user
+</Location>
+`, filepath.Join(e.Root, "logs", "access_log"), e.Bin("auth"), e.Bin("echo"), jwks))
+		e.Start()
+		log := e.ErrorLog()
+
+		req, _ := http.NewRequest("GET", e.URL("/api/snapshot"), nil)
+		req.Header.Set("Authorization", "Bearer "+good)
+		r := harness.Do(t, req)
+		if r.Status != 200 || !strings.Contains(r.Body, "jwt-ann") || !strings.Contains(r.Body, "ann@example.com") {
+			t.Errorf("good token: %d %q; want 200 with the user and JWT_EMAIL", r.Status, clipBody(r.Body))
+		}
+		for name, h := range bad {
+			req, _ := http.NewRequest("GET", e.URL("/api/snapshot"), nil)
+			if h != "" {
+				req.Header.Set("Authorization", h)
+			}
+			r := harness.Do(t, req)
+			if r.Status != 401 {
+				t.Errorf("%s: %d; want 401", name, r.Status)
+			}
+			if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer ") {
+				t.Errorf("%s: WWW-Authenticate %q; want a Bearer challenge", name, r.Header.Get("WWW-Authenticate"))
+			}
+		}
+		if !harness.WaitFor(5*time.Second, func() bool {
+			b, _ := os.ReadFile(filepath.Join(e.Root, "logs", "access_log"))
+			return strings.Contains(string(b), "jwt-ann|200|")
+		}) {
+			t.Errorf("no %%u line for jwt-ann in the access log")
+		}
+		all := log.All()
+		for name, h := range bad {
+			if len(h) > 40 && strings.Contains(all, h[7:47]) {
+				t.Errorf("%s: the token appears in the error log", name)
+			}
+		}
+		if strings.Contains(all, good[20:60]) {
+			t.Errorf("the good token appears in the error log")
+		}
+		log.Check(t, authFailureCodes...)
+	})
+}
+
+func clipBody(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "…"
+	}
+	return s
 }

@@ -22,6 +22,7 @@
 //	htpasswd PATH  password file for AuthBasicProvider (every htpasswd format)
 //	htdigest PATH  htdigest file for AuthDigestProvider
 //	groups PATH    AuthGroupFile-format file for `Require gobridge auth group G...`
+//	jwks PATH      JWKS for bearer tokens (GoBridgeAuthnHandler; see bearer.go)
 //
 // Require lines it understands:
 //
@@ -59,7 +60,7 @@ func main() {
 	if *failures > 0 {
 		p.guard = throttle.NewGuard(throttle.Config{MaxFailures: *failures, Window: *window, Lockout: *lockout, MaxLockout: *maxLockout})
 	}
-	sdk.Serve(&sdk.ServeConfig{PasswordChecker: p, RealmHasher: p, RequireChecker: p})
+	sdk.Serve(&sdk.ServeConfig{PasswordChecker: p, RealmHasher: p, RequireChecker: p, Phases: p})
 }
 
 // provider answers every auth call from the files the request's
@@ -71,6 +72,7 @@ type provider struct {
 	digest map[string]*htpasswd.DigestFile
 	grp    map[string]*groups.File
 	guard  *throttle.Guard // nil: no throttling
+	jwt    verifiers
 }
 
 func newProvider() *provider {

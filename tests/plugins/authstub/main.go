@@ -28,7 +28,9 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-type stub struct{ pb.UnimplementedGoBridgeAuthServer }
+type stub struct {
+	pb.UnimplementedGoBridgeAuthServer
+}
 
 func opt(r *pb.Request, key string) string {
 	v := ""
