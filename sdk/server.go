@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -54,6 +55,12 @@ func (s *server) Handle(st grpc.BidiStreamingServer[pb.HandleRequest, pb.HandleR
 var serverOptions = []grpc.ServerOption{
 	grpc.MaxRecvMsgSize(wire.MaxMessage),
 	grpc.MaxSendMsgSize(wire.MaxMessage),
+	// Streams (and the handler, which runs on the stream's goroutine) reuse
+	// long-lived worker goroutines whose stacks have already grown,
+	// instead of a new goroutine per request growing its stack again
+	// (runtime.newstack/copystack showed in profiles). More concurrent
+	// streams than workers fall back to a goroutine each.
+	grpc.NumStreamWorkers(uint32(max(8, 2*runtime.GOMAXPROCS(0)))),
 	// Room for a whole body chunk in flight per stream, so uploads are not
 	// throttled by WINDOW_UPDATE round trips.
 	grpc.InitialWindowSize(1 << 20),
@@ -99,44 +106,40 @@ func init() {
 // errGone is returned by stream operations after Handle returned.
 var errGone = errors.New("sdk: request is gone (httpd cancelled it or the client went away)")
 
-// call is one Handle stream. The Handle goroutine is the only one touching
-// the gRPC stream; the handler's goroutine hands it operations one at a
-// time (send a message, then maybe receive one), so messages keep their
-// order and nothing uses the stream after Handle returned.
+// call is one Handle stream. The handler runs on the Handle goroutine
+// itself (no goroutine and no channel handoff per request); operations on
+// the stream (send a message, then maybe receive one) are serialised by mu,
+// since a handler may read the body on another goroutine, so messages keep
+// their order, and nothing uses the stream once Handle returned (gone) or
+// its context ended.
 type call struct {
-	ctx   context.Context
-	mu    sync.Mutex // serialises operations from the handler's side
-	ops   chan op
-	reply chan opReply
-	gone  chan struct{} // closed when Handle returns
-	logs  logQueue
+	ctx  context.Context
+	st   wire.Stream
+	mu   sync.Mutex // serialises operations on st
+	gone bool       // Handle returned
+	logs logQueue
 }
 
-type op struct {
-	msg  *pb.HandleResponse
-	recv bool
-}
-
-type opReply struct {
-	in  *pb.HandleRequest
-	err error
-}
-
-// send hands m (with any pending log records) to the Handle goroutine and,
-// if recv, returns the next message from the module.
+// send sends m (with any pending log records) and, if recv, returns the
+// next message from the module.
 func (c *call) send(m *pb.HandleResponse, recv bool) (*pb.HandleRequest, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if logs := c.logs.take(m.Finish != nil); len(logs) > 0 {
 		m.Logs = append(logs, m.Logs...)
 	}
-	select {
-	case c.ops <- op{msg: m, recv: recv}:
-	case <-c.gone:
+	return c.op(m, recv)
+}
+
+// op does one operation on the stream; c.mu is held.
+func (c *call) op(m *pb.HandleResponse, recv bool) (*pb.HandleRequest, error) {
+	if c.gone || c.ctx.Err() != nil {
 		return nil, errGone
 	}
-	r := <-c.reply
-	return r.in, r.err
+	if err := c.st.Send(m); err != nil || !recv {
+		return nil, err
+	}
+	return c.st.Recv()
 }
 
 // serveStream runs h for one Handle stream.
@@ -152,12 +155,7 @@ func serveStream(h Handler, st wire.Stream) error {
 		return status.Errorf(codes.InvalidArgument, "sdk: first body chunk of %d bytes exceeds %d", len(first.GetBody()), wire.MaxChunk)
 	}
 	ctx := st.Context()
-	c := &call{
-		ctx:   ctx,
-		ops:   make(chan op),
-		reply: make(chan opReply, 1),
-		gone:  make(chan struct{}),
-	}
+	c := &call{ctx: ctx, st: st}
 	r := newRequest(wire.DecodeRequest(first.GetRequest()))
 	r.ctx = ctx
 	r.logger = slog.New(&requestLogHandler{q: &c.logs, level: requestLevel(), base: requestLogBase(r)})
@@ -169,26 +167,14 @@ func serveStream(h Handler, st wire.Stream) error {
 	}
 	w := &ResponseWriter{c: c, req: r, header: make(http.Header)}
 
-	done := make(chan error, 1)
-	go func() { done <- w.finish(callHandler(h, w, r)) }()
-
-	for {
-		select {
-		case o := <-c.ops:
-			var rep opReply
-			rep.err = st.Send(o.msg)
-			if rep.err == nil && o.recv {
-				rep.in, rep.err = st.Recv()
-			}
-			c.reply <- rep
-		case err := <-done:
-			close(c.gone)
-			return err
-		case <-ctx.Done():
-			close(c.gone)
-			return status.FromContextError(ctx.Err()).Err()
-		}
+	err = w.finish(callHandler(h, w, r))
+	c.mu.Lock()
+	c.gone = true
+	c.mu.Unlock()
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
 	}
+	return err
 }
 
 // panicError is a recovered panic from a handler.
@@ -275,13 +261,7 @@ func (w *ResponseWriter) finish(err error) error {
 func (c *call) sendLocked(m *pb.HandleResponse) (*pb.HandleRequest, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	select {
-	case c.ops <- op{msg: m}:
-	case <-c.gone:
-		return nil, errGone
-	}
-	r := <-c.reply
-	return r.in, r.err
+	return c.op(m, false)
 }
 
 func sendError(err error) error {
