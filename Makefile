@@ -35,6 +35,8 @@ daemon:
 plugins:
 	$(GO) build -o $(BIN)/hello ./examples/hello
 	$(GO) build -o $(BIN)/app ./examples/nethttp
+	$(GO) build -o $(BIN)/gobridge-auth ./cmd/gobridge-auth
+	$(GO) build -o $(BIN)/jwtmint ./examples/jwtmint
 
 demo: deps all
 	PORT=$(PORT) scripts/demo.sh

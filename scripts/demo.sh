@@ -14,7 +14,17 @@ root=${DEMO_DIR:-${TMPDIR:-/tmp}/gobridge-demo-$(id -un)}
 rm -rf "$root"
 mkdir -p "$root"/{bin,htdocs,logs,run}
 chmod 755 "$root"
-cp "$top"/build/bin/{gobridged,hello,app} "$root/bin/"
+cp "$top"/build/bin/{gobridged,hello,app,gobridge-auth} "$root/bin/"
+# Auth data for /private/ and /api/ (readable by Apache's User).
+mkdir -p "$root"/auth "$root"/htdocs/{private,api}
+htpasswd -cbB "$root/auth/users.htpasswd" demo demo-password 2>/dev/null
+htpasswd -bm "$root/auth/users.htpasswd" guest guest-password 2>/dev/null
+printf 'admins: demo\n' > "$root/auth/groups"
+"$top/build/bin/jwtmint" -dir "$root/auth" -sub demo -aud demo-api -claim email=demo@example.com > "$root/auth/token"
+"$top/build/bin/jwtmint" -dir "$root/auth" -sub demo -aud demo-api -ttl -1h > "$root/auth/expired-token"
+chmod 644 "$root"/auth/users.htpasswd "$root"/auth/groups "$root"/auth/jwks.json
+echo "private page: only admins see this" > "$root/htdocs/private/index.html"
+echo '{"ok": true, "from": "a JWT-protected location"}' > "$root/htdocs/api/index.json"
 cp "$top"/mod_gobridge/.libs/mod_gobridge.so "$root/"
 user_lines=""
 [ "$(id -u)" -eq 0 ] && user_lines=$'User www-data\nGroup www-data'
@@ -27,6 +37,8 @@ cat > "$root/htdocs/index.html" <<HTML
 <ul>
 <li><a href="/hello">/hello</a> — the smallest plugin (try <a href="/hello?name=Apache">?name=Apache</a>)</li>
 <li><a href="/app/">/app/</a> — a net/http application behind Apache</li>
+<li><a href="/private/">/private/</a> — Basic auth through Go (demo / demo-password)</li>
+<li>/api/index.json — JWT bearer tokens (see the curl lines printed by make demo)</li>
 </ul>
 HTML
 
@@ -73,6 +85,16 @@ cat <<MSG
     curl http://127.0.0.1:$port/app/
     curl http://127.0.0.1:$port/app/api/items
     curl -d name=teapot http://127.0.0.1:$port/app/api/items
+
+    # Basic auth through Go: 401, 200 (demo is an admin), 401 (guest is not)
+    curl -i http://127.0.0.1:$port/private/
+    curl -u demo:demo-password http://127.0.0.1:$port/private/
+    curl -i -u guest:guest-password http://127.0.0.1:$port/private/
+
+    # JWT bearer tokens: 200 with a token, 401 without or expired
+    curl -H "Authorization: Bearer \$(cat $root/auth/token)" http://127.0.0.1:$port/api/index.json
+    curl -i http://127.0.0.1:$port/api/index.json
+    curl -i -H "Authorization: Bearer \$(cat $root/auth/expired-token)" http://127.0.0.1:$port/api/index.json
 
   configuration: $root/httpd.conf
   error log:     $root/logs/error_log   (tail -f it in another terminal)

@@ -34,6 +34,7 @@ import (
 //	jwt.user-claim CLAIM   claim that becomes the user (default "sub")
 //	jwt.env CLAIM=VAR...   claims exported to subprocess_env
 //	jwt.allow-no-exp on    accept tokens without "exp"
+//	jwt.realm REALM        realm of the Bearer challenge (default: the location)
 
 type verifiers struct {
 	mu sync.Mutex
@@ -99,7 +100,11 @@ func (p *provider) Authenticate(r *sdk.PhaseRequest) error {
 	if err != nil {
 		return err // 500: a configuration problem
 	}
-	realm := strings.NewReplacer(`"`, "", `\`, "").Replace(r.Location)
+	realm := r.Option("jwt.realm")
+	if realm == "" {
+		realm = r.Location
+	}
+	realm = strings.NewReplacer(`"`, "", `\`, "").Replace(realm)
 	challenge := func(extra string) error {
 		r.Set(sdk.TableErrHeadersOut, "WWW-Authenticate", `Bearer realm="`+realm+`"`+extra)
 		return sdk.HTTPError(http.StatusUnauthorized)
