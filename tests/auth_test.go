@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -96,7 +98,7 @@ func authConf(t *testing.T, e *harness.Env) string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("htdigest: %v\n%s", err, out)
 	}
-	for _, d := range []string{"private", "admin", "any", "none", "merge", "merge/admins", "digest", "cached", "stub", "noprov", "alias"} {
+	for _, d := range []string{"private", "admin", "any", "none", "merge", "merge/admins", "digest", "cached", "stub", "noprov", "alias", "ht", "htghost", "badhash"} {
 		if err := os.MkdirAll(filepath.Join(e.Root, "htdocs", d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +122,14 @@ func authConf(t *testing.T, e *harness.Env) string {
 	stub := func(path, opts string) string {
 		return fmt.Sprintf("<Location /stub/%s>\n%s</Location>\n", path, opts)
 	}
-	return strings.ReplaceAll(authModules(e)+fmt.Sprintf(`
+	ht := "<RequireAll>\n    Require valid-user\n    Require gobridge auth group admins\n</RequireAll>\n"
+	if err := os.WriteFile(filepath.Join(e.Root, "htdocs", "ht", ".htaccess"), []byte(ht), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.Root, "htdocs", "htghost", ".htaccess"), []byte("Require gobridge ghost group admins\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(authModules(e)+fmt.Sprintf(`
 DirectoryIndex index.html
 LogLevel info gobridge:trace8 auth_basic:debug auth_digest:debug authn_socache:debug authz_core:debug
 CustomLog %q "%%u|%%>s|%%U"
@@ -191,6 +200,25 @@ GoBridgeTimeout 5
     GoBridgeOption htpasswd @USERS@
     Require valid-user
 </Location>
+<Directory "@HTDOCS@/ht">
+    AllowOverride AuthConfig
+</Directory>
+<Directory "@HTDOCS@/htghost">
+    AllowOverride AuthConfig
+</Directory>
+<Location /ht>
+%s</Location>
+<Location /htghost>
+%s</Location>
+<Location /badhash>
+    AuthType Digest
+    AuthName "realm one"
+    AuthDigestProvider gobridge
+    GoBridgeAuthnProvider authstub
+    GoBridgeOption stub.authn granted
+    GoBridgeOption stub.hash NOT-A-HASH
+    Require valid-user
+</Location>
 <Location /noprov>
     AuthType Basic
     AuthName "noprov"
@@ -210,6 +238,7 @@ GoBridgeTimeout 5
 		e.Bin("auth"), e.Bin("authstub"), e.Bin("echo"), broken,
 		basic("auth"), basic("auth"), basic("auth"), basic("auth"), basic("auth"),
 		filepath.Join(data, "digest"), cached,
+		basic("auth"), basic("auth"),
 		stub("granted", "    GoBridgeHandler echo\n"),
 		stub("unspecified", "    GoBridgeOption stub.authn unspecified\n"),
 		stub("bignum", "    GoBridgeOption stub.authn 99\n"),
@@ -222,7 +251,7 @@ GoBridgeTimeout 5
 		stub("authz-unspecified", "    Require gobridge authstub anything\n    GoBridgeOption stub.authz unspecified\n"),
 		stub("authz-nouser", "    Require gobridge authstub anything\n    GoBridgeOption stub.authz nouser\n"),
 		stub("crash", "    GoBridgeOption stub.crash 1\n"),
-	), "@USERS@", users)
+	), "@USERS@", users), "@HTDOCS@", filepath.Join(e.Root, "htdocs"))
 }
 
 func basicReq(t *testing.T, e *harness.Env, path, user, pw string) *harness.Response {
@@ -256,8 +285,9 @@ func rawGet(t *testing.T, e *harness.Env, path, authorization string) int {
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
-// Codes httpd's auth modules log at error level for every failed login.
-var authFailureCodes = []string{"AH01617", "AH01618", "AH01614", "AH01615", "AH01631", "AH01790", "AH01788", "AH01777", "AH01794"}
+// Codes httpd's auth modules log at error level for every failed login,
+// and gobridged's retries of the plugin that never starts (startAuth).
+var authFailureCodes = []string{`plugin "broken"`, "AH01617", "AH01618", "AH01614", "AH01615", "AH01631", "AH01790", "AH01788", "AH01777", "AH01794"}
 
 func startAuth(t *testing.T, mpm string) *harness.Env {
 	t.Helper()
@@ -369,6 +399,55 @@ func TestAuthBasic(t *testing.T) {
 			log.Check(t, authFailureCodes...)
 		})
 
+		t.Run("Require gobridge in .htaccess", func(t *testing.T) {
+			for user, want := range map[string]int{"u_apr1": 200, "bob": 401} {
+				if r := basicReq(t, e, "/ht/", user, pwOf(user)); r.Status != want {
+					t.Errorf("/ht/ as %s: %d; want %d", user, r.Status, want)
+				}
+			}
+			if r := basicReq(t, e, "/htghost/", "bob", pwOf("bob")); r.Status != 500 {
+				t.Errorf(".htaccess naming an undeclared plugin: %d; want 500", r.Status)
+			}
+			if !log.Contains("GB0256: ghost") {
+				t.Errorf("no GB0256 line naming the plugin")
+			}
+			log.Check(t, append(authFailureCodes, "GB0256")...)
+		})
+
+		t.Run("concurrent logins", func(t *testing.T) {
+			var wg sync.WaitGroup
+			var bad atomic.Int64
+			for w := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 25 {
+						u := htpasswdUsers[(w+i)%6]
+						req, _ := http.NewRequest("GET", e.URL("/admin/"), nil)
+						req.SetBasicAuth(u.user, u.pw)
+						resp, err := harness.Client.Do(req)
+						if err != nil {
+							bad.Add(1)
+							continue
+						}
+						resp.Body.Close()
+						want := 401
+						if u.user == "u_bcrypt" || u.user == "u_apr1" {
+							want = 200
+						}
+						if resp.StatusCode != want {
+							bad.Add(1)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			if n := bad.Load(); n > 0 {
+				t.Errorf("%d of 200 concurrent logins got the wrong answer", n)
+			}
+			log.Check(t, authFailureCodes...)
+		})
+
 		t.Run("malformed Authorization headers", func(t *testing.T) {
 			pw := pwOf("bob")
 			cases := map[string]string{
@@ -474,7 +553,7 @@ func TestAuthFailsClosed(t *testing.T) {
 		if r.Status != 200 || !strings.Contains(r.Body, "STUB_SEEN") {
 			t.Errorf("stub granted: %d %q; want 200 with STUB_SEEN in subprocess_env", r.Status, r.Body)
 		}
-		log.Check(t)
+		log.Check(t, "broken")
 
 		cases := []struct {
 			path string
@@ -491,6 +570,13 @@ func TestAuthFailsClosed(t *testing.T) {
 			{"/noprov/", 500, "GB0250"},
 			{"/stub/authz-unspecified/", 500, "GB0254"},
 		}
+		if code := digestGet(t, e, "/badhash/", "ann", "x"); code != 500 {
+			t.Errorf("/badhash/ (a realm hash that is not hex): %d; want 500", code)
+		}
+		if !log.Contains("GB0254: authstub: GetRealmHash") {
+			t.Errorf("no GB0254 line for the bad realm hash")
+		}
+		log.Check(t, "GB0254", "broken")
 		for _, c := range cases {
 			r := basicReq(t, e, c.path, "ann", "stub-pw-2")
 			if r.Status != c.want {
@@ -532,7 +618,7 @@ func TestAuthFailsClosed(t *testing.T) {
 			if !log.Contains("GB0252: authstub") && !log.Contains("GB0253: authstub: CheckPassword: grpc-status 4") {
 				t.Errorf("no GB0252/GB0253 line naming the plugin")
 			}
-			log.Check(t, "GB0252", "GB0253")
+			log.Check(t, "GB0252", "GB0253", "broken")
 		})
 
 		t.Run("plugin killed mid-call", func(t *testing.T) {
