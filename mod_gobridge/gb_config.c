@@ -72,6 +72,7 @@ void *gb_config_create_dir(apr_pool_t *p, char *dir)
     conf->timeout = -1;
     conf->connect_timeout = -1;
     conf->max_message = -1;
+    conf->phases_on = -1;
     return conf;
 }
 
@@ -95,6 +96,25 @@ void *gb_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     /* An inner section's list replaces the outer one (None clears it). */
     for (i = 0; i < GB_PHASE_COUNT; i++) {
         conf->phases[i] = add->phases[i] ? add->phases[i] : base->phases[i];
+    }
+    /* GoBridgePhases: like core's Options, an absolute list replaces what
+     * is inherited; +/- change it; relative changes on top of relative
+     * changes accumulate until some section sets an absolute list. */
+    if (add->phases_on >= 0) {
+        conf->phases_on = add->phases_on;
+        conf->phases_add = conf->phases_del = 0;
+    }
+    else if (base->phases_on >= 0) {
+        conf->phases_on = (int)(((unsigned)base->phases_on | add->phases_add)
+                                & ~add->phases_del);
+        conf->phases_add = conf->phases_del = 0;
+    }
+    else {
+        conf->phases_on = -1;
+        conf->phases_add = (base->phases_add & ~add->phases_del)
+                           | add->phases_add;
+        conf->phases_del = (base->phases_del & ~add->phases_add)
+                           | add->phases_del;
     }
 
     /* Like PythonOption: the inner section overrides a key, keeps the rest;
@@ -156,9 +176,29 @@ const apr_array_header_t *gb_config_phase_plugins(request_rec *r,
         a = gb_config_sget(r->server)->phases[id];
     }
     else {
-        a = gb_config_rget(r)->phases[id];
+        const gb_dir_conf *d = gb_config_rget(r);
+        if (!gb_config_phases_on(d, GB_PHASES_BIT(id))) {
+            return NULL;
+        }
+        a = d->phases[id];
     }
     return a && a->nelts > 0 ? a : NULL;
+}
+
+int gb_config_phases_on(const gb_dir_conf *d, unsigned mask)
+{
+    unsigned on = d->phases_on >= 0 ? (unsigned)d->phases_on
+                                    : (GB_PHASES_ALL & ~d->phases_del);
+    return (on & mask) == mask;
+}
+
+const char *gb_config_handler(const gb_dir_conf *d)
+{
+    if (!d->handler || !*d->handler
+        || !gb_config_phases_on(d, GB_PHASES_HANDLER)) {
+        return NULL;
+    }
+    return d->handler;
 }
 
 const gb_plugin *gb_config_plugin(server_rec *s, const char *name)
@@ -214,6 +254,32 @@ static void gb_remember_ref(cmd_parms *cmd, const char *name)
 void gb_config_remember_ref(cmd_parms *cmd, const char *name)
 {
     gb_remember_ref(cmd, name);
+}
+
+int gb_config_in_htaccess(const cmd_parms *cmd)
+{
+    /* httpd sets ACCESS_CONF in <Directory>/<Location>/<Files> and
+     * RSRC_CONF at server level; .htaccess gets only AllowOverride bits. */
+    return !(cmd->override & (RSRC_CONF | ACCESS_CONF));
+}
+
+/* A plugin name in a per-directory directive. Read at start-up it is
+ * checked once the whole configuration is known (GoBridgePlugin may come
+ * later); read from .htaccess, at request time, the registry is complete:
+ * an unknown name is refused now (httpd answers 500 and logs the file).
+ * Nothing from .htaccess may go into the pconf-lived reference list. */
+static const char *gb_config_ref(cmd_parms *cmd, const char *name)
+{
+    if (!gb_config_in_htaccess(cmd)) {
+        gb_remember_ref(cmd, name);
+        return NULL;
+    }
+    if (!gb_config_plugin(cmd->server, name)) {
+        return apr_psprintf(cmd->pool, "%s: unknown plugin '%s': declare it "
+                            "with GoBridgePlugin in the server "
+                            "configuration", cmd->cmd->name, name);
+    }
+    return NULL;
 }
 
 const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,
@@ -305,8 +371,7 @@ const char *gb_config_cmd_handler(cmd_parms *cmd, void *dc, const char *a)
                             cmd->cmd->name, a);
     }
     conf->handler = a;
-    gb_remember_ref(cmd, a);
-    return NULL;
+    return gb_config_ref(cmd, a);
 }
 
 const char *gb_config_cmd_phase(cmd_parms *cmd, void *dc, int argc,
@@ -314,10 +379,11 @@ const char *gb_config_cmd_phase(cmd_parms *cmd, void *dc, int argc,
 {
     gb_phase_id id = (gb_phase_id)(apr_uintptr_t)cmd->info;
     apr_array_header_t **slot;
+    const char *err;
     int i;
 
     if (id <= GB_PHASE_MAP_TO_STORAGE) {
-        const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+        err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
         if (err) {
             return err;
         }
@@ -341,7 +407,125 @@ const char *gb_config_cmd_phase(cmd_parms *cmd, void *dc, int argc,
                                 "None alone", cmd->cmd->name, argv[i]);
         }
         APR_ARRAY_PUSH(*slot, const char *) = apr_pstrdup(cmd->pool, argv[i]);
-        gb_remember_ref(cmd, argv[i]);
+        err = gb_config_ref(cmd, argv[i]);
+        if (err) {
+            return err;
+        }
+    }
+    return NULL;
+}
+
+/* GoBridgePhases names: httpd's hook names and the GoBridge<X>Handler
+ * spellings. */
+static const struct {
+    const char *name;
+    unsigned bits;
+} gb_phase_names[] = {
+    {"header_parser", GB_PHASES_BIT(GB_PHASE_HEADER_PARSER)},
+    {"HeaderParser", GB_PHASES_BIT(GB_PHASE_HEADER_PARSER)},
+    {"access", GB_PHASES_BIT(GB_PHASE_ACCESS)},
+    {"authn", GB_PHASES_BIT(GB_PHASE_AUTHN)},
+    {"authz", GB_PHASES_BIT(GB_PHASE_AUTHZ)},
+    {"type_checker", GB_PHASES_BIT(GB_PHASE_TYPE_CHECKER)},
+    {"Type", GB_PHASES_BIT(GB_PHASE_TYPE_CHECKER)},
+    {"fixups", GB_PHASES_BIT(GB_PHASE_FIXUPS)},
+    {"Fixup", GB_PHASES_BIT(GB_PHASE_FIXUPS)},
+    {"log", GB_PHASES_BIT(GB_PHASE_LOG)},
+    {"handler", GB_PHASES_HANDLER},
+    {NULL, 0}
+};
+
+static unsigned gb_phase_bits(const char *name)
+{
+    int i;
+
+    for (i = 0; gb_phase_names[i].name; i++) {
+        if (!strcasecmp(name, gb_phase_names[i].name)) {
+            return gb_phase_names[i].bits;
+        }
+    }
+    return 0;
+}
+
+const char *gb_config_cmd_phases(cmd_parms *cmd, void *dc, int argc,
+                                 char *const argv[])
+{
+    gb_dir_conf *conf = dc;
+    unsigned on = 0, plus = 0, minus = 0, touched;
+    int i, absolute = 0, relative = 0;
+
+    if (argc < 1) {
+        return apr_psprintf(cmd->pool, "%s: takes phase names (optionally "
+                            "with + or -), All or None", cmd->cmd->name);
+    }
+    for (i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        unsigned bits;
+        char sign = 0;
+
+        if (argc == 1 && !strcasecmp(a, "All")) {
+            on = GB_PHASES_ALL;
+            absolute = 1;
+            break;
+        }
+        if (argc == 1 && !strcasecmp(a, "None")) {
+            absolute = 1;
+            break;
+        }
+        if (*a == '+' || *a == '-') {
+            sign = *a++;
+        }
+        bits = gb_phase_bits(a);
+        if (!bits) {
+            return apr_psprintf(cmd->pool, "%s: unknown phase '%s': use "
+                                "header_parser, access, authn, authz, "
+                                "type_checker, fixups, handler or log "
+                                "(All or None alone)", cmd->cmd->name, a);
+        }
+        if (sign == '+') {
+            plus |= bits;
+            minus &= ~bits;
+            relative = 1;
+        }
+        else if (sign == '-') {
+            minus |= bits;
+            plus &= ~bits;
+            relative = 1;
+        }
+        else {
+            on |= bits;
+            absolute = 1;
+        }
+    }
+    if (absolute && relative) {
+        return apr_psprintf(cmd->pool, "%s: either list the phases to use or "
+                            "change the inherited ones with +/-, not both "
+                            "on one line", cmd->cmd->name);
+    }
+    /* In .htaccess FileInfo may switch the other phases with +/-; what
+     * could switch off access control needs AuthConfig (or the directive
+     * named in AllowOverrideList). */
+    touched = absolute ? GB_PHASES_ALL : (plus | minus);
+    if (gb_config_in_htaccess(cmd) && (touched & GB_PHASES_AUTH)
+        && !(cmd->override & OR_AUTHCFG)
+        && !(cmd->override_list
+             && apr_table_get(cmd->override_list, cmd->cmd->name))) {
+        return apr_psprintf(cmd->pool, "%s: in .htaccess, a full list, All, "
+                            "None and the access, authn and authz phases "
+                            "need AllowOverride AuthConfig; with FileInfo "
+                            "use +phase/-phase for the others",
+                            cmd->cmd->name);
+    }
+    if (absolute) {
+        conf->phases_on = (int)on;
+        conf->phases_add = conf->phases_del = 0;
+    }
+    else if (conf->phases_on >= 0) {
+        conf->phases_on = (int)(((unsigned)conf->phases_on | plus) & ~minus);
+    }
+    else {
+        conf->phases_add = (conf->phases_add & ~minus) | plus;
+        conf->phases_del = (conf->phases_del & ~plus) | minus;
     }
     return NULL;
 }

@@ -44,6 +44,24 @@ typedef enum {
     GB_PHASE_COUNT
 } gb_phase_id;
 
+/* GoBridgePhases: bits of the per-directory phases a location uses. The
+ * server-level phases (post_read_request, translate_name, map_to_storage)
+ * run before a per-directory configuration exists and have no bit. */
+#define GB_PHASES_BIT(id)   (1u << (id))
+#define GB_PHASES_HANDLER   (1u << GB_PHASE_COUNT)      /* GoBridgeHandler */
+#define GB_PHASES_ALL       (GB_PHASES_BIT(GB_PHASE_HEADER_PARSER)         \
+                             | GB_PHASES_BIT(GB_PHASE_ACCESS)              \
+                             | GB_PHASES_BIT(GB_PHASE_AUTHN)               \
+                             | GB_PHASES_BIT(GB_PHASE_AUTHZ)               \
+                             | GB_PHASES_BIT(GB_PHASE_TYPE_CHECKER)        \
+                             | GB_PHASES_BIT(GB_PHASE_FIXUPS)              \
+                             | GB_PHASES_BIT(GB_PHASE_LOG)                 \
+                             | GB_PHASES_HANDLER)
+/* The phases only AllowOverride AuthConfig may switch in .htaccess. */
+#define GB_PHASES_AUTH      (GB_PHASES_BIT(GB_PHASE_ACCESS)                \
+                             | GB_PHASES_BIT(GB_PHASE_AUTHN)               \
+                             | GB_PHASES_BIT(GB_PHASE_AUTHZ))
+
 /* One GoBridgePlugin line. */
 typedef struct gb_plugin {
     const char *name;
@@ -74,6 +92,12 @@ typedef struct gb_dir_conf {
                                       * NULL unset, "" None */
     /* Per-directory phase handlers, as in gb_srv_conf. */
     apr_array_header_t *phases[GB_PHASE_COUNT];
+    /* GoBridgePhases, merged like core's Options: phases_on is an absolute
+     * GB_PHASES_* mask or -1 (unset: inherit); phases_add/phases_del are
+     * the +/- changes of a section that set no absolute list. */
+    int phases_on;
+    unsigned phases_add;
+    unsigned phases_del;
 } gb_dir_conf;
 
 void *gb_config_create_srv(apr_pool_t *p, server_rec *s);
@@ -102,6 +126,14 @@ void gb_config_remember_ref(cmd_parms *cmd, const char *name);
 const char *gb_config_cmd_phase(cmd_parms *cmd, void *dc, int argc,
                                 char *const argv[]);
 
+/* GoBridgePhases [+|-]phase... | All | None. */
+const char *gb_config_cmd_phases(cmd_parms *cmd, void *dc, int argc,
+                                 char *const argv[]);
+
+/* Whether cmd is being read from an .htaccess file (neither the server
+ * configuration nor a <Directory>/<Location>/<Files> section). */
+int gb_config_in_htaccess(const cmd_parms *cmd);
+
 /* pre_config: forget the plugin references of the previous generation. */
 void gb_config_pre_config(apr_pool_t *pconf);
 
@@ -122,9 +154,17 @@ apr_size_t gb_config_max_message(const gb_dir_conf *d);
 
 /* The plugin names configured for phase id (server-level phases from the
  * request's server, the others from its per-directory configuration), or
- * NULL when there are none. */
+ * NULL when there are none or GoBridgePhases switched the phase off. */
 const apr_array_header_t *gb_config_phase_plugins(request_rec *r,
                                                   gb_phase_id id);
+
+/* Whether GoBridgePhases leaves the phases in mask (GB_PHASES_*) on for
+ * the per-directory configuration d (all are on by default). */
+int gb_config_phases_on(const gb_dir_conf *d, unsigned mask);
+
+/* The content handler's plugin for d: NULL when there is none
+ * (GoBridgeHandler unset or None, or GoBridgePhases without handler). */
+const char *gb_config_handler(const gb_dir_conf *d);
 
 /* The options that are set (unset markers skipped), in order; calls fn
  * like apr_table_do until it returns 0. */

@@ -50,7 +50,7 @@ int gb_handler_fixups(request_rec *r)
 {
     gb_dir_conf *d = gb_config_rget(r);
 
-    if (d->handler && *d->handler) {
+    if (gb_config_handler(d)) {     /* GoBridgePhases may switch it off */
         r->handler = GB_HANDLER_NAME;
     }
     return DECLINED;
@@ -444,7 +444,7 @@ int gb_handler_handle(request_rec *r)
     memset(&ctx, 0, sizeof(ctx));
     ctx.r = r;
     ctx.d = gb_config_rget(r);
-    ctx.plugin = ctx.d->handler;
+    ctx.plugin = gb_config_handler(ctx.d);
     if (!ctx.plugin || !*ctx.plugin
         || !gb_config_plugin(r->server, ctx.plugin)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0040)

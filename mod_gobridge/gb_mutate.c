@@ -68,6 +68,45 @@ static int gb_valid_content_type(const unsigned char *s, apr_size_t n)
            && gb_response_valid_value(s + i, n - i);
 }
 
+/* Comma-separated method tokens ("GET,POST,PROPFIND"), spaces after
+ * commas allowed. */
+static int gb_valid_methods(const unsigned char *s, apr_size_t n)
+{
+    apr_size_t i = 0, tok = 0;
+
+    for (; i < n; i++) {
+        if (s[i] == ',' && tok > 0) {
+            tok = 0;
+            while (i + 1 < n && s[i + 1] == ' ') {
+                i++;
+            }
+        }
+        else if (gb_response_valid_name(s + i, 1)) {
+            tok++;
+        }
+        else {
+            return 0;
+        }
+    }
+    return tok > 0;
+}
+
+/* Decimal microseconds since the epoch: 1 to 18 digits, no sign. */
+static int gb_valid_usec(const unsigned char *s, apr_size_t n)
+{
+    apr_size_t i;
+
+    if (n == 0 || n > 18) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (!apr_isdigit(s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Comma-separated language tags ([A-Za-z0-9-]+), spaces after commas. */
 static int gb_valid_languages(const unsigned char *s, apr_size_t n)
 {
@@ -121,6 +160,10 @@ int gb_mutate_valid_field(Gobridge__V1__FieldUpdate__Field f,
                && apr_isdigit(v[2]) && v[3] == ' ' && gb_no_ctl(v, n);
     case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_NO_CACHE:
         return n == 1 && (v[0] == '0' || v[0] == '1');
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ALLOWED_METHODS:
+        return n == 0 || gb_valid_methods(v, n);
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_MTIME:
+        return gb_valid_usec(v, n);
     default:
         return 0;
     }
@@ -172,7 +215,7 @@ apr_status_t gb_mutate_check(apr_pool_t *p,
         const Gobridge__V1__Mutation *mu = m->mutations[i];
 
         if (mu->table < GOBRIDGE__V1__MUTATION__TABLE__TABLE_HEADERS_IN
-            || mu->table > GOBRIDGE__V1__MUTATION__TABLE__TABLE_SUBPROCESS_ENV) {
+            || mu->table > GOBRIDGE__V1__MUTATION__TABLE__TABLE_CONN_NOTES) {
             *why = apr_psprintf(p, "mutation #%lu has unknown table %d",
                                 (unsigned long)i, (int)mu->table);
             return APR_EINVAL;
@@ -228,7 +271,8 @@ void gb_mutate_apply_tables(apr_pool_t *p,
 
     for (i = 0; i < m->n_mutations; i++) {
         const Gobridge__V1__Mutation *mu = m->mutations[i];
-        const char *k = gb_pb_strdup(p, mu->key);
+        apr_pool_t *vp = p;
+        const char *k;
         apr_table_t *tab;
         int response = 0;
 
@@ -243,9 +287,17 @@ void gb_mutate_apply_tables(apr_pool_t *p,
             tab = t->notes; break;
         case GOBRIDGE__V1__MUTATION__TABLE__TABLE_SUBPROCESS_ENV:
             tab = t->subprocess_env; break;
+        case GOBRIDGE__V1__MUTATION__TABLE__TABLE_CONN_NOTES:
+            if (!t->conn_notes || !t->conn_pool) {
+                continue;
+            }
+            tab = t->conn_notes;
+            vp = t->conn_pool;
+            break;
         default:
             continue;   /* refused by gb_mutate_check */
         }
+        k = gb_pb_strdup(vp, mu->key);
         if (response && mu->op != GOBRIDGE__V1__MUTATION__OP__OP_UNSET
             && (gb_response_is_hop_by_hop(k)
                 || !strcasecmp(k, "Content-Length"))) {
@@ -254,10 +306,10 @@ void gb_mutate_apply_tables(apr_pool_t *p,
         }
         switch (mu->op) {
         case GOBRIDGE__V1__MUTATION__OP__OP_SET:
-            apr_table_setn(tab, k, gb_pb_strdup(p, mu->value));
+            apr_table_setn(tab, k, gb_pb_strdup(vp, mu->value));
             break;
         case GOBRIDGE__V1__MUTATION__OP__OP_ADD:
-            apr_table_addn(tab, k, gb_pb_strdup(p, mu->value));
+            apr_table_addn(tab, k, gb_pb_strdup(vp, mu->value));
             break;
         default:
             apr_table_unset(tab, k);

@@ -21,6 +21,8 @@ typedef struct gb_mutate_tables {
     apr_table_t *err_headers_out;
     apr_table_t *notes;
     apr_table_t *subprocess_env;
+    apr_table_t *conn_notes;        /* c->notes; NULL: refused */
+    apr_pool_t *conn_pool;          /* c->pool: conn_notes' keys and values */
 } gb_mutate_tables;
 
 /* Whether value (n bytes) is acceptable for field f. Every field refuses
@@ -42,7 +44,8 @@ apr_status_t gb_mutate_check(apr_pool_t *p,
                              int allow_redirect, const char **why);
 
 /* Applies m's mutations (already checked) in order, copying keys and values
- * into p. Hop-by-hop fields and Content-Length set in headers_out or
+ * into p (into t->conn_pool for t->conn_notes, which outlive the request;
+ * conn-notes mutations are skipped when t->conn_notes is NULL). Hop-by-hop fields and Content-Length set in headers_out or
  * err_headers_out are skipped and their names pushed onto dropped (const
  * char *), as for the content handler's head. */
 void gb_mutate_apply_tables(apr_pool_t *p,

@@ -63,6 +63,48 @@ static char *gb_dup(request_rec *r, ProtobufCBinaryData b)
     return b.len ? gb_pb_strdup(r->pool, b) : NULL;
 }
 
+/* FIELD_ALLOWED_METHODS: what ap_allow_methods(r, 1, ...) does, and the
+ * registered methods in r->allowed as well (httpd reads either). */
+static void gb_phase_set_allowed(request_rec *r, ProtobufCBinaryData b)
+{
+    char *s = gb_dup(r, b), *tok, *last;
+
+    r->allowed = 0;
+    if (!r->allowed_methods) {
+        r->allowed_methods = ap_make_method_list(r->pool, 2);
+    }
+    ap_clear_method_list(r->allowed_methods);
+    if (!s) {
+        return;
+    }
+    for (tok = apr_strtok(s, ", ", &last); tok;
+         tok = apr_strtok(NULL, ", ", &last)) {
+        int num = ap_method_number_of(tok);
+        ap_method_list_add(r->allowed_methods, tok);
+        if (num != M_INVALID) {
+            r->allowed |= (AP_METHOD_BIT << num);
+        }
+        else {
+            /* make_allow lists the extension methods only with this bit */
+            r->allowed_methods->method_mask |= (AP_METHOD_BIT << M_INVALID);
+        }
+    }
+}
+
+/* FIELD_MTIME: ap_update_mtime (r->mtime only moves forward, as when
+ * httpd combines the mtimes a response depends on), then Last-Modified
+ * from it, never later than the request time (ap_set_last_modified). */
+static void gb_phase_set_mtime(request_rec *r, ProtobufCBinaryData b)
+{
+    char *s = gb_dup(r, b);
+    apr_int64_t us = s ? apr_atoi64(s) : 0;
+
+    if (us > 0) {
+        ap_update_mtime(r, (apr_time_t)us);
+        ap_set_last_modified(r);
+    }
+}
+
 static void gb_phase_set_languages(request_rec *r, ProtobufCBinaryData b)
 {
     char *s = gb_dup(r, b), *tok, *last;
@@ -130,6 +172,12 @@ static void gb_phase_apply_fields(request_rec *r, gb_phase_id id,
             break;
         case GB_FIELD(NO_CACHE):
             r->no_cache = f->value.data[0] == '1';
+            break;
+        case GB_FIELD(ALLOWED_METHODS):
+            gb_phase_set_allowed(r, f->value);
+            break;
+        case GB_FIELD(MTIME):
+            gb_phase_set_mtime(r, f->value);
             break;
         default:
             break;      /* refused by gb_mutate_check */
@@ -237,6 +285,8 @@ static int gb_phase_call(request_rec *r, apr_pool_t *tmp, gb_phase_id id,
     tables.err_headers_out = r->err_headers_out;
     tables.notes = r->notes;
     tables.subprocess_env = r->subprocess_env;
+    tables.conn_notes = r->connection->notes;
+    tables.conn_pool = r->connection->pool;
     dropped = apr_array_make(tmp, 1, sizeof(const char *));
     gb_mutate_apply_tables(r->pool, m, &tables, dropped);
     for (i = 0; i < dropped->nelts; i++) {

@@ -2,8 +2,11 @@
 #include "gb_private.h"
 #include "gb_request.h"
 
+#include <apr_optional.h>
 #include <http_core.h>
+#include <http_main.h>
 #include <http_protocol.h>
+#include <mod_ssl.h>
 #if AP_MODULE_MAGIC_AT_LEAST(20120211, 104)
 #include <http_ssl.h>
 #define GB_HAVE_AP_SSL 1
@@ -71,6 +74,97 @@ apr_off_t gb_request_content_length(request_rec *r)
         return -1;
     }
     return n;
+}
+
+/* mod_ssl's optional functions; NULL without mod_ssl. Set in every
+ * process by the optional_fn_retrieve hook, before any request. */
+static APR_OPTIONAL_FN_TYPE(ssl_is_https) *gb_ssl_is_https;
+static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *gb_ssl_var_lookup;
+
+void gb_request_optional_fns(void)
+{
+    gb_ssl_is_https = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
+    gb_ssl_var_lookup = APR_RETRIEVE_OPTIONAL_FN(ssl_var_lookup);
+}
+
+static ProtobufCBinaryData gb_ssl_var(request_rec *r, apr_pool_t *p,
+                                      const char *name)
+{
+    char *v = gb_ssl_var_lookup(p, r->server, r->connection, r,
+                                (char *)name);
+    return gb_pb_bytes(v && *v ? v : NULL);
+}
+
+/* The TLS facts, read only for a connection mod_ssl serves with TLS: a
+ * handful of hash lookups, nothing for plain HTTP. */
+static Gobridge__V1__TLS *gb_request_tls(request_rec *r, apr_pool_t *p)
+{
+    Gobridge__V1__TLS *t;
+
+    if (!gb_ssl_is_https || !gb_ssl_var_lookup
+        || !gb_ssl_is_https(r->connection)) {
+        return NULL;
+    }
+    t = apr_palloc(p, sizeof(*t));
+    gobridge__v1__tls__init(t);
+    t->protocol = gb_ssl_var(r, p, "SSL_PROTOCOL");
+    t->cipher = gb_ssl_var(r, p, "SSL_CIPHER");
+    t->sni = gb_ssl_var(r, p, "SSL_TLS_SNI");
+    t->client_verify = gb_ssl_var(r, p, "SSL_CLIENT_VERIFY");
+    t->client_subject = gb_ssl_var(r, p, "SSL_CLIENT_S_DN");
+    t->client_issuer = gb_ssl_var(r, p, "SSL_CLIENT_I_DN");
+    t->client_serial = gb_ssl_var(r, p, "SSL_CLIENT_M_SERIAL");
+    return t;
+}
+
+/* r->allowed and r->allowed_methods as method names: the registered
+ * methods by number, then the extension methods in order. */
+static void gb_request_allowed(request_rec *r, apr_pool_t *p,
+                               Gobridge__V1__Request *m)
+{
+    apr_int64_t mask = r->allowed;
+    const apr_array_header_t *ext = NULL;
+    int i, n = 0, max;
+
+    if (r->allowed_methods) {
+        mask |= r->allowed_methods->method_mask;
+        ext = r->allowed_methods->method_list;
+    }
+    if (!mask && (!ext || !ext->nelts)) {
+        return;
+    }
+    max = METHODS + (ext ? ext->nelts : 0);
+    m->allowed_methods = apr_palloc(p, max * sizeof(ProtobufCBinaryData));
+    for (i = 0; i < METHODS; i++) {
+        if (i != M_INVALID && (mask & (AP_METHOD_BIT << i))) {
+            /* HEAD shares GET's number; name it GET. */
+            const char *name = i == M_GET ? "GET" : ap_method_name_of(p, i);
+            if (name) {
+                m->allowed_methods[n++] = gb_pb_bytes(name);
+            }
+        }
+    }
+    for (i = 0; ext && i < ext->nelts; i++) {
+        m->allowed_methods[n++] = gb_pb_bytes(APR_ARRAY_IDX(ext, i,
+                                                            const char *));
+    }
+    m->n_allowed_methods = n;
+}
+
+static void gb_strings(apr_pool_t *p, const apr_array_header_t *a,
+                       size_t *n, ProtobufCBinaryData **out)
+{
+    int i;
+
+    *n = 0;
+    if (!a || a->nelts == 0) {
+        return;
+    }
+    *out = apr_palloc(p, a->nelts * sizeof(**out));
+    for (i = 0; i < a->nelts; i++) {
+        (*out)[i] = gb_pb_bytes(APR_ARRAY_IDX(a, i, const char *));
+    }
+    *n = a->nelts;
 }
 
 static int gb_conn_is_tls(conn_rec *c, request_rec *r)
@@ -154,6 +248,7 @@ Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
         m->prev_status = r->prev->status;
     }
     m->bytes_sent = r->bytes_sent;
+    gb_request_allowed(r, p, m);
 
     gb_config_options_do(d, gb_count_option, &nopt);
     if (nopt) {
@@ -174,12 +269,30 @@ Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
     cm->secure = gb_conn_is_tls(c, r);
     cm->id = (uint64_t)c->id;
     cm->keepalives = (uint32_t)c->keepalives;
+    gb_pairs_from_table(p, c->notes, &cm->n_notes, &cm->notes);
+    cm->tls = gb_request_tls(r, p);
     m->connection = cm;
 
     sm->hostname = gb_pb_bytes(r->server->server_hostname);
     sm->port = ap_get_server_port(r);
     sm->admin = gb_pb_bytes(r->server->server_admin);
     sm->document_root = gb_pb_bytes(ap_document_root(r));
+    if (r->server->names || r->server->wild_names) {
+        int nn = r->server->names ? r->server->names->nelts : 0;
+        int nw = r->server->wild_names ? r->server->wild_names->nelts : 0;
+        apr_array_header_t *all = apr_array_make(p, nn + nw + 1,
+                                                 sizeof(const char *));
+        if (nn) {
+            apr_array_cat(all, r->server->names);
+        }
+        if (nw) {
+            apr_array_cat(all, r->server->wild_names);
+        }
+        gb_strings(p, all, &sm->n_aliases, &sm->aliases);
+    }
+    sm->is_virtual = r->server->is_virtual != 0;
+    sm->is_default = r->server == c->base_server;
+    gb_strings(p, ap_server_config_defines, &sm->n_defines, &sm->defines);
     m->server = sm;
     return m;
 }

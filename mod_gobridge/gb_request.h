@@ -18,4 +18,9 @@ Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
  * or the header is unusable, 0 without a body. */
 apr_off_t gb_request_content_length(request_rec *r);
 
+/* optional_fn_retrieve hook: looks up mod_ssl's ssl_is_https and
+ * ssl_var_lookup, so TLS facts are read when mod_ssl is loaded, with no
+ * link-time dependency on it. */
+void gb_request_optional_fns(void);
+
 #endif /* GB_REQUEST_H */

@@ -8,6 +8,7 @@
 #include "gb_auth.h"
 #include "gb_handler.h"
 #include "gb_phase.h"
+#include "gb_request.h"
 
 #include <http_config.h>
 #include <http_protocol.h>
@@ -60,21 +61,28 @@ static const command_rec gb_cmds[] = {
     AP_INIT_TAKE_ARGV("GoBridgePlugin", gb_config_cmd_plugin, NULL,
                       RSRC_CONF, "GoBridgePlugin name /path/to/binary "
                       "[args...]: declare a plugin process"),
+    /* Per-directory directives may appear in .htaccess: the handler,
+     * timeouts and phases with AllowOverride FileInfo (like SetHandler),
+     * options with Options, the auth phases with AuthConfig. */
     AP_INIT_TAKE1("GoBridgeHandler", gb_config_cmd_handler, NULL,
-                  RSRC_CONF | ACCESS_CONF, "GoBridgeHandler name|None: "
+                  RSRC_CONF | ACCESS_CONF | OR_FILEINFO, "GoBridgeHandler name|None: "
                   "serve this location with the named plugin"),
     AP_INIT_TAKE12("GoBridgeOption", gb_config_cmd_option, NULL,
-                   RSRC_CONF | ACCESS_CONF, "GoBridgeOption key [value]: "
+                   RSRC_CONF | ACCESS_CONF | OR_OPTIONS, "GoBridgeOption key [value]: "
                    "set (or, without a value, unset) an option for plugins"),
     AP_INIT_TAKE1("GoBridgeTimeout", gb_config_cmd_timeout, NULL,
-                  RSRC_CONF | ACCESS_CONF, "GoBridgeTimeout duration: how "
+                  RSRC_CONF | ACCESS_CONF | OR_FILEINFO, "GoBridgeTimeout duration: how "
                   "long to wait for each message from a plugin (30s)"),
     AP_INIT_TAKE1("GoBridgeConnectTimeout", gb_config_cmd_timeout, "connect",
-                  RSRC_CONF | ACCESS_CONF, "GoBridgeConnectTimeout duration: "
+                  RSRC_CONF | ACCESS_CONF | OR_FILEINFO, "GoBridgeConnectTimeout duration: "
                   "how long to wait to connect to a plugin (5s)"),
     AP_INIT_TAKE1("GoBridgeMaxMessageSize", gb_config_cmd_max_message, NULL,
-                  RSRC_CONF | ACCESS_CONF, "GoBridgeMaxMessageSize bytes: "
+                  RSRC_CONF | ACCESS_CONF | OR_FILEINFO, "GoBridgeMaxMessageSize bytes: "
                   "largest gRPC message accepted from a plugin (4194304)"),
+    AP_INIT_TAKE_ARGV("GoBridgePhases", gb_config_cmd_phases, NULL,
+                      RSRC_CONF | ACCESS_CONF | OR_FILEINFO, "GoBridgePhases "
+                      "[+|-]phase... | All | None: the per-directory phases "
+                      "(and the handler) gobridge runs here"),
     AP_INIT_TAKE1("GoBridgeSocketDir", gb_config_cmd_socket_dir, NULL,
                   RSRC_CONF, "GoBridgeSocketDir path: runtime directory of "
                   "gobridged and the plugin sockets"),
@@ -91,18 +99,19 @@ static const command_rec gb_cmds[] = {
     GB_PHASE_CMD("GoBridgeMapToStorageHandler", GB_PHASE_MAP_TO_STORAGE,
                  RSRC_CONF),
     GB_PHASE_CMD("GoBridgeHeaderParserHandler", GB_PHASE_HEADER_PARSER,
-                 RSRC_CONF | ACCESS_CONF),
+                 RSRC_CONF | ACCESS_CONF | OR_FILEINFO),
     GB_PHASE_CMD("GoBridgeAccessHandler", GB_PHASE_ACCESS,
-                 RSRC_CONF | ACCESS_CONF),
+                 RSRC_CONF | ACCESS_CONF | OR_AUTHCFG),
     GB_PHASE_CMD("GoBridgeAuthnHandler", GB_PHASE_AUTHN,
-                 RSRC_CONF | ACCESS_CONF),
+                 RSRC_CONF | ACCESS_CONF | OR_AUTHCFG),
     GB_PHASE_CMD("GoBridgeAuthzHandler", GB_PHASE_AUTHZ,
-                 RSRC_CONF | ACCESS_CONF),
+                 RSRC_CONF | ACCESS_CONF | OR_AUTHCFG),
     GB_PHASE_CMD("GoBridgeTypeHandler", GB_PHASE_TYPE_CHECKER,
-                 RSRC_CONF | ACCESS_CONF),
+                 RSRC_CONF | ACCESS_CONF | OR_FILEINFO),
     GB_PHASE_CMD("GoBridgeFixupHandler", GB_PHASE_FIXUPS,
-                 RSRC_CONF | ACCESS_CONF),
-    GB_PHASE_CMD("GoBridgeLogHandler", GB_PHASE_LOG, RSRC_CONF | ACCESS_CONF),
+                 RSRC_CONF | ACCESS_CONF | OR_FILEINFO),
+    GB_PHASE_CMD("GoBridgeLogHandler", GB_PHASE_LOG,
+                 RSRC_CONF | ACCESS_CONF | OR_FILEINFO),
 #undef GB_PHASE_CMD
     /* Auth providers (gb_auth.c). */
     AP_INIT_TAKE1("GoBridgeAuthnProvider", gb_auth_cmd_authn_provider, NULL,
@@ -123,6 +132,9 @@ static void gb_register_hooks(apr_pool_t *p)
     /* After core's SetHandler (REALLY_FIRST), so GoBridgeHandler wins. */
     ap_hook_fixups(gb_handler_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gb_handler_handle, NULL, NULL, APR_HOOK_MIDDLE);
+    /* mod_ssl's optional functions, for the TLS facts (gb_request.c). */
+    ap_hook_optional_fn_retrieve(gb_request_optional_fns, NULL, NULL,
+                                 APR_HOOK_MIDDLE);
     /* authn provider and Require gobridge (gb_auth.c). */
     gb_auth_register(p);
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gobridge/gobridge/internal/wire"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
@@ -180,6 +181,10 @@ const (
 	TableErrHeadersOut Table = Table(pb.Mutation_TABLE_ERR_HEADERS_OUT) // r->err_headers_out (kept on errors)
 	TableNotes         Table = Table(pb.Mutation_TABLE_NOTES)           // r->notes: %{key}n in the access log
 	TableSubprocessEnv Table = Table(pb.Mutation_TABLE_SUBPROCESS_ENV)  // r->subprocess_env: CGI, SSI, %{key}e
+	// TableConnNotes is c->notes: kept for the rest of the connection and
+	// seen by later requests on it (Request.ConnNotes). Keep what you put
+	// there small: it lives as long as the connection.
+	TableConnNotes Table = Table(pb.Mutation_TABLE_CONN_NOTES)
 )
 
 // PhaseRequest is what a phase method gets: the request snapshot (the
@@ -218,7 +223,7 @@ func (r *PhaseRequest) Unset(t Table, key string) { r.table(t, pb.Mutation_OP_UN
 
 func (r *PhaseRequest) table(t Table, op pb.Mutation_Op, key, value string) {
 	switch {
-	case t < TableHeadersIn || t > TableSubprocessEnv:
+	case t < TableHeadersIn || t > TableConnNotes:
 		r.invalid("table", strconv.Itoa(int(t)))
 		return
 	case !wire.ValidName(key):
@@ -339,6 +344,41 @@ func (r *PhaseRequest) SetNoCache(on bool) {
 	if r.field(pb.FieldUpdate_FIELD_NO_CACHE, "no cache", v) {
 		r.NoCache = on
 	}
+}
+
+// SetAllowedMethods sets the methods allowed for the resource (r->allowed
+// and r->allowed_methods, as ap_allow_methods(r, 1, …) does): httpd lists
+// them in the Allow header of OPTIONS and 405 answers. Method names are
+// tokens ("GET", "PROPFIND"); none clears the list.
+func (r *PhaseRequest) SetAllowedMethods(methods ...string) {
+	if r.field(pb.FieldUpdate_FIELD_ALLOWED_METHODS, "allowed methods", strings.Join(methods, ",")) {
+		r.AllowedMethods = append([]string(nil), methods...)
+	}
+}
+
+// UpdateMtime tells httpd that the response depends on something last
+// changed at t: like ap_update_mtime, r->mtime only moves forward (the
+// newest dependency wins), then httpd sets Last-Modified from it
+// (ap_set_last_modified: never later than the request time). A zero t
+// does nothing.
+func (r *PhaseRequest) UpdateMtime(t time.Time) {
+	if t.IsZero() || t.UnixMicro() <= 0 {
+		return
+	}
+	if r.field(pb.FieldUpdate_FIELD_MTIME, "mtime", strconv.FormatInt(t.UnixMicro(), 10)) && t.After(r.Mtime) {
+		r.Mtime = t
+	}
+}
+
+// SetETag sets the response's ETag header (headers_out) to etag, an entity
+// tag in its quoted form as made by ETag or WeakETag (`"abc"`, `W/"abc"`).
+// An invalid tag is recorded as an error, failing the phase with a 500.
+func (r *PhaseRequest) SetETag(etag string) {
+	if !validETag(etag) {
+		r.invalid("ETag", etag)
+		return
+	}
+	r.Set(TableHeadersOut, "ETag", etag)
 }
 
 // InternalRedirect asks httpd to serve uri ("/path[?query]") instead of

@@ -100,10 +100,55 @@ type Request struct {
 	PrevStatus    int
 	BytesSent     int64 // response body bytes sent (the log phase)
 
+	// AllowedMethods are the methods allowed for the resource (r->allowed
+	// and r->allowed_methods), which httpd lists in Allow on OPTIONS and
+	// 405 answers; PhaseRequest.SetAllowedMethods changes them.
+	AllowedMethods []string
+
+	// ConnNotes are the connection's notes (c->notes): unlike Notes they
+	// last for the whole connection, so a phase can leave something for
+	// later requests on the same keep-alive connection
+	// (PhaseRequest.Set(TableConnNotes, …)).
+	ConnNotes []Pair
+
+	// TLS describes the connection's TLS session when mod_ssl serves it;
+	// nil for plain HTTP or when mod_ssl is not loaded.
+	TLS *TLSInfo
+
+	// ServerAliases are the virtual host's ServerAlias names (wildcards
+	// included), in order. IsVirtualHost: the request is served by a
+	// <VirtualHost>, not the main server. IsDefaultVhost: it is served by
+	// the default server for the address the connection came in on (the
+	// first <VirtualHost> for it, or the main server): no name-based
+	// virtual host matched the Host header, or the first one did.
+	ServerAliases  []string
+	IsVirtualHost  bool
+	IsDefaultVhost bool
+
+	// Defines are the names set with Define in httpd.conf or -D on
+	// httpd's command line (<IfDefine> names), in order.
+	Defines []string
+
 	options []Pair
 	ctx     context.Context
 	logger  *slog.Logger
 	out     *mutations // SetNote/SetEnv in auth providers (auth.go)
+}
+
+// TLSInfo is what mod_ssl knows about a TLS connection, named after its
+// environment variables. Empty strings mean "not known".
+type TLSInfo struct {
+	Protocol string // SSL_PROTOCOL: "TLSv1.3"
+	Cipher   string // SSL_CIPHER: "TLS_AES_256_GCM_SHA384"
+	SNI      string // SSL_TLS_SNI: the host name the client asked for
+
+	// ClientVerify is SSL_CLIENT_VERIFY: "NONE" (no client certificate),
+	// "SUCCESS", "GENEROUS" (SSLVerifyClient optional_no_ca) or
+	// "FAILED:reason".
+	ClientVerify  string
+	ClientSubject string // SSL_CLIENT_S_DN: "CN=ann,O=Example"
+	ClientIssuer  string // SSL_CLIENT_I_DN
+	ClientSerial  string // SSL_CLIENT_M_SERIAL, hex
 }
 
 // Context returns the request's context. It is cancelled when httpd gives
@@ -215,6 +260,16 @@ func newRequest(w wire.Request) *Request {
 		PrevURI:            w.PrevURI,
 		PrevStatus:         w.PrevStatus,
 		BytesSent:          w.BytesSent,
+		AllowedMethods:     w.AllowedMethods,
+		ConnNotes:          toPairs(w.ConnNotes),
+		ServerAliases:      w.ServerAliases,
+		IsVirtualHost:      w.IsVirtual,
+		IsDefaultVhost:     w.IsDefault,
+		Defines:            w.Defines,
+	}
+	if t := w.TLS; t != nil {
+		r.TLS = &TLSInfo{Protocol: t.Protocol, Cipher: t.Cipher, SNI: t.SNI, ClientVerify: t.ClientVerify,
+			ClientSubject: t.ClientSubject, ClientIssuer: t.ClientIssuer, ClientSerial: t.ClientSerial}
 	}
 	if w.RemoteIP != "" {
 		r.RemoteAddr = net.JoinHostPort(w.RemoteIP, strconv.Itoa(w.RemotePort))
@@ -278,6 +333,16 @@ func (r *Request) toWire() wire.Request {
 		PrevURI:            r.PrevURI,
 		PrevStatus:         r.PrevStatus,
 		BytesSent:          r.BytesSent,
+		AllowedMethods:     r.AllowedMethods,
+		ConnNotes:          fromPairs(r.ConnNotes),
+		ServerAliases:      r.ServerAliases,
+		IsVirtual:          r.IsVirtualHost,
+		IsDefault:          r.IsDefaultVhost,
+		Defines:            r.Defines,
+	}
+	if t := r.TLS; t != nil {
+		w.TLS = &wire.TLS{Protocol: t.Protocol, Cipher: t.Cipher, SNI: t.SNI, ClientVerify: t.ClientVerify,
+			ClientSubject: t.ClientSubject, ClientIssuer: t.ClientIssuer, ClientSerial: t.ClientSerial}
 	}
 	if r.HeaderList != nil {
 		w.Headers = fromPairs(r.HeaderList)

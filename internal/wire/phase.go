@@ -34,8 +34,39 @@ func ValidField(f pb.FieldUpdate_Field, v string) bool {
 		return len(v) >= 5 && v[0] >= '1' && v[0] <= '5' && isDigit(v[1]) && isDigit(v[2]) && v[3] == ' ' && noCtl(v)
 	case pb.FieldUpdate_FIELD_NO_CACHE:
 		return v == "0" || v == "1"
+	case pb.FieldUpdate_FIELD_ALLOWED_METHODS:
+		return v == "" || validMethods(v)
+	case pb.FieldUpdate_FIELD_MTIME:
+		if v == "" || len(v) > 18 {
+			return false
+		}
+		for i := 0; i < len(v); i++ {
+			if !isDigit(v[i]) {
+				return false
+			}
+		}
+		return true
 	}
 	return false
+}
+
+// validMethods: comma-separated method tokens, spaces after commas.
+func validMethods(s string) bool {
+	tok := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ',' && tok > 0:
+			tok = 0
+			for i+1 < len(s) && s[i+1] == ' ' {
+				i++
+			}
+		case isTchar(c):
+			tok++
+		default:
+			return false
+		}
+	}
+	return tok > 0
 }
 
 // ValidRedirect reports whether uri is a local URI an internal redirect may

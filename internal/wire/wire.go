@@ -65,6 +65,20 @@ type Request struct {
 	PrevStatus                          int
 	BytesSent                           int64
 	HeadersOut, ErrHeadersOut           []Pair
+
+	// Request-object members of the second slice (all optional on the wire).
+	AllowedMethods       []string
+	ConnNotes            []Pair
+	TLS                  *TLS
+	ServerAliases        []string
+	IsVirtual, IsDefault bool
+	Defines              []string
+}
+
+// TLS holds mod_ssl's facts about a TLS connection.
+type TLS struct {
+	Protocol, Cipher, SNI                                   string
+	ClientVerify, ClientSubject, ClientIssuer, ClientSerial string
 }
 
 // DecodeRequest converts a snapshot received from the module. A nil
@@ -118,7 +132,20 @@ func DecodeRequest(m *pb.Request) Request {
 	r.BytesSent = m.GetBytesSent()
 	r.HeadersOut = DecodePairs(m.GetHeadersOut())
 	r.ErrHeadersOut = DecodePairs(m.GetErrHeadersOut())
+	r.AllowedMethods = decodeStrings(m.GetAllowedMethods())
 	if c := m.GetConnection(); c != nil {
+		r.ConnNotes = DecodePairs(c.GetNotes())
+		if t := c.GetTls(); t != nil {
+			r.TLS = &TLS{
+				Protocol:      string(t.GetProtocol()),
+				Cipher:        string(t.GetCipher()),
+				SNI:           string(t.GetSni()),
+				ClientVerify:  string(t.GetClientVerify()),
+				ClientSubject: string(t.GetClientSubject()),
+				ClientIssuer:  string(t.GetClientIssuer()),
+				ClientSerial:  string(t.GetClientSerial()),
+			}
+		}
 		r.RemoteIP = string(c.GetRemoteIp())
 		r.RemotePort = int(c.GetRemotePort())
 		r.LocalIP = string(c.GetLocalIp())
@@ -133,8 +160,34 @@ func DecodeRequest(m *pb.Request) Request {
 		r.ServerPort = int(s.GetPort())
 		r.ServerAdmin = string(s.GetAdmin())
 		r.DocumentRoot = string(s.GetDocumentRoot())
+		r.ServerAliases = decodeStrings(s.GetAliases())
+		r.IsVirtual = s.GetIsVirtual()
+		r.IsDefault = s.GetIsDefault()
+		r.Defines = decodeStrings(s.GetDefines())
 	}
 	return r
+}
+
+func decodeStrings(bs [][]byte) []string {
+	if len(bs) == 0 {
+		return nil
+	}
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = string(b)
+	}
+	return out
+}
+
+func encodeStrings(ss []string) [][]byte {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := make([][]byte, len(ss))
+	for i, s := range ss {
+		out[i] = []byte(s)
+	}
+	return out
 }
 
 // EncodeRequest is the inverse of DecodeRequest; it plays the module's part
@@ -204,6 +257,23 @@ func EncodeRequest(r Request) *pb.Request {
 	m.BytesSent = r.BytesSent
 	m.HeadersOut = EncodePairs(r.HeadersOut)
 	m.ErrHeadersOut = EncodePairs(r.ErrHeadersOut)
+	m.AllowedMethods = encodeStrings(r.AllowedMethods)
+	m.Connection.Notes = EncodePairs(r.ConnNotes)
+	if t := r.TLS; t != nil {
+		m.Connection.Tls = &pb.TLS{
+			Protocol:      []byte(t.Protocol),
+			Cipher:        []byte(t.Cipher),
+			Sni:           []byte(t.SNI),
+			ClientVerify:  []byte(t.ClientVerify),
+			ClientSubject: []byte(t.ClientSubject),
+			ClientIssuer:  []byte(t.ClientIssuer),
+			ClientSerial:  []byte(t.ClientSerial),
+		}
+	}
+	m.Server.Aliases = encodeStrings(r.ServerAliases)
+	m.Server.IsVirtual = r.IsVirtual
+	m.Server.IsDefault = r.IsDefault
+	m.Server.Defines = encodeStrings(r.Defines)
 	return m
 }
 

@@ -212,7 +212,195 @@ static cmd_parms *fake_cmd(apr_pool_t *p, const char *name)
     cmd->directive = d;
     cmd->pool = p;
     cmd->temp_pool = p;
+    /* What httpd sets inside a <Directory>/<Location>. */
+    cmd->override = ACCESS_CONF | OR_ALL;
     return cmd;
+}
+
+/* The same directive read from an .htaccess file under AllowOverride
+ * `allowed` (and, optionally, AllowOverrideList naming `listed`). */
+static cmd_parms *htaccess_cmd(apr_pool_t *p, server_rec *s,
+                               const char *name, int allowed,
+                               const char *listed)
+{
+    cmd_parms *cmd = fake_cmd(p, name);
+
+    cmd->server = s;
+    cmd->override = allowed;
+    if (listed) {
+        cmd->override_list = apr_table_make(p, 1);
+        apr_table_setn(cmd->override_list, listed, "1");
+    }
+    return cmd;
+}
+
+#define PH(id) GB_PHASES_BIT(GB_PHASE_##id)
+
+static const char *phases(apr_pool_t *p, gb_dir_conf *d, const char *line)
+{
+    char *argv[8], *last, *tok, *copy = apr_pstrdup(p, line);
+    int argc = 0;
+
+    for (tok = apr_strtok(copy, " ", &last); tok && argc < 8;
+         tok = apr_strtok(NULL, " ", &last)) {
+        argv[argc++] = tok;
+    }
+    return gb_config_cmd_phases(fake_cmd(p, "GoBridgePhases"), d, argc,
+                                argv);
+}
+
+/* GoBridgePhases parsing and its Options-like merge, and how it composes
+ * with the GoBridge<Phase>Handler lists and GoBridgeHandler. */
+static void test_config_phases(apr_pool_t *p)
+{
+    gb_dir_conf *srv = gb_config_create_dir(p, NULL);
+    gb_dir_conf *app = gb_config_create_dir(p, "/app");
+    gb_dir_conf *sub = gb_config_create_dir(p, "/app/sub");
+    gb_dir_conf *deep = gb_config_create_dir(p, "/app/sub/deep");
+    gb_dir_conf *m1, *m2, *m3;
+    char *argv[2];
+
+    CHECK(gb_config_phases_on(srv, GB_PHASES_ALL),
+          "default: every phase on; want all");
+    CHECK(phases(p, app, "fixups +access") != NULL,
+          "absolute and relative mixed on one line accepted");
+    CHECK(phases(p, app, "fixups bogus") != NULL, "unknown phase accepted");
+    CHECK(phases(p, app, "fixups All") != NULL, "All with others accepted");
+    CHECK(phases(p, app, "post_read_request") != NULL,
+          "server-level phase accepted");
+
+    /* Relative changes accumulate over unset sections. */
+    CHECK(phases(p, app, "-access -Fixup") == NULL, "-access -Fixup refused");
+    CHECK(phases(p, sub, "+fixups -handler") == NULL, "+fixups refused");
+    m1 = gb_config_merge_dir(p, srv, app);
+    m2 = gb_config_merge_dir(p, m1, sub);
+    CHECK(!gb_config_phases_on(m1, PH(ACCESS))
+          && !gb_config_phases_on(m1, PH(FIXUPS))
+          && gb_config_phases_on(m1, PH(LOG)),
+          "/app: access and fixups off, log on");
+    CHECK(!gb_config_phases_on(m2, PH(ACCESS))
+          && gb_config_phases_on(m2, PH(FIXUPS))
+          && !gb_config_phases_on(m2, GB_PHASES_HANDLER),
+          "/app/sub: access still off, fixups back on, handler off");
+
+    /* An absolute list replaces what is inherited; +/- then change it. */
+    CHECK(phases(p, deep, "log type_checker") == NULL, "absolute refused");
+    m3 = gb_config_merge_dir(p, m2, deep);
+    CHECK(gb_config_phases_on(m3, PH(LOG) | PH(TYPE_CHECKER))
+          && !gb_config_phases_on(m3, PH(FIXUPS))
+          && !gb_config_phases_on(m3, PH(HEADER_PARSER)),
+          "deep: only log and type_checker; phases_on = %x", m3->phases_on);
+    CHECK(phases(p, deep, "+access") == NULL
+          && gb_config_phases_on(deep, PH(ACCESS) | PH(LOG)),
+          "+access after an absolute list in one section");
+    sub = gb_config_create_dir(p, "/x");
+    CHECK(phases(p, sub, "+header_parser -log") == NULL, "relative refused");
+    m3 = gb_config_merge_dir(p, gb_config_merge_dir(p, srv, deep), sub);
+    CHECK(gb_config_phases_on(m3, PH(HEADER_PARSER) | PH(ACCESS))
+          && !gb_config_phases_on(m3, PH(LOG)),
+          "relative on top of absolute; phases_on = %x", m3->phases_on);
+
+    /* None and All. */
+    deep = gb_config_create_dir(p, "/n");
+    CHECK(phases(p, deep, "None") == NULL && deep->phases_on == 0,
+          "None = %x; want 0", deep->phases_on);
+    sub = gb_config_create_dir(p, "/a");
+    CHECK(phases(p, sub, "all") == NULL
+          && sub->phases_on == (int)GB_PHASES_ALL, "All != GB_PHASES_ALL");
+    m3 = gb_config_merge_dir(p, gb_config_merge_dir(p, srv, deep), sub);
+    CHECK(gb_config_phases_on(m3, GB_PHASES_ALL), "All after None");
+
+    /* The handler lists are kept under a switched-off phase, so +phase in
+     * a deeper section brings the inherited list back. */
+    app = gb_config_create_dir(p, "/h");
+    argv[0] = "one";
+    {
+        cmd_parms *cmd = fake_cmd(p, "GoBridgeFixupHandler");
+        cmd->info = (void *)GB_PHASE_FIXUPS;
+        gb_config_cmd_phase(cmd, app, 1, argv);
+    }
+    app->handler = "one";
+    sub = gb_config_create_dir(p, "/h/off");
+    phases(p, sub, "None");
+    deep = gb_config_create_dir(p, "/h/off/on");
+    phases(p, deep, "+fixups +handler");
+    m1 = gb_config_merge_dir(p, srv, app);
+    m2 = gb_config_merge_dir(p, m1, sub);
+    m3 = gb_config_merge_dir(p, m2, deep);
+    CHECK(gb_config_handler(m1) && !strcmp(gb_config_handler(m1), "one"),
+          "handler(/h) = %s; want one", gb_config_handler(m1));
+    CHECK(gb_config_handler(m2) == NULL && m2->phases[GB_PHASE_FIXUPS],
+          "GoBridgePhases None: handler %s; want none, list kept",
+          gb_config_handler(m2));
+    CHECK(gb_config_handler(m3) && gb_config_phases_on(m3, PH(FIXUPS))
+          && m3->phases[GB_PHASE_FIXUPS]->nelts == 1,
+          "+fixups +handler did not bring the inherited ones back");
+    CHECK(app->phases_on == -1 && sub->phases_on == 0,
+          "merging modified its inputs");
+}
+
+/* Directives read from .htaccess: plugin names are checked at once (no
+ * pconf list), and GoBridgePhases needs AuthConfig for the auth phases. */
+static void test_config_htaccess(apr_pool_t *p)
+{
+    server_rec *s = apr_pcalloc(p, sizeof(*s));
+    void **mc = apr_pcalloc(p, sizeof(void *));
+    gb_dir_conf *d = gb_config_create_dir(p, "/srv/www/u");
+    cmd_parms *cmd;
+    char *argv[2];
+    const char *err;
+
+    gobridge_module.module_index = 0;
+    s->module_config = (ap_conf_vector_t *)mc;
+    mc[0] = gb_config_create_srv(p, s);
+    gb_config_pre_config(p);
+    argv[0] = "known";
+    argv[1] = "/bin/sh";
+    cmd = fake_cmd(p, "GoBridgePlugin");
+    cmd->server = s;
+    gb_config_cmd_plugin(cmd, NULL, 2, argv);
+
+    CHECK(!gb_config_in_htaccess(fake_cmd(p, "X")),
+          "a <Directory> section taken for .htaccess");
+    cmd = htaccess_cmd(p, s, "GoBridgeHandler", OR_FILEINFO, NULL);
+    CHECK(gb_config_in_htaccess(cmd), ".htaccess not recognised");
+    err = gb_config_cmd_handler(cmd, d, "known");
+    CHECK(err == NULL && !strcmp(d->handler, "known"),
+          ".htaccess GoBridgeHandler known = %s", err ? err : "(null)");
+    err = gb_config_cmd_handler(cmd, d, "unknown");
+    CHECK(err && !strncmp(err, "GoBridgeHandler: unknown plugin 'unknown'",
+                          41), ".htaccess unknown plugin = %s; want refused",
+          err ? err : "(null)");
+    cmd = htaccess_cmd(p, s, "GoBridgeFixupHandler", OR_FILEINFO, NULL);
+    cmd->info = (void *)GB_PHASE_FIXUPS;
+    argv[0] = "known";
+    argv[1] = "nope";
+    err = gb_config_cmd_phase(cmd, d, 2, argv);
+    CHECK(err && strstr(err, "'nope'"), ".htaccess phase list with an "
+          "unknown plugin = %s; want refused", err ? err : "(null)");
+    /* Nothing from .htaccess may reach the start-up reference list. */
+    gb_config_sget(s)->daemon = "/bin/sh";
+    CHECK(gb_config_check(p, p, s) == OK,
+          ".htaccess names leaked into the start-up check");
+
+    cmd = htaccess_cmd(p, s, "GoBridgePhases", OR_FILEINFO, NULL);
+    argv[0] = "-fixups";
+    CHECK(gb_config_cmd_phases(cmd, d, 1, argv) == NULL,
+          "FileInfo: -fixups refused");
+    argv[0] = "-access";
+    CHECK(gb_config_cmd_phases(cmd, d, 1, argv) != NULL,
+          "FileInfo: -access accepted; want AuthConfig needed");
+    argv[0] = "None";
+    CHECK(gb_config_cmd_phases(cmd, d, 1, argv) != NULL,
+          "FileInfo: None accepted; want AuthConfig needed");
+    cmd = htaccess_cmd(p, s, "GoBridgePhases", OR_FILEINFO | OR_AUTHCFG,
+                       NULL);
+    CHECK(gb_config_cmd_phases(cmd, d, 1, argv) == NULL,
+          "FileInfo AuthConfig: None refused");
+    cmd = htaccess_cmd(p, s, "GoBridgePhases", 0, "GoBridgePhases");
+    argv[0] = "-authz";
+    CHECK(gb_config_cmd_phases(cmd, d, 1, argv) == NULL,
+          "AllowOverrideList GoBridgePhases: -authz refused");
 }
 
 typedef struct { const char *k[8]; const char *v[8]; int n; } opts;
@@ -401,6 +589,8 @@ int main(void)
     test_apply_head(p);
     test_config_merge(p);
     test_config_directives(p);
+    test_config_phases(p);
+    test_config_htaccess(p);
     printf("1..%d\n", tap_n);
     apr_terminate();
     return tap_failed ? 1 : 0;

@@ -62,6 +62,13 @@ static void test_fields(void)
         {F(STATUS_LINE), "404", 0}, {F(STATUS_LINE), "404 a\r\n", 0},
         {F(NO_CACHE), "1", 1}, {F(NO_CACHE), "0", 1}, {F(NO_CACHE), "", 0},
         {F(NO_CACHE), "yes", 0},
+        {F(ALLOWED_METHODS), "GET,POST", 1}, {F(ALLOWED_METHODS), "", 1},
+        {F(ALLOWED_METHODS), "GET, PROPFIND, X-CUSTOM", 1},
+        {F(ALLOWED_METHODS), "GET,", 0}, {F(ALLOWED_METHODS), ",GET", 0},
+        {F(ALLOWED_METHODS), "GE T", 0}, {F(ALLOWED_METHODS), "GET\r\n", 0},
+        {F(MTIME), "1700000000000000", 1}, {F(MTIME), "", 0},
+        {F(MTIME), "-1", 0}, {F(MTIME), "17e9", 0},
+        {F(MTIME), "1234567890123456789", 0},
         {F(UNSPECIFIED), "x", 0}, {(Gobridge__V1__FieldUpdate__Field)99, "x", 0},
     };
     size_t i;
@@ -114,7 +121,8 @@ static void test_check(apr_pool_t *p)
         {R(UNSPECIFIED), 0, T(NOTES), OP(SET), "k", "v", "", 1, 0},
         {99, 0, T(NOTES), OP(SET), "k", "v", "", 1, 0},
         {R(OK), 0, T(UNSPECIFIED), OP(SET), "k", "v", "", 1, 0},
-        {R(OK), 0, 6, OP(SET), "k", "v", "", 1, 0},
+        {R(OK), 0, T(CONN_NOTES), OP(SET), "k", "v", "", 1, 1},
+        {R(OK), 0, 7, OP(SET), "k", "v", "", 1, 0},
         {R(OK), 0, T(NOTES), OP(UNSPECIFIED), "k", "v", "", 1, 0},
         {R(OK), 0, T(NOTES), 4, "k", "v", "", 1, 0},
         {R(OK), 0, T(HEADERS_OUT), OP(SET), "Bad Name", "v", "", 1, 0},
@@ -180,8 +188,9 @@ static void test_check_fields_and_logs(apr_pool_t *p)
 static void test_apply(apr_pool_t *p)
 {
     Gobridge__V1__PhaseResponse m = GOBRIDGE__V1__PHASE_RESPONSE__INIT;
-    Gobridge__V1__Mutation *mus[8];
+    Gobridge__V1__Mutation *mus[10];
     gb_mutate_tables t;
+    apr_pool_t *cp;
     apr_array_header_t *dropped = apr_array_make(p, 1, sizeof(char *));
     const apr_array_header_t *arr;
 
@@ -190,6 +199,9 @@ static void test_apply(apr_pool_t *p)
     t.err_headers_out = apr_table_make(p, 2);
     t.notes = apr_table_make(p, 2);
     t.subprocess_env = apr_table_make(p, 2);
+    apr_pool_create(&cp, p);
+    t.conn_pool = cp;
+    t.conn_notes = apr_table_make(cp, 2);
     apr_table_set(t.headers_in, "Cookie", "secret");
     apr_table_set(t.notes, "n", "old");
 
@@ -201,8 +213,10 @@ static void test_apply(apr_pool_t *p)
     mus[5] = mut(p, T(ERR_HEADERS_OUT), OP(SET), "Connection", "close");
     mus[6] = mut(p, T(HEADERS_OUT), OP(SET), "Content-Length", "5");
     mus[7] = mut(p, T(HEADERS_OUT), OP(UNSET), "Connection", "");
+    mus[8] = mut(p, T(CONN_NOTES), OP(SET), "seen", "1");
+    mus[9] = mut(p, T(CONN_NOTES), OP(ADD), "seen", "2");
     m.result = R(OK);
-    m.n_mutations = 8;
+    m.n_mutations = 10;
     m.mutations = mus;
     gb_mutate_apply_tables(p, &m, &t, dropped);
 
@@ -216,6 +230,19 @@ static void test_apply(apr_pool_t *p)
     CHECK(dropped->nelts == 2 && !apr_table_get(t.err_headers_out,
                                                 "Connection"),
           "dropped %d hop-by-hop/Content-Length; want 2", dropped->nelts);
+    arr = apr_table_elts(t.conn_notes);
+    CHECK(arr->nelts == 2, "conn_notes has %d entries; want 2", arr->nelts);
+    CHECK(arr->nelts == 2 && apr_pool_is_ancestor(cp,
+          (apr_pool_t *)cp) && !strcmp(apr_table_get(t.conn_notes, "seen"),
+          "1"), "conn note seen = %s; want 1",
+          apr_table_get(t.conn_notes, "seen"));
+
+    /* Without a connection table, conn-notes mutations change nothing. */
+    t.conn_notes = NULL;
+    m.n_mutations = 1;
+    m.mutations = &mus[8];
+    gb_mutate_apply_tables(p, &m, &t, dropped);
+    CHECK(1, "conn notes skipped without a table");
 }
 
 int main(void)

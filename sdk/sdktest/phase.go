@@ -27,7 +27,8 @@ type PhaseRecorder struct {
 	// Fields holds the request fields set, by name ("filename", "uri",
 	// "path_info", "args", "handler", "content_type", "content_encoding",
 	// "content_languages", "user", "auth_type", "status_line", "no_cache",
-	// "canonical_filename"), the last value set winning.
+	// "canonical_filename", "allowed_methods", "mtime" in microseconds),
+	// the last value set winning.
 	Fields   map[string]string
 	Redirect string // the internal redirect target, if any
 	Logs     []LogRecord
@@ -103,7 +104,7 @@ func RunPhase(t testing.TB, impl any, phase sdk.Phase, req *sdk.Request) *PhaseR
 func (r *PhaseRecorder) Get(t sdk.Table, key string) (string, bool) {
 	val, set := "", false
 	same := func(a string) bool {
-		if t == sdk.TableNotes || t == sdk.TableSubprocessEnv {
+		if t == sdk.TableNotes || t == sdk.TableSubprocessEnv || t == sdk.TableConnNotes {
 			return a == key
 		}
 		return http.CanonicalHeaderKey(a) == http.CanonicalHeaderKey(key)

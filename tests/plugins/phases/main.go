@@ -7,6 +7,11 @@
 // A script is actions separated by ';', run in order:
 //
 //	note=k:v env=k:v hout=k:v herr=k:v hin=k:v   set a table entry
+//	cnote=k:v            set a connection note (c->notes)
+//	cnotecount=k         set connection note k to its value + 1 (from 0)
+//	allow=GET,POST       SetAllowedMethods
+//	mtime=UNIX           UpdateMtime (seconds since the epoch)
+//	etag=TAG             SetETag(`"TAG"`)
 //	filename=/p uri=/p ctype=t/s handler=h encoding=e lang=en
 //	redirect=/u          internal redirect (not from a redirected request)
 //	chain                append the plugin name to note "chain" and echo it
@@ -84,6 +89,23 @@ func run(r *sdk.PhaseRequest) error {
 			r.Add(sdk.TableErrHeadersOut, k, v)
 		case "hin":
 			r.Set(sdk.TableHeadersIn, k, v)
+		case "cnote":
+			r.Set(sdk.TableConnNotes, k, v)
+		case "cnotecount":
+			n := 0
+			for _, p := range r.ConnNotes {
+				if p.Key == arg {
+					n, _ = strconv.Atoi(p.Value)
+				}
+			}
+			r.Set(sdk.TableConnNotes, arg, strconv.Itoa(n+1))
+		case "allow":
+			r.SetAllowedMethods(strings.Split(arg, ",")...)
+		case "mtime":
+			sec, _ := strconv.ParseInt(arg, 10, 64)
+			r.UpdateMtime(time.Unix(sec, 0))
+		case "etag":
+			r.SetETag(`"` + arg + `"`)
 		case "filename":
 			r.SetFilename(arg)
 		case "uri":
