@@ -263,7 +263,7 @@ static apr_status_t gb_call_pumped(gb_call *call, apr_status_t rv,
     if (rv == APR_SUCCESS || APR_STATUS_IS_TIMEUP(rv)) {
         return rv;
     }
-    GB_CALL_LOG(call, APLOG_DEBUG, rv, GB_APLOGNO(0104)
+    GB_CALL_LOG(call, APLOG_DEBUG, rv, GB_APLOGNO(0183)
                 "%s: connection %lu to plugin %s failed while %s on %s",
                 __func__, call->conn_id, call->plugin, what, call->method);
     if (!call->err) {
@@ -497,7 +497,7 @@ apr_status_t gb_call_unary(gb_conn *c, apr_pool_t *p, const char *method,
     }
     if (rv != APR_EOF) {
         if (APR_STATUS_IS_TIMEUP(rv)) {
-            GB_CALL_LOG(call, APLOG_DEBUG, rv, GB_APLOGNO(0110)
+            GB_CALL_LOG(call, APLOG_DEBUG, rv, GB_APLOGNO(0185)
                         "%s: plugin %s did not answer %s within %"
                         APR_TIME_T_FMT "ms", __func__, call->plugin, method,
                         apr_time_as_msec(timeout));

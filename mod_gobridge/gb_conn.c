@@ -164,9 +164,9 @@ static apr_status_t gb_conn_open(request_rec *r, const char *plugin,
     rv = gb_h2_session_open(&c->h2, p, c->sock, gb_reg->s, c->plugin, id,
                             connect_timeout);
     if (rv != APR_SUCCESS) {
-        GB_LOG(r, gb_reg->s, APLOG_DEBUG, rv, GB_APLOGNO(0100)
-               "%s: cannot connect to plugin %s at %s", __func__, plugin,
-               sock_path);
+        GB_LOG(r, gb_reg->s, APLOG_DEBUG, rv, GB_APLOGNO(0180)
+               "%s: connected to plugin %s at %s but could not start "
+               "HTTP/2 on it", __func__, plugin, sock_path);
         gb_conn_close(c);
         return rv;
     }

@@ -133,7 +133,8 @@ const char *gb_grpc_timeout_encode(apr_pool_t *p, apr_interval_time_t timeout)
     }
     /* Else round up in the finest unit that fits: never shorter than asked. */
     for (i = 4; i >= 0; i--) {
-        apr_int64_t v = (t + units[i].us - 1) / units[i].us;
+        /* Not (t + us - 1) / us: that overflows for t near INT64_MAX. */
+        apr_int64_t v = t / units[i].us + (t % units[i].us != 0);
         if (v <= max) {
             return apr_psprintf(p, "%" APR_INT64_T_FMT "%c", v, units[i].unit);
         }

@@ -6,6 +6,10 @@
 
 /* Reads are fed to nghttp2 in chunks of this size. */
 #define GB_H2_READ_BUF      (64 * 1024)
+/* Frames nghttp2 serialises one at a time are gathered up to this size and
+ * written together: a call's HEADERS and small DATA take one write(2).
+ * Bigger frames (full 16 KiB DATA) are written in place, without a copy. */
+#define GB_H2_WRITE_BUF     (16 * 1024)
 /* Our receive windows: a 256 KiB body chunk never waits for a
  * WINDOW_UPDATE, and what a stream may buffer stays bounded. */
 #define GB_H2_STREAM_WINDOW (1024 * 1024)
@@ -22,6 +26,7 @@ struct gb_h2_session {
     int goaway;                 /* peer sent GOAWAY: no new streams */
     int broken;                 /* I/O or protocol failure: close it */
     unsigned char *rbuf;
+    unsigned char *wbuf;        /* GB_H2_WRITE_BUF, see gb_h2_flush */
 };
 
 #define GB_H2_LOG(h, level, rv, ...) GB_LOG((h)->r, (h)->s, level, rv, __VA_ARGS__)
@@ -201,6 +206,7 @@ apr_status_t gb_h2_session_open(gb_h2_session **out, apr_pool_t *p,
     h->plugin = plugin;
     h->id = id;
     h->rbuf = apr_palloc(p, GB_H2_READ_BUF);
+    h->wbuf = apr_palloc(p, GB_H2_WRITE_BUF);
 
     if (nghttp2_session_callbacks_new(&cbs) != 0) {
         return APR_ENOMEM;
@@ -244,8 +250,8 @@ apr_status_t gb_h2_session_open(gb_h2_session **out, apr_pool_t *p,
                                                    0, GB_H2_CONN_WINDOW);
     }
     if (rc != 0) {
-        GB_H2_LOG(h, APLOG_ERR, APR_EGENERAL, GB_APLOGNO(0103)
-                  "%s: cannot create HTTP/2 session for plugin %s: %s",
+        GB_H2_LOG(h, APLOG_ERR, APR_EGENERAL, GB_APLOGNO(0181)
+                  "%s: cannot queue HTTP/2 settings for plugin %s: %s",
                   __func__, plugin, nghttp2_strerror(rc));
         return APR_EGENERAL;
     }
@@ -367,15 +373,37 @@ static apr_status_t gb_h2_write_all(gb_h2_session *h, const unsigned char *d,
     return APR_SUCCESS;
 }
 
+/* Writes out len bytes of frames; a failure breaks the session. */
+static apr_status_t gb_h2_write_out(gb_h2_session *h, const unsigned char *d,
+                                    apr_size_t len, apr_time_t deadline)
+{
+    apr_status_t rv = gb_h2_write_all(h, d, len, deadline);
+
+    if (rv != APR_SUCCESS) {
+        /* A partial frame on the wire: the session is unusable. */
+        h->broken = 1;
+        GB_H2_LOG(h, APLOG_DEBUG, rv, GB_APLOGNO(0104)
+                  "%s: writing to plugin %s failed on connection %lu",
+                  __func__, h->plugin, h->id);
+        return rv;
+    }
+    GB_H2_LOG(h, APLOG_TRACE6, APR_SUCCESS,
+              "gb_h2(%s-%lu): wrote %lu bytes", h->plugin, h->id,
+              (unsigned long)len);
+    return APR_SUCCESS;
+}
+
 apr_status_t gb_h2_flush(gb_h2_session *h, apr_time_t deadline)
 {
+    apr_size_t used = 0;        /* bytes gathered in h->wbuf */
+
     if (h->broken || !h->ngh) {
         return APR_ECONNRESET;
     }
     for (;;) {
         const uint8_t *data;
         gb_h2_ssize n = gb_h2_mem_send(h->ngh, &data);
-        apr_status_t rv;
+        apr_status_t rv = APR_SUCCESS;
 
         if (n < 0) {
             h->broken = 1;
@@ -384,20 +412,22 @@ apr_status_t gb_h2_flush(gb_h2_session *h, apr_time_t deadline)
                       __func__, h->id, h->plugin, nghttp2_strerror((int)n));
             return APR_EGENERAL;
         }
-        if (n == 0) {
-            return APR_SUCCESS;
+        /* data is valid until the next mem_send: gather or write it now. */
+        if (used > 0 && (n == 0 || used + (apr_size_t)n > GB_H2_WRITE_BUF)) {
+            rv = gb_h2_write_out(h, h->wbuf, used, deadline);
+            used = 0;
         }
-        rv = gb_h2_write_all(h, data, (apr_size_t)n, deadline);
-        if (rv != APR_SUCCESS) {
-            /* A partial frame on the wire: the session is unusable. */
-            h->broken = 1;
-            GB_H2_LOG(h, APLOG_DEBUG, rv, GB_APLOGNO(0104)
-                      "%s: writing to plugin %s failed on connection %lu",
-                      __func__, h->plugin, h->id);
+        if (rv != APR_SUCCESS || n == 0) {
             return rv;
         }
-        GB_H2_LOG(h, APLOG_TRACE6, APR_SUCCESS,
-                  "gb_h2(%s-%lu): wrote %ld bytes", h->plugin, h->id, (long)n);
+        if ((apr_size_t)n <= GB_H2_WRITE_BUF) {
+            memcpy(h->wbuf + used, data, (apr_size_t)n);
+            used += (apr_size_t)n;
+        }
+        else if ((rv = gb_h2_write_out(h, data, (apr_size_t)n,
+                                       deadline)) != APR_SUCCESS) {
+            return rv;
+        }
     }
 }
 
@@ -408,9 +438,10 @@ static apr_status_t gb_h2_feed(gb_h2_session *h, apr_size_t len)
 
     if (n < 0) {
         h->broken = 1;
-        GB_H2_LOG(h, APLOG_ERR, APR_EGENERAL, GB_APLOGNO(0105)
-                  "%s: HTTP/2 error on connection %lu to plugin %s: %s",
-                  __func__, h->id, h->plugin, nghttp2_strerror((int)n));
+        GB_H2_LOG(h, APLOG_ERR, APR_EGENERAL, GB_APLOGNO(0184)
+                  "%s: plugin %s broke the HTTP/2 protocol on connection "
+                  "%lu: %s", __func__, h->plugin, h->id,
+                  nghttp2_strerror((int)n));
         /* nghttp2 may have queued a GOAWAY for the peer: best effort. */
         h->broken = 0;
         gb_h2_flush(h, apr_time_now() + apr_time_from_msec(100));
@@ -439,7 +470,7 @@ static apr_status_t gb_h2_read_once(gb_h2_session *h, apr_interval_time_t t)
         return rv;
     }
     h->broken = 1;
-    GB_H2_LOG(h, APLOG_DEBUG, rv, GB_APLOGNO(0104)
+    GB_H2_LOG(h, APLOG_DEBUG, rv, GB_APLOGNO(0182)
               "%s: connection %lu to plugin %s lost%s", __func__, h->id,
               h->plugin, rv == APR_SUCCESS || APR_STATUS_IS_EOF(rv)
                          ? " (closed by the plugin)" : "");

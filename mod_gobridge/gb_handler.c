@@ -486,7 +486,7 @@ int gb_handler_handle(request_rec *r)
                       "%s: cannot connect to %s; is gobridged running and "
                       "the plugin healthy?", ctx.plugin, sock);
         apr_pool_destroy(tmp);
-        if (gb_is_down(rv)) {
+        if (gb_is_down(rv) || gb_is_lost(rv)) {
             apr_table_setn(r->err_headers_out, "Retry-After", "5");
             return HTTP_SERVICE_UNAVAILABLE;
         }

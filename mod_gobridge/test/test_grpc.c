@@ -195,6 +195,9 @@ START_TEST(timeout_encoding)
         { 1234567, "1234567u" },
         { APR_INT64_C(123456789012), "123457S" },   /* rounded up */
         { APR_INT64_C(100000000), "100S" },
+        /* Found by fuzz_grpc: rounding up overflowed near INT64_MAX. */
+        { APR_INT64_C(0x7fffffffffffffff), "99999999H" },
+        { APR_INT64_C(0x7fffffffff000000), "99999999H" },
     };
     size_t i;
 
