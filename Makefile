@@ -34,6 +34,7 @@ daemon:
 
 plugins:
 	$(GO) build -o $(BIN)/hello ./examples/hello
+	$(GO) build -o $(BIN)/headers ./examples/headers
 	$(GO) build -o $(BIN)/app ./examples/nethttp
 	$(GO) build -o $(BIN)/gobridge-auth ./cmd/gobridge-auth
 	$(GO) build -o $(BIN)/jwtmint ./examples/jwtmint

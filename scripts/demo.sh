@@ -14,9 +14,9 @@ root=${DEMO_DIR:-${TMPDIR:-/tmp}/gobridge-demo-$(id -un)}
 rm -rf "$root"
 mkdir -p "$root"/{bin,htdocs,logs,run}
 chmod 755 "$root"
-cp "$top"/build/bin/{gobridged,hello,app,gobridge-auth} "$root/bin/"
+cp "$top"/build/bin/{gobridged,hello,headers,app,gobridge-auth} "$root/bin/"
 # Auth data for /private/ and /api/ (readable by Apache's User).
-mkdir -p "$root"/auth "$root"/htdocs/{private,api}
+mkdir -p "$root"/auth "$root"/htdocs/{private,api,headers/secret}
 htpasswd -cbB "$root/auth/users.htpasswd" demo demo-password 2>/dev/null
 htpasswd -bm "$root/auth/users.htpasswd" guest guest-password 2>/dev/null
 printf 'admins: demo\n' > "$root/auth/groups"
@@ -25,6 +25,8 @@ printf 'admins: demo\n' > "$root/auth/groups"
 chmod 644 "$root"/auth/users.htpasswd "$root"/auth/groups "$root"/auth/jwks.json
 echo "private page: only admins see this" > "$root/htdocs/private/index.html"
 echo '{"ok": true, "from": "a JWT-protected location"}' > "$root/htdocs/api/index.json"
+echo "a static file; see its X-Served-Via header" > "$root/htdocs/headers/index.html"
+echo "never served: the headers plugin denies it" > "$root/htdocs/headers/secret/index.html"
 cp "$top"/mod_gobridge/.libs/mod_gobridge.so "$root/"
 user_lines=""
 [ "$(id -u)" -eq 0 ] && user_lines=$'User www-data\nGroup www-data'
@@ -37,6 +39,7 @@ cat > "$root/htdocs/index.html" <<HTML
 <ul>
 <li><a href="/hello">/hello</a> — the smallest plugin (try <a href="/hello?name=Apache">?name=Apache</a>)</li>
 <li><a href="/app/">/app/</a> — a net/http application behind Apache</li>
+<li><a href="/headers/">/headers/</a> — phases from Go: an X-Served-Via header on static files, <a href="/headers/secret/">/headers/secret/</a> denied</li>
 <li><a href="/private/">/private/</a> — Basic auth through Go (demo / demo-password)</li>
 <li>/api/index.json — JWT bearer tokens (see the curl lines printed by make demo)</li>
 </ul>

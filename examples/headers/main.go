@@ -1,0 +1,62 @@
+// Command headers is a small phase plugin: it takes part in httpd's
+// request processing without serving any content itself.
+//
+//   - access (GoBridgeAccessHandler): refuses with 403 every path that
+//     contains one of the segments listed in the option "deny" (comma
+//     separated; default ".git,.env"), whatever handler would serve it.
+//   - fixups (GoBridgeFixupHandler): adds the response header named by the
+//     option "header" (default X-Served-Via) with the value "gobridge", and
+//     leaves a note "gobridge-headers" that the access log can show with
+//     %{gobridge-headers}n.
+//
+// Configuration (examples/httpd/demo.conf):
+//
+//	GoBridgePlugin headers /usr/local/libexec/gobridge/headers
+//	<Location /headers/>
+//	    GoBridgeAccessHandler headers
+//	    GoBridgeFixupHandler  headers
+//	    GoBridgeOption deny   secret,.git
+//	</Location>
+package main
+
+import (
+	"strings"
+
+	"github.com/gobridge/gobridge/sdk"
+)
+
+type headers struct{}
+
+func option(r *sdk.PhaseRequest, key, def string) string {
+	if v, ok := r.LookupOption(key); ok {
+		return v
+	}
+	return def
+}
+
+// CheckAccess denies a path with a listed segment and otherwise declines,
+// so authentication and Require still decide (returning nil would grant
+// the request without them).
+func (headers) CheckAccess(r *sdk.PhaseRequest) error {
+	for _, seg := range strings.Split(r.URI, "/") {
+		for _, bad := range strings.Split(option(r, "deny", ".git,.env"), ",") {
+			if bad = strings.TrimSpace(bad); bad != "" && seg == bad {
+				r.Logger().Info("denied", "uri", r.URI, "segment", bad)
+				return sdk.HTTPError(403)
+			}
+		}
+	}
+	return sdk.Declined
+}
+
+// Fixup sets a header (in err_headers_out, so error pages carry it too)
+// and a note for the access log. OK: the other fixups still run.
+func (headers) Fixup(r *sdk.PhaseRequest) error {
+	r.Set(sdk.TableErrHeadersOut, option(r, "header", "X-Served-Via"), "gobridge")
+	r.Set(sdk.TableNotes, "gobridge-headers", "fixed-up")
+	return nil
+}
+
+func main() {
+	sdk.Serve(&sdk.ServeConfig{Phases: headers{}})
+}

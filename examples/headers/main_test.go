@@ -1,0 +1,44 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/gobridge/gobridge/sdk"
+	"github.com/gobridge/gobridge/sdk/sdktest"
+)
+
+func TestAccess(t *testing.T) {
+	for _, tc := range []struct {
+		uri, deny string
+		want      sdktest.Result
+	}{
+		{"/headers/index.html", "", sdktest.Declined},
+		{"/headers/.git/config", "", sdktest.HTTPStatus},
+		{"/headers/secret/x", "secret, .git", sdktest.HTTPStatus},
+		{"/headers/secretive", "secret", sdktest.Declined}, // whole segments only
+	} {
+		req := sdktest.NewRequest("GET", tc.uri, nil)
+		if tc.deny != "" {
+			req.SetOptions([]sdk.Pair{{Key: "deny", Value: tc.deny}})
+		}
+		rec := sdktest.RunPhase(t, headers{}, sdk.PhaseAccess, req)
+		if rec.Result != tc.want || (tc.want == sdktest.HTTPStatus && rec.Status != 403) {
+			t.Errorf("%s (deny %q): %v %d; want %v", tc.uri, tc.deny, rec.Result, rec.Status, tc.want)
+		}
+	}
+}
+
+func TestFixup(t *testing.T) {
+	req := sdktest.NewRequest("GET", "/headers/", nil)
+	req.SetOptions([]sdk.Pair{{Key: "header", Value: "X-Demo"}})
+	rec := sdktest.RunPhase(t, headers{}, sdk.PhaseFixups, req)
+	if rec.Result != sdktest.OK {
+		t.Fatalf("result %v; want OK", rec.Result)
+	}
+	if v, _ := rec.Get(sdk.TableErrHeadersOut, "X-Demo"); v != "gobridge" {
+		t.Errorf("X-Demo = %q; want gobridge", v)
+	}
+	if v, _ := rec.Get(sdk.TableNotes, "gobridge-headers"); v != "fixed-up" {
+		t.Errorf("note = %q; want fixed-up", v)
+	}
+}
