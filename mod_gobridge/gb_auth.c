@@ -10,6 +10,7 @@
 #include "gb_config.h"
 #include "gb_conn.h"
 #include "gb_request.h"
+#include "gb_response.h"
 #include "gen/gobridge/v1/auth.pb-c.h"
 
 #include <ap_provider.h>
@@ -120,33 +121,6 @@ static const char *gb_authz_parse(cmd_parms *cmd, const char *require_line,
 
 /* --- the call ----------------------------------------------------------- */
 
-static int gb_auth_log_level(Gobridge__V1__LogRecord__Level l, int *level)
-{
-    switch (l) {
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_UNSPECIFIED:
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_INFO:
-        *level = APLOG_INFO; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_EMERG:
-        *level = APLOG_EMERG; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_ALERT:
-        *level = APLOG_ALERT; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_CRIT:
-        *level = APLOG_CRIT; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_ERR:
-        *level = APLOG_ERR; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_WARNING:
-        *level = APLOG_WARNING; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_NOTICE:
-        *level = APLOG_NOTICE; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_DEBUG:
-        *level = APLOG_DEBUG; return 1;
-    case GOBRIDGE__V1__LOG_RECORD__LEVEL__LEVEL_TRACE1:
-        *level = APLOG_TRACE1; return 1;
-    default:
-        return 0;
-    }
-}
-
 static int gb_auth_bad_char(ProtobufCBinaryData b)
 {
     apr_size_t i;
@@ -170,7 +144,7 @@ static const char *gb_auth_check_answer(apr_pool_t *p, size_t n_logs,
     int level;
 
     for (i = 0; i < n_logs; i++) {
-        if (!gb_auth_log_level(logs[i]->level, &level)) {
+        if (!gb_response_log_level(logs[i]->level, &level)) {
             return apr_psprintf(p, "log record with unknown level %d",
                                 (int)logs[i]->level);
         }
@@ -204,7 +178,7 @@ static void gb_auth_apply_logs(gb_auth_call *c, size_t n,
     int level;
 
     for (i = 0; i < n; i++) {
-        gb_auth_log_level(logs[i]->level, &level);
+        gb_response_log_level(logs[i]->level, &level);
         /* Escaped: the plugin must not forge log lines. */
         ap_log_rerror(APLOG_MARK, level, 0, c->r, GB_APLOGNO(0255) "%s: %s",
                       c->plugin, ap_escape_logitem(c->tmp,
