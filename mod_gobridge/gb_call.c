@@ -17,6 +17,10 @@
 #include "gb_h2.h"
 #include "gb_pb.h"
 
+/* Headers plus trailers accepted on one call. grpc-go sends about six;
+ * custom metadata from a plugin stays far below this. */
+#define GB_CALL_MAX_HEADERS 100
+
 /* How long a cancel may take to reach the socket. */
 #define GB_CALL_CANCEL_FLUSH apr_time_from_msec(500)
 
@@ -48,6 +52,7 @@ struct gb_call {
     gb_grpc_status status;
     apr_status_t err;           /* sticky transport/protocol failure */
     int cancelled;
+    int headers;                /* headers and trailers received */
     apr_time_t deadline_at;     /* when grpc-timeout runs out, 0: none */
 };
 
@@ -97,17 +102,34 @@ static apr_status_t gb_call_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-static void gb_call_on_header(gb_h2_stream *st, int trailer,
-                              const char *name, apr_size_t nlen,
-                              const char *value, apr_size_t vlen)
+static apr_status_t gb_call_on_header(gb_h2_stream *st, int trailer,
+                                      const char *name, apr_size_t nlen,
+                                      const char *value, apr_size_t vlen)
 {
     gb_call *call = st->ctx;
 
+    /* HPACK lets a few bytes stand for a 4 KiB header, and grpc-message
+     * is decoded into the call's pool: without a bound, one HEADERS frame
+     * could make a request's pool grow by tens of MiB. */
+    if (++call->headers > GB_CALL_MAX_HEADERS) {
+        if (!call->err) {
+            GB_CALL_LOG(call, APLOG_ERR, APR_EGENERAL, GB_APLOGNO(0186)
+                        "%s: plugin %s sent more than %d headers and "
+                        "trailers on %s", __func__, call->plugin,
+                        GB_CALL_MAX_HEADERS, call->method);
+            call->err = APR_EGENERAL;
+            if (call->conn) {
+                gb_conn_poison(call->conn);
+            }
+        }
+        return APR_EGENERAL;
+    }
     GB_CALL_LOG(call, APLOG_TRACE4, APR_SUCCESS,
                 "gb_call(%s-%lu-%d): %s %.*s: %.*s", call->plugin,
                 call->conn_id, st->id, trailer ? "trailer" : "header",
                 (int)nlen, name, (int)vlen, value);
     gb_grpc_status_header(&call->status, call->pool, name, nlen, value, vlen);
+    return APR_SUCCESS;
 }
 
 static apr_status_t gb_call_on_msg(void *baton, unsigned char *data,

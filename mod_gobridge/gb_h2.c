@@ -49,10 +49,13 @@ static int gb_h2_on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
         return 0;
     }
     st = gb_h2_stream_of(ngh, frame->hd.stream_id);
-    if (st && st->on_header) {
-        st->on_header(st, frame->headers.cat == NGHTTP2_HCAT_HEADERS,
-                      (const char *)name, namelen,
-                      (const char *)value, valuelen);
+    if (st && st->on_header
+        && st->on_header(st, frame->headers.cat == NGHTTP2_HCAT_HEADERS,
+                         (const char *)name, namelen,
+                         (const char *)value, valuelen) != APR_SUCCESS) {
+        /* nghttp2 resets the stream (INTERNAL_ERROR), skips the rest of
+         * the block and closes the stream; the connection stays sane. */
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     return 0;
 }

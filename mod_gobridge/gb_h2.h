@@ -27,10 +27,11 @@ struct gb_h2_stream {
     int closed;                      /* nghttp2 closed the stream */
     int end_sent;                    /* our END_STREAM went out */
     apr_uint32_t error_code;         /* RST_STREAM code when closed */
-    /* A response header (trailer=0) or trailer (1). */
-    void (*on_header)(gb_h2_stream *st, int trailer,
-                      const char *name, apr_size_t nlen,
-                      const char *value, apr_size_t vlen);
+    /* A response header (trailer=0) or trailer (1). Non-success makes
+     * the session reset the stream (and ignore the rest of the block). */
+    apr_status_t (*on_header)(gb_h2_stream *st, int trailer,
+                              const char *name, apr_size_t nlen,
+                              const char *value, apr_size_t vlen);
     /* A DATA chunk. Non-success makes the session reset the stream. The
      * callee must gb_h2_consume() the bytes when done with them. */
     apr_status_t (*on_data)(gb_h2_stream *st, const unsigned char *data,

@@ -21,6 +21,7 @@ int main(void)
     atexit(apr_terminate);
     sr = srunner_create(gb_test_codec_suite());
     srunner_add_suite(sr, gb_test_transport_suite());
+    srunner_add_suite(sr, gb_test_hostile_suite());
     srunner_run_all(sr, CK_ENV);   /* CK_VERBOSITY=verbose lists each test */
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -6,5 +6,6 @@
 
 Suite *gb_test_codec_suite(void);
 Suite *gb_test_transport_suite(void);
+Suite *gb_test_hostile_suite(void);
 
 #endif
