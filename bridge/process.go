@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -119,7 +120,8 @@ func pluginEnv(environ []string, sockDir string) []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env, plugin.EnvUnixSocketDir+"="+sockDir)
+	return append(env, plugin.EnvUnixSocketDir+"="+sockDir,
+		handshake.ParentPIDEnv+"="+strconv.Itoa(os.Getpid()))
 }
 
 // classifyStartError turns go-plugin's start errors into this package's

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -161,19 +162,26 @@ func newServer(cfg *ServeConfig) *server {
 
 // watchParent calls gone once the parent process changed (it died and the
 // process was reparented), checking every interval until ctx ends.
+//
+// The parent is the pid gobridged announces in GOBRIDGE_PARENT_PID, so a
+// parent that died before the plugin got here is noticed too; without the
+// variable it is whatever the parent was when watching began.
 func watchParent(ctx context.Context, interval time.Duration, gone func()) {
 	ppid := os.Getppid()
+	if v, err := strconv.Atoi(os.Getenv(handshake.ParentPIDEnv)); err == nil && v > 0 {
+		ppid = v
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		if os.Getppid() != ppid {
+			gone()
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if os.Getppid() != ppid {
-				gone()
-				return
-			}
 		}
 	}
 }

@@ -159,7 +159,9 @@ func TestServeExitsWithParent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	sh := exec.Command("/bin/sh", "-c", `"$0" -test.run='^TestHelperProcess$' >/dev/null 2>&1 & echo $!; sleep 1`, os.Args[0])
+	// The shell announces itself as the parent, as gobridged does, and
+	// exits at once: often before the plugin has even started watching.
+	sh := exec.Command("/bin/sh", "-c", `GOBRIDGE_PARENT_PID=$$ "$0" -test.run='^TestHelperProcess$' >/dev/null 2>&1 & echo $!`, os.Args[0])
 	sh.Env = append(os.Environ(), "GO_WANT_HELPER_PROCESS=1",
 		handshake.Config.MagicCookieKey+"="+handshake.Config.MagicCookieValue,
 		"PLUGIN_PROTOCOL_VERSIONS=1", "PLUGIN_UNIX_SOCKET_DIR="+dir)
@@ -171,7 +173,7 @@ func TestServeExitsWithParent(t *testing.T) {
 	for _, c := range strings.TrimSpace(string(out)) {
 		pid = pid*10 + int(c-'0')
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if err := syscall.Kill(pid, 0); err != nil {
 			return // gone
@@ -179,5 +181,5 @@ func TestServeExitsWithParent(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
-	t.Errorf("plugin pid %d still running 5s after its parent exited", pid)
+	t.Errorf("plugin pid %d still running 20s after its parent exited", pid)
 }

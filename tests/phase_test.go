@@ -296,14 +296,20 @@ func TestPhases(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if d := time.Since(start); resp.StatusCode != 200 || d > 900*time.Millisecond {
-				t.Errorf("slow log plugin: %d after %v; want 200 at once", resp.StatusCode, d)
+			timedOut := func() bool { return log.Contains("GB0201") || log.Contains("GB0202") }
+			// The response must not wait for the log phase: it arrives
+			// before the log call's 1 s timeout has even fired (an order,
+			// not a speed, so a loaded machine does not make it flaky).
+			if d := time.Since(start); resp.StatusCode != 200 || timedOut() || d > 2900*time.Millisecond {
+				t.Errorf("slow log plugin: %d after %v (log call already timed out: %v); want 200 before the log phase ends",
+					resp.StatusCode, d, timedOut())
 			}
-			// The worker is released after the 1s log timeout.
-			if !harness.WaitFor(5*time.Second, func() bool { return log.Contains("GB0201") }) {
-				t.Errorf("no GB0201 timeout line for the slow log plugin")
+			// The worker is released after the 1s log timeout; either
+			// side's deadline may end the call (GB0201 or GB0202).
+			if !harness.WaitFor(5*time.Second, timedOut) {
+				t.Errorf("no GB0201/GB0202 timeout line for the slow log plugin")
 			}
-			check(t, "GB0201", "GB0204")
+			check(t, "GB0201", "GB0202", "GB0204")
 		})
 	})
 }

@@ -20,3 +20,8 @@ var Config = plugin.HandshakeConfig{
 	MagicCookieKey:   "GOBRIDGE_PLUGIN",
 	MagicCookieValue: "b3c1f0c2-6f5e-4c64-9a43-gobridge-v1",
 }
+
+// ParentPIDEnv names the variable in which gobridged tells each plugin its
+// own pid. The plugin exits when its parent is no longer that process, even
+// if the parent died before the plugin started watching.
+const ParentPIDEnv = "GOBRIDGE_PARENT_PID"
