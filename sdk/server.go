@@ -155,17 +155,22 @@ func serveStream(h Handler, st wire.Stream) error {
 		return status.Errorf(codes.InvalidArgument, "sdk: first body chunk of %d bytes exceeds %d", len(first.GetBody()), wire.MaxChunk)
 	}
 	ctx := st.Context()
-	c := &call{ctx: ctx, st: st}
+	// One allocation for the per-call objects instead of one each.
+	cs := &callState{call: call{ctx: ctx, st: st}}
+	c := &cs.call
 	r := newRequest(wire.DecodeRequest(first.GetRequest()))
 	r.ctx = ctx
-	r.logger = slog.New(&requestLogHandler{q: &c.logs, level: requestLevel(), base: requestLogBase(r)})
-	body := &bodyReader{c: c, buf: first.GetBody(), eof: first.GetBodyEof() || !first.GetRequest().GetHasBody()}
+	cs.logh = requestLogHandler{q: &c.logs, level: requestLevel(), base: requestLogBase(r)}
+	r.logger = slog.New(&cs.logh)
+	body := &cs.body
+	*body = bodyReader{c: c, buf: first.GetBody(), eof: first.GetBodyEof() || !first.GetRequest().GetHasBody()}
 	if body.eof && len(body.buf) == 0 {
 		r.Body = http.NoBody
 	} else {
 		r.Body = body
 	}
-	w := &ResponseWriter{c: c, req: r, header: make(http.Header)}
+	w := &cs.w
+	*w = ResponseWriter{c: c, req: r, header: make(http.Header)}
 
 	err = w.finish(callHandler(h, w, r))
 	c.mu.Lock()
@@ -175,6 +180,14 @@ func serveStream(h Handler, st wire.Stream) error {
 		return status.FromContextError(ctx.Err()).Err()
 	}
 	return err
+}
+
+// callState holds what one Handle call needs, allocated together.
+type callState struct {
+	call call
+	w    ResponseWriter
+	body bodyReader
+	logh requestLogHandler
 }
 
 // panicError is a recovered panic from a handler.
