@@ -51,7 +51,14 @@ func (headers) CheckAccess(r *sdk.PhaseRequest) error {
 
 // Fixup sets a header (in err_headers_out, so error pages carry it too)
 // and a note for the access log. OK: the other fixups still run.
+//
+// Sub-requests are left alone: httpd merges a sub-request's err_headers_out
+// into the main request when it serves its answer (mod_dir serving
+// index.html for a directory does), which would send the header twice.
 func (headers) Fixup(r *sdk.PhaseRequest) error {
+	if r.IsSubrequest {
+		return sdk.Declined
+	}
 	r.Set(sdk.TableErrHeadersOut, option(r, "header", "X-Served-Via"), "gobridge")
 	r.Set(sdk.TableNotes, "gobridge-headers", "fixed-up")
 	return nil

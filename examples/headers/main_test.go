@@ -42,3 +42,14 @@ func TestFixup(t *testing.T) {
 		t.Errorf("note = %q; want fixed-up", v)
 	}
 }
+
+// A sub-request (mod_dir looking up index.html) is declined, so the header
+// is not sent twice when httpd merges the sub-request's headers.
+func TestFixupSkipsSubrequests(t *testing.T) {
+	req := sdktest.NewRequest("GET", "/headers/index.html", nil)
+	req.IsSubrequest = true
+	rec := sdktest.RunPhase(t, headers{}, sdk.PhaseFixups, req)
+	if rec.Result != sdktest.Declined || len(rec.Mutations) != 0 {
+		t.Errorf("sub-request: %v with %d mutations; want Declined with none", rec.Result, len(rec.Mutations))
+	}
+}
