@@ -15,10 +15,13 @@
 #include "gb_call.h"
 #include "gb_config.h"
 #include "gb_conn.h"
+#include "gb_mutate.h"
 #include "gb_request.h"
 #include "gb_response.h"
 
 #include <apr_buckets.h>
+#include <apr_strings.h>
+#include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
 #include <util_filter.h>
@@ -44,6 +47,11 @@ typedef struct {
     int body_eof_read;      /* the input filters returned EOS */
     int body_eof_sent;      /* we half-closed the stream */
     int clean;              /* trailers OK: the connection may be reused */
+    int passed;             /* body or a flush went to the output filters */
+    const char *redirect;   /* internal_redirect, in r->pool */
+    const char *sf_path;    /* send_file, in r->pool */
+    apr_off_t sf_offset;
+    apr_off_t sf_length;    /* 0: to the end of the file */
 } gb_handle_ctx;
 
 int gb_handler_fixups(request_rec *r)
@@ -231,6 +239,7 @@ static int gb_pass_body(gb_handle_ctx *ctx,
                                 apr_bucket_flush_create(c->bucket_alloc));
     }
     ctx->committed = 1;
+    ctx->passed = 1;
     rv = ap_pass_brigade(r->output_filters, ctx->out);
     apr_brigade_cleanup(ctx->out);
     if (rv != APR_SUCCESS || c->aborted) {
@@ -345,6 +354,159 @@ static int gb_finish(gb_handle_ctx *ctx, apr_pool_t *mp,
     return rc;
 }
 
+/* internal_redirect and send_file: checked and remembered here, acted on
+ * after the stream ended cleanly (gb_handler_handle). Returns GB_GO_ON or
+ * the handler's result. */
+static int gb_take_ending(gb_handle_ctx *ctx,
+                          const Gobridge__V1__HandleResponse *m)
+{
+    request_rec *r = ctx->r;
+
+    if (m->internal_redirect.len && m->send_file) {
+        return gb_protocol_error(ctx, "internal_redirect and send_file in "
+                                      "one response");
+    }
+    if (!m->finish || m->finish->result != GOBRIDGE__V1__RESULT__RESULT_OK) {
+        return gb_protocol_error(ctx, "internal_redirect or send_file "
+                                      "without finish RESULT_OK in the same "
+                                      "message");
+    }
+    if (m->internal_redirect.len) {
+        if (ctx->committed) {
+            return gb_protocol_error(ctx, "internal_redirect after a head or "
+                                          "body");
+        }
+        if (!gb_mutate_valid_redirect(m->internal_redirect)) {
+            return gb_protocol_error(ctx, "internal_redirect is not a local "
+                                          "URI starting with '/'");
+        }
+        ctx->redirect = gb_pb_strdup(r->pool, m->internal_redirect);
+        return GB_GO_ON;
+    }
+    if (ctx->passed || m->body.len || m->flush) {
+        return gb_protocol_error(ctx, "send_file after body or a flush");
+    }
+    if (!m->send_file->path.len || m->send_file->path.data[0] != '/'
+        || memchr(m->send_file->path.data, '\0', m->send_file->path.len)) {
+        return gb_protocol_error(ctx, "send_file path is not an absolute "
+                                      "path");
+    }
+    if (m->send_file->offset < 0 || m->send_file->length < 0) {
+        return gb_protocol_error(ctx, "send_file with a negative offset or "
+                                      "length");
+    }
+    ctx->sf_path = gb_pb_strdup(r->pool, m->send_file->path);
+    ctx->sf_offset = (apr_off_t)m->send_file->offset;
+    ctx->sf_length = (apr_off_t)m->send_file->length;
+    return GB_GO_ON;
+}
+
+/* Serves ctx->sf_path as the response body the way httpd's default handler
+ * serves a file: validators from the file, ap_meets_conditions, a file
+ * bucket (sendfile/mmap per EnableSendfile/EnableMMAP); the byterange
+ * filter answers Range requests. The plugin's call has ended already. */
+static int gb_send_file(gb_handle_ctx *ctx)
+{
+    request_rec *r = ctx->r;
+    conn_rec *c = r->connection;
+    core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
+    apr_bucket_brigade *bb;
+    apr_bucket *e;
+    apr_finfo_t fi;
+    apr_file_t *fd;
+    apr_off_t len;
+    apr_status_t rv;
+    int errstatus;
+
+    /* Refuse FIFOs and devices before opening: open() on a FIFO blocks. */
+    rv = apr_stat(&fi, ctx->sf_path, APR_FINFO_TYPE, r->pool);
+    if (rv == APR_SUCCESS && fi.filetype != APR_REG) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0302)
+                      "%s: send_file: %s is not a regular file", ctx->plugin,
+                      ap_escape_logitem(r->pool, ctx->sf_path));
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_open(&fd, ctx->sf_path, APR_READ | APR_BINARY
+                           | AP_SENDFILE_ENABLED(cd->enable_sendfile),
+                           0, r->pool);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_info_get(&fi, APR_FINFO_MIN | APR_FINFO_IDENT, fd);
+        if (rv == APR_INCOMPLETE) {
+            rv = APR_SUCCESS;
+        }
+        if (rv == APR_SUCCESS && fi.filetype != APR_REG) {
+            rv = APR_EBADF;     /* replaced since the stat */
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0301)
+                      "%s: send_file: cannot open %s as Apache's User",
+                      ctx->plugin, ap_escape_logitem(r->pool, ctx->sf_path));
+        return APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOTDIR(rv)
+               ? HTTP_NOT_FOUND
+               : APR_STATUS_IS_EACCES(rv) ? HTTP_FORBIDDEN
+               : HTTP_INTERNAL_SERVER_ERROR;
+    }
+    len = ctx->sf_length ? ctx->sf_length : fi.size - ctx->sf_offset;
+    if (ctx->sf_offset > fi.size || len < 0
+        || len > fi.size - ctx->sf_offset) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0303)
+                      "%s: send_file: offset %" APR_OFF_T_FMT " length %"
+                      APR_OFF_T_FMT " lie outside %s (%" APR_OFF_T_FMT
+                      " bytes)", ctx->plugin, ctx->sf_offset, ctx->sf_length,
+                      ap_escape_logitem(r->pool, ctx->sf_path), fi.size);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GB_APLOGNO(0304)
+                  "%s: send_file: %s, %" APR_OFF_T_FMT " bytes from %"
+                  APR_OFF_T_FMT, ctx->plugin,
+                  ap_escape_logitem(r->pool, ctx->sf_path), len,
+                  ctx->sf_offset);
+
+    /* The validators describe the file, unless the plugin set its own. */
+    fi.fname = ctx->sf_path;
+    r->finfo = fi;
+    ap_update_mtime(r, fi.mtime);
+    if (!apr_table_get(r->headers_out, "Last-Modified")) {
+        ap_set_last_modified(r);
+    }
+    if (!apr_table_get(r->headers_out, "ETag")) {
+        ap_set_etag(r);
+    }
+    if ((errstatus = ap_meets_conditions(r)) != OK) {
+        apr_file_close(fd);
+        r->status = errstatus;
+        return errstatus;
+    }
+    ap_set_content_length(r, len);
+
+    bb = apr_brigade_create(r->pool, c->bucket_alloc);
+    apr_brigade_insert_file(bb, fd, ctx->sf_offset, len, r->pool);
+#if APR_HAS_MMAP
+    if (cd->enable_mmap == ENABLE_MMAP_OFF) {
+        for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+             e = APR_BUCKET_NEXT(e)) {
+            if (APR_BUCKET_IS_FILE(e)) {
+                apr_bucket_file_enable_mmap(e, 0);
+            }
+        }
+    }
+#endif
+    e = apr_bucket_eos_create(c->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(bb, e);
+    rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    if (rv == APR_SUCCESS || r->status != HTTP_OK || c->aborted) {
+        return OK;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, GB_APLOGNO(0305)
+                  "%s: send_file: passing %s to the output filters failed",
+                  ctx->plugin, ap_escape_logitem(r->pool, ctx->sf_path));
+    return AP_FILTER_ERROR;
+}
+
 static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
 {
     request_rec *r = ctx->r;
@@ -412,6 +574,11 @@ static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
         }
         if (m->read_body) {
             if ((rc = gb_send_body(ctx, mp, m->read_body)) != GB_GO_ON) {
+                return rc;
+            }
+        }
+        if (m->internal_redirect.len || m->send_file) {
+            if ((rc = gb_take_ending(ctx, m)) != GB_GO_ON) {
                 return rc;
             }
         }
@@ -521,5 +688,17 @@ int gb_handler_handle(request_rec *r)
     gb_conn_release(ctx.conn, ctx.clean);
     /* Transient buckets are set aside by now; the messages can go. */
     apr_pool_destroy(tmp);
+    /* The plugin is done and its connection back in the pool: a redirect
+     * or a file to a slow client holds no plugin connection. */
+    if (rc == OK && ctx.redirect) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GB_APLOGNO(0300)
+                      "%s: internal redirect of %s to %s", ctx.plugin,
+                      r->uri, ap_escape_logitem(r->pool, ctx.redirect));
+        ap_internal_redirect(ctx.redirect, r);
+        return OK;
+    }
+    if (rc == OK && ctx.sf_path) {
+        return gb_send_file(&ctx);
+    }
     return rc;
 }

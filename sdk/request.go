@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gobridge/gobridge/internal/wire"
@@ -208,6 +209,40 @@ func (r *Request) Options() []Pair {
 // SetOptions replaces the request's GoBridgeOption values. It is meant for
 // tests (see sdktest) and for handlers that call other handlers.
 func (r *Request) SetOptions(opts []Pair) { r.options = append([]Pair(nil), opts...) }
+
+// AbsoluteURL returns an absolute URL for path ("/x?y=1") on the server
+// that answers this request, like httpd's ap_construct_url, from the
+// snapshot alone (no round trip): the request's scheme, its host (the
+// Host header's name, ServerName if there was none; IPv6 literals in
+// brackets) and ServerPort, left out when it is the scheme's default (80
+// for http, 443 for https). path gets a leading '/' if it lacks one; it is
+// used as given, so escape it first. With UseCanonicalName On httpd itself
+// would use ServerName even when the client sent another Host; build the
+// URL from ServerName yourself in that case.
+func (r *Request) AbsoluteURL(path string) string {
+	scheme := r.Scheme
+	if scheme == "" {
+		scheme = "http"
+		if r.Secure {
+			scheme = "https"
+		}
+	}
+	host := r.Hostname
+	if host == "" {
+		host = r.ServerName
+	}
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		host = "[" + host + "]"
+	}
+	port := r.ServerPort
+	if port != 0 && !(port == 80 && scheme == "http") && !(port == 443 && scheme == "https") {
+		host += ":" + strconv.Itoa(port)
+	}
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	return scheme + "://" + host + path
+}
 
 // newRequest builds a Request from a decoded snapshot.
 func newRequest(w wire.Request) *Request {

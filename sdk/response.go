@@ -3,7 +3,10 @@ package sdk
 import (
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
+	"path/filepath"
+	"strings"
 
 	"github.com/gobridge/gobridge/internal/wire"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
@@ -26,7 +29,84 @@ type ResponseWriter struct {
 	status    int  // 0 until WriteHeader
 	headSent  bool // the head went to httpd: the status is final
 	buf       []byte
-	err       error // sticky: the stream is broken
+	err       error        // sticky: the stream is broken
+	redirect  string       // InternalRedirect
+	sendFile  *pb.SendFile // SendFile
+}
+
+// ErrHandedOff is returned by Write and Flush after InternalRedirect or
+// SendFile: httpd produces the response body, the handler no longer does.
+var ErrHandedOff = errors.New("sdk: the response was handed to httpd (InternalRedirect or SendFile)")
+
+// InternalRedirect makes httpd serve uri ("/path[?query]", local to this
+// server) instead of this request once the handler returns nil, like
+// ap_internal_redirect: the new URI runs through all request phases again
+// as an internally redirected request (Request.IsInternalRedirect, PrevURI
+// and PrevStatus tell it so), and its response is the client's response.
+// It costs no round trip: the redirect rides along with the end of the
+// call. The status, Header(), ErrHeader() and any body written so far
+// (still buffered) are discarded: the new request makes its own response.
+//
+// It returns an error, and changes nothing, if uri is not a local URI
+// (it must start with '/' and hold no control character, space or '#'),
+// if the response has already started (Flush, or more than 256 KiB
+// written), or after SendFile. If the handler returns an error, the
+// redirect is not made.
+func (w *ResponseWriter) InternalRedirect(uri string) error {
+	switch {
+	case !wire.ValidRedirect(uri):
+		return fmt.Errorf("sdk: internal redirect to %q: not a local URI starting with '/' (no control characters, spaces or '#')", uri)
+	case w.headSent:
+		return errors.New("sdk: internal redirect after the response started")
+	case w.sendFile != nil:
+		return errors.New("sdk: internal redirect after SendFile")
+	}
+	w.redirect = uri
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// SendFile makes the whole file at path (absolute) the response body,
+// sent by httpd itself once the handler returns nil: httpd opens the file
+// as Apache's User and passes it to its output filters as a file bucket,
+// so the kernel's sendfile(2) (EnableSendfile) or mmap (EnableMMAP) is
+// used, and the plugin's connection is free while the client downloads.
+// As with httpd's own static files, Last-Modified and ETag (FileETag) come
+// from the file unless set in Header(), conditional requests
+// (If-Modified-Since, If-None-Match, If-Match, If-Unmodified-Since) are
+// answered with 304/412 by httpd, and Range requests on a 200 response
+// with 206 (or 416). The status (WriteHeader) and Header() set before the
+// handler returns are the response's; without a Content-Type, SendFile
+// sets one from the file name's extension when it knows it.
+//
+// It costs no round trip: the file rides along with the end of the call.
+// So it cannot report a missing or unreadable file; httpd answers those
+// with 404, 403 or 500 and logs why (GB0301). It returns an error, and
+// changes nothing, if path is not absolute, if something was written
+// already, or after InternalRedirect or another SendFile.
+func (w *ResponseWriter) SendFile(path string) error { return w.SendFileRange(path, 0, 0) }
+
+// SendFileRange is SendFile for length bytes of the file from offset
+// (length 0: to the end). The range must lie inside the file, or httpd
+// answers 500. Last-Modified and ETag still describe the whole file.
+func (w *ResponseWriter) SendFileRange(path string, offset, length int64) error {
+	switch {
+	case !filepath.IsAbs(path) || strings.ContainsRune(path, 0):
+		return fmt.Errorf("sdk: SendFile(%q): not an absolute path", path)
+	case offset < 0 || length < 0:
+		return fmt.Errorf("sdk: SendFile(%q): negative offset or length", path)
+	case w.headSent || len(w.buf) > 0:
+		return errors.New("sdk: SendFile after Write or Flush")
+	case w.redirect != "" || w.sendFile != nil:
+		return errors.New("sdk: SendFile after InternalRedirect or SendFile")
+	}
+	if w.header.Get("Content-Type") == "" {
+		if t := mime.TypeByExtension(filepath.Ext(path)); t != "" {
+			w.header.Set("Content-Type", t)
+		}
+	}
+	w.sendFile = &pb.SendFile{Path: []byte(path), Offset: offset, Length: length}
+	return nil
 }
 
 // Header returns the response headers (r->headers_out). Changes after the
@@ -76,6 +156,9 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
+	if w.redirect != "" || w.sendFile != nil {
+		return 0, ErrHandedOff
+	}
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -112,6 +195,9 @@ func (w *ResponseWriter) WriteString(s string) (int, error) { return w.Write([]b
 func (w *ResponseWriter) Flush() error {
 	if w.err != nil {
 		return w.err
+	}
+	if w.redirect != "" || w.sendFile != nil {
+		return ErrHandedOff
 	}
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)

@@ -227,7 +227,15 @@ func (w *ResponseWriter) finish(err error) error {
 	}
 	if err == nil {
 		m := &pb.HandleResponse{Finish: &pb.Finish{Result: pb.Result_RESULT_OK}}
-		w.fill(m, true)
+		switch {
+		case w.redirect != "":
+			m.InternalRedirect = []byte(w.redirect) // no head: httpd answers
+		case w.sendFile != nil:
+			w.fill(m, false)
+			m.SendFile = w.sendFile
+		default:
+			w.fill(m, true)
+		}
 		_, serr := c.send(m, false)
 		return sendError(serr)
 	}

@@ -168,8 +168,17 @@ type Recorder struct {
 	Logs      []LogRecord
 
 	Finish       Result
-	FinishStatus int   // with Finish == HTTPStatus
-	Err          error // the stream's error, if it ended in one
+	FinishStatus int // with Finish == HTTPStatus
+
+	// Redirect is the URI of ResponseWriter.InternalRedirect: httpd would
+	// serve it instead of this request. File is what
+	// ResponseWriter.SendFile asked httpd to send as the body (Code and
+	// Header are the response's status and headers); Body stays empty, as
+	// httpd, not the plugin, reads the file.
+	Redirect string
+	File     *SentFile
+
+	Err error // the stream's error, if it ended in one
 
 	Messages   int   // HandleResponse messages received
 	Flushes    int   // messages with flush set
@@ -180,6 +189,13 @@ type Recorder struct {
 	// Violations lists breaches of the rules the module enforces
 	// (docs/architecture.md §5). Serve and Do report them with t.Errorf.
 	Violations []string
+}
+
+// SentFile is a file the handler asked httpd to send (SendFile).
+type SentFile struct {
+	Path   string
+	Offset int64
+	Length int64 // 0: to the end of the file
 }
 
 // Logged reports whether some log record contains substr.
@@ -396,6 +412,34 @@ func run(st moduleStream, req *sdk.Request) *Recorder {
 				rec.Err = err
 				return rec
 			}
+		}
+		if u := m.GetInternalRedirect(); len(u) > 0 {
+			rec.Redirect = string(u)
+			if headSeen || rec.Body.Len() > 0 {
+				bad("internal_redirect after a head or body")
+			}
+			if !wire.ValidRedirect(rec.Redirect) {
+				bad("internal_redirect %q is not a local URI", rec.Redirect)
+			}
+			if m.GetSendFile() != nil {
+				bad("internal_redirect and send_file together")
+			}
+		}
+		if sf := m.GetSendFile(); sf != nil {
+			rec.File = &SentFile{Path: string(sf.GetPath()), Offset: sf.GetOffset(), Length: sf.GetLength()}
+			if !strings.HasPrefix(rec.File.Path, "/") || strings.ContainsRune(rec.File.Path, 0) {
+				bad("send_file path %q is not absolute", rec.File.Path)
+			}
+			if rec.Body.Len() > 0 || m.GetFlush() || rec.Flushes > 0 {
+				bad("send_file after body or a flush")
+			}
+			if sf.GetOffset() < 0 || sf.GetLength() < 0 {
+				bad("send_file with a negative offset or length")
+			}
+		}
+		if (len(m.GetInternalRedirect()) > 0 || m.GetSendFile() != nil) &&
+			m.GetFinish().GetResult() != pb.Result_RESULT_OK {
+			bad("internal_redirect or send_file without finish OK in the same message")
 		}
 		if f := m.GetFinish(); f != nil {
 			switch f.GetResult() {

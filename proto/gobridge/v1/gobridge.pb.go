@@ -1783,24 +1783,103 @@ func (x *Finish) GetHttpStatus() int32 {
 	return 0
 }
 
+// SendFile asks httpd to send (part of) a file as the whole response body,
+// the way its default handler serves a static file: from a file bucket, so
+// the core output filter uses sendfile(2) (EnableSendfile) or mmap
+// (EnableMMAP). Last-Modified and ETag come from the file (FileETag) unless
+// the head set them, and
+// conditional requests (If-Modified-Since, If-None-Match, If-Match, …) and
+// Range requests are answered by httpd. The module opens the file as
+// Apache's User after the stream ended, so the plugin connection is not held
+// while a slow client downloads.
+type SendFile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          []byte                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`      // an absolute path to a regular file
+	Offset        int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"` // where to start, 0..size
+	Length        int64                  `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"` // how many bytes; 0: to the end of the file
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendFile) Reset() {
+	*x = SendFile{}
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendFile) ProtoMessage() {}
+
+func (x *SendFile) ProtoReflect() protoreflect.Message {
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendFile.ProtoReflect.Descriptor instead.
+func (*SendFile) Descriptor() ([]byte, []int) {
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SendFile) GetPath() []byte {
+	if x != nil {
+		return x.Path
+	}
+	return nil
+}
+
+func (x *SendFile) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *SendFile) GetLength() int64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
 // HandleResponse flows from the plugin to the module on the Handle stream.
 // One message may carry several parts; they apply in field order: logs, head,
-// body, flush, read_body, finish.
+// body, flush, read_body, internal_redirect / send_file, finish.
 type HandleResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Logs          []*LogRecord           `protobuf:"bytes,1,rep,name=logs,proto3" json:"logs,omitempty"`
-	Head          *ResponseHead          `protobuf:"bytes,2,opt,name=head,proto3" json:"head,omitempty"` // at most once, before any body
-	Body          []byte                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
-	Flush         bool                   `protobuf:"varint,4,opt,name=flush,proto3" json:"flush,omitempty"`                       // push what was written so far to the client now
-	ReadBody      uint32                 `protobuf:"varint,5,opt,name=read_body,json=readBody,proto3" json:"read_body,omitempty"` // send me up to this many more bytes of the request body
-	Finish        *Finish                `protobuf:"bytes,6,opt,name=finish,proto3" json:"finish,omitempty"`                      // the last message of the stream
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Logs     []*LogRecord           `protobuf:"bytes,1,rep,name=logs,proto3" json:"logs,omitempty"`
+	Head     *ResponseHead          `protobuf:"bytes,2,opt,name=head,proto3" json:"head,omitempty"` // at most once, before any body
+	Body     []byte                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	Flush    bool                   `protobuf:"varint,4,opt,name=flush,proto3" json:"flush,omitempty"`                       // push what was written so far to the client now
+	ReadBody uint32                 `protobuf:"varint,5,opt,name=read_body,json=readBody,proto3" json:"read_body,omitempty"` // send me up to this many more bytes of the request body
+	Finish   *Finish                `protobuf:"bytes,6,opt,name=finish,proto3" json:"finish,omitempty"`                      // the last message of the stream
+	// A local URI ("/path?query") that httpd serves instead of this request
+	// (ap_internal_redirect), once the stream has ended. Only in the message
+	// that carries finish with RESULT_OK, and only if no head and no body
+	// were sent. Starts with '/'; no control character, space or '#'.
+	InternalRedirect []byte `protobuf:"bytes,7,opt,name=internal_redirect,json=internalRedirect,proto3" json:"internal_redirect,omitempty"`
+	// The response body is this file. Only in the message that carries
+	// finish with RESULT_OK, with no body before or in that message; the
+	// head (in this message or earlier, not flushed) gives the status and
+	// headers, Content-Type included.
+	SendFile      *SendFile `protobuf:"bytes,8,opt,name=send_file,json=sendFile,proto3" json:"send_file,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HandleResponse) Reset() {
 	*x = HandleResponse{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[15]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1812,7 +1891,7 @@ func (x *HandleResponse) String() string {
 func (*HandleResponse) ProtoMessage() {}
 
 func (x *HandleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[15]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1825,7 +1904,7 @@ func (x *HandleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleResponse.ProtoReflect.Descriptor instead.
 func (*HandleResponse) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{15}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HandleResponse) GetLogs() []*LogRecord {
@@ -1866,6 +1945,20 @@ func (x *HandleResponse) GetReadBody() uint32 {
 func (x *HandleResponse) GetFinish() *Finish {
 	if x != nil {
 		return x.Finish
+	}
+	return nil
+}
+
+func (x *HandleResponse) GetInternalRedirect() []byte {
+	if x != nil {
+		return x.InternalRedirect
+	}
+	return nil
+}
+
+func (x *HandleResponse) GetSendFile() *SendFile {
+	if x != nil {
+		return x.SendFile
 	}
 	return nil
 }
@@ -2054,14 +2147,20 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x06Finish\x12+\n" +
 	"\x06result\x18\x01 \x01(\x0e2\x13.gobridge.v1.ResultR\x06result\x12\x1f\n" +
 	"\vhttp_status\x18\x02 \x01(\x05R\n" +
-	"httpStatus\"\xdf\x01\n" +
+	"httpStatus\"N\n" +
+	"\bSendFile\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\fR\x04path\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x16\n" +
+	"\x06length\x18\x03 \x01(\x03R\x06length\"\xc0\x02\n" +
 	"\x0eHandleResponse\x12*\n" +
 	"\x04logs\x18\x01 \x03(\v2\x16.gobridge.v1.LogRecordR\x04logs\x12-\n" +
 	"\x04head\x18\x02 \x01(\v2\x19.gobridge.v1.ResponseHeadR\x04head\x12\x12\n" +
 	"\x04body\x18\x03 \x01(\fR\x04body\x12\x14\n" +
 	"\x05flush\x18\x04 \x01(\bR\x05flush\x12\x1b\n" +
 	"\tread_body\x18\x05 \x01(\rR\breadBody\x12+\n" +
-	"\x06finish\x18\x06 \x01(\v2\x13.gobridge.v1.FinishR\x06finish*\x88\x02\n" +
+	"\x06finish\x18\x06 \x01(\v2\x13.gobridge.v1.FinishR\x06finish\x12+\n" +
+	"\x11internal_redirect\x18\a \x01(\fR\x10internalRedirect\x122\n" +
+	"\tsend_file\x18\b \x01(\v2\x15.gobridge.v1.SendFileR\bsendFile*\x88\x02\n" +
 	"\x05Phase\x12\x15\n" +
 	"\x11PHASE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17PHASE_POST_READ_REQUEST\x10\x01\x12\x18\n" +
@@ -2100,7 +2199,7 @@ func file_gobridge_v1_gobridge_proto_rawDescGZIP() []byte {
 }
 
 var file_gobridge_v1_gobridge_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_gobridge_v1_gobridge_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_gobridge_v1_gobridge_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_gobridge_v1_gobridge_proto_goTypes = []any{
 	(Phase)(0),               // 0: gobridge.v1.Phase
 	(Result)(0),              // 1: gobridge.v1.Result
@@ -2123,7 +2222,8 @@ var file_gobridge_v1_gobridge_proto_goTypes = []any{
 	(*HandleRequest)(nil),    // 18: gobridge.v1.HandleRequest
 	(*ResponseHead)(nil),     // 19: gobridge.v1.ResponseHead
 	(*Finish)(nil),           // 20: gobridge.v1.Finish
-	(*HandleResponse)(nil),   // 21: gobridge.v1.HandleResponse
+	(*SendFile)(nil),         // 21: gobridge.v1.SendFile
+	(*HandleResponse)(nil),   // 22: gobridge.v1.HandleResponse
 }
 var file_gobridge_v1_gobridge_proto_depIdxs = []int32{
 	6,  // 0: gobridge.v1.Connection.notes:type_name -> gobridge.v1.Pair
@@ -2154,17 +2254,18 @@ var file_gobridge_v1_gobridge_proto_depIdxs = []int32{
 	11, // 25: gobridge.v1.HandleResponse.logs:type_name -> gobridge.v1.LogRecord
 	19, // 26: gobridge.v1.HandleResponse.head:type_name -> gobridge.v1.ResponseHead
 	20, // 27: gobridge.v1.HandleResponse.finish:type_name -> gobridge.v1.Finish
-	14, // 28: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
-	16, // 29: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
-	18, // 30: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
-	15, // 31: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
-	17, // 32: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
-	21, // 33: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
-	31, // [31:34] is the sub-list for method output_type
-	28, // [28:31] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	21, // 28: gobridge.v1.HandleResponse.send_file:type_name -> gobridge.v1.SendFile
+	14, // 29: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
+	16, // 30: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
+	18, // 31: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
+	15, // 32: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
+	17, // 33: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
+	22, // 34: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
+	32, // [32:35] is the sub-list for method output_type
+	29, // [29:32] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_gobridge_v1_gobridge_proto_init() }
@@ -2178,7 +2279,7 @@ func file_gobridge_v1_gobridge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gobridge_v1_gobridge_proto_rawDesc), len(file_gobridge_v1_gobridge_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,7 +21,13 @@
 //	…/crash               exits the process with status 3 mid-request
 //	…/badheader?kind=K    sends, past the SDK's own checks, a response the module
 //	                      must refuse: K = crlf (default), nul, name, status, 1xx,
-//	                      hop, headafterbody
+//	                      hop, headafterbody, redirect (a non-local internal_redirect),
+//	                      redirecthead (internal_redirect after a head), sendfilerel
+//	                      (a relative send_file path)
+//	…/redirect?to=/x      ResponseWriter.InternalRedirect(to)
+//	…/sendfile?path=P     ResponseWriter.SendFile(P); &off=N&len=N use SendFileRange,
+//	                      &ct=T sets the Content-Type, &status=N the status
+//	…/absurl?path=/x      Request.AbsoluteURL(path), as text
 //
 // Anything else answers 404 with the list above.
 package main
@@ -119,6 +125,18 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 		os.Exit(3)
 	case "badheader":
 		return badHeader(w, q.Get("kind"))
+	case "redirect":
+		return w.InternalRedirect(q.Get("to"))
+	case "sendfile":
+		if ct := q.Get("ct"); ct != "" {
+			w.Header().Set("Content-Type", ct)
+		}
+		if st := intParam(q, "status", 0); st != 0 {
+			w.WriteHeader(st)
+		}
+		return w.SendFileRange(q.Get("path"), int64(intParam(q, "off", 0)), int64(intParam(q, "len", 0)))
+	case "absurl":
+		return text(w, r.AbsoluteURL(q.Get("path")))
 	}
 	w.WriteHeader(http.StatusNotFound)
 	return text(w, "echo: unknown action; see the package documentation")
@@ -170,6 +188,16 @@ func badHeader(w *sdk.ResponseWriter, kind string) error {
 		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Finish: &pb.Finish{Result: pb.Result(99)}})
 	case "unspecified": // the zero value: a plugin that did not decide
 		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Finish: &pb.Finish{}})
+	case "redirect":
+		return wire.Hooks.SendRaw(w, &pb.HandleResponse{InternalRedirect: []byte("http://elsewhere/"),
+			Finish: &pb.Finish{Result: pb.Result_RESULT_OK}})
+	case "redirecthead":
+		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Head: head, InternalRedirect: []byte("/hello"),
+			Finish: &pb.Finish{Result: pb.Result_RESULT_OK}})
+	case "sendfilerel":
+		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Head: head, SendFile: &pb.SendFile{Path: []byte("etc/passwd")},
+			Finish: &pb.Finish{Result: pb.Result_RESULT_OK}})
+
 	default:
 		return sdk.HTTPError(http.StatusBadRequest)
 	}

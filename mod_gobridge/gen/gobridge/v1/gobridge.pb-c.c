@@ -682,6 +682,51 @@ void   gobridge__v1__finish__free_unpacked
   assert(message->base.descriptor == &gobridge__v1__finish__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   gobridge__v1__send_file__init
+                     (Gobridge__V1__SendFile         *message)
+{
+  static const Gobridge__V1__SendFile init_value = GOBRIDGE__V1__SEND_FILE__INIT;
+  *message = init_value;
+}
+size_t gobridge__v1__send_file__get_packed_size
+                     (const Gobridge__V1__SendFile *message)
+{
+  assert(message->base.descriptor == &gobridge__v1__send_file__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t gobridge__v1__send_file__pack
+                     (const Gobridge__V1__SendFile *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &gobridge__v1__send_file__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t gobridge__v1__send_file__pack_to_buffer
+                     (const Gobridge__V1__SendFile *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &gobridge__v1__send_file__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Gobridge__V1__SendFile *
+       gobridge__v1__send_file__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Gobridge__V1__SendFile *)
+     protobuf_c_message_unpack (&gobridge__v1__send_file__descriptor,
+                                allocator, len, data);
+}
+void   gobridge__v1__send_file__free_unpacked
+                     (Gobridge__V1__SendFile *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &gobridge__v1__send_file__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   gobridge__v1__handle_response__init
                      (Gobridge__V1__HandleResponse         *message)
 {
@@ -2513,7 +2558,71 @@ const ProtobufCMessageDescriptor gobridge__v1__finish__descriptor =
   (ProtobufCMessageInit) gobridge__v1__finish__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__handle_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor gobridge__v1__send_file__field_descriptors[3] =
+{
+  {
+    "path",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SendFile, path),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "offset",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SendFile, offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "length",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SendFile, length),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned gobridge__v1__send_file__field_indices_by_name[] = {
+  2,   /* field[2] = length */
+  1,   /* field[1] = offset */
+  0,   /* field[0] = path */
+};
+static const ProtobufCIntRange gobridge__v1__send_file__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor gobridge__v1__send_file__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "gobridge.v1.SendFile",
+  "SendFile",
+  "Gobridge__V1__SendFile",
+  "gobridge.v1",
+  sizeof(Gobridge__V1__SendFile),
+  3,
+  gobridge__v1__send_file__field_descriptors,
+  gobridge__v1__send_file__field_indices_by_name,
+  1,  gobridge__v1__send_file__number_ranges,
+  (ProtobufCMessageInit) gobridge__v1__send_file__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor gobridge__v1__handle_response__field_descriptors[8] =
 {
   {
     "logs",
@@ -2587,19 +2696,45 @@ static const ProtobufCFieldDescriptor gobridge__v1__handle_response__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "internal_redirect",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__HandleResponse, internal_redirect),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "send_file",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__HandleResponse, send_file),
+    &gobridge__v1__send_file__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__handle_response__field_indices_by_name[] = {
   2,   /* field[2] = body */
   5,   /* field[5] = finish */
   3,   /* field[3] = flush */
   1,   /* field[1] = head */
+  6,   /* field[6] = internal_redirect */
   0,   /* field[0] = logs */
   4,   /* field[4] = read_body */
+  7,   /* field[7] = send_file */
 };
 static const ProtobufCIntRange gobridge__v1__handle_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__handle_response__descriptor =
 {
@@ -2609,7 +2744,7 @@ const ProtobufCMessageDescriptor gobridge__v1__handle_response__descriptor =
   "Gobridge__V1__HandleResponse",
   "gobridge.v1",
   sizeof(Gobridge__V1__HandleResponse),
-  6,
+  8,
   gobridge__v1__handle_response__field_descriptors,
   gobridge__v1__handle_response__field_indices_by_name,
   1,  gobridge__v1__handle_response__number_ranges,

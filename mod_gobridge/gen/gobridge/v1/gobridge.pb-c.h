@@ -30,6 +30,7 @@ typedef struct Gobridge__V1__PhaseResponse Gobridge__V1__PhaseResponse;
 typedef struct Gobridge__V1__HandleRequest Gobridge__V1__HandleRequest;
 typedef struct Gobridge__V1__ResponseHead Gobridge__V1__ResponseHead;
 typedef struct Gobridge__V1__Finish Gobridge__V1__Finish;
+typedef struct Gobridge__V1__SendFile Gobridge__V1__SendFile;
 typedef struct Gobridge__V1__HandleResponse Gobridge__V1__HandleResponse;
 
 
@@ -682,9 +683,41 @@ struct  Gobridge__V1__Finish
 
 
 /*
+ * SendFile asks httpd to send (part of) a file as the whole response body,
+ * the way its default handler serves a static file: from a file bucket, so
+ * the core output filter uses sendfile(2) (EnableSendfile) or mmap
+ * (EnableMMAP). Last-Modified and ETag come from the file (FileETag) unless
+ * the head set them, and
+ * conditional requests (If-Modified-Since, If-None-Match, If-Match, …) and
+ * Range requests are answered by httpd. The module opens the file as
+ * Apache's User after the stream ended, so the plugin connection is not held
+ * while a slow client downloads.
+ */
+struct  Gobridge__V1__SendFile
+{
+  ProtobufCMessage base;
+  /*
+   * an absolute path to a regular file
+   */
+  ProtobufCBinaryData path;
+  /*
+   * where to start, 0..size
+   */
+  int64_t offset;
+  /*
+   * how many bytes; 0: to the end of the file
+   */
+  int64_t length;
+};
+#define GOBRIDGE__V1__SEND_FILE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__send_file__descriptor) \
+    , {0,NULL}, 0, 0 }
+
+
+/*
  * HandleResponse flows from the plugin to the module on the Handle stream.
  * One message may carry several parts; they apply in field order: logs, head,
- * body, flush, read_body, finish.
+ * body, flush, read_body, internal_redirect / send_file, finish.
  */
 struct  Gobridge__V1__HandleResponse
 {
@@ -708,10 +741,24 @@ struct  Gobridge__V1__HandleResponse
    * the last message of the stream
    */
   Gobridge__V1__Finish *finish;
+  /*
+   * A local URI ("/path?query") that httpd serves instead of this request
+   * (ap_internal_redirect), once the stream has ended. Only in the message
+   * that carries finish with RESULT_OK, and only if no head and no body
+   * were sent. Starts with '/'; no control character, space or '#'.
+   */
+  ProtobufCBinaryData internal_redirect;
+  /*
+   * The response body is this file. Only in the message that carries
+   * finish with RESULT_OK, with no body before or in that message; the
+   * head (in this message or earlier, not flushed) gives the status and
+   * headers, Content-Type included.
+   */
+  Gobridge__V1__SendFile *send_file;
 };
 #define GOBRIDGE__V1__HANDLE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__handle_response__descriptor) \
-    , 0,NULL, NULL, {0,NULL}, 0, 0, NULL }
+    , 0,NULL, NULL, {0,NULL}, 0, 0, NULL, {0,NULL}, NULL }
 
 
 /* Gobridge__V1__Pair methods */
@@ -999,6 +1046,25 @@ Gobridge__V1__Finish *
 void   gobridge__v1__finish__free_unpacked
                      (Gobridge__V1__Finish *message,
                       ProtobufCAllocator *allocator);
+/* Gobridge__V1__SendFile methods */
+void   gobridge__v1__send_file__init
+                     (Gobridge__V1__SendFile         *message);
+size_t gobridge__v1__send_file__get_packed_size
+                     (const Gobridge__V1__SendFile   *message);
+size_t gobridge__v1__send_file__pack
+                     (const Gobridge__V1__SendFile   *message,
+                      uint8_t             *out);
+size_t gobridge__v1__send_file__pack_to_buffer
+                     (const Gobridge__V1__SendFile   *message,
+                      ProtobufCBuffer     *buffer);
+Gobridge__V1__SendFile *
+       gobridge__v1__send_file__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   gobridge__v1__send_file__free_unpacked
+                     (Gobridge__V1__SendFile *message,
+                      ProtobufCAllocator *allocator);
 /* Gobridge__V1__HandleResponse methods */
 void   gobridge__v1__handle_response__init
                      (Gobridge__V1__HandleResponse         *message);
@@ -1064,6 +1130,9 @@ typedef void (*Gobridge__V1__ResponseHead_Closure)
                   void *closure_data);
 typedef void (*Gobridge__V1__Finish_Closure)
                  (const Gobridge__V1__Finish *message,
+                  void *closure_data);
+typedef void (*Gobridge__V1__SendFile_Closure)
+                 (const Gobridge__V1__SendFile *message,
                   void *closure_data);
 typedef void (*Gobridge__V1__HandleResponse_Closure)
                  (const Gobridge__V1__HandleResponse *message,
@@ -1134,6 +1203,7 @@ extern const ProtobufCMessageDescriptor gobridge__v1__phase_response__descriptor
 extern const ProtobufCMessageDescriptor gobridge__v1__handle_request__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__response_head__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__finish__descriptor;
+extern const ProtobufCMessageDescriptor gobridge__v1__send_file__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__handle_response__descriptor;
 extern const ProtobufCServiceDescriptor gobridge__v1__go_bridge__descriptor;
 
