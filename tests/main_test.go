@@ -21,9 +21,11 @@ var plugins = map[string]string{
 	"auth":     "./cmd/gobridge-auth",
 	"authstub": "./tests/plugins/authstub",
 	"echo":     "./tests/plugins/echo",
+	"filter":   "./tests/plugins/filter",
 	"hello":    "./examples/hello",
 	"app":      "./examples/nethttp",
 	"phases":   "./tests/plugins/phases",
+	"subreq":   "./tests/plugins/subreq",
 }
 
 // mpms are the MPMs every content-handler test runs under.
