@@ -169,18 +169,10 @@ func (st *Stage) prepareGobridge(o *Options) {
 		missing = append(missing, "bench/plugins/noop does not build")
 		logf("gobridge: go build ./bench/plugins/noop failed:\n%s", tail(out, 10))
 	}
-	// The auth plugin of auth/ (architecture: "a plugin binary that serves
-	// them"); its path is not settled yet, so try the likely ones.
-	for _, pkg := range []string{"./cmd/gobridge-auth", "./auth/cmd/gobridge-auth", "./auth/plugin"} {
-		if _, err := os.Stat(filepath.Join(o.Repo, pkg, "main.go")); err != nil {
-			continue
-		}
-		if out, err := goBuild(o.Repo, bin("gobridge-auth"), pkg); err != nil {
-			logf("gobridge: go build %s failed:\n%s", pkg, tail(out, 10))
-		} else {
-			st.GBAuth = bin("gobridge-auth")
-		}
-		break
+	if out, err := goBuild(o.Repo, bin("gobridge-auth"), "./cmd/gobridge-auth"); err != nil {
+		logf("gobridge: go build ./cmd/gobridge-auth failed:\n%s", tail(out, 10))
+	} else {
+		st.GBAuth = bin("gobridge-auth")
 	}
 	st.GBMissing = strings.Join(missing, "; ")
 	if st.GBMissing != "" {
