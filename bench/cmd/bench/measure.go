@@ -35,7 +35,8 @@ type Result struct {
 	RPS             float64
 	Requests        int64
 	P50, P99        float64 // µs at one connection
-	CPUPerReq       float64 // µs
+	CPUPerReq       float64 // µs, httpd and backend together
+	BkCPUPerReq     float64 // µs, the backend's part of CPUPerReq
 	HTTPDRSS, BkRSS int64   // bytes
 	HTTPDPSS, BkPSS int64   // bytes
 	NHTTPD, NBk     int
@@ -239,6 +240,7 @@ func measure(o *Options, st *Stage, c Config) *Result {
 	res.RPS, res.Requests = load.RPS, load.Requests
 	if load.Requests > 0 {
 		res.CPUPerReq = (ticksToMicros(after.Ticks-before.Ticks) + cgiUS) / float64(load.Requests)
+		res.BkCPUPerReq = (ticksToMicros(after.BackendTicks-before.BackendTicks) + cgiUS) / float64(load.Requests)
 	}
 	if load.SocketErrors != "" {
 		res.Notes = append(res.Notes, "socket errors: "+load.SocketErrors)

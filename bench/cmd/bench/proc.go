@@ -109,13 +109,16 @@ func tree(all map[int]procInfo, roots ...int) []procInfo {
 
 // Sample is one reading of the processes a configuration runs.
 type Sample struct {
-	Ticks      int64 // CPU of every process in the trees, incl. reaped children
-	HTTPDRSS   int64 // bytes, summed over httpd's processes
-	BackendRSS int64 // bytes, summed over everything else (plugins, servers, gobridged)
-	HTTPDPSS   int64 // proportional set size: shared pages split between sharers
-	BackendPSS int64
-	NHTTPD     int
-	NBackend   int
+	Ticks int64 // CPU of every process in the trees, incl. reaped children
+	// BackendTicks is the part of Ticks spent by processes that are not
+	// httpd (and the children they reaped): plugins, gobridged, Go servers.
+	BackendTicks int64
+	HTTPDRSS     int64 // bytes, summed over httpd's processes
+	BackendRSS   int64 // bytes, summed over everything else (plugins, servers, gobridged)
+	HTTPDPSS     int64 // proportional set size: shared pages split between sharers
+	BackendPSS   int64
+	NHTTPD       int
+	NBackend     int
 }
 
 // pss reads a process's proportional set size in bytes (0 if unknown).
@@ -147,6 +150,9 @@ func sampleMem(httpdComm string, withPSS bool, roots ...int) Sample {
 	var s Sample
 	for _, p := range tree(allProcs(), roots...) {
 		s.Ticks += p.self + p.reaped
+		if p.comm != httpdComm {
+			s.BackendTicks += p.self + p.reaped
+		}
 		if p.zombie {
 			continue
 		}

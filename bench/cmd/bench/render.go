@@ -12,7 +12,7 @@ import (
 // Table is the result in both forms.
 type Table struct{ Text, Markdown string }
 
-var columns = []string{"configuration", "req/s", "×static", "×proxy", "p50 µs", "p99 µs", "CPU µs/req",
+var columns = []string{"configuration", "req/s", "×static", "×proxy", "p50 µs", "p99 µs", "CPU µs/req", "backend CPU",
 	"httpd RSS (n)", "httpd PSS", "backend RSS (n)", "backend PSS", "note"}
 
 func render(o *Options, st *Stage, results []*Result) *Table {
@@ -37,11 +37,14 @@ func render(o *Options, st *Stage, results []*Result) *Table {
 	for _, r := range results {
 		switch {
 		case r.NA != "":
-			rows = append(rows, []string{r.Name, "n/a", "", "", "", "", "", "", "", "", "", "n/a (" + r.NA + ")"})
+			rows = append(rows, []string{r.Name, "n/a", "", "", "", "", "", "", "", "", "", "", "n/a (" + r.NA + ")"})
 		case r.Failed:
-			rows = append(rows, []string{r.Name, "FAILED", "", "", "", "", "", "", "", "", "", firstLine(r.Err)})
+			rows = append(rows, []string{r.Name, "FAILED", "", "", "", "", "", "", "", "", "", "", firstLine(r.Err)})
 		default:
-			bk, bkp := "–", "–"
+			bk, bkp, bkcpu := "–", "–", "–"
+			if r.NBk > 0 || r.BkCPUPerReq > 0 {
+				bkcpu = fmt.Sprintf("%.1f", r.BkCPUPerReq)
+			}
 			if r.NBk > 0 {
 				bk, bkp = fmt.Sprintf("%s (%d)", mb(r.BkRSS), r.NBk), mb(r.BkPSS)
 			}
@@ -53,6 +56,7 @@ func render(o *Options, st *Stage, results []*Result) *Table {
 				fmt.Sprintf("%.0f", r.P50),
 				fmt.Sprintf("%.0f", r.P99),
 				fmt.Sprintf("%.1f", r.CPUPerReq),
+				bkcpu,
 				fmt.Sprintf("%s (%d)", mb(r.HTTPDRSS), r.NHTTPD),
 				mb(r.HTTPDPSS),
 				bk, bkp,
