@@ -253,6 +253,41 @@ static int gb_pass_body(gb_handle_ctx *ctx,
     return GB_GO_ON;
 }
 
+/* A message that ends the response by itself: body and a successful
+ * finish, and nothing that must happen in between. */
+static int gb_is_last(const Gobridge__V1__HandleResponse *m)
+{
+    return m->finish && !m->read_body && !m->internal_redirect.len
+           && !m->send_file
+           && (m->finish->result == GOBRIDGE__V1__RESULT__RESULT_OK
+               || m->finish->result == GOBRIDGE__V1__RESULT__RESULT_DONE);
+}
+
+/* Passes the last body with EOS, after the call ended (gb_finish). */
+static int gb_pass_last(gb_handle_ctx *ctx,
+                        const Gobridge__V1__HandleResponse *m)
+{
+    request_rec *r = ctx->r;
+    conn_rec *c = r->connection;
+    apr_status_t rv;
+
+    if (m->body.len) {
+        APR_BRIGADE_INSERT_TAIL(ctx->out, apr_bucket_transient_create(
+            (const char *)m->body.data, m->body.len, c->bucket_alloc));
+    }
+    APR_BRIGADE_INSERT_TAIL(ctx->out, apr_bucket_eos_create(c->bucket_alloc));
+    ctx->committed = 1;
+    ctx->passed = 1;
+    rv = ap_pass_brigade(r->output_filters, ctx->out);
+    apr_brigade_cleanup(ctx->out);
+    if (rv != APR_SUCCESS || c->aborted) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, GB_APLOGNO(0033)
+                      "%s: client went away", ctx->plugin);
+        return c->aborted ? OK : AP_FILTER_ERROR;
+    }
+    return OK;
+}
+
 /* Answers read_body: returns GB_GO_ON, or the handler's result. */
 static int gb_send_body(gb_handle_ctx *ctx, apr_pool_t *mp, apr_size_t want)
 {
@@ -566,6 +601,17 @@ static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
                 return gb_protocol_error(ctx, why);
             }
             ctx->committed = 1;
+        }
+        if ((m->body.len || m->flush) && gb_is_last(m)) {
+            /* The whole rest of the response is here: end the call first
+             * (the connection goes back to the pool before a slow client
+             * is served), then pass the body with EOS in one brigade, so
+             * httpd's content-length filter sets Content-Length instead of
+             * chunking, and HTTP/1.0 clients keep their connection. */
+            if ((rc = gb_finish(ctx, mp, m->finish)) != OK) {
+                return rc;
+            }
+            return gb_pass_last(ctx, m);
         }
         if (m->body.len || m->flush) {
             if ((rc = gb_pass_body(ctx, m)) != GB_GO_ON) {
