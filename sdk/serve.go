@@ -41,6 +41,11 @@ type ServeConfig struct {
 	// content handler and phases together.
 	Phases any
 
+	// Filter transforms response or request bodies for GoBridgeOutputFilter
+	// and GoBridgeInputFilter (see BodyFilter). Default: the Handler, if it
+	// implements BodyFilter.
+	Filter BodyFilter
+
 	// Logger is the process logger returned by Logger. Its output must
 	// reach the plugin's stderr for gobridged to relay it.
 	// Default: JSON lines in hclog's format on stderr at slog.LevelInfo,
@@ -74,8 +79,8 @@ func ServeHandler(h Handler) { Serve(&ServeConfig{Handler: h}) }
 // Run by hand, outside gobridged, Serve explains what the program is and
 // exits with status 1. To try a handler without Apache, use sdktest.
 func Serve(cfg *ServeConfig) {
-	if cfg == nil || (cfg.Handler == nil && newAuthServer(cfg) == nil && cfg.Phases == nil) {
-		fmt.Fprintln(os.Stderr, "sdk: Serve needs a ServeConfig with a Handler or an auth provider")
+	if cfg == nil || (cfg.Handler == nil && newAuthServer(cfg) == nil && cfg.Phases == nil && cfg.Filter == nil) {
+		fmt.Fprintln(os.Stderr, "sdk: Serve needs a ServeConfig with a Handler, Phases, a Filter or an auth provider")
 		os.Exit(2)
 	}
 	if os.Getenv(handshake.Config.MagicCookieKey) != handshake.Config.MagicCookieValue {
@@ -140,7 +145,7 @@ func Serve(cfg *ServeConfig) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: handshake.Config,
 		Plugins: plugin.PluginSet{
-			handshake.PluginName: &grpcPlugin{srv: newServer(cfg), auth: newAuthServer(cfg)},
+			handshake.PluginName: &grpcPlugin{srv: newServer(cfg), auth: newAuthServer(cfg), filter: newFilterServer(cfg)},
 		},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			mu.Lock()
@@ -222,14 +227,18 @@ To try a handler without Apache, test it with the sdktest package
 // grpcPlugin registers the GoBridge service on go-plugin's gRPC server.
 type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	srv  *server
-	auth *authServer // nil: no GoBridgeAuth service
+	srv    *server
+	auth   *authServer   // nil: no GoBridgeAuth service
+	filter *filterServer // nil: no GoBridgeFilter service
 }
 
 func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	pb.RegisterGoBridgeServer(s, p.srv)
 	if p.auth != nil {
 		pb.RegisterGoBridgeAuthServer(s, p.auth)
+	}
+	if p.filter != nil {
+		pb.RegisterGoBridgeFilterServer(s, p.filter)
 	}
 	return nil
 }
