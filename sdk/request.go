@@ -184,8 +184,9 @@ func (r *Request) Logger() *slog.Logger {
 }
 
 // Option returns the value of the GoBridgeOption key in effect for the
-// request, or "" if there is none. When the option is set more than once,
-// the last value (the most specific section's) wins.
+// request, or "" if there is none. Keys compare case-insensitively, as
+// httpd merges them. When the option is set more than once, the last value
+// (the most specific section's) wins.
 func (r *Request) Option(key string) string {
 	v, _ := r.LookupOption(key)
 	return v
@@ -194,7 +195,7 @@ func (r *Request) Option(key string) string {
 // LookupOption is like Option and also reports whether key was set.
 func (r *Request) LookupOption(key string) (string, bool) {
 	for i := len(r.options) - 1; i >= 0; i-- {
-		if r.options[i].Key == key {
+		if strings.EqualFold(r.options[i].Key, key) {
 			return r.options[i].Value, true
 		}
 	}
