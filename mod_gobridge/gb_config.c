@@ -97,6 +97,9 @@ void *gb_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     for (i = 0; i < GB_PHASE_COUNT; i++) {
         conf->phases[i] = add->phases[i] ? add->phases[i] : base->phases[i];
     }
+    conf->out_filters = add->out_filters ? add->out_filters
+                                         : base->out_filters;
+    conf->in_filters = add->in_filters ? add->in_filters : base->in_filters;
     /* GoBridgePhases: like core's Options, an absolute list replaces what
      * is inherited; +/- change it; relative changes on top of relative
      * changes accumulate until some section sets an absolute list. */
@@ -413,6 +416,48 @@ const char *gb_config_cmd_phase(cmd_parms *cmd, void *dc, int argc,
         }
     }
     return NULL;
+}
+
+const char *gb_config_cmd_filter(cmd_parms *cmd, void *dc, int argc,
+                                 char *const argv[])
+{
+    gb_dir_conf *conf = dc;
+    apr_array_header_t **slot = cmd->info ? &conf->out_filters
+                                          : &conf->in_filters;
+    const char *err;
+    int i;
+
+    if (argc < 1) {
+        return apr_psprintf(cmd->pool, "%s: takes one or more plugin "
+                            "names, or None", cmd->cmd->name);
+    }
+    /* Like the phase lists: an inner section's list replaces the outer
+     * one, None switches filtering off. */
+    *slot = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    if (argc == 1 && !strcasecmp(argv[0], "none")) {
+        return NULL;
+    }
+    for (i = 0; i < argc; i++) {
+        if (!gb_valid_name(argv[i])) {
+            return apr_psprintf(cmd->pool, "%s: invalid plugin name '%s': "
+                                "use the names of GoBridgePlugin lines, or "
+                                "None alone", cmd->cmd->name, argv[i]);
+        }
+        APR_ARRAY_PUSH(*slot, const char *) = apr_pstrdup(cmd->pool, argv[i]);
+        err = gb_config_ref(cmd, argv[i]);
+        if (err) {
+            return err;
+        }
+    }
+    return NULL;
+}
+
+const apr_array_header_t *gb_config_filters(const gb_dir_conf *d,
+                                            int output)
+{
+    const apr_array_header_t *a = output ? d->out_filters : d->in_filters;
+
+    return a && a->nelts > 0 ? a : NULL;
 }
 
 /* GoBridgePhases names: httpd's hook names and the GoBridge<X>Handler

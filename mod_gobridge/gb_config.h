@@ -98,6 +98,10 @@ typedef struct gb_dir_conf {
     int phases_on;
     unsigned phases_add;
     unsigned phases_del;
+    /* GoBridgeOutputFilter / GoBridgeInputFilter (gb_filter.c): plugin
+     * names in order; NULL unset (inherit), empty None. */
+    apr_array_header_t *out_filters;
+    apr_array_header_t *in_filters;
 } gb_dir_conf;
 
 void *gb_config_create_srv(apr_pool_t *p, server_rec *s);
@@ -125,6 +129,15 @@ void gb_config_remember_ref(cmd_parms *cmd, const char *name);
 /* GoBridge<Phase>Handler name... | None; cmd->info is the gb_phase_id. */
 const char *gb_config_cmd_phase(cmd_parms *cmd, void *dc, int argc,
                                 char *const argv[]);
+
+/* GoBridgeOutputFilter / GoBridgeInputFilter name... | None; cmd->info
+ * is non-NULL for the output filter. */
+const char *gb_config_cmd_filter(cmd_parms *cmd, void *dc, int argc,
+                                 char *const argv[]);
+
+/* The filters' plugin names for d (output or input), or NULL for none. */
+const apr_array_header_t *gb_config_filters(const gb_dir_conf *d,
+                                            int output);
 
 /* GoBridgePhases [+|-]phase... | All | None. */
 const char *gb_config_cmd_phases(cmd_parms *cmd, void *dc, int argc,

@@ -6,6 +6,7 @@
 #include "gb_config.h"
 #include "gb_conn.h"
 #include "gb_auth.h"
+#include "gb_filter.h"
 #include "gb_handler.h"
 #include "gb_phase.h"
 #include "gb_request.h"
@@ -113,6 +114,17 @@ static const command_rec gb_cmds[] = {
     GB_PHASE_CMD("GoBridgeLogHandler", GB_PHASE_LOG,
                  RSRC_CONF | ACCESS_CONF | OR_FILEINFO),
 #undef GB_PHASE_CMD
+    /* Body filters (gb_filter.c). */
+    AP_INIT_TAKE_ARGV("GoBridgeOutputFilter", gb_config_cmd_filter,
+                      (void *)1, RSRC_CONF | ACCESS_CONF | OR_FILEINFO,
+                      "GoBridgeOutputFilter plugin [plugin...] | None: "
+                      "transform response bodies with the named plugins, "
+                      "in order"),
+    AP_INIT_TAKE_ARGV("GoBridgeInputFilter", gb_config_cmd_filter, NULL,
+                      RSRC_CONF | ACCESS_CONF | OR_FILEINFO,
+                      "GoBridgeInputFilter plugin [plugin...] | None: "
+                      "transform request bodies with the named plugins, "
+                      "in order"),
     /* Auth providers (gb_auth.c). */
     AP_INIT_TAKE1("GoBridgeAuthnProvider", gb_auth_cmd_authn_provider, NULL,
                   RSRC_CONF | ACCESS_CONF, "GoBridgeAuthnProvider "
@@ -137,6 +149,9 @@ static void gb_register_hooks(apr_pool_t *p)
                                  APR_HOOK_MIDDLE);
     /* authn provider and Require gobridge (gb_auth.c). */
     gb_auth_register(p);
+    /* GoBridgeOutputFilter / GoBridgeInputFilter (gb_filter.c). */
+    gb_filter_register(p);
+    ap_hook_insert_filter(gb_filter_insert, NULL, NULL, APR_HOOK_MIDDLE);
 
     /* Phase handlers (gb_phase.c). Type checker first, so a plugin's
      * content type wins over mod_mime's; the auth hooks per configuration,

@@ -187,6 +187,13 @@ func init() {
 	wire.FilterHooks.ServeFilter = func(impl any, st wire.FilterStream) error {
 		return serveFilter(impl.(BodyFilter), st)
 	}
+	wire.FilterHooks.SendRaw = func(f any, m *pb.FilterResponse) error {
+		c := f.(*Filter).c
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.started = true
+		return c.st.Send(m)
+	}
 }
 
 // filterCall is one Filter stream. Its reader and writer may be used from

@@ -19,4 +19,9 @@ type FilterStream interface {
 var FilterHooks struct {
 	// ServeFilter runs one Filter stream for impl (an sdk.BodyFilter).
 	ServeFilter func(impl any, st FilterStream) error
+
+	// SendRaw sends m on the stream behind f (an *sdk.Filter), bypassing
+	// every check the SDK makes, so tests can make sure the module refuses
+	// what the SDK would never send.
+	SendRaw func(f any, m *pb.FilterResponse) error
 }
