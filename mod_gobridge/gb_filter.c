@@ -572,7 +572,9 @@ static apr_status_t gb_filter_out(ap_filter_t *f, apr_bucket_brigade *bb)
             continue;
         }
         if (APR_BUCKET_IS_METADATA(e)) {
-            if (ctx->len) {
+            /* Anything passed down sends the response head: the plugin's
+             * header changes must have come first. */
+            if (ctx->len || !ctx->answered) {
                 rv = gb_filter_out_round(f, ctx, 0, 0);
             }
             if (rv == APR_SUCCESS && ctx->state == GB_FILTER_RUN) {

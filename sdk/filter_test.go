@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
+	"html"
 	"io"
 	"strings"
 	"testing"
@@ -232,4 +234,31 @@ func TestFilterSeesSnapshotAndOptions(t *testing.T) {
 	if kind != sdk.OutputFilter || status != 404 || opt != "hi" || !rec.Logged("filtering") {
 		t.Errorf("kind %v, status %d, option %q, logs %v", kind, status, opt, rec.Logs)
 	}
+}
+
+// A header and a footer around every HTML page, whatever serves it
+// (GoBridgeOutputFilter banner in httpd.conf).
+func ExampleBodyFilter() {
+	banner := sdk.BodyFilterFunc(func(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) error {
+		if f.Kind != sdk.OutputFilter || !strings.HasPrefix(f.ContentType, "text/html") {
+			return sdk.Declined
+		}
+		fmt.Fprintf(out, "<header>%s</header>\n", html.EscapeString(f.Option("banner")))
+		if _, err := io.Copy(out, in); err != nil {
+			return err
+		}
+		_, err := io.WriteString(out, "<footer>served through gobridge</footer>\n")
+		return err
+	})
+
+	// In main: sdk.Serve(&sdk.ServeConfig{Filter: banner})
+	r := sdktest.NewRequest("GET", "/", nil)
+	r.ContentType = "text/html"
+	r.SetOptions([]sdk.Pair{{Key: "banner", Value: "Hello & welcome"}})
+	rec := sdktest.RunFilter(nil, banner, sdk.OutputFilter, r, []byte("<p>page</p>\n"))
+	fmt.Print(rec.Output)
+	// Output:
+	// <header>Hello &amp; welcome</header>
+	// <p>page</p>
+	// <footer>served through gobridge</footer>
 }

@@ -64,9 +64,12 @@ func (r *FilterRecorder) Header(key string) (string, bool) {
 // next chunk only once the filter asked for it. req is the request
 // snapshot (for an output filter set its Status, HeaderOut and
 // ContentType as a handler would; req.Body is ignored). Answers
-// mod_gobridge would refuse are reported with t.Errorf.
+// mod_gobridge would refuse are reported with t.Errorf; t may be nil (in
+// examples), and they then panic.
 func RunFilter(t testing.TB, impl sdk.BodyFilter, kind sdk.FilterKind, req *sdk.Request, body []byte) *FilterRecorder {
-	t.Helper()
+	if t != nil {
+		t.Helper()
+	}
 	var chunks []FilterChunk
 	for len(body) > wire.MaxChunk {
 		chunks = append(chunks, FilterChunk{Data: body[:wire.MaxChunk]})
@@ -80,13 +83,15 @@ func RunFilter(t testing.TB, impl sdk.BodyFilter, kind sdk.FilterKind, req *sdk.
 // chunk boundaries. The last chunk carries the end of the body; an empty
 // list is an empty body. Chunks larger than 256 KiB are a test error.
 func RunFilterChunks(t testing.TB, impl sdk.BodyFilter, kind sdk.FilterKind, req *sdk.Request, chunks []FilterChunk) *FilterRecorder {
-	t.Helper()
+	if t != nil {
+		t.Helper()
+	}
 	if len(chunks) == 0 {
 		chunks = []FilterChunk{{}}
 	}
 	for i, c := range chunks {
 		if len(c.Data) > wire.MaxChunk {
-			t.Fatalf("sdktest: chunk %d has %d bytes; mod_gobridge sends at most %d", i, len(c.Data), wire.MaxChunk)
+			panic(fmt.Sprintf("sdktest: chunk %d has %d bytes; mod_gobridge sends at most %d", i, len(c.Data), wire.MaxChunk))
 		}
 	}
 	ctx, cancel := context.WithCancel(req.Context())
@@ -100,6 +105,9 @@ func RunFilterChunks(t testing.TB, impl sdk.BodyFilter, kind sdk.FilterKind, req
 	cancel()
 	<-p.done
 	for _, v := range rec.Violations {
+		if t == nil {
+			panic("sdktest: mod_gobridge would refuse the filter's answer: " + v)
+		}
 		t.Errorf("sdktest: mod_gobridge would refuse the filter's answer: %s", v)
 	}
 	return rec
