@@ -9,6 +9,16 @@
  * for "100 Continue": then only a plugin that asks for the body makes httpd
  * send it). The rest is read blocking, on the plugin's read_body requests,
  * through the input filters, so LimitRequestBody and mod_reqtimeout apply.
+ * The plugin may instead have the rest discarded (discard_body).
+ *
+ * The module never half-closes the stream: the plugin may ask questions
+ * (sub_request) after the body ended, and each answer is a HandleRequest.
+ * grpc-go ends such a stream with RST_STREAM NO_ERROR after its trailers,
+ * which costs nothing and leaves the connection reusable.
+ *
+ * Sub-requests live in their own pools under r->pool and are destroyed as
+ * soon as the answer is on its way, so a plugin that looks up thousands of
+ * URIs in one request holds only one sub-request at a time.
  */
 #include "gb_private.h"
 #include "gb_handler.h"
@@ -34,6 +44,12 @@
  * per message, well under grpc-go's default 4 MiB receive limit. */
 #define GB_READ_BODY_MAX (1024 * 1024)
 
+/* Sub-request questions: a target as long as httpd's default
+ * LimitRequestLine allows, a method token, a bounded answer. */
+#define GB_SUBREQ_TARGET_MAX  8190
+#define GB_SUBREQ_METHOD_MAX  64
+#define GB_SUBREQ_HEADERS_MAX 100
+
 typedef struct {
     request_rec *r;
     const char *plugin;
@@ -45,7 +61,7 @@ typedef struct {
     apr_interval_time_t timeout;
     int committed;          /* a head or body went to httpd: no status now */
     int body_eof_read;      /* the input filters returned EOS */
-    int body_eof_sent;      /* we half-closed the stream */
+    int body_eof_sent;      /* we told the plugin body_eof */
     int clean;              /* trailers OK: the connection may be reused */
     int passed;             /* body or a flush went to the output filters */
     const char *redirect;   /* internal_redirect, in r->pool */
@@ -314,7 +330,7 @@ static int gb_send_body(gb_handle_ctx *ctx, apr_pool_t *mp, apr_size_t want)
     }
     req.body = gb_pb_bytesn(buf, len);
     req.body_eof = ctx->body_eof_read;
-    rv = gb_call_send(ctx->call, &req.base, req.body_eof, ctx->timeout);
+    rv = gb_call_send(ctx->call, &req.base, 0, ctx->timeout);
     if (rv == APR_EOF) {
         /* The plugin ended the call first; its answer is still to be read. */
         ctx->body_eof_sent = 1;
@@ -328,6 +344,217 @@ static int gb_send_body(gb_handle_ctx *ctx, apr_pool_t *mp, apr_size_t want)
                             : HTTP_INTERNAL_SERVER_ERROR);
     }
     ctx->body_eof_sent = req.body_eof;
+    return GB_GO_ON;
+}
+
+/* discard_body: the plugin does not want the rest of the request body.
+ * Reading it away (rather than leaving it unread) keeps the connection
+ * usable for the client's next request. Needs no answer: a later read_body
+ * gets an empty chunk with body_eof. */
+static void gb_discard_body(gb_handle_ctx *ctx)
+{
+    request_rec *r = ctx->r;
+    int rc;
+
+    if (ctx->body_eof_read) {
+        return;
+    }
+    rc = ap_discard_request_body(r);
+    ctx->body_eof_read = 1;
+    if (rc != OK) {
+        /* The client's bytes are in doubt: the connection cannot carry
+         * another request, but the response itself can still be sent. */
+        r->connection->keepalive = AP_CONN_CLOSE;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, GB_APLOGNO(0342)
+                      "%s: discarding the request body failed (status %d); "
+                      "closing the connection after the response",
+                      ctx->plugin, rc);
+        return;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GB_APLOGNO(0343)
+                  "%s: discarded the rest of the request body", ctx->plugin);
+}
+
+/* Why the module will not look q up, or NULL. The plugin gets the reason
+ * back; a sub-request is never made from a target we did not check. */
+static const char *gb_subreq_refusal(const request_rec *r,
+                                     const Gobridge__V1__SubRequest *q)
+{
+    if (q->target.len > GB_SUBREQ_TARGET_MAX) {
+        return "target longer than 8190 bytes";
+    }
+    if (q->kind == GOBRIDGE__V1__SUB_REQUEST__KIND__KIND_URI) {
+        if (!gb_mutate_valid_redirect(q->target)) {
+            return "not a local URI: it must start with '/' and hold no "
+                   "control character, space or '#'";
+        }
+        if (q->method.len > GB_SUBREQ_METHOD_MAX
+            || (q->method.len
+                && !gb_response_valid_name(q->method.data, q->method.len))) {
+            return "the method is not a token";
+        }
+        return NULL;
+    }
+    if (!gb_mutate_valid_field(GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_FILENAME,
+                               q->target.data, q->target.len)) {
+        return "not an absolute path without control characters";
+    }
+    if (q->method.len) {
+        return "a file lookup takes no method";
+    }
+    if (!r->filename) {
+        /* ap_sub_req_lookup_file starts from r->filename's directory. */
+        return "this request maps to no file name, which a file lookup "
+               "starts from";
+    }
+    return NULL;
+}
+
+/* Fills res with what the plugin may read of rr. Strings point into rr,
+ * so res must be sent before rr is destroyed. */
+static void gb_subreq_describe(apr_pool_t *mp, const request_rec *rr,
+                               int with_headers,
+                               Gobridge__V1__SubRequestResult *res,
+                               Gobridge__V1__FileInfo *fi)
+{
+    res->uri = gb_pb_bytes(rr->uri);
+    res->filename = gb_pb_bytes(rr->filename);
+    res->canonical_filename = gb_pb_bytes(rr->canonical_filename);
+    res->path_info = gb_pb_bytes(rr->path_info);
+    res->args = gb_pb_bytes(rr->args);
+    res->content_type = gb_pb_bytes(rr->content_type);
+    res->content_encoding = gb_pb_bytes(rr->content_encoding);
+    res->handler = gb_pb_bytes(rr->handler);
+    if (rr->filename && rr->finfo.filetype != APR_NOFILE) {
+        fi->type = rr->finfo.filetype == APR_REG
+                   ? GOBRIDGE__V1__FILE_INFO__TYPE__TYPE_REGULAR
+                   : rr->finfo.filetype == APR_DIR
+                   ? GOBRIDGE__V1__FILE_INFO__TYPE__TYPE_DIRECTORY
+                   : GOBRIDGE__V1__FILE_INFO__TYPE__TYPE_OTHER;
+        fi->size = rr->finfo.size;
+        fi->mtime_us = rr->finfo.mtime;
+        res->file = fi;
+    }
+    if (with_headers) {
+        const apr_array_header_t *a = apr_table_elts(rr->headers_out);
+        const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
+        Gobridge__V1__Pair *pairs;
+        int i, n = a->nelts < GB_SUBREQ_HEADERS_MAX ? a->nelts
+                                                    : GB_SUBREQ_HEADERS_MAX;
+
+        res->headers_out = apr_palloc(mp, (n ? n : 1)
+                                          * sizeof(*res->headers_out));
+        pairs = apr_palloc(mp, (n ? n : 1) * sizeof(*pairs));
+        for (i = 0; i < n; i++) {
+            if (!e[i].key) {
+                continue;
+            }
+            gobridge__v1__pair__init(&pairs[res->n_headers_out]);
+            pairs[res->n_headers_out].key = gb_pb_bytes(e[i].key);
+            pairs[res->n_headers_out].value = gb_pb_bytes(e[i].val);
+            res->headers_out[res->n_headers_out] = &pairs[res->n_headers_out];
+            res->n_headers_out++;
+        }
+    }
+}
+
+/* Runs rr into this response where the plugin's body has got to, as
+ * mod_include's #include virtual does: rr's output passes through r's
+ * whole output filter chain after the body gb_pass_body already passed.
+ * If the plugin sent no head, r's status (200 unless a phase set another)
+ * and content type are the head. Returns rr's status. */
+static int gb_subreq_run(gb_handle_ctx *ctx, request_rec *rr)
+{
+    int rc;
+
+    ctx->committed = 1;
+    ctx->passed = 1;
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, ctx->r, GB_APLOGNO(0344)
+                  "%s: running sub-request %s", ctx->plugin,
+                  ap_escape_logitem(rr->pool, rr->uri));
+    rc = ap_run_sub_req(rr);
+    return rc == OK ? rr->status : rc;
+}
+
+/* sub_request: looks the target up (and maybe runs it), answers, and
+ * destroys the sub-request. Returns GB_GO_ON or the handler's result. */
+static int gb_subrequest(gb_handle_ctx *ctx, apr_pool_t *mp,
+                         const Gobridge__V1__SubRequest *q)
+{
+    Gobridge__V1__HandleRequest msg = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
+    Gobridge__V1__SubRequestResult res =
+        GOBRIDGE__V1__SUB_REQUEST_RESULT__INIT;
+    Gobridge__V1__FileInfo fi = GOBRIDGE__V1__FILE_INFO__INIT;
+    request_rec *r = ctx->r;
+    request_rec *rr = NULL;
+    const char *target, *why;
+    apr_status_t rv;
+
+    if (q->kind != GOBRIDGE__V1__SUB_REQUEST__KIND__KIND_URI
+        && q->kind != GOBRIDGE__V1__SUB_REQUEST__KIND__KIND_FILE) {
+        return gb_protocol_error(ctx, apr_psprintf(mp, "sub_request of "
+                                 "kind %d", (int)q->kind));
+    }
+    res.id = q->id;
+    target = gb_pb_strdup(mp, q->target);
+    if ((why = gb_subreq_refusal(r, q)) != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0341)
+                      "%s: sub-request for '%s' refused: %s", ctx->plugin,
+                      ap_escape_logitem(mp, target), why);
+        res.refused = gb_pb_bytes(why);
+    }
+    else {
+        /* Only a sub-request that runs gets an output filter chain: a
+         * lookup with NULL never writes, and skips the quick handler. */
+        ap_filter_t *next = q->run ? r->output_filters : NULL;
+
+        if (q->kind == GOBRIDGE__V1__SUB_REQUEST__KIND__KIND_URI) {
+            rr = ap_sub_req_method_uri(q->method.len
+                                       ? gb_pb_strdup(mp, q->method) : "GET",
+                                       target, r, next);
+        }
+        else {
+            rr = ap_sub_req_lookup_file(target, r, next);
+        }
+        res.status = rr->status;
+        if (q->run && rr->status == HTTP_OK) {
+            res.status = gb_subreq_run(ctx, rr);
+            res.ran = 1;
+        }
+        gb_subreq_describe(mp, rr, q->headers_out, &res, &fi);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GB_APLOGNO(0340)
+                      "%s: sub-request %s '%s': status %d%s", ctx->plugin,
+                      q->kind == GOBRIDGE__V1__SUB_REQUEST__KIND__KIND_URI
+                      ? "for URI" : "for file",
+                      ap_escape_logitem(mp, target), res.status,
+                      res.ran ? " (ran)" : "");
+    }
+
+    if (res.ran && r->connection->aborted) {
+        ap_destroy_sub_req(rr);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GB_APLOGNO(0346)
+                      "%s: client went away during a sub-request; "
+                      "cancelling the call", ctx->plugin);
+        gb_call_cancel(ctx->call);
+        return OK;
+    }
+    msg.sub_request = &res;
+    rv = gb_call_send(ctx->call, &msg.base, 0, ctx->timeout);
+    if (rr) {
+        ap_destroy_sub_req(rr);
+    }
+    if (rv == APR_EOF) {
+        /* The plugin ended the call first; its finish is still to be read. */
+        return GB_GO_ON;
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0345)
+                      "%s: sending the sub-request answer failed",
+                      ctx->plugin);
+        return gb_fail(ctx, APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT
+                            : gb_is_lost(rv) ? HTTP_SERVICE_UNAVAILABLE
+                            : HTTP_INTERNAL_SERVER_ERROR);
+    }
     return GB_GO_ON;
 }
 
@@ -592,6 +819,14 @@ static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
         if (!gb_apply_logs(ctx, mp, m)) {
             return gb_protocol_error(ctx, "unknown log level");
         }
+        /* One answer per message, and none after the end. */
+        if (m->sub_request && (m->read_body || m->finish
+                               || m->internal_redirect.len
+                               || m->send_file)) {
+            return gb_protocol_error(ctx, "sub_request together with "
+                                     "read_body, internal_redirect, "
+                                     "send_file or finish");
+        }
         if (m->head) {
             if (ctx->committed) {
                 return gb_protocol_error(ctx, "a second head, or a head "
@@ -618,8 +853,16 @@ static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
                 return rc;
             }
         }
+        if (m->discard_body) {
+            gb_discard_body(ctx);
+        }
         if (m->read_body) {
             if ((rc = gb_send_body(ctx, mp, m->read_body)) != GB_GO_ON) {
+                return rc;
+            }
+        }
+        if (m->sub_request) {
+            if ((rc = gb_subrequest(ctx, mp, m->sub_request)) != GB_GO_ON) {
                 return rc;
             }
         }
@@ -709,7 +952,7 @@ int gb_handler_handle(request_rec *r)
     rv = gb_call_start(ctx.conn, tmp, GB_METHOD_HANDLE, 0,
                        gb_config_max_message(ctx.d), &ctx.call);
     if (rv == APR_SUCCESS) {
-        rv = gb_call_send(ctx.call, &first.base, first.body_eof, ctx.timeout);
+        rv = gb_call_send(ctx.call, &first.base, 0, ctx.timeout);
         ctx.body_eof_sent = first.body_eof;
     }
     /* APR_EOF: the plugin answered and ended the call before taking all of

@@ -2,6 +2,8 @@ package sdk
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gobridge/gobridge/internal/wire"
+	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 )
 
 // Pair is one entry of an ordered, multi-valued table such as the request
@@ -134,6 +137,10 @@ type Request struct {
 	ctx     context.Context
 	logger  *slog.Logger
 	out     *mutations // SetNote/SetEnv in auth providers (auth.go)
+	// The content handler's stream, for calls into httpd mid-request
+	// (sub-requests, DiscardBody); nil in other phases.
+	call *call
+	body *bodyReader
 }
 
 // TLSInfo is what mod_ssl knows about a TLS connection, named after its
@@ -243,6 +250,35 @@ func (r *Request) AbsoluteURL(path string) string {
 		path = "/" + path
 	}
 	return scheme + "://" + host + path
+}
+
+// DiscardBody tells httpd to read and throw away the rest of the request
+// body (ap_discard_request_body), for a handler that answers without
+// wanting the body: httpd must still read what the client sends before the
+// connection can carry the client's next request. After it, Body reports
+// io.EOF, also for data that had already arrived. It costs no round trip:
+// httpd does not answer it, and discards before it acts on anything the
+// handler sends after it. Calling it again, or when the whole body has
+// arrived already, sends nothing.
+//
+// If httpd fails to read the body (the client stalls, or LimitRequestBody
+// is exceeded) the response is still sent and httpd closes the connection
+// after it. DiscardBody returns an error only outside a content handler or
+// when the request is gone.
+func (r *Request) DiscardBody() error {
+	b := r.body
+	if r.call == nil || b == nil {
+		return errors.New("sdk: DiscardBody: not a content handler's request")
+	}
+	ended := b.eof
+	b.buf, b.eof = nil, true
+	if ended {
+		return nil // httpd has already read it all
+	}
+	if _, err := r.call.send(&pb.HandleResponse{DiscardBody: true}, false); err != nil {
+		return fmt.Errorf("sdk: DiscardBody: %w", err)
+	}
+	return nil
 }
 
 // newRequest builds a Request from a decoded snapshot.

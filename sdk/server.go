@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobridge/gobridge/internal/wire"
@@ -118,6 +119,9 @@ type call struct {
 	mu   sync.Mutex // serialises operations on st
 	gone bool       // Handle returned
 	logs logQueue
+	// subID numbers sub-requests (subrequest.go); ops are serialised, the
+	// id only double-checks that an answer is for its question.
+	subID atomic.Uint32
 }
 
 // send sends m (with any pending log records) and, if recv, returns the
@@ -160,6 +164,7 @@ func serveStream(h Handler, st wire.Stream) error {
 	c := &cs.call
 	r := newRequest(wire.DecodeRequest(first.GetRequest()))
 	r.ctx = ctx
+	r.call, r.body = c, &cs.body
 	cs.logh = requestLogHandler{q: &c.logs, level: requestLevel(), base: requestLogBase(r)}
 	r.logger = slog.New(&cs.logh)
 	body := &cs.body

@@ -35,6 +35,10 @@ var Hooks struct {
 	// the module refuses what the SDK would never send.
 	SendRaw func(w any, m *pb.HandleResponse) error
 
+	// RoundTripRaw is SendRaw for a message that httpd answers (a
+	// sub_request): it returns the module's answer.
+	RoundTripRaw func(w any, m *pb.HandleResponse) (*pb.HandleRequest, error)
+
 	// AuthServer returns the GoBridgeAuth service the sdk serves for the
 	// given sdk.PasswordChecker, sdk.RealmHasher and sdk.RequireChecker
 	// (each may be nil or not implement its interface).

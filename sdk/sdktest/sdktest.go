@@ -180,6 +180,16 @@ type Recorder struct {
 
 	Err error // the stream's error, if it ended in one
 
+	// SubRequests lists the handler's sub-requests (LookupURI, LookupFile,
+	// Include, IncludeFile) in order, with what they were answered. An
+	// included sub-request's Body (from Module.SubRequests) is in Body, at
+	// the place the handler included it.
+	SubRequests []SubRequestCall
+	// Discarded: the handler asked httpd to discard the request body
+	// (Request.DiscardBody); the module side read the rest of it away
+	// (BodySent counts it).
+	Discarded bool
+
 	Messages   int   // HandleResponse messages received
 	Flushes    int   // messages with flush set
 	BodyChunks []int // sizes of the body chunks received
@@ -189,6 +199,45 @@ type Recorder struct {
 	// Violations lists breaches of the rules the module enforces
 	// (docs/architecture.md §5). Serve and Do report them with t.Errorf.
 	Violations []string
+}
+
+// SubRequestCall is one sub-request the handler asked for.
+type SubRequestCall struct {
+	File    bool   // LookupFile or IncludeFile: Target is a path, else a URI
+	Target  string // as the handler gave it
+	Method  string // the URI lookup's method: "GET" unless LookupMethod said otherwise
+	Include bool   // run into the response (Include, IncludeFile)
+	Headers bool   // LookupHeaders
+	// Status is what the handler was told; Refused, if not empty, is why
+	// the module refused the question instead (as httpd would, GB0341).
+	Status  int
+	Refused string
+}
+
+// SubRequest is a sub-request as a test wants httpd to find it, for
+// Module.SubRequests.
+type SubRequest struct {
+	// SubRequest is what a lookup answers. Status 0 means 200. Header is
+	// answered only to lookups that ask for it.
+	sdk.SubRequest
+	// Body is what including the sub-request inserts into the response.
+	Body string
+	// IncludeStatus is the status an include reports, 0: the lookup's.
+	// The Body is inserted only when this is 2xx and the lookup's Status
+	// is 200, as httpd runs only sub-requests that looked up with 200.
+	IncludeStatus int
+}
+
+// Module plays mod_gobridge's part with the httpd facts a test gives it.
+// The zero Module is what the package's Serve and Do use.
+type Module struct {
+	// SubRequests are what httpd would find for the targets the handler
+	// looks up or includes, keyed by the exact URI (with its query string)
+	// or file path the handler passed. A target that is not in the map
+	// looks up with status 404, and including it inserts nothing. (httpd
+	// itself looks up a missing file with 200 and no File; the 404 comes
+	// from running it. The map lets a test say exactly that.)
+	SubRequests map[string]*SubRequest
 }
 
 // SentFile is a file the handler asked httpd to send (SendFile).
@@ -216,6 +265,14 @@ func Serve(t testing.TB, h sdk.Handler, req *sdk.Request) *Recorder {
 	if t != nil {
 		t.Helper()
 	}
+	return new(Module).Serve(t, h, req)
+}
+
+// Serve is the package's Serve with m's answers to sub-requests.
+func (m *Module) Serve(t testing.TB, h sdk.Handler, req *sdk.Request) *Recorder {
+	if t != nil {
+		t.Helper()
+	}
 	ctx, cancel := context.WithCancel(req.Context())
 	defer cancel()
 	p := &pipe{
@@ -228,7 +285,7 @@ func Serve(t testing.TB, h sdk.Handler, req *sdk.Request) *Recorder {
 		p.err = wire.Hooks.ServeStream(h, &pluginEnd{p})
 		close(p.done)
 	}()
-	rec := run(&moduleEnd{p}, req)
+	rec := m.run(&moduleEnd{p}, req)
 	cancel()
 	<-p.done
 	report(t, rec)
@@ -273,13 +330,19 @@ func Conn(t testing.TB, h sdk.Handler) pb.GoBridgeClient {
 // Cancelling req.Context() cancels the stream.
 func Do(t testing.TB, c pb.GoBridgeClient, req *sdk.Request) *Recorder {
 	t.Helper()
+	return new(Module).Do(t, c, req)
+}
+
+// Do is the package's Do with m's answers to sub-requests.
+func (m *Module) Do(t testing.TB, c pb.GoBridgeClient, req *sdk.Request) *Recorder {
+	t.Helper()
 	ctx, cancel := context.WithCancel(req.Context())
 	defer cancel()
 	st, err := c.Handle(ctx)
 	if err != nil {
 		t.Fatalf("sdktest: Handle: %v", err)
 	}
-	rec := run(st, req)
+	rec := m.run(st, req)
 	report(t, rec)
 	return rec
 }
@@ -306,7 +369,7 @@ type moduleStream interface {
 
 // run plays the module: send the snapshot and the first body chunk, then
 // answer read_body requests and record everything until Finish.
-func run(st moduleStream, req *sdk.Request) *Recorder {
+func (mod *Module) run(st moduleStream, req *sdk.Request) *Recorder {
 	rec := &Recorder{Header: http.Header{}, ErrHeader: http.Header{}, Body: new(bytes.Buffer)}
 	body := req.Body
 	if body == nil {
@@ -402,6 +465,14 @@ func run(st moduleStream, req *sdk.Request) *Recorder {
 		if m.GetFlush() {
 			rec.Flushes++
 		}
+		if m.GetDiscardBody() && !rec.Discarded {
+			rec.Discarded = true
+			if !eof {
+				n, _ := io.Copy(io.Discard, body)
+				rec.BodySent += n
+				eof = true
+			}
+		}
 		if n := int(m.GetReadBody()); n > 0 {
 			rec.ReadBody = append(rec.ReadBody, n)
 			if n > wire.MaxChunk {
@@ -409,6 +480,22 @@ func run(st moduleStream, req *sdk.Request) *Recorder {
 			}
 			chunk := readChunk(min(n, wire.MaxChunk))
 			if err := st.Send(&pb.HandleRequest{Body: chunk, BodyEof: eof}); err != nil {
+				rec.Err = err
+				return rec
+			}
+		}
+		if q := m.GetSubRequest(); q != nil {
+			if m.GetReadBody() > 0 || m.GetFinish() != nil || len(m.GetInternalRedirect()) > 0 || m.GetSendFile() != nil {
+				bad("sub_request together with read_body, internal_redirect, send_file or finish")
+			}
+			a, insert := mod.answer(q, rec)
+			if a.GetRan() && !headSeen {
+				// The module sends r->status and the content type httpd chose.
+				headSeen = true
+				rec.Code = http.StatusOK
+			}
+			rec.Body.WriteString(insert)
+			if err := st.Send(&pb.HandleRequest{SubRequest: a}); err != nil {
 				rec.Err = err
 				return rec
 			}

@@ -440,6 +440,109 @@ func (FieldUpdate_Field) EnumDescriptor() ([]byte, []int) {
 	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{7, 0}
 }
 
+type SubRequest_Kind int32
+
+const (
+	SubRequest_KIND_UNSPECIFIED SubRequest_Kind = 0 // invalid
+	SubRequest_KIND_URI         SubRequest_Kind = 1 // target is a local URI: "/path[?query]", as sent
+	// on the wire (%-escaped); no control character,
+	// space or '#'
+	SubRequest_KIND_FILE SubRequest_Kind = 2 // target is an absolute file path
+)
+
+// Enum value maps for SubRequest_Kind.
+var (
+	SubRequest_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "KIND_URI",
+		2: "KIND_FILE",
+	}
+	SubRequest_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"KIND_URI":         1,
+		"KIND_FILE":        2,
+	}
+)
+
+func (x SubRequest_Kind) Enum() *SubRequest_Kind {
+	p := new(SubRequest_Kind)
+	*p = x
+	return p
+}
+
+func (x SubRequest_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SubRequest_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_gobridge_v1_gobridge_proto_enumTypes[6].Descriptor()
+}
+
+func (SubRequest_Kind) Type() protoreflect.EnumType {
+	return &file_gobridge_v1_gobridge_proto_enumTypes[6]
+}
+
+func (x SubRequest_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SubRequest_Kind.Descriptor instead.
+func (SubRequest_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{16, 0}
+}
+
+type FileInfo_Type int32
+
+const (
+	FileInfo_TYPE_UNSPECIFIED FileInfo_Type = 0 // invalid
+	FileInfo_TYPE_REGULAR     FileInfo_Type = 1
+	FileInfo_TYPE_DIRECTORY   FileInfo_Type = 2
+	FileInfo_TYPE_OTHER       FileInfo_Type = 3 // a device, FIFO, socket, …
+)
+
+// Enum value maps for FileInfo_Type.
+var (
+	FileInfo_Type_name = map[int32]string{
+		0: "TYPE_UNSPECIFIED",
+		1: "TYPE_REGULAR",
+		2: "TYPE_DIRECTORY",
+		3: "TYPE_OTHER",
+	}
+	FileInfo_Type_value = map[string]int32{
+		"TYPE_UNSPECIFIED": 0,
+		"TYPE_REGULAR":     1,
+		"TYPE_DIRECTORY":   2,
+		"TYPE_OTHER":       3,
+	}
+)
+
+func (x FileInfo_Type) Enum() *FileInfo_Type {
+	p := new(FileInfo_Type)
+	*p = x
+	return p
+}
+
+func (x FileInfo_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FileInfo_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_gobridge_v1_gobridge_proto_enumTypes[7].Descriptor()
+}
+
+func (FileInfo_Type) Type() protoreflect.EnumType {
+	return &file_gobridge_v1_gobridge_proto_enumTypes[7]
+}
+
+func (x FileInfo_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FileInfo_Type.Descriptor instead.
+func (FileInfo_Type) EnumDescriptor() ([]byte, []int) {
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{17, 0}
+}
+
 // Pair is one entry of an ordered, multi-valued table (headers, notes,
 // subprocess_env, GoBridgeOption values). Order and repeats are preserved.
 type Pair struct {
@@ -1607,8 +1710,11 @@ type HandleRequest struct {
 	// A chunk of the request body. The first message may carry the start of
 	// the body unasked; later chunks answer HandleResponse.read_body and are
 	// never larger than asked for.
-	Body          []byte `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
-	BodyEof       bool   `protobuf:"varint,3,opt,name=body_eof,json=bodyEof,proto3" json:"body_eof,omitempty"` // no more request body follows
+	Body    []byte `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	BodyEof bool   `protobuf:"varint,3,opt,name=body_eof,json=bodyEof,proto3" json:"body_eof,omitempty"` // no more request body follows
+	// The answer to HandleResponse.sub_request: the next message the module
+	// sends after the question (alone, never with body).
+	SubRequest    *SubRequestResult `protobuf:"bytes,4,opt,name=sub_request,json=subRequest,proto3" json:"sub_request,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1662,6 +1768,13 @@ func (x *HandleRequest) GetBodyEof() bool {
 		return x.BodyEof
 	}
 	return false
+}
+
+func (x *HandleRequest) GetSubRequest() *SubRequestResult {
+	if x != nil {
+		return x.SubRequest
+	}
+	return nil
 }
 
 // ResponseHead is the status and headers of the response.
@@ -1852,9 +1965,325 @@ func (x *SendFile) GetLength() int64 {
 	return 0
 }
 
+// SubRequest asks httpd, in the middle of the content handler, to look up
+// another URI or file as a sub-request (ap_sub_req_method_uri,
+// ap_sub_req_lookup_file): every phase up to fixups runs for it (access
+// control and authentication included), its handler does not. With run, the
+// sub-request is also run (ap_run_sub_req) and its output goes into this
+// response where the plugin's body has got to, as mod_include's
+// `#include virtual` does. The module answers with
+// HandleRequest.sub_request, carrying the same id; it costs a round trip
+// only when used. Never in the message that carries read_body,
+// internal_redirect, send_file or finish.
+type SubRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"` // echoed in the answer
+	Kind   SubRequest_Kind        `protobuf:"varint,2,opt,name=kind,proto3,enum=gobridge.v1.SubRequest_Kind" json:"kind,omitempty"`
+	Target []byte                 `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
+	Method []byte                 `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"` // KIND_URI: the sub-request's method, a token; empty: GET
+	// Run the sub-request into the response. Before running it the module
+	// sends the response head: the head the plugin sent, or, if it sent none,
+	// status 200 (r->status) and the content type httpd chose for the
+	// request. The sub-request runs only when its lookup ended with 200.
+	Run           bool `protobuf:"varint,5,opt,name=run,proto3" json:"run,omitempty"`
+	HeadersOut    bool `protobuf:"varint,6,opt,name=headers_out,json=headersOut,proto3" json:"headers_out,omitempty"` // also answer with the sub-request's headers_out
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubRequest) Reset() {
+	*x = SubRequest{}
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubRequest) ProtoMessage() {}
+
+func (x *SubRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubRequest.ProtoReflect.Descriptor instead.
+func (*SubRequest) Descriptor() ([]byte, []int) {
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SubRequest) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *SubRequest) GetKind() SubRequest_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return SubRequest_KIND_UNSPECIFIED
+}
+
+func (x *SubRequest) GetTarget() []byte {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *SubRequest) GetMethod() []byte {
+	if x != nil {
+		return x.Method
+	}
+	return nil
+}
+
+func (x *SubRequest) GetRun() bool {
+	if x != nil {
+		return x.Run
+	}
+	return false
+}
+
+func (x *SubRequest) GetHeadersOut() bool {
+	if x != nil {
+		return x.HeadersOut
+	}
+	return false
+}
+
+// FileInfo describes the file a sub-request maps to (r->finfo).
+type FileInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          FileInfo_Type          `protobuf:"varint,1,opt,name=type,proto3,enum=gobridge.v1.FileInfo_Type" json:"type,omitempty"`
+	Size          int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	MtimeUs       int64                  `protobuf:"varint,3,opt,name=mtime_us,json=mtimeUs,proto3" json:"mtime_us,omitempty"` // microseconds since the epoch
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileInfo) Reset() {
+	*x = FileInfo{}
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileInfo) ProtoMessage() {}
+
+func (x *FileInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileInfo.ProtoReflect.Descriptor instead.
+func (*FileInfo) Descriptor() ([]byte, []int) {
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *FileInfo) GetType() FileInfo_Type {
+	if x != nil {
+		return x.Type
+	}
+	return FileInfo_TYPE_UNSPECIFIED
+}
+
+func (x *FileInfo) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *FileInfo) GetMtimeUs() int64 {
+	if x != nil {
+		return x.MtimeUs
+	}
+	return 0
+}
+
+// SubRequestResult answers a SubRequest.
+type SubRequestResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"` // the question's id
+	// Non-empty when the module refused the question (an invalid target or
+	// method): nothing was looked up and the other fields are empty.
+	Refused []byte `protobuf:"bytes,2,opt,name=refused,proto3" json:"refused,omitempty"`
+	// The lookup's status: 200 when every phase let it through (also for a
+	// file that does not exist: only its handler would answer 404), else the
+	// status a phase ended it with (403, 401, 404, 500, …). With run, and a
+	// lookup status of 200, the status of running it: its handler's result,
+	// or the status it set when that was OK.
+	Status            int32     `protobuf:"varint,3,opt,name=status,proto3" json:"status,omitempty"`
+	Ran               bool      `protobuf:"varint,4,opt,name=ran,proto3" json:"ran,omitempty"` // the sub-request was run into the response
+	Uri               []byte    `protobuf:"bytes,5,opt,name=uri,proto3" json:"uri,omitempty"`
+	Filename          []byte    `protobuf:"bytes,6,opt,name=filename,proto3" json:"filename,omitempty"`
+	CanonicalFilename []byte    `protobuf:"bytes,7,opt,name=canonical_filename,json=canonicalFilename,proto3" json:"canonical_filename,omitempty"`
+	PathInfo          []byte    `protobuf:"bytes,8,opt,name=path_info,json=pathInfo,proto3" json:"path_info,omitempty"`
+	Args              []byte    `protobuf:"bytes,9,opt,name=args,proto3" json:"args,omitempty"`
+	ContentType       []byte    `protobuf:"bytes,10,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	ContentEncoding   []byte    `protobuf:"bytes,11,opt,name=content_encoding,json=contentEncoding,proto3" json:"content_encoding,omitempty"`
+	Handler           []byte    `protobuf:"bytes,12,opt,name=handler,proto3" json:"handler,omitempty"`
+	File              *FileInfo `protobuf:"bytes,13,opt,name=file,proto3" json:"file,omitempty"`                               // set when filename names something on disk
+	HeadersOut        []*Pair   `protobuf:"bytes,14,rep,name=headers_out,json=headersOut,proto3" json:"headers_out,omitempty"` // with SubRequest.headers_out
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *SubRequestResult) Reset() {
+	*x = SubRequestResult{}
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubRequestResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubRequestResult) ProtoMessage() {}
+
+func (x *SubRequestResult) ProtoReflect() protoreflect.Message {
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubRequestResult.ProtoReflect.Descriptor instead.
+func (*SubRequestResult) Descriptor() ([]byte, []int) {
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SubRequestResult) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *SubRequestResult) GetRefused() []byte {
+	if x != nil {
+		return x.Refused
+	}
+	return nil
+}
+
+func (x *SubRequestResult) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *SubRequestResult) GetRan() bool {
+	if x != nil {
+		return x.Ran
+	}
+	return false
+}
+
+func (x *SubRequestResult) GetUri() []byte {
+	if x != nil {
+		return x.Uri
+	}
+	return nil
+}
+
+func (x *SubRequestResult) GetFilename() []byte {
+	if x != nil {
+		return x.Filename
+	}
+	return nil
+}
+
+func (x *SubRequestResult) GetCanonicalFilename() []byte {
+	if x != nil {
+		return x.CanonicalFilename
+	}
+	return nil
+}
+
+func (x *SubRequestResult) GetPathInfo() []byte {
+	if x != nil {
+		return x.PathInfo
+	}
+	return nil
+}
+
+func (x *SubRequestResult) GetArgs() []byte {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *SubRequestResult) GetContentType() []byte {
+	if x != nil {
+		return x.ContentType
+	}
+	return nil
+}
+
+func (x *SubRequestResult) GetContentEncoding() []byte {
+	if x != nil {
+		return x.ContentEncoding
+	}
+	return nil
+}
+
+func (x *SubRequestResult) GetHandler() []byte {
+	if x != nil {
+		return x.Handler
+	}
+	return nil
+}
+
+func (x *SubRequestResult) GetFile() *FileInfo {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+func (x *SubRequestResult) GetHeadersOut() []*Pair {
+	if x != nil {
+		return x.HeadersOut
+	}
+	return nil
+}
+
 // HandleResponse flows from the plugin to the module on the Handle stream.
 // One message may carry several parts; they apply in field order: logs, head,
-// body, flush, read_body, internal_redirect / send_file, finish.
+// body, flush, discard_body, read_body, sub_request, internal_redirect /
+// send_file, finish.
 type HandleResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Logs     []*LogRecord           `protobuf:"bytes,1,rep,name=logs,proto3" json:"logs,omitempty"`
@@ -1872,14 +2301,22 @@ type HandleResponse struct {
 	// finish with RESULT_OK, with no body before or in that message; the
 	// head (in this message or earlier, not flushed) gives the status and
 	// headers, Content-Type included.
-	SendFile      *SendFile `protobuf:"bytes,8,opt,name=send_file,json=sendFile,proto3" json:"send_file,omitempty"`
+	SendFile *SendFile `protobuf:"bytes,8,opt,name=send_file,json=sendFile,proto3" json:"send_file,omitempty"`
+	// Look up (and maybe run) a sub-request; the module answers with
+	// HandleRequest.sub_request.
+	SubRequest *SubRequest `protobuf:"bytes,9,opt,name=sub_request,json=subRequest,proto3" json:"sub_request,omitempty"`
+	// Read and throw away the rest of the request body
+	// (ap_discard_request_body), so the connection can be kept alive without
+	// the plugin reading a body it does not want. No answer: later read_body
+	// requests get an empty chunk with body_eof.
+	DiscardBody   bool `protobuf:"varint,10,opt,name=discard_body,json=discardBody,proto3" json:"discard_body,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HandleResponse) Reset() {
 	*x = HandleResponse{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[16]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +2328,7 @@ func (x *HandleResponse) String() string {
 func (*HandleResponse) ProtoMessage() {}
 
 func (x *HandleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[16]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +2341,7 @@ func (x *HandleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleResponse.ProtoReflect.Descriptor instead.
 func (*HandleResponse) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{16}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *HandleResponse) GetLogs() []*LogRecord {
@@ -1961,6 +2398,20 @@ func (x *HandleResponse) GetSendFile() *SendFile {
 		return x.SendFile
 	}
 	return nil
+}
+
+func (x *HandleResponse) GetSubRequest() *SubRequest {
+	if x != nil {
+		return x.SubRequest
+	}
+	return nil
+}
+
+func (x *HandleResponse) GetDiscardBody() bool {
+	if x != nil {
+		return x.DiscardBody
+	}
+	return false
 }
 
 var File_gobridge_v1_gobridge_proto protoreflect.FileDescriptor
@@ -2134,11 +2585,13 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\tmutations\x18\x03 \x03(\v2\x15.gobridge.v1.MutationR\tmutations\x12*\n" +
 	"\x04logs\x18\x04 \x03(\v2\x16.gobridge.v1.LogRecordR\x04logs\x120\n" +
 	"\x06fields\x18\x05 \x03(\v2\x18.gobridge.v1.FieldUpdateR\x06fields\x12+\n" +
-	"\x11internal_redirect\x18\x06 \x01(\fR\x10internalRedirect\"n\n" +
+	"\x11internal_redirect\x18\x06 \x01(\fR\x10internalRedirect\"\xae\x01\n" +
 	"\rHandleRequest\x12.\n" +
 	"\arequest\x18\x01 \x01(\v2\x14.gobridge.v1.RequestR\arequest\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\x12\x19\n" +
-	"\bbody_eof\x18\x03 \x01(\bR\abodyEof\"\x87\x01\n" +
+	"\bbody_eof\x18\x03 \x01(\bR\abodyEof\x12>\n" +
+	"\vsub_request\x18\x04 \x01(\v2\x1d.gobridge.v1.SubRequestResultR\n" +
+	"subRequest\"\x87\x01\n" +
 	"\fResponseHead\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x12+\n" +
 	"\aheaders\x18\x02 \x03(\v2\x11.gobridge.v1.PairR\aheaders\x122\n" +
@@ -2151,7 +2604,47 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\bSendFile\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\fR\x04path\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x16\n" +
-	"\x06length\x18\x03 \x01(\x03R\x06length\"\xc0\x02\n" +
+	"\x06length\x18\x03 \x01(\x03R\x06length\"\xec\x01\n" +
+	"\n" +
+	"SubRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\rR\x02id\x120\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x1c.gobridge.v1.SubRequest.KindR\x04kind\x12\x16\n" +
+	"\x06target\x18\x03 \x01(\fR\x06target\x12\x16\n" +
+	"\x06method\x18\x04 \x01(\fR\x06method\x12\x10\n" +
+	"\x03run\x18\x05 \x01(\bR\x03run\x12\x1f\n" +
+	"\vheaders_out\x18\x06 \x01(\bR\n" +
+	"headersOut\"9\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\f\n" +
+	"\bKIND_URI\x10\x01\x12\r\n" +
+	"\tKIND_FILE\x10\x02\"\xbd\x01\n" +
+	"\bFileInfo\x12.\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1a.gobridge.v1.FileInfo.TypeR\x04type\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x19\n" +
+	"\bmtime_us\x18\x03 \x01(\x03R\amtimeUs\"R\n" +
+	"\x04Type\x12\x14\n" +
+	"\x10TYPE_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fTYPE_REGULAR\x10\x01\x12\x12\n" +
+	"\x0eTYPE_DIRECTORY\x10\x02\x12\x0e\n" +
+	"\n" +
+	"TYPE_OTHER\x10\x03\"\xbb\x03\n" +
+	"\x10SubRequestResult\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\rR\x02id\x12\x18\n" +
+	"\arefused\x18\x02 \x01(\fR\arefused\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\x05R\x06status\x12\x10\n" +
+	"\x03ran\x18\x04 \x01(\bR\x03ran\x12\x10\n" +
+	"\x03uri\x18\x05 \x01(\fR\x03uri\x12\x1a\n" +
+	"\bfilename\x18\x06 \x01(\fR\bfilename\x12-\n" +
+	"\x12canonical_filename\x18\a \x01(\fR\x11canonicalFilename\x12\x1b\n" +
+	"\tpath_info\x18\b \x01(\fR\bpathInfo\x12\x12\n" +
+	"\x04args\x18\t \x01(\fR\x04args\x12!\n" +
+	"\fcontent_type\x18\n" +
+	" \x01(\fR\vcontentType\x12)\n" +
+	"\x10content_encoding\x18\v \x01(\fR\x0fcontentEncoding\x12\x18\n" +
+	"\ahandler\x18\f \x01(\fR\ahandler\x12)\n" +
+	"\x04file\x18\r \x01(\v2\x15.gobridge.v1.FileInfoR\x04file\x122\n" +
+	"\vheaders_out\x18\x0e \x03(\v2\x11.gobridge.v1.PairR\n" +
+	"headersOut\"\x9d\x03\n" +
 	"\x0eHandleResponse\x12*\n" +
 	"\x04logs\x18\x01 \x03(\v2\x16.gobridge.v1.LogRecordR\x04logs\x12-\n" +
 	"\x04head\x18\x02 \x01(\v2\x19.gobridge.v1.ResponseHeadR\x04head\x12\x12\n" +
@@ -2160,7 +2653,11 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\tread_body\x18\x05 \x01(\rR\breadBody\x12+\n" +
 	"\x06finish\x18\x06 \x01(\v2\x13.gobridge.v1.FinishR\x06finish\x12+\n" +
 	"\x11internal_redirect\x18\a \x01(\fR\x10internalRedirect\x122\n" +
-	"\tsend_file\x18\b \x01(\v2\x15.gobridge.v1.SendFileR\bsendFile*\x88\x02\n" +
+	"\tsend_file\x18\b \x01(\v2\x15.gobridge.v1.SendFileR\bsendFile\x128\n" +
+	"\vsub_request\x18\t \x01(\v2\x17.gobridge.v1.SubRequestR\n" +
+	"subRequest\x12!\n" +
+	"\fdiscard_body\x18\n" +
+	" \x01(\bR\vdiscardBody*\x88\x02\n" +
 	"\x05Phase\x12\x15\n" +
 	"\x11PHASE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17PHASE_POST_READ_REQUEST\x10\x01\x12\x18\n" +
@@ -2198,8 +2695,8 @@ func file_gobridge_v1_gobridge_proto_rawDescGZIP() []byte {
 	return file_gobridge_v1_gobridge_proto_rawDescData
 }
 
-var file_gobridge_v1_gobridge_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_gobridge_v1_gobridge_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_gobridge_v1_gobridge_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_gobridge_v1_gobridge_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_gobridge_v1_gobridge_proto_goTypes = []any{
 	(Phase)(0),               // 0: gobridge.v1.Phase
 	(Result)(0),              // 1: gobridge.v1.Result
@@ -2207,65 +2704,76 @@ var file_gobridge_v1_gobridge_proto_goTypes = []any{
 	(Mutation_Table)(0),      // 3: gobridge.v1.Mutation.Table
 	(Mutation_Op)(0),         // 4: gobridge.v1.Mutation.Op
 	(FieldUpdate_Field)(0),   // 5: gobridge.v1.FieldUpdate.Field
-	(*Pair)(nil),             // 6: gobridge.v1.Pair
-	(*Connection)(nil),       // 7: gobridge.v1.Connection
-	(*TLS)(nil),              // 8: gobridge.v1.TLS
-	(*Server)(nil),           // 9: gobridge.v1.Server
-	(*Request)(nil),          // 10: gobridge.v1.Request
-	(*LogRecord)(nil),        // 11: gobridge.v1.LogRecord
-	(*Mutation)(nil),         // 12: gobridge.v1.Mutation
-	(*FieldUpdate)(nil),      // 13: gobridge.v1.FieldUpdate
-	(*DescribeRequest)(nil),  // 14: gobridge.v1.DescribeRequest
-	(*DescribeResponse)(nil), // 15: gobridge.v1.DescribeResponse
-	(*PhaseRequest)(nil),     // 16: gobridge.v1.PhaseRequest
-	(*PhaseResponse)(nil),    // 17: gobridge.v1.PhaseResponse
-	(*HandleRequest)(nil),    // 18: gobridge.v1.HandleRequest
-	(*ResponseHead)(nil),     // 19: gobridge.v1.ResponseHead
-	(*Finish)(nil),           // 20: gobridge.v1.Finish
-	(*SendFile)(nil),         // 21: gobridge.v1.SendFile
-	(*HandleResponse)(nil),   // 22: gobridge.v1.HandleResponse
+	(SubRequest_Kind)(0),     // 6: gobridge.v1.SubRequest.Kind
+	(FileInfo_Type)(0),       // 7: gobridge.v1.FileInfo.Type
+	(*Pair)(nil),             // 8: gobridge.v1.Pair
+	(*Connection)(nil),       // 9: gobridge.v1.Connection
+	(*TLS)(nil),              // 10: gobridge.v1.TLS
+	(*Server)(nil),           // 11: gobridge.v1.Server
+	(*Request)(nil),          // 12: gobridge.v1.Request
+	(*LogRecord)(nil),        // 13: gobridge.v1.LogRecord
+	(*Mutation)(nil),         // 14: gobridge.v1.Mutation
+	(*FieldUpdate)(nil),      // 15: gobridge.v1.FieldUpdate
+	(*DescribeRequest)(nil),  // 16: gobridge.v1.DescribeRequest
+	(*DescribeResponse)(nil), // 17: gobridge.v1.DescribeResponse
+	(*PhaseRequest)(nil),     // 18: gobridge.v1.PhaseRequest
+	(*PhaseResponse)(nil),    // 19: gobridge.v1.PhaseResponse
+	(*HandleRequest)(nil),    // 20: gobridge.v1.HandleRequest
+	(*ResponseHead)(nil),     // 21: gobridge.v1.ResponseHead
+	(*Finish)(nil),           // 22: gobridge.v1.Finish
+	(*SendFile)(nil),         // 23: gobridge.v1.SendFile
+	(*SubRequest)(nil),       // 24: gobridge.v1.SubRequest
+	(*FileInfo)(nil),         // 25: gobridge.v1.FileInfo
+	(*SubRequestResult)(nil), // 26: gobridge.v1.SubRequestResult
+	(*HandleResponse)(nil),   // 27: gobridge.v1.HandleResponse
 }
 var file_gobridge_v1_gobridge_proto_depIdxs = []int32{
-	6,  // 0: gobridge.v1.Connection.notes:type_name -> gobridge.v1.Pair
-	8,  // 1: gobridge.v1.Connection.tls:type_name -> gobridge.v1.TLS
-	6,  // 2: gobridge.v1.Request.headers_in:type_name -> gobridge.v1.Pair
-	6,  // 3: gobridge.v1.Request.options:type_name -> gobridge.v1.Pair
-	7,  // 4: gobridge.v1.Request.connection:type_name -> gobridge.v1.Connection
-	9,  // 5: gobridge.v1.Request.server:type_name -> gobridge.v1.Server
-	6,  // 6: gobridge.v1.Request.notes:type_name -> gobridge.v1.Pair
-	6,  // 7: gobridge.v1.Request.subprocess_env:type_name -> gobridge.v1.Pair
-	6,  // 8: gobridge.v1.Request.headers_out:type_name -> gobridge.v1.Pair
-	6,  // 9: gobridge.v1.Request.err_headers_out:type_name -> gobridge.v1.Pair
+	8,  // 0: gobridge.v1.Connection.notes:type_name -> gobridge.v1.Pair
+	10, // 1: gobridge.v1.Connection.tls:type_name -> gobridge.v1.TLS
+	8,  // 2: gobridge.v1.Request.headers_in:type_name -> gobridge.v1.Pair
+	8,  // 3: gobridge.v1.Request.options:type_name -> gobridge.v1.Pair
+	9,  // 4: gobridge.v1.Request.connection:type_name -> gobridge.v1.Connection
+	11, // 5: gobridge.v1.Request.server:type_name -> gobridge.v1.Server
+	8,  // 6: gobridge.v1.Request.notes:type_name -> gobridge.v1.Pair
+	8,  // 7: gobridge.v1.Request.subprocess_env:type_name -> gobridge.v1.Pair
+	8,  // 8: gobridge.v1.Request.headers_out:type_name -> gobridge.v1.Pair
+	8,  // 9: gobridge.v1.Request.err_headers_out:type_name -> gobridge.v1.Pair
 	2,  // 10: gobridge.v1.LogRecord.level:type_name -> gobridge.v1.LogRecord.Level
 	3,  // 11: gobridge.v1.Mutation.table:type_name -> gobridge.v1.Mutation.Table
 	4,  // 12: gobridge.v1.Mutation.op:type_name -> gobridge.v1.Mutation.Op
 	5,  // 13: gobridge.v1.FieldUpdate.field:type_name -> gobridge.v1.FieldUpdate.Field
 	0,  // 14: gobridge.v1.DescribeResponse.phases:type_name -> gobridge.v1.Phase
 	0,  // 15: gobridge.v1.PhaseRequest.phase:type_name -> gobridge.v1.Phase
-	10, // 16: gobridge.v1.PhaseRequest.request:type_name -> gobridge.v1.Request
+	12, // 16: gobridge.v1.PhaseRequest.request:type_name -> gobridge.v1.Request
 	1,  // 17: gobridge.v1.PhaseResponse.result:type_name -> gobridge.v1.Result
-	12, // 18: gobridge.v1.PhaseResponse.mutations:type_name -> gobridge.v1.Mutation
-	11, // 19: gobridge.v1.PhaseResponse.logs:type_name -> gobridge.v1.LogRecord
-	13, // 20: gobridge.v1.PhaseResponse.fields:type_name -> gobridge.v1.FieldUpdate
-	10, // 21: gobridge.v1.HandleRequest.request:type_name -> gobridge.v1.Request
-	6,  // 22: gobridge.v1.ResponseHead.headers:type_name -> gobridge.v1.Pair
-	6,  // 23: gobridge.v1.ResponseHead.err_headers:type_name -> gobridge.v1.Pair
-	1,  // 24: gobridge.v1.Finish.result:type_name -> gobridge.v1.Result
-	11, // 25: gobridge.v1.HandleResponse.logs:type_name -> gobridge.v1.LogRecord
-	19, // 26: gobridge.v1.HandleResponse.head:type_name -> gobridge.v1.ResponseHead
-	20, // 27: gobridge.v1.HandleResponse.finish:type_name -> gobridge.v1.Finish
-	21, // 28: gobridge.v1.HandleResponse.send_file:type_name -> gobridge.v1.SendFile
-	14, // 29: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
-	16, // 30: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
-	18, // 31: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
-	15, // 32: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
-	17, // 33: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
-	22, // 34: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
-	32, // [32:35] is the sub-list for method output_type
-	29, // [29:32] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	14, // 18: gobridge.v1.PhaseResponse.mutations:type_name -> gobridge.v1.Mutation
+	13, // 19: gobridge.v1.PhaseResponse.logs:type_name -> gobridge.v1.LogRecord
+	15, // 20: gobridge.v1.PhaseResponse.fields:type_name -> gobridge.v1.FieldUpdate
+	12, // 21: gobridge.v1.HandleRequest.request:type_name -> gobridge.v1.Request
+	26, // 22: gobridge.v1.HandleRequest.sub_request:type_name -> gobridge.v1.SubRequestResult
+	8,  // 23: gobridge.v1.ResponseHead.headers:type_name -> gobridge.v1.Pair
+	8,  // 24: gobridge.v1.ResponseHead.err_headers:type_name -> gobridge.v1.Pair
+	1,  // 25: gobridge.v1.Finish.result:type_name -> gobridge.v1.Result
+	6,  // 26: gobridge.v1.SubRequest.kind:type_name -> gobridge.v1.SubRequest.Kind
+	7,  // 27: gobridge.v1.FileInfo.type:type_name -> gobridge.v1.FileInfo.Type
+	25, // 28: gobridge.v1.SubRequestResult.file:type_name -> gobridge.v1.FileInfo
+	8,  // 29: gobridge.v1.SubRequestResult.headers_out:type_name -> gobridge.v1.Pair
+	13, // 30: gobridge.v1.HandleResponse.logs:type_name -> gobridge.v1.LogRecord
+	21, // 31: gobridge.v1.HandleResponse.head:type_name -> gobridge.v1.ResponseHead
+	22, // 32: gobridge.v1.HandleResponse.finish:type_name -> gobridge.v1.Finish
+	23, // 33: gobridge.v1.HandleResponse.send_file:type_name -> gobridge.v1.SendFile
+	24, // 34: gobridge.v1.HandleResponse.sub_request:type_name -> gobridge.v1.SubRequest
+	16, // 35: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
+	18, // 36: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
+	20, // 37: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
+	17, // 38: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
+	19, // 39: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
+	27, // 40: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
+	38, // [38:41] is the sub-list for method output_type
+	35, // [35:38] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_gobridge_v1_gobridge_proto_init() }
@@ -2278,8 +2786,8 @@ func file_gobridge_v1_gobridge_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gobridge_v1_gobridge_proto_rawDesc), len(file_gobridge_v1_gobridge_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   17,
+			NumEnums:      8,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

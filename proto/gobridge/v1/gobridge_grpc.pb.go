@@ -56,7 +56,9 @@ type GoBridgeClient interface {
 	// HandleRequest carries the request snapshot (and, when the client sent a
 	// small body, all of it). The plugin answers with HandleResponse messages:
 	// a head, body chunks, requests for more of the request body, and finally a
-	// Finish. A small response is a single HandleResponse.
+	// Finish. A small response is a single HandleResponse. The module keeps
+	// its side of the stream open until the plugin's side ended, so it can
+	// answer questions asked after the request body ended (sub_request).
 	Handle(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HandleRequest, HandleResponse], error)
 }
 
@@ -118,7 +120,9 @@ type GoBridgeServer interface {
 	// HandleRequest carries the request snapshot (and, when the client sent a
 	// small body, all of it). The plugin answers with HandleResponse messages:
 	// a head, body chunks, requests for more of the request body, and finally a
-	// Finish. A small response is a single HandleResponse.
+	// Finish. A small response is a single HandleResponse. The module keeps
+	// its side of the stream open until the plugin's side ended, so it can
+	// answer questions asked after the request body ended (sub_request).
 	Handle(grpc.BidiStreamingServer[HandleRequest, HandleResponse]) error
 	mustEmbedUnimplementedGoBridgeServer()
 }

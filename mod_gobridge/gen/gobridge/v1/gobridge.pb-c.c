@@ -727,6 +727,141 @@ void   gobridge__v1__send_file__free_unpacked
   assert(message->base.descriptor == &gobridge__v1__send_file__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   gobridge__v1__sub_request__init
+                     (Gobridge__V1__SubRequest         *message)
+{
+  static const Gobridge__V1__SubRequest init_value = GOBRIDGE__V1__SUB_REQUEST__INIT;
+  *message = init_value;
+}
+size_t gobridge__v1__sub_request__get_packed_size
+                     (const Gobridge__V1__SubRequest *message)
+{
+  assert(message->base.descriptor == &gobridge__v1__sub_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t gobridge__v1__sub_request__pack
+                     (const Gobridge__V1__SubRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &gobridge__v1__sub_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t gobridge__v1__sub_request__pack_to_buffer
+                     (const Gobridge__V1__SubRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &gobridge__v1__sub_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Gobridge__V1__SubRequest *
+       gobridge__v1__sub_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Gobridge__V1__SubRequest *)
+     protobuf_c_message_unpack (&gobridge__v1__sub_request__descriptor,
+                                allocator, len, data);
+}
+void   gobridge__v1__sub_request__free_unpacked
+                     (Gobridge__V1__SubRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &gobridge__v1__sub_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   gobridge__v1__file_info__init
+                     (Gobridge__V1__FileInfo         *message)
+{
+  static const Gobridge__V1__FileInfo init_value = GOBRIDGE__V1__FILE_INFO__INIT;
+  *message = init_value;
+}
+size_t gobridge__v1__file_info__get_packed_size
+                     (const Gobridge__V1__FileInfo *message)
+{
+  assert(message->base.descriptor == &gobridge__v1__file_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t gobridge__v1__file_info__pack
+                     (const Gobridge__V1__FileInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &gobridge__v1__file_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t gobridge__v1__file_info__pack_to_buffer
+                     (const Gobridge__V1__FileInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &gobridge__v1__file_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Gobridge__V1__FileInfo *
+       gobridge__v1__file_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Gobridge__V1__FileInfo *)
+     protobuf_c_message_unpack (&gobridge__v1__file_info__descriptor,
+                                allocator, len, data);
+}
+void   gobridge__v1__file_info__free_unpacked
+                     (Gobridge__V1__FileInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &gobridge__v1__file_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   gobridge__v1__sub_request_result__init
+                     (Gobridge__V1__SubRequestResult         *message)
+{
+  static const Gobridge__V1__SubRequestResult init_value = GOBRIDGE__V1__SUB_REQUEST_RESULT__INIT;
+  *message = init_value;
+}
+size_t gobridge__v1__sub_request_result__get_packed_size
+                     (const Gobridge__V1__SubRequestResult *message)
+{
+  assert(message->base.descriptor == &gobridge__v1__sub_request_result__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t gobridge__v1__sub_request_result__pack
+                     (const Gobridge__V1__SubRequestResult *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &gobridge__v1__sub_request_result__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t gobridge__v1__sub_request_result__pack_to_buffer
+                     (const Gobridge__V1__SubRequestResult *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &gobridge__v1__sub_request_result__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Gobridge__V1__SubRequestResult *
+       gobridge__v1__sub_request_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Gobridge__V1__SubRequestResult *)
+     protobuf_c_message_unpack (&gobridge__v1__sub_request_result__descriptor,
+                                allocator, len, data);
+}
+void   gobridge__v1__sub_request_result__free_unpacked
+                     (Gobridge__V1__SubRequestResult *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &gobridge__v1__sub_request_result__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   gobridge__v1__handle_response__init
                      (Gobridge__V1__HandleResponse         *message)
 {
@@ -2379,7 +2514,7 @@ const ProtobufCMessageDescriptor gobridge__v1__phase_response__descriptor =
   (ProtobufCMessageInit) gobridge__v1__phase_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__handle_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor gobridge__v1__handle_request__field_descriptors[4] =
 {
   {
     "request",
@@ -2417,16 +2552,29 @@ static const ProtobufCFieldDescriptor gobridge__v1__handle_request__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "sub_request",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__HandleRequest, sub_request),
+    &gobridge__v1__sub_request_result__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__handle_request__field_indices_by_name[] = {
   1,   /* field[1] = body */
   2,   /* field[2] = body_eof */
   0,   /* field[0] = request */
+  3,   /* field[3] = sub_request */
 };
 static const ProtobufCIntRange gobridge__v1__handle_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__handle_request__descriptor =
 {
@@ -2436,7 +2584,7 @@ const ProtobufCMessageDescriptor gobridge__v1__handle_request__descriptor =
   "Gobridge__V1__HandleRequest",
   "gobridge.v1",
   sizeof(Gobridge__V1__HandleRequest),
-  3,
+  4,
   gobridge__v1__handle_request__field_descriptors,
   gobridge__v1__handle_request__field_indices_by_name,
   1,  gobridge__v1__handle_request__number_ranges,
@@ -2622,7 +2770,443 @@ const ProtobufCMessageDescriptor gobridge__v1__send_file__descriptor =
   (ProtobufCMessageInit) gobridge__v1__send_file__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__handle_response__field_descriptors[8] =
+static const ProtobufCEnumValue gobridge__v1__sub_request__kind__enum_values_by_number[3] =
+{
+  { "KIND_UNSPECIFIED", "GOBRIDGE__V1__SUB_REQUEST__KIND__KIND_UNSPECIFIED", 0 },
+  { "KIND_URI", "GOBRIDGE__V1__SUB_REQUEST__KIND__KIND_URI", 1 },
+  { "KIND_FILE", "GOBRIDGE__V1__SUB_REQUEST__KIND__KIND_FILE", 2 },
+};
+static const ProtobufCIntRange gobridge__v1__sub_request__kind__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex gobridge__v1__sub_request__kind__enum_values_by_name[3] =
+{
+  { "KIND_FILE", 2 },
+  { "KIND_UNSPECIFIED", 0 },
+  { "KIND_URI", 1 },
+};
+const ProtobufCEnumDescriptor gobridge__v1__sub_request__kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "gobridge.v1.SubRequest.Kind",
+  "Kind",
+  "Gobridge__V1__SubRequest__Kind",
+  "gobridge.v1",
+  3,
+  gobridge__v1__sub_request__kind__enum_values_by_number,
+  3,
+  gobridge__v1__sub_request__kind__enum_values_by_name,
+  1,
+  gobridge__v1__sub_request__kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor gobridge__v1__sub_request__field_descriptors[6] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequest, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequest, kind),
+    &gobridge__v1__sub_request__kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequest, target),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "method",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequest, method),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "run",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequest, run),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "headers_out",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequest, headers_out),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned gobridge__v1__sub_request__field_indices_by_name[] = {
+  5,   /* field[5] = headers_out */
+  0,   /* field[0] = id */
+  1,   /* field[1] = kind */
+  3,   /* field[3] = method */
+  4,   /* field[4] = run */
+  2,   /* field[2] = target */
+};
+static const ProtobufCIntRange gobridge__v1__sub_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor gobridge__v1__sub_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "gobridge.v1.SubRequest",
+  "SubRequest",
+  "Gobridge__V1__SubRequest",
+  "gobridge.v1",
+  sizeof(Gobridge__V1__SubRequest),
+  6,
+  gobridge__v1__sub_request__field_descriptors,
+  gobridge__v1__sub_request__field_indices_by_name,
+  1,  gobridge__v1__sub_request__number_ranges,
+  (ProtobufCMessageInit) gobridge__v1__sub_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue gobridge__v1__file_info__type__enum_values_by_number[4] =
+{
+  { "TYPE_UNSPECIFIED", "GOBRIDGE__V1__FILE_INFO__TYPE__TYPE_UNSPECIFIED", 0 },
+  { "TYPE_REGULAR", "GOBRIDGE__V1__FILE_INFO__TYPE__TYPE_REGULAR", 1 },
+  { "TYPE_DIRECTORY", "GOBRIDGE__V1__FILE_INFO__TYPE__TYPE_DIRECTORY", 2 },
+  { "TYPE_OTHER", "GOBRIDGE__V1__FILE_INFO__TYPE__TYPE_OTHER", 3 },
+};
+static const ProtobufCIntRange gobridge__v1__file_info__type__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex gobridge__v1__file_info__type__enum_values_by_name[4] =
+{
+  { "TYPE_DIRECTORY", 2 },
+  { "TYPE_OTHER", 3 },
+  { "TYPE_REGULAR", 1 },
+  { "TYPE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor gobridge__v1__file_info__type__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "gobridge.v1.FileInfo.Type",
+  "Type",
+  "Gobridge__V1__FileInfo__Type",
+  "gobridge.v1",
+  4,
+  gobridge__v1__file_info__type__enum_values_by_number,
+  4,
+  gobridge__v1__file_info__type__enum_values_by_name,
+  1,
+  gobridge__v1__file_info__type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor gobridge__v1__file_info__field_descriptors[3] =
+{
+  {
+    "type",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__FileInfo, type),
+    &gobridge__v1__file_info__type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "size",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__FileInfo, size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mtime_us",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__FileInfo, mtime_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned gobridge__v1__file_info__field_indices_by_name[] = {
+  2,   /* field[2] = mtime_us */
+  1,   /* field[1] = size */
+  0,   /* field[0] = type */
+};
+static const ProtobufCIntRange gobridge__v1__file_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor gobridge__v1__file_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "gobridge.v1.FileInfo",
+  "FileInfo",
+  "Gobridge__V1__FileInfo",
+  "gobridge.v1",
+  sizeof(Gobridge__V1__FileInfo),
+  3,
+  gobridge__v1__file_info__field_descriptors,
+  gobridge__v1__file_info__field_indices_by_name,
+  1,  gobridge__v1__file_info__number_ranges,
+  (ProtobufCMessageInit) gobridge__v1__file_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor gobridge__v1__sub_request_result__field_descriptors[14] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequestResult, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "refused",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequestResult, refused),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequestResult, status),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ran",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequestResult, ran),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "uri",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequestResult, uri),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "filename",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequestResult, filename),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "canonical_filename",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequestResult, canonical_filename),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "path_info",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequestResult, path_info),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "args",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequestResult, args),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "content_type",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequestResult, content_type),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "content_encoding",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequestResult, content_encoding),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "handler",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequestResult, handler),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "file",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__SubRequestResult, file),
+    &gobridge__v1__file_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "headers_out",
+    14,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Gobridge__V1__SubRequestResult, n_headers_out),
+    offsetof(Gobridge__V1__SubRequestResult, headers_out),
+    &gobridge__v1__pair__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned gobridge__v1__sub_request_result__field_indices_by_name[] = {
+  8,   /* field[8] = args */
+  6,   /* field[6] = canonical_filename */
+  10,   /* field[10] = content_encoding */
+  9,   /* field[9] = content_type */
+  12,   /* field[12] = file */
+  5,   /* field[5] = filename */
+  11,   /* field[11] = handler */
+  13,   /* field[13] = headers_out */
+  0,   /* field[0] = id */
+  7,   /* field[7] = path_info */
+  3,   /* field[3] = ran */
+  1,   /* field[1] = refused */
+  2,   /* field[2] = status */
+  4,   /* field[4] = uri */
+};
+static const ProtobufCIntRange gobridge__v1__sub_request_result__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 14 }
+};
+const ProtobufCMessageDescriptor gobridge__v1__sub_request_result__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "gobridge.v1.SubRequestResult",
+  "SubRequestResult",
+  "Gobridge__V1__SubRequestResult",
+  "gobridge.v1",
+  sizeof(Gobridge__V1__SubRequestResult),
+  14,
+  gobridge__v1__sub_request_result__field_descriptors,
+  gobridge__v1__sub_request_result__field_indices_by_name,
+  1,  gobridge__v1__sub_request_result__number_ranges,
+  (ProtobufCMessageInit) gobridge__v1__sub_request_result__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor gobridge__v1__handle_response__field_descriptors[10] =
 {
   {
     "logs",
@@ -2720,9 +3304,34 @@ static const ProtobufCFieldDescriptor gobridge__v1__handle_response__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "sub_request",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__HandleResponse, sub_request),
+    &gobridge__v1__sub_request__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "discard_body",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__HandleResponse, discard_body),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__handle_response__field_indices_by_name[] = {
   2,   /* field[2] = body */
+  9,   /* field[9] = discard_body */
   5,   /* field[5] = finish */
   3,   /* field[3] = flush */
   1,   /* field[1] = head */
@@ -2730,11 +3339,12 @@ static const unsigned gobridge__v1__handle_response__field_indices_by_name[] = {
   0,   /* field[0] = logs */
   4,   /* field[4] = read_body */
   7,   /* field[7] = send_file */
+  8,   /* field[8] = sub_request */
 };
 static const ProtobufCIntRange gobridge__v1__handle_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__handle_response__descriptor =
 {
@@ -2744,7 +3354,7 @@ const ProtobufCMessageDescriptor gobridge__v1__handle_response__descriptor =
   "Gobridge__V1__HandleResponse",
   "gobridge.v1",
   sizeof(Gobridge__V1__HandleResponse),
-  8,
+  10,
   gobridge__v1__handle_response__field_descriptors,
   gobridge__v1__handle_response__field_indices_by_name,
   1,  gobridge__v1__handle_response__number_ranges,

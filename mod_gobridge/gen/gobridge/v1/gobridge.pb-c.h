@@ -31,6 +31,9 @@ typedef struct Gobridge__V1__HandleRequest Gobridge__V1__HandleRequest;
 typedef struct Gobridge__V1__ResponseHead Gobridge__V1__ResponseHead;
 typedef struct Gobridge__V1__Finish Gobridge__V1__Finish;
 typedef struct Gobridge__V1__SendFile Gobridge__V1__SendFile;
+typedef struct Gobridge__V1__SubRequest Gobridge__V1__SubRequest;
+typedef struct Gobridge__V1__FileInfo Gobridge__V1__FileInfo;
+typedef struct Gobridge__V1__SubRequestResult Gobridge__V1__SubRequestResult;
 typedef struct Gobridge__V1__HandleResponse Gobridge__V1__HandleResponse;
 
 
@@ -148,6 +151,38 @@ typedef enum _Gobridge__V1__FieldUpdate__Field {
   GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_MTIME = 15
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GOBRIDGE__V1__FIELD_UPDATE__FIELD)
 } Gobridge__V1__FieldUpdate__Field;
+typedef enum _Gobridge__V1__SubRequest__Kind {
+  /*
+   * invalid
+   */
+  GOBRIDGE__V1__SUB_REQUEST__KIND__KIND_UNSPECIFIED = 0,
+  /*
+   * target is a local URI: "/path[?query]", as sent
+   */
+  GOBRIDGE__V1__SUB_REQUEST__KIND__KIND_URI = 1,
+  /*
+   * on the wire (%-escaped); no control character,
+   * space or '#'
+   */
+  /*
+   * target is an absolute file path
+   */
+  GOBRIDGE__V1__SUB_REQUEST__KIND__KIND_FILE = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GOBRIDGE__V1__SUB_REQUEST__KIND)
+} Gobridge__V1__SubRequest__Kind;
+typedef enum _Gobridge__V1__FileInfo__Type {
+  /*
+   * invalid
+   */
+  GOBRIDGE__V1__FILE_INFO__TYPE__TYPE_UNSPECIFIED = 0,
+  GOBRIDGE__V1__FILE_INFO__TYPE__TYPE_REGULAR = 1,
+  GOBRIDGE__V1__FILE_INFO__TYPE__TYPE_DIRECTORY = 2,
+  /*
+   * a device, FIFO, socket, …
+   */
+  GOBRIDGE__V1__FILE_INFO__TYPE__TYPE_OTHER = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GOBRIDGE__V1__FILE_INFO__TYPE)
+} Gobridge__V1__FileInfo__Type;
 /*
  * Phase names the httpd hook a call is made from.
  */
@@ -629,10 +664,15 @@ struct  Gobridge__V1__HandleRequest
    * no more request body follows
    */
   protobuf_c_boolean body_eof;
+  /*
+   * The answer to HandleResponse.sub_request: the next message the module
+   * sends after the question (alone, never with body).
+   */
+  Gobridge__V1__SubRequestResult *sub_request;
 };
 #define GOBRIDGE__V1__HANDLE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__handle_request__descriptor) \
-    , NULL, {0,NULL}, 0 }
+    , NULL, {0,NULL}, 0, NULL }
 
 
 /*
@@ -715,9 +755,120 @@ struct  Gobridge__V1__SendFile
 
 
 /*
+ * SubRequest asks httpd, in the middle of the content handler, to look up
+ * another URI or file as a sub-request (ap_sub_req_method_uri,
+ * ap_sub_req_lookup_file): every phase up to fixups runs for it (access
+ * control and authentication included), its handler does not. With run, the
+ * sub-request is also run (ap_run_sub_req) and its output goes into this
+ * response where the plugin's body has got to, as mod_include's
+ * `#include virtual` does. The module answers with
+ * HandleRequest.sub_request, carrying the same id; it costs a round trip
+ * only when used. Never in the message that carries read_body,
+ * internal_redirect, send_file or finish.
+ */
+struct  Gobridge__V1__SubRequest
+{
+  ProtobufCMessage base;
+  /*
+   * echoed in the answer
+   */
+  uint32_t id;
+  Gobridge__V1__SubRequest__Kind kind;
+  ProtobufCBinaryData target;
+  /*
+   * KIND_URI: the sub-request's method, a token; empty: GET
+   */
+  ProtobufCBinaryData method;
+  /*
+   * Run the sub-request into the response. Before running it the module
+   * sends the response head: the head the plugin sent, or, if it sent none,
+   * status 200 (r->status) and the content type httpd chose for the
+   * request. The sub-request runs only when its lookup ended with 200.
+   */
+  protobuf_c_boolean run;
+  /*
+   * also answer with the sub-request's headers_out
+   */
+  protobuf_c_boolean headers_out;
+};
+#define GOBRIDGE__V1__SUB_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__sub_request__descriptor) \
+    , 0, GOBRIDGE__V1__SUB_REQUEST__KIND__KIND_UNSPECIFIED, {0,NULL}, {0,NULL}, 0, 0 }
+
+
+/*
+ * FileInfo describes the file a sub-request maps to (r->finfo).
+ */
+struct  Gobridge__V1__FileInfo
+{
+  ProtobufCMessage base;
+  Gobridge__V1__FileInfo__Type type;
+  int64_t size;
+  /*
+   * microseconds since the epoch
+   */
+  int64_t mtime_us;
+};
+#define GOBRIDGE__V1__FILE_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__file_info__descriptor) \
+    , GOBRIDGE__V1__FILE_INFO__TYPE__TYPE_UNSPECIFIED, 0, 0 }
+
+
+/*
+ * SubRequestResult answers a SubRequest.
+ */
+struct  Gobridge__V1__SubRequestResult
+{
+  ProtobufCMessage base;
+  /*
+   * the question's id
+   */
+  uint32_t id;
+  /*
+   * Non-empty when the module refused the question (an invalid target or
+   * method): nothing was looked up and the other fields are empty.
+   */
+  ProtobufCBinaryData refused;
+  /*
+   * The lookup's status: 200 when every phase let it through (also for a
+   * file that does not exist: only its handler would answer 404), else the
+   * status a phase ended it with (403, 401, 404, 500, …). With run, and a
+   * lookup status of 200, the status of running it: its handler's result,
+   * or the status it set when that was OK.
+   */
+  int32_t status;
+  /*
+   * the sub-request was run into the response
+   */
+  protobuf_c_boolean ran;
+  ProtobufCBinaryData uri;
+  ProtobufCBinaryData filename;
+  ProtobufCBinaryData canonical_filename;
+  ProtobufCBinaryData path_info;
+  ProtobufCBinaryData args;
+  ProtobufCBinaryData content_type;
+  ProtobufCBinaryData content_encoding;
+  ProtobufCBinaryData handler;
+  /*
+   * set when filename names something on disk
+   */
+  Gobridge__V1__FileInfo *file;
+  /*
+   * with SubRequest.headers_out
+   */
+  size_t n_headers_out;
+  Gobridge__V1__Pair **headers_out;
+};
+#define GOBRIDGE__V1__SUB_REQUEST_RESULT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__sub_request_result__descriptor) \
+    , 0, {0,NULL}, 0, 0, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, NULL, 0,NULL }
+
+
+/*
  * HandleResponse flows from the plugin to the module on the Handle stream.
  * One message may carry several parts; they apply in field order: logs, head,
- * body, flush, read_body, internal_redirect / send_file, finish.
+ * body, flush, discard_body, read_body, sub_request, internal_redirect /
+ * send_file, finish.
  */
 struct  Gobridge__V1__HandleResponse
 {
@@ -755,10 +906,22 @@ struct  Gobridge__V1__HandleResponse
    * headers, Content-Type included.
    */
   Gobridge__V1__SendFile *send_file;
+  /*
+   * Look up (and maybe run) a sub-request; the module answers with
+   * HandleRequest.sub_request.
+   */
+  Gobridge__V1__SubRequest *sub_request;
+  /*
+   * Read and throw away the rest of the request body
+   * (ap_discard_request_body), so the connection can be kept alive without
+   * the plugin reading a body it does not want. No answer: later read_body
+   * requests get an empty chunk with body_eof.
+   */
+  protobuf_c_boolean discard_body;
 };
 #define GOBRIDGE__V1__HANDLE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__handle_response__descriptor) \
-    , 0,NULL, NULL, {0,NULL}, 0, 0, NULL, {0,NULL}, NULL }
+    , 0,NULL, NULL, {0,NULL}, 0, 0, NULL, {0,NULL}, NULL, NULL, 0 }
 
 
 /* Gobridge__V1__Pair methods */
@@ -1065,6 +1228,63 @@ Gobridge__V1__SendFile *
 void   gobridge__v1__send_file__free_unpacked
                      (Gobridge__V1__SendFile *message,
                       ProtobufCAllocator *allocator);
+/* Gobridge__V1__SubRequest methods */
+void   gobridge__v1__sub_request__init
+                     (Gobridge__V1__SubRequest         *message);
+size_t gobridge__v1__sub_request__get_packed_size
+                     (const Gobridge__V1__SubRequest   *message);
+size_t gobridge__v1__sub_request__pack
+                     (const Gobridge__V1__SubRequest   *message,
+                      uint8_t             *out);
+size_t gobridge__v1__sub_request__pack_to_buffer
+                     (const Gobridge__V1__SubRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Gobridge__V1__SubRequest *
+       gobridge__v1__sub_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   gobridge__v1__sub_request__free_unpacked
+                     (Gobridge__V1__SubRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Gobridge__V1__FileInfo methods */
+void   gobridge__v1__file_info__init
+                     (Gobridge__V1__FileInfo         *message);
+size_t gobridge__v1__file_info__get_packed_size
+                     (const Gobridge__V1__FileInfo   *message);
+size_t gobridge__v1__file_info__pack
+                     (const Gobridge__V1__FileInfo   *message,
+                      uint8_t             *out);
+size_t gobridge__v1__file_info__pack_to_buffer
+                     (const Gobridge__V1__FileInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Gobridge__V1__FileInfo *
+       gobridge__v1__file_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   gobridge__v1__file_info__free_unpacked
+                     (Gobridge__V1__FileInfo *message,
+                      ProtobufCAllocator *allocator);
+/* Gobridge__V1__SubRequestResult methods */
+void   gobridge__v1__sub_request_result__init
+                     (Gobridge__V1__SubRequestResult         *message);
+size_t gobridge__v1__sub_request_result__get_packed_size
+                     (const Gobridge__V1__SubRequestResult   *message);
+size_t gobridge__v1__sub_request_result__pack
+                     (const Gobridge__V1__SubRequestResult   *message,
+                      uint8_t             *out);
+size_t gobridge__v1__sub_request_result__pack_to_buffer
+                     (const Gobridge__V1__SubRequestResult   *message,
+                      ProtobufCBuffer     *buffer);
+Gobridge__V1__SubRequestResult *
+       gobridge__v1__sub_request_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   gobridge__v1__sub_request_result__free_unpacked
+                     (Gobridge__V1__SubRequestResult *message,
+                      ProtobufCAllocator *allocator);
 /* Gobridge__V1__HandleResponse methods */
 void   gobridge__v1__handle_response__init
                      (Gobridge__V1__HandleResponse         *message);
@@ -1133,6 +1353,15 @@ typedef void (*Gobridge__V1__Finish_Closure)
                   void *closure_data);
 typedef void (*Gobridge__V1__SendFile_Closure)
                  (const Gobridge__V1__SendFile *message,
+                  void *closure_data);
+typedef void (*Gobridge__V1__SubRequest_Closure)
+                 (const Gobridge__V1__SubRequest *message,
+                  void *closure_data);
+typedef void (*Gobridge__V1__FileInfo_Closure)
+                 (const Gobridge__V1__FileInfo *message,
+                  void *closure_data);
+typedef void (*Gobridge__V1__SubRequestResult_Closure)
+                 (const Gobridge__V1__SubRequestResult *message,
                   void *closure_data);
 typedef void (*Gobridge__V1__HandleResponse_Closure)
                  (const Gobridge__V1__HandleResponse *message,
@@ -1204,6 +1433,11 @@ extern const ProtobufCMessageDescriptor gobridge__v1__handle_request__descriptor
 extern const ProtobufCMessageDescriptor gobridge__v1__response_head__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__finish__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__send_file__descriptor;
+extern const ProtobufCMessageDescriptor gobridge__v1__sub_request__descriptor;
+extern const ProtobufCEnumDescriptor    gobridge__v1__sub_request__kind__descriptor;
+extern const ProtobufCMessageDescriptor gobridge__v1__file_info__descriptor;
+extern const ProtobufCEnumDescriptor    gobridge__v1__file_info__type__descriptor;
+extern const ProtobufCMessageDescriptor gobridge__v1__sub_request_result__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__handle_response__descriptor;
 extern const ProtobufCServiceDescriptor gobridge__v1__go_bridge__descriptor;
 
