@@ -301,3 +301,28 @@ func TestSubRequestOutsideHandler(t *testing.T) {
 		t.Error("DiscardBody on a request not served by a handler = nil error")
 	}
 }
+
+// Over the real gRPC service, as the module drives it.
+func TestSubRequestOverGRPC(t *testing.T) {
+	h := sdk.HandlerFunc(func(w *sdk.ResponseWriter, r *sdk.Request) error {
+		sr, err := r.LookupURI("/static.txt")
+		if err != nil {
+			return err
+		}
+		if err := r.DiscardBody(); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%s|", sr.ContentType)
+		if _, err := w.Include("/static.txt"); err != nil {
+			return err
+		}
+		_, err = w.WriteString("|end")
+		return err
+	})
+	req := sdktest.NewRequest("POST", "/x", io.MultiReader(bytes.NewReader(make([]byte, 1<<20))))
+	rec := subModule().Do(t, sdktest.Conn(t, h), req)
+	if rec.Finish != sdktest.OK || rec.Body.String() != "text/plain|static file\n|end" || !rec.Discarded {
+		t.Errorf("finish %v, body %q, discarded %v; want OK, %q, true (logs %v)",
+			rec.Finish, rec.Body, rec.Discarded, "text/plain|static file\n|end", rec.Logs)
+	}
+}

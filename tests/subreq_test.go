@@ -254,6 +254,14 @@ func TestSubRequests(t *testing.T) {
 			log.Check(t)
 		})
 
+		t.Run("include recursion ends", func(t *testing.T) {
+			// Each level is a stream of its own, on a connection of its
+			// own, until LimitInternalRecursion (10) makes the lookup 500.
+			want := strings.Repeat("(", 11) + ")500" + strings.Repeat(")200", 10)
+			e.AssertGet("/subreq/self", 200, want)
+			log.Check(t, "AH00125") // "exceeded the limit of 10 subrequest nesting levels"
+		})
+
 		t.Run("include before any head", func(t *testing.T) {
 			r := e.AssertGet("/subreq/rawinclude?u=/static.txt", 200, "")
 			if want := "static file\n\n<after status 200>\n"; r.Body != want {

@@ -6,7 +6,9 @@
 // unasked, the rest in the chunks the handler asks for), records the
 // response, and checks every message against the rules the module
 // enforces. Conn serves the real gRPC service on a unix socket for
-// wire-level tests, and Do plays the module's part over it.
+// wire-level tests, and Do plays the module's part over it. A Module
+// answers the handler's sub-requests (Request.LookupURI, Include, …) with
+// what the test says httpd would find.
 //
 //	func TestHello(t *testing.T) {
 //		rec := sdktest.Serve(t, sdk.HandlerFunc(hello), sdktest.NewRequest("GET", "/hello?name=Ann", nil))

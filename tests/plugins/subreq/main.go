@@ -16,6 +16,8 @@
 //	…/rawlookup?uri=U     asks, past the SDK's checks, for a lookup of U and
 //	                      answers httpd's refusal (or "not refused")
 //	…/inner               "inner(sub=BOOL main=URI)": a target for includes
+//	…/self                "(", Include of its own URI, ")" and the status:
+//	                      recursion that httpd's LimitInternalRecursion ends
 //	…/discard?read=N      reads N bytes of the body, calls DiscardBody, then
 //	                      answers "read N, then EOF" (what Body gives after it),
 //	                      flushed at once
@@ -106,6 +108,16 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 		return err
 	case "inner":
 		_, err := fmt.Fprintf(w, "inner(sub=%v main=%s)", r.IsSubrequest, r.MainURI)
+		return err
+	case "self":
+		if _, err := w.WriteString("("); err != nil {
+			return err
+		}
+		st, err := w.Include(r.URI)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, ")%d", st)
 		return err
 	case "discard":
 		n, _ := strconv.ParseInt(q.Get("read"), 10, 64)
