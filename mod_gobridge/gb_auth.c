@@ -255,7 +255,7 @@ static int gb_auth_invoke(gb_auth_call *c, const char *method,
                           c->plugin, c->what, apr_time_as_msec(timeout));
         }
         else {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0252)
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0262)
                           "%s: %s: the call failed (plugin crashed, "
                           "restarted or sent something unreadable); "
                           "failing closed (500)", c->plugin, c->what);
@@ -515,13 +515,13 @@ static authn_status gb_authn_realm_hash(request_rec *r, const char *user,
                 }
             }
             else if (st == AUTH_GENERAL_ERROR) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0258)
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0263)
                               "%s: GetRealmHash: the plugin reported an "
                               "error (see its log line); 500", plugin);
             }
         }
     }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GB_APLOGNO(0259)
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GB_APLOGNO(0265)
                   "%s: GetRealmHash for user '%s' via provider '%s': %s",
                   plugin, st == AUTH_USER_FOUND
                           ? ap_escape_logitem(r->pool, user) : "(not logged)",
@@ -605,7 +605,7 @@ static authz_status gb_authz_check(request_rec *r, const char *require_line,
             gb_auth_apply_logs(&c, resp->n_logs, resp->logs);
             gb_auth_apply_mutations(&c, resp->n_mutations, resp->mutations);
             if (st == AUTHZ_GENERAL_ERROR) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0258)
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0264)
                               "%s: CheckAuthorization: the plugin reported "
                               "an error (see its log line); 500",
                               rq->plugin);

@@ -224,7 +224,7 @@ static int gb_filter_recv(gb_filter_ctx *ctx,
                       apr_time_as_msec(ctx->timeout));
     }
     else {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, ctx->r, GB_APLOGNO(0324)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, ctx->r, GB_APLOGNO(0337)
                       "%s: receiving from the %s filter failed "
                       "(GoBridgeMaxMessageSize is %" APR_SIZE_T_FMT ")",
                       ctx->plugin, gb_filter_kind(ctx),
@@ -755,7 +755,7 @@ static apr_status_t gb_filter_in(ap_filter_t *f, apr_bucket_brigade *bb,
     apr_status_t rv;
 
     if (!ctx) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, GB_APLOGNO(0320)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, GB_APLOGNO(0336)
                       "%s added without GoBridgeInputFilter; passing the "
                       "request body through", GB_FILTER_INPUT);
         ap_remove_input_filter(f);

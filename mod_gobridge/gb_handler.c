@@ -297,7 +297,7 @@ static int gb_pass_last(gb_handle_ctx *ctx,
     rv = ap_pass_brigade(r->output_filters, ctx->out);
     apr_brigade_cleanup(ctx->out);
     if (rv != APR_SUCCESS || c->aborted) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, GB_APLOGNO(0033)
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, GB_APLOGNO(0044)
                       "%s: client went away", ctx->plugin);
         return c->aborted ? OK : AP_FILTER_ERROR;
     }

@@ -562,7 +562,7 @@ func TestAuthFailsClosed(t *testing.T) {
 		}{
 			{"/stub/unspecified/", 500, "GB0254"},
 			{"/stub/bignum/", 500, "GB0254"},
-			{"/stub/error/", 500, "GB0258"},
+			{"/stub/error/", 500, "GB0258"}, // CheckPassword's GENERAL_ERROR
 			{"/stub/badmut/", 500, "GB0254"},
 			{"/stub/badlog/", 500, "GB0254"},
 			{"/stub/grpcerr/", 500, "GB0253"},
@@ -626,8 +626,8 @@ func TestAuthFailsClosed(t *testing.T) {
 			if r.Status != 500 && r.Status != 503 {
 				t.Errorf("crash: %d; want 500 or 503", r.Status)
 			}
-			if !log.Contains("GB0252: authstub") {
-				t.Errorf("no GB0252 line naming the plugin")
+			if !log.Contains("GB0262: authstub") {
+				t.Errorf("no GB0262 line naming the plugin")
 			}
 			// Killed from outside, between calls: never a grant.
 			pids := e.ProcessesOf("authstub")
@@ -646,7 +646,7 @@ func TestAuthFailsClosed(t *testing.T) {
 			}) {
 				t.Errorf("the plugin did not come back")
 			}
-			log.Check(t, "GB0251", "GB0252", "GB0254", "authstub", "broken", "GB0017")
+			log.Check(t, "GB0251", "GB0252", "GB0262", "GB0254", "authstub", "broken", "GB0017")
 		})
 
 		t.Run("no passwords in the error log", func(t *testing.T) {

@@ -196,6 +196,50 @@ func TestSubRequests(t *testing.T) {
 			log.Check(t)
 		})
 
+		t.Run("lookups do not grow the child", func(t *testing.T) {
+			// A sub-request left undestroyed would keep its pool (8 KiB
+			// and more) until the end of the request: 20000 of them grow
+			// the serving child's peak RSS by well over 100 MiB. Every
+			// child's peak is compared, so it does not matter which child
+			// serves the long request.
+			get := func(n int) {
+				t.Helper()
+				_, b := mustGet(t, e, "GET", fmt.Sprintf("/subreq/many?n=%d&uri=%s", n, q("/static.txt")), nil, 200)
+				if want := fmt.Sprintf("%d lookups, status 200", n); string(b) != want {
+					t.Fatalf("GET many = %q; want %q", b, want)
+				}
+			}
+			peaks := func() map[int]int64 {
+				m := map[int]int64{}
+				for _, pid := range e.HTTPDChildren() {
+					if rss, err := harness.PeakRSS(pid); err == nil {
+						m[pid] = rss
+					}
+				}
+				return m
+			}
+			for i := 0; i < 4; i++ {
+				get(200) // warm every child that may serve the next request
+			}
+			before := peaks()
+			get(20000)
+			compared := 0
+			for pid, rss := range peaks() {
+				b, ok := before[pid]
+				if !ok {
+					continue
+				}
+				compared++
+				if rss-b > 16<<20 {
+					t.Errorf("child %d: peak RSS grew by %d KiB over 20000 lookups", pid, (rss-b)>>10)
+				}
+			}
+			if compared == 0 {
+				t.Fatalf("no httpd child lived through the measurement")
+			}
+			log.Check(t)
+		})
+
 		t.Run("non-local URI is refused", func(t *testing.T) {
 			res := lookup(t, "/subreq/lookup?uri="+q("http://elsewhere/"))
 			if !strings.Contains(res.Error, "not a local URI") || res.Status != 0 {

@@ -11,6 +11,7 @@
 //	                      IncludeFile; &ct=T sets the Content-Type, &status=N
 //	                      the status; &buffer=1 writes 300 KiB of '.' first
 //	                      (so the head and a full chunk go out before)
+//	…/many?n=N&uri=U      looks U up N times, answers "N lookups, status S"
 //	…/rawinclude?u=U      asks, past the SDK, for an include before any head,
 //	                      then writes "<after>": the module sends its own head
 //	…/rawlookup?uri=U     asks, past the SDK's checks, for a lookup of U and
@@ -86,6 +87,18 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 		return answer(w, r, sr, err)
 	case "include":
 		return include(w, r, q)
+	case "many":
+		n, _ := strconv.Atoi(q.Get("n"))
+		st := 0
+		for i := 0; i < n; i++ {
+			sr, err := r.LookupURI(q.Get("uri"))
+			if err != nil {
+				return err
+			}
+			st = sr.Status
+		}
+		_, err := fmt.Fprintf(w, "%d lookups, status %d", n, st)
+		return err
 	case "rawinclude":
 		in, err := wire.Hooks.RoundTripRaw(w, &pb.HandleResponse{SubRequest: &pb.SubRequest{
 			Id: 1, Kind: pb.SubRequest_KIND_URI, Target: []byte(q.Get("u")), Run: true}})
