@@ -85,7 +85,10 @@ void *gb_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     int i;
 
     conf->location = add->location ? add->location : base->location;
+    /* The list is one setting: an inner GoBridgeHandler replaces it. */
     conf->handler = add->handler ? add->handler : base->handler;
+    conf->handler_next = add->handler ? add->handler_next
+                                      : base->handler_next;
     conf->timeout = add->timeout >= 0 ? add->timeout : base->timeout;
     conf->connect_timeout = add->connect_timeout >= 0
                             ? add->connect_timeout : base->connect_timeout;
@@ -202,6 +205,22 @@ const char *gb_config_handler(const gb_dir_conf *d)
         return NULL;
     }
     return d->handler;
+}
+
+const char *gb_config_handler_at(const gb_dir_conf *d, int i)
+{
+    const char *first = gb_config_handler(d);
+
+    if (!first || i < 0) {
+        return NULL;
+    }
+    if (i == 0) {
+        return first;
+    }
+    if (!d->handler_next || i > d->handler_next->nelts) {
+        return NULL;
+    }
+    return APR_ARRAY_IDX(d->handler_next, i - 1, const char *);
 }
 
 const gb_plugin *gb_config_plugin(server_rec *s, const char *name)
@@ -360,21 +379,43 @@ const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,
     return NULL;
 }
 
-const char *gb_config_cmd_handler(cmd_parms *cmd, void *dc, const char *a)
+const char *gb_config_cmd_handler(cmd_parms *cmd, void *dc, int argc,
+                                  char *const argv[])
 {
     gb_dir_conf *conf = dc;
+    const char *err;
+    int i;
 
-    if (!strcasecmp(a, "none")) {
+    if (argc < 1) {
+        return apr_psprintf(cmd->pool, "%s: takes one or more plugin "
+                            "names, or None", cmd->cmd->name);
+    }
+    conf->handler_next = NULL;
+    if (argc == 1 && !strcasecmp(argv[0], "none")) {
         conf->handler = "";     /* an inner section hands the URL back */
         return NULL;
     }
-    if (!gb_valid_name(a)) {
-        return apr_psprintf(cmd->pool, "%s: invalid plugin name '%s': use "
-                            "the name of a GoBridgePlugin, or None",
-                            cmd->cmd->name, a);
+    for (i = 0; i < argc; i++) {
+        if (!gb_valid_name(argv[i]) || !strcasecmp(argv[i], "none")) {
+            return apr_psprintf(cmd->pool, "%s: invalid plugin name '%s': "
+                                "use the names of GoBridgePlugin lines, or "
+                                "None alone", cmd->cmd->name, argv[i]);
+        }
+        err = gb_config_ref(cmd, argv[i]);
+        if (err) {
+            return err;
+        }
     }
-    conf->handler = a;
-    return gb_config_ref(cmd, a);
+    conf->handler = apr_pstrdup(cmd->pool, argv[0]);
+    if (argc > 1) {
+        conf->handler_next = apr_array_make(cmd->pool, argc - 1,
+                                            sizeof(const char *));
+        for (i = 1; i < argc; i++) {
+            APR_ARRAY_PUSH(conf->handler_next, const char *) =
+                apr_pstrdup(cmd->pool, argv[i]);
+        }
+    }
+    return NULL;
 }
 
 const char *gb_config_cmd_phase(cmd_parms *cmd, void *dc, int argc,

@@ -83,7 +83,10 @@ typedef struct gb_srv_conf {
 
 typedef struct gb_dir_conf {
     const char *location;            /* the section path, NULL at server */
-    const char *handler;             /* plugin name; "" = GoBridgeHandler none */
+    const char *handler;             /* first plugin; "" = GoBridgeHandler none */
+    apr_array_header_t *handler_next;/* const char *: the plugins tried, in
+                                      * order, when the one before declined;
+                                      * set and merged with handler */
     apr_table_t *options;            /* values may be GB_CONFIG_UNSET (see .c) */
     apr_interval_time_t timeout;     /* -1: unset */
     apr_interval_time_t connect_timeout;
@@ -112,7 +115,8 @@ void *gb_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
 /* Directive handlers (see mod_gobridge.c for the command table). */
 const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,
                                  char *const argv[]);
-const char *gb_config_cmd_handler(cmd_parms *cmd, void *dc, const char *a);
+const char *gb_config_cmd_handler(cmd_parms *cmd, void *dc, int argc,
+                                  char *const argv[]);
 const char *gb_config_cmd_option(cmd_parms *cmd, void *dc, const char *key,
                                  const char *val);
 const char *gb_config_cmd_timeout(cmd_parms *cmd, void *dc, const char *a);
@@ -178,6 +182,10 @@ int gb_config_phases_on(const gb_dir_conf *d, unsigned mask);
 /* The content handler's plugin for d: NULL when there is none
  * (GoBridgeHandler unset or None, or GoBridgePhases without handler). */
 const char *gb_config_handler(const gb_dir_conf *d);
+
+/* The i-th plugin of d's GoBridgeHandler list (0 is gb_config_handler's),
+ * or NULL past its end. */
+const char *gb_config_handler_at(const gb_dir_conf *d, int i);
 
 /* The options that are set (unset markers skipped), in order; calls fn
  * like apr_table_do until it returns 0. */

@@ -64,6 +64,8 @@ typedef struct {
     int body_eof_sent;      /* we told the plugin body_eof */
     int clean;              /* trailers OK: the connection may be reused */
     int passed;             /* body or a flush went to the output filters */
+    int body_taken;         /* body read past the prefetch: a declining
+                             * plugin cannot hand over to the next one */
     const char *redirect;   /* internal_redirect, in r->pool */
     const char *sf_path;    /* send_file, in r->pool */
     apr_off_t sf_offset;
@@ -316,6 +318,7 @@ static int gb_send_body(gb_handle_ctx *ctx, apr_pool_t *mp, apr_size_t want)
         return gb_protocol_error(ctx, "read_body after the request body "
                                       "ended");
     }
+    ctx->body_taken = 1;
     rv = gb_read_body(ctx, mp, want > GB_READ_BODY_MAX ? GB_READ_BODY_MAX
                                                        : want,
                       APR_BLOCK_READ, &buf, &len);
@@ -359,6 +362,7 @@ static void gb_discard_body(gb_handle_ctx *ctx)
     if (ctx->body_eof_read) {
         return;
     }
+    ctx->body_taken = 1;
     rc = ap_discard_request_body(r);
     ctx->body_eof_read = 1;
     if (rc != OK) {
@@ -883,32 +887,32 @@ static int gb_is_down(apr_status_t rv)
            || APR_STATUS_IS_TIMEUP(rv);
 }
 
-int gb_handler_handle(request_rec *r)
+/* What the module read of the request body before calling any plugin.
+ * Kept for the whole handler, so that the next plugin of a GoBridgeHandler
+ * list gets the same first message when one declines. */
+typedef struct {
+    const char *buf;
+    apr_size_t len;
+    int eof;                /* the whole body is in buf */
+    int has_body;
+} gb_prefetch;
+
+/* Runs one plugin's Handle call for r: the handler's result, DECLINED
+ * included (the caller decides whether the next plugin may try). */
+static int gb_handle_one(request_rec *r, gb_dir_conf *d, const char *plugin,
+                         const gb_prefetch *pre, int *body_taken)
 {
     Gobridge__V1__HandleRequest first = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
     gb_handle_ctx ctx;
     apr_pool_t *tmp;
     const char *sock;
     apr_status_t rv;
-    char *buf;
-    apr_size_t len;
     int rc;
 
-    if (!r->handler || strcmp(r->handler, GB_HANDLER_NAME)) {
-        return DECLINED;
-    }
     memset(&ctx, 0, sizeof(ctx));
     ctx.r = r;
-    ctx.d = gb_config_rget(r);
-    ctx.plugin = gb_config_handler(ctx.d);
-    if (!ctx.plugin || !*ctx.plugin
-        || !gb_config_plugin(r->server, ctx.plugin)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0040)
-                      "%s: handler 'gobridge' without a GoBridgeHandler "
-                      "naming a declared plugin for %s",
-                      ctx.plugin ? ctx.plugin : "(none)", r->uri);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ctx.d = d;
+    ctx.plugin = plugin;
     ctx.timeout = gb_config_timeout(ctx.d);
 
     apr_pool_create(&tmp, r->pool);
@@ -917,19 +921,9 @@ int gb_handler_handle(request_rec *r)
     ctx.in = apr_brigade_create(tmp, r->connection->bucket_alloc);
 
     first.request = gb_request_build(r, tmp, ctx.plugin, ctx.d);
-    if (!first.request->has_body) {
-        ctx.body_eof_read = 1;
-    }
-    else if (!r->expecting_100) {
-        rv = gb_read_body(&ctx, tmp, GB_PREFETCH_MAX, APR_NONBLOCK_READ,
-                          &buf, &len);
-        if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, GB_APLOGNO(0041)
-                          "%s: reading the request body failed", ctx.plugin);
-            apr_pool_destroy(tmp);
-            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-        }
-        first.body = gb_pb_bytesn(buf, len);
+    ctx.body_eof_read = pre->eof;
+    if (pre->len) {
+        first.body = gb_pb_bytesn(pre->buf, pre->len);
     }
     first.body_eof = ctx.body_eof_read;
 
@@ -974,6 +968,7 @@ int gb_handler_handle(request_rec *r)
     }
 
     rc = gb_handle_loop(&ctx, tmp);
+    *body_taken = ctx.body_taken;
     gb_conn_release(ctx.conn, ctx.clean);
     /* Transient buckets are set aside by now; the messages can go. */
     apr_pool_destroy(tmp);
@@ -988,6 +983,76 @@ int gb_handler_handle(request_rec *r)
     }
     if (rc == OK && ctx.sf_path) {
         return gb_send_file(&ctx);
+    }
+    return rc;
+}
+
+int gb_handler_handle(request_rec *r)
+{
+    gb_dir_conf *d;
+    gb_prefetch pre;
+    const char *plugin;
+    int i, rc = DECLINED, taken = 0;
+
+    if (!r->handler || strcmp(r->handler, GB_HANDLER_NAME)) {
+        return DECLINED;
+    }
+    d = gb_config_rget(r);
+    for (i = 0; (plugin = gb_config_handler_at(d, i)) != NULL; i++) {
+        if (!gb_config_plugin(r->server, plugin)) {
+            break;
+        }
+    }
+    if (i == 0 || plugin) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0040)
+                      "%s: handler 'gobridge' without a GoBridgeHandler "
+                      "naming a declared plugin for %s",
+                      plugin ? plugin : "(none)", r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    memset(&pre, 0, sizeof(pre));
+    pre.has_body = gb_request_content_length(r) != 0;  /* as the snapshot says */
+    pre.eof = !pre.has_body;
+    if (pre.has_body && !r->expecting_100) {
+        gb_handle_ctx rd;
+        apr_status_t rv;
+        char *buf;
+
+        /* Only what has arrived: a plugin that never reads the body
+         * must not wait for a slow client. */
+        memset(&rd, 0, sizeof(rd));
+        rd.r = r;
+        rd.in = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+        rv = gb_read_body(&rd, r->pool, GB_PREFETCH_MAX, APR_NONBLOCK_READ,
+                          &buf, &pre.len);
+        apr_brigade_destroy(rd.in);
+        if (rv != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, GB_APLOGNO(0041)
+                          "%s: reading the request body failed",
+                          gb_config_handler(d));
+            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+        }
+        pre.buf = buf;
+        pre.eof = rd.body_eof_read;
+    }
+
+    for (i = 0; (plugin = gb_config_handler_at(d, i)) != NULL; i++) {
+        const char *next = gb_config_handler_at(d, i + 1);
+
+        rc = gb_handle_one(r, d, plugin, &pre, &taken);
+        if (rc != DECLINED || !next) {
+            break;
+        }
+        if (taken) {
+            /* The next plugin would see a body with its start missing. */
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0045)
+                          "%s: declined after reading the request body; "
+                          "%s cannot be given it: 500", plugin, next);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GB_APLOGNO(0046)
+                      "%s: declined; trying %s", plugin, next);
     }
     return rc;
 }

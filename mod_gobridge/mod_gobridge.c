@@ -65,9 +65,11 @@ static const command_rec gb_cmds[] = {
     /* Per-directory directives may appear in .htaccess: the handler,
      * timeouts and phases with AllowOverride FileInfo (like SetHandler),
      * options with Options, the auth phases with AuthConfig. */
-    AP_INIT_TAKE1("GoBridgeHandler", gb_config_cmd_handler, NULL,
-                  RSRC_CONF | ACCESS_CONF | OR_FILEINFO, "GoBridgeHandler name|None: "
-                  "serve this location with the named plugin"),
+    AP_INIT_TAKE_ARGV("GoBridgeHandler", gb_config_cmd_handler, NULL,
+                      RSRC_CONF | ACCESS_CONF | OR_FILEINFO,
+                      "GoBridgeHandler plugin [plugin...] | None: serve "
+                      "this location with the first plugin that does not "
+                      "decline"),
     AP_INIT_TAKE12("GoBridgeOption", gb_config_cmd_option, NULL,
                    RSRC_CONF | ACCESS_CONF | OR_OPTIONS, "GoBridgeOption key [value]: "
                    "set (or, without a value, unset) an option for plugins"),

@@ -236,6 +236,25 @@ static cmd_parms *htaccess_cmd(apr_pool_t *p, server_rec *s,
 
 #define PH(id) GB_PHASES_BIT(GB_PHASE_##id)
 
+/* A directive's arguments from one space-separated string. */
+static char *const *argv_of(apr_pool_t *p, const char *line)
+{
+    char **argv;
+
+    apr_tokenize_to_argv(line, &argv, p);
+    return argv;
+}
+
+static int argc_of(char *const *argv)
+{
+    int n = 0;
+
+    while (argv[n]) {
+        n++;
+    }
+    return n;
+}
+
 static const char *phases(apr_pool_t *p, gb_dir_conf *d, const char *line)
 {
     char *argv[8], *last, *tok, *copy = apr_pstrdup(p, line);
@@ -364,10 +383,10 @@ static void test_config_htaccess(apr_pool_t *p)
           "a <Directory> section taken for .htaccess");
     cmd = htaccess_cmd(p, s, "GoBridgeHandler", OR_FILEINFO, NULL);
     CHECK(gb_config_in_htaccess(cmd), ".htaccess not recognised");
-    err = gb_config_cmd_handler(cmd, d, "known");
+    err = gb_config_cmd_handler(cmd, d, 1, argv_of(p, "known"));
     CHECK(err == NULL && !strcmp(d->handler, "known"),
           ".htaccess GoBridgeHandler known = %s", err ? err : "(null)");
-    err = gb_config_cmd_handler(cmd, d, "unknown");
+    err = gb_config_cmd_handler(cmd, d, 1, argv_of(p, "unknown"));
     CHECK(err && !strncmp(err, "GoBridgeHandler: unknown plugin 'unknown'",
                           41), ".htaccess unknown plugin = %s; want refused",
           err ? err : "(null)");
@@ -479,10 +498,46 @@ static void test_config_merge(apr_pool_t *p)
           gb_config_connect_timeout(m2));
 
     /* GoBridgeHandler None hands a sub-location back. */
-    gb_config_cmd_handler(fake_cmd(p, "GoBridgeHandler"), deep, "None");
+    gb_config_cmd_handler(fake_cmd(p, "GoBridgeHandler"), deep, 1,
+                          argv_of(p, "None"));
     m3 = gb_config_merge_dir(p, m2, deep);
     CHECK(m3->handler && !*m3->handler, "handler after None = %s; want \"\"",
           m3->handler);
+    /* A list is one setting: tried in order, replaced whole by an inner
+     * section, and None still switches it off. */
+    {
+        gb_dir_conf *a = gb_config_create_dir(p, "/chain");
+        gb_dir_conf *b = gb_config_create_dir(p, "/chain/one");
+        gb_dir_conf *ma, *mb, *mc;
+        char *const *av = argv_of(p, "first second third");
+        cmd_parms *hc = fake_cmd(p, "GoBridgeHandler");
+
+        CHECK(gb_config_cmd_handler(hc, a, argc_of(av), av) == NULL,
+              "GoBridgeHandler first second third refused");
+        ma = gb_config_merge_dir(p, m1, a);
+        CHECK(!strcmp(gb_config_handler_at(ma, 0), "first")
+              && !strcmp(gb_config_handler_at(ma, 1), "second")
+              && !strcmp(gb_config_handler_at(ma, 2), "third")
+              && gb_config_handler_at(ma, 3) == NULL,
+              "handler list of /chain wrong");
+        av = argv_of(p, "solo");
+        gb_config_cmd_handler(hc, b, argc_of(av), av);
+        mb = gb_config_merge_dir(p, ma, b);
+        CHECK(!strcmp(gb_config_handler_at(mb, 0), "solo")
+              && gb_config_handler_at(mb, 1) == NULL,
+              "an inner GoBridgeHandler did not replace the whole list");
+        mc = gb_config_merge_dir(p, ma, deep);  /* deep says None */
+        CHECK(gb_config_handler_at(mc, 0) == NULL
+              && gb_config_handler_at(mc, 1) == NULL,
+              "None left part of the list: %s",
+              gb_config_handler_at(mc, 1));
+        av = argv_of(p, "ok None");
+        CHECK(gb_config_cmd_handler(hc, b, argc_of(av), av) != NULL,
+              "GoBridgeHandler ok None accepted");
+        CHECK(gb_config_cmd_handler(hc, b, 0, argv_of(p, "")) != NULL,
+              "GoBridgeHandler without arguments accepted");
+        gb_config_pre_config(p);    /* forget the names referenced here */
+    }
     /* Merging must not change its inputs. */
     CHECK(apr_table_get(outer->options, "role") == NULL,
           "merge modified the outer section");
@@ -570,10 +625,10 @@ static void test_config_directives(apr_pool_t *p)
     cmd = fake_cmd(p, "GoBridgeHandler");
     cmd->server = s;
     gb_config_sget(s)->daemon = "/bin/sh";  /* the default is not installed */
-    CHECK(gb_config_cmd_handler(cmd, d, "hello") == NULL,
+    CHECK(gb_config_cmd_handler(cmd, d, 1, argv_of(p, "hello")) == NULL,
           "GoBridgeHandler hello refused");
     CHECK(gb_config_check(p, p, s) == OK, "check with known plugin failed");
-    CHECK(gb_config_cmd_handler(cmd, d, "nothere") == NULL,
+    CHECK(gb_config_cmd_handler(cmd, d, 1, argv_of(p, "nothere")) == NULL,
           "GoBridgeHandler nothere refused at parse time");
     CHECK(gb_config_check(p, p, s) != OK,
           "check with unknown plugin passed");

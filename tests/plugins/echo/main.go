@@ -28,6 +28,11 @@
 //	…/sendfile?path=P     ResponseWriter.SendFile(P); &off=N&len=N use SendFileRange,
 //	                      &ct=T sets the Content-Type, &status=N the status
 //	…/absurl?path=/x      Request.AbsoluteURL(path), as text
+//	…/whoami              the GoBridgePlugin name it was called as, and its pid
+//
+// GoBridgeOption decline.<plugin name> makes that name decline before
+// anything else: "always" at once, "after-body" after reading the body,
+// "with-body" when the request has one (without reading it).
 //
 // Anything else answers 404 with the list above.
 package main
@@ -55,7 +60,22 @@ func main() { sdk.ServeHandler(sdk.HandlerFunc(serve)) }
 
 func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 	q, _ := url.ParseQuery(r.Args)
+	switch r.Option("decline." + r.Plugin) {
+	case "always":
+		return sdk.Declined
+	case "after-body":
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return err
+		}
+		return sdk.Declined
+	case "with-body":
+		if r.ContentLength != 0 {
+			return sdk.Declined
+		}
+	}
 	switch path.Base(r.URI) {
+	case "whoami":
+		return text(w, fmt.Sprintf("%s %d", r.Plugin, os.Getpid()))
 	case "pid":
 		return text(w, strconv.Itoa(os.Getpid()))
 	case "snapshot":
