@@ -1,8 +1,10 @@
 package wire
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"testing"
 	"time"
 
@@ -111,4 +113,77 @@ func fmtSlice(s []string) string {
 		out += v
 	}
 	return out + "]"
+}
+
+// fillRequest gives every field of a Request a value of its own, so a field
+// that DecodeRequest forgets, or reads from another field's bytes, shows.
+func fillRequest(t *testing.T) Request {
+	t.Helper()
+	var r Request
+	n := 0
+	next := func() int { n++; return n }
+	var fill func(v reflect.Value, name string)
+	fill = func(v reflect.Value, name string) {
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString(fmt.Sprintf("%s-%d", name, next()))
+		case reflect.Bool:
+			v.SetBool(true)
+		case reflect.Int, reflect.Int64:
+			v.SetInt(int64(next()))
+		case reflect.Uint64:
+			v.SetUint(uint64(next()))
+		case reflect.Slice:
+			v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+			for i := 0; i < 2; i++ {
+				fill(v.Index(i), fmt.Sprintf("%s[%d]", name, i))
+			}
+		case reflect.Struct:
+			if v.Type() == reflect.TypeOf(time.Time{}) {
+				v.Set(reflect.ValueOf(time.UnixMicro(int64(1700000000000000 + next()))))
+				return
+			}
+			for i := 0; i < v.NumField(); i++ {
+				fill(v.Field(i), v.Type().Field(i).Name)
+			}
+		case reflect.Pointer:
+			v.Set(reflect.New(v.Type().Elem()))
+			fill(v.Elem(), name)
+		default:
+			t.Fatalf("fillRequest: field %s of kind %v", name, v.Kind())
+		}
+	}
+	fill(reflect.ValueOf(&r).Elem(), "")
+	return r
+}
+
+func TestDecodeRequestEveryField(t *testing.T) {
+	r := fillRequest(t)
+	b, err := proto.Marshal(EncodeRequest(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m pb.Request
+	if err := proto.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	got := DecodeRequest(&m)
+	if !reflect.DeepEqual(got, r) {
+		t.Errorf("DecodeRequest(EncodeRequest(r)) =\n%+v\nwant\n%+v", got, r)
+	}
+	// The decoded strings are copies: grpc-go may reuse the message.
+	for i := range m.Method {
+		m.Method[i] = 'X'
+	}
+	for _, p := range m.HeadersIn {
+		for i := range p.Value {
+			p.Value[i] = 'X'
+		}
+	}
+	if got.Method != r.Method || got.Headers[0].Value != r.Headers[0].Value {
+		t.Errorf("decoded strings changed with the message: %q, %q", got.Method, got.Headers[0].Value)
+	}
+	if z := DecodeRequest(nil); !reflect.DeepEqual(z, Request{}) {
+		t.Errorf("DecodeRequest(nil) = %+v; want the zero Request", z)
+	}
 }
