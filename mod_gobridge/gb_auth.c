@@ -17,6 +17,7 @@
 #include <apr_lib.h>
 #include <apr_md5.h>
 #include <apr_optional.h>
+#include <apr_sha1.h>
 #include <apr_strings.h>
 #include <http_core.h>
 #include <http_main.h>
@@ -76,6 +77,24 @@ const char *gb_auth_cmd_authn_provider(cmd_parms *cmd, void *dc,
     }
     conf->authn_plugin = a;
     gb_config_remember_ref(cmd, a);
+    return NULL;
+}
+
+const char *gb_auth_cmd_cache_hash(cmd_parms *cmd, void *dc, const char *a)
+{
+    gb_dir_conf *conf = dc;
+
+    if (!strcasecmp(a, "apr1")) {
+        conf->authn_cache_hash = GB_CACHE_HASH_APR1;
+    }
+    else if (!strcasecmp(a, "sha1")) {
+        conf->authn_cache_hash = GB_CACHE_HASH_SHA1;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a cache hash: use "
+                            "apr1 (salted, the default) or sha1 (fast, "
+                            "unsalted)", cmd->cmd->name, a);
+    }
     return NULL;
 }
 
@@ -347,9 +366,12 @@ static const char *gb_authn_status_name(authn_status st)
     }
 }
 
-/* Caches a granted password for mod_authn_socache (AuthnCacheProvideFor):
- * as a salted apr1 hash, which mod_authn_socache checks with
- * apr_password_validate. Never the password itself. */
+/* Caches a granted password for mod_authn_socache (AuthnCacheProvideFor)
+ * as a hash that mod_authn_socache checks with apr_password_validate on
+ * every cached login, never the password itself. apr1 (the default) is
+ * salted but costs 1000 MD5 rounds per check, about as much as the call
+ * to the plugin it saves; GoBridgeAuthnCacheHash sha1 makes the check one
+ * SHA-1, unsalted, for caches that nobody else can read. */
 static void gb_authn_cache_password(request_rec *r, const char *provider,
                                     const char *user, const char *password)
 {
@@ -359,8 +381,19 @@ static void gb_authn_cache_password(request_rec *r, const char *provider,
     char salt[9], hash[120];
     int i;
 
-    if (!gb_authn_cache_store
-        || apr_generate_random_bytes(rnd, sizeof(rnd)) != APR_SUCCESS) {
+    if (!gb_authn_cache_store) {
+        return;
+    }
+    if (gb_config_authn_cache_hash(gb_config_rget(r)) == GB_CACHE_HASH_SHA1) {
+        apr_sha1_base64(password, (int)strlen(password), hash);
+        gb_authn_cache_store(r, provider, user, NULL, hash);
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, GB_APLOGNO(0266)
+                      "%s: offered the grant for '%s' to mod_authn_socache "
+                      "({SHA})", provider, ap_escape_logitem(r->pool, user));
+        memset(hash, 0, sizeof(hash));
+        return;
+    }
+    if (apr_generate_random_bytes(rnd, sizeof(rnd)) != APR_SUCCESS) {
         return;
     }
     for (i = 0; i < 8; i++) {

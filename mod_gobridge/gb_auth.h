@@ -26,4 +26,7 @@ void gb_auth_register(apr_pool_t *p);
 const char *gb_auth_cmd_authn_provider(cmd_parms *cmd, void *dc,
                                        const char *a);
 
+/* GoBridgeAuthnCacheHash apr1|sha1 (per directory). */
+const char *gb_auth_cmd_cache_hash(cmd_parms *cmd, void *dc, const char *a);
+
 #endif /* GB_AUTH_H */

@@ -73,6 +73,7 @@ void *gb_config_create_dir(apr_pool_t *p, char *dir)
     conf->connect_timeout = -1;
     conf->max_message = -1;
     conf->phases_on = -1;
+    conf->authn_cache_hash = -1;
     return conf;
 }
 
@@ -94,6 +95,8 @@ void *gb_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
                             ? add->connect_timeout : base->connect_timeout;
     conf->max_message = add->max_message >= 0
                         ? add->max_message : base->max_message;
+    conf->authn_cache_hash = add->authn_cache_hash >= 0
+                             ? add->authn_cache_hash : base->authn_cache_hash;
     conf->authn_plugin = add->authn_plugin ? add->authn_plugin
                                            : base->authn_plugin;
     /* An inner section's list replaces the outer one (None clears it). */
@@ -205,6 +208,12 @@ const char *gb_config_handler(const gb_dir_conf *d)
         return NULL;
     }
     return d->handler;
+}
+
+gb_cache_hash gb_config_authn_cache_hash(const gb_dir_conf *d)
+{
+    return d->authn_cache_hash >= 0 ? (gb_cache_hash)d->authn_cache_hash
+                                    : GB_CACHE_HASH_APR1;
 }
 
 const char *gb_config_handler_at(const gb_dir_conf *d, int i)

@@ -81,6 +81,12 @@ typedef struct gb_srv_conf {
     apr_array_header_t *phases[GB_PHASE_COUNT];
 } gb_srv_conf;
 
+/* How a granted Basic password is offered to mod_authn_socache. */
+typedef enum {
+    GB_CACHE_HASH_APR1 = 0,     /* salted $apr1$ (1000 MD5 rounds): default */
+    GB_CACHE_HASH_SHA1          /* {SHA}: one SHA-1, unsalted, fast */
+} gb_cache_hash;
+
 typedef struct gb_dir_conf {
     const char *location;            /* the section path, NULL at server */
     const char *handler;             /* first plugin; "" = GoBridgeHandler none */
@@ -91,6 +97,8 @@ typedef struct gb_dir_conf {
     apr_interval_time_t timeout;     /* -1: unset */
     apr_interval_time_t connect_timeout;
     apr_off_t max_message;           /* -1: unset */
+    int authn_cache_hash;            /* GoBridgeAuthnCacheHash: a
+                                      * GB_CACHE_HASH_*, -1 unset */
     const char *authn_plugin;        /* GoBridgeAuthnProvider (gb_auth.c):
                                       * NULL unset, "" None */
     /* Per-directory phase handlers, as in gb_srv_conf. */
@@ -182,6 +190,9 @@ int gb_config_phases_on(const gb_dir_conf *d, unsigned mask);
 /* The content handler's plugin for d: NULL when there is none
  * (GoBridgeHandler unset or None, or GoBridgePhases without handler). */
 const char *gb_config_handler(const gb_dir_conf *d);
+
+/* GoBridgeAuthnCacheHash for d (GB_CACHE_HASH_APR1 when unset). */
+gb_cache_hash gb_config_authn_cache_hash(const gb_dir_conf *d);
 
 /* The i-th plugin of d's GoBridgeHandler list (0 is gb_config_handler's),
  * or NULL past its end. */

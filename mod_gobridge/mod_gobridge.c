@@ -132,6 +132,10 @@ static const command_rec gb_cmds[] = {
                   RSRC_CONF | ACCESS_CONF, "GoBridgeAuthnProvider "
                   "plugin|None: the plugin that answers 'AuthBasicProvider "
                   "gobridge' and 'AuthDigestProvider gobridge' here"),
+    AP_INIT_TAKE1("GoBridgeAuthnCacheHash", gb_auth_cmd_cache_hash, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "GoBridgeAuthnCacheHash apr1|sha1: how granted passwords "
+                  "are hashed for mod_authn_socache"),
     {NULL}
 };
 

@@ -90,6 +90,8 @@ func authConf(t *testing.T, e *harness.Env) string {
 	mkHtpasswd(t, users)
 	cached := filepath.Join(data, "cached-users")
 	mkHtpasswd(t, cached)
+	cachedSHA := filepath.Join(data, "cached-sha-users")
+	mkHtpasswd(t, cachedSHA)
 	if err := os.WriteFile(filepath.Join(data, "groups"), []byte("admins: u_bcrypt u_apr1\nbanned: u_sha1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func authConf(t *testing.T, e *harness.Env) string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("htdigest: %v\n%s", err, out)
 	}
-	for _, d := range []string{"private", "admin", "any", "none", "merge", "merge/admins", "digest", "cached", "stub", "noprov", "alias", "ht", "htghost", "badhash"} {
+	for _, d := range []string{"private", "admin", "any", "none", "merge", "merge/admins", "digest", "cached", "cachedsha", "stub", "noprov", "alias", "ht", "htghost", "badhash"} {
 		if err := os.MkdirAll(filepath.Join(e.Root, "htdocs", d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -251,7 +253,18 @@ GoBridgeTimeout 5
 		stub("authz-unspecified", "    Require gobridge authstub anything\n    GoBridgeOption stub.authz unspecified\n"),
 		stub("authz-nouser", "    Require gobridge authstub anything\n    GoBridgeOption stub.authz nouser\n"),
 		stub("crash", "    GoBridgeOption stub.crash 1\n"),
-	), "@USERS@", users), "@HTDOCS@", filepath.Join(e.Root, "htdocs"))
+	)+fmt.Sprintf(`<Location /cachedsha>
+    AuthType Basic
+    AuthName "cached"
+    AuthBasicProvider socache gobridge
+    AuthnCacheProvideFor gobridge
+    AuthnCacheTimeout 300
+    GoBridgeAuthnProvider auth
+    GoBridgeAuthnCacheHash sha1
+    GoBridgeOption htpasswd %s
+    Require valid-user
+</Location>
+`, cachedSHA), "@USERS@", users), "@HTDOCS@", filepath.Join(e.Root, "htdocs"))
 }
 
 func basicReq(t *testing.T, e *harness.Env, path, user, pw string) *harness.Response {
@@ -490,31 +503,38 @@ func TestAuthBasic(t *testing.T) {
 			log.Check(t, authFailureCodes...)
 		})
 
-		t.Run("mod_authn_socache caches grants", func(t *testing.T) {
-			pw := pwOf("cacheuser")
-			if r := basicReq(t, e, "/cached/", "cacheuser", pw); r.Status != 200 {
-				t.Fatalf("first login: %d; want 200", r.Status)
-			}
-			// Empty the password file: only the cache can grant now.
-			if err := os.WriteFile(filepath.Join(e.Root, "authdata", "cached-users"), []byte("# nobody\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			for i := range 4 {
-				if r := basicReq(t, e, "/cached/", "cacheuser", pw); r.Status != 200 {
-					t.Errorf("login %d after the file was emptied: %d; want 200 from mod_authn_socache", i, r.Status)
+		for _, tc := range []struct {
+			name, path, file, trace string
+		}{
+			{"mod_authn_socache caches grants (apr1)", "/cached/", "cached-users", "GB0261"},
+			{"mod_authn_socache caches grants (GoBridgeAuthnCacheHash sha1)", "/cachedsha/", "cached-sha-users", "GB0266"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				pw := pwOf("cacheuser")
+				if r := basicReq(t, e, tc.path, "cacheuser", pw); r.Status != 200 {
+					t.Fatalf("first login: %d; want 200", r.Status)
 				}
-			}
-			if r := basicReq(t, e, "/cached/", "cacheuser", pw+"x"); r.Status != 401 {
-				t.Errorf("wrong password against the cache: %d; want 401", r.Status)
-			}
-			if r := basicReq(t, e, "/cached/", "bob", pwOf("bob")); r.Status != 401 {
-				t.Errorf("uncached user after the file was emptied: %d; want 401", r.Status)
-			}
-			if !log.Contains("AH01682") && !log.Contains("authn cache: cached") && !log.Contains("socache") {
-				t.Logf("note: no mod_authn_socache debug line seen")
-			}
-			log.Check(t, authFailureCodes...)
-		})
+				if !log.Contains(tc.trace + ": ") {
+					t.Errorf("no %s line: the grant was not offered to the cache with the configured hash", tc.trace)
+				}
+				// Empty the password file: only the cache can grant now.
+				if err := os.WriteFile(filepath.Join(e.Root, "authdata", tc.file), []byte("# nobody\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				for i := range 4 {
+					if r := basicReq(t, e, tc.path, "cacheuser", pw); r.Status != 200 {
+						t.Errorf("login %d after the file was emptied: %d; want 200 from mod_authn_socache", i, r.Status)
+					}
+				}
+				if r := basicReq(t, e, tc.path, "cacheuser", pw+"x"); r.Status != 401 {
+					t.Errorf("wrong password against the cache: %d; want 401", r.Status)
+				}
+				if r := basicReq(t, e, tc.path, "bob", pwOf("bob")); r.Status != 401 {
+					t.Errorf("uncached user after the file was emptied: %d; want 401", r.Status)
+				}
+				log.Check(t, authFailureCodes...)
+			})
+		}
 
 		t.Run("no passwords in the error log", func(t *testing.T) {
 			// httpd's own AH01618 names the user as sent, which holds the

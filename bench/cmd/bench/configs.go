@@ -26,6 +26,10 @@ type Config struct {
 	// Backend, when set, returns a backend command to start before httpd;
 	// Run.BackendAddr is where it listens ("tcp" or "unix" in BackendNet).
 	Backend func(r *Run) *exec.Cmd
+	// Extra, when set, runs more measurements after the table's, while the
+	// row's httpd still runs, and returns lines for the report; an error
+	// fails the row.
+	Extra func(x *ExtraRun) ([]string, error)
 }
 
 const (
@@ -33,6 +37,12 @@ const (
 	rowStatic = "static file (event)"
 	rowProxy  = "mod_proxy_http → Go net/http"
 	rowFcgi   = "mod_proxy_fcgi → Go fcgi (unix)"
+
+	// The auth targets compare these.
+	rowFileSHA1     = "Basic file SHA1"
+	rowGBSHA1       = "gobridge Basic SHA1"
+	rowFcgiSHA1     = "mod_authnz_fcgi → Go SHA1"
+	rowGBSocacheSHA = "gobridge Basic bcrypt(5) + socache (sha1)"
 )
 
 func configs(st *Stage) []Config {
@@ -71,8 +81,10 @@ GoBridgePlugin noop %q
 	}
 	// gobridge's Basic provider answered by cmd/gobridge-auth over the same
 	// htpasswd files as the native rows (docs/auth.md's recipes).
-	gbAuth := func(file string, socache bool) func(r *Run) string {
+	// cache: "" (no socache), or GoBridgeAuthnCacheHash's value.
+	gbAuth := func(file string, cache string) func(r *Run) string {
 		return func(r *Run) string {
+			socache := cache != ""
 			s := fmt.Sprintf("GoBridgeDaemon %q\nGoBridgePlugin auth %q\n", st.GBDaemon, st.GBAuth)
 			if socache {
 				s += "AuthnCacheSOCache shmcb\n"
@@ -80,6 +92,7 @@ GoBridgePlugin noop %q
 			s += "<Location /hello.txt>\n    AuthType Basic\n    AuthName bench\n"
 			if socache {
 				s += "    AuthBasicProvider socache gobridge\n    AuthnCacheProvideFor gobridge\n    AuthnCacheTimeout 300\n"
+				s += "    GoBridgeAuthnCacheHash " + cache + "\n"
 			} else {
 				s += "    AuthBasicProvider gobridge\n"
 			}
@@ -112,7 +125,7 @@ GoBridgePlugin noop %q -user %s -password %s
 	return []Config{
 		{Name: rowStatic, MPM: "event", Path: "/hello.txt"},
 		{Name: "static file (prefork)", MPM: "prefork", Path: "/hello.txt"},
-		{Name: "gobridge handler (event)", MPM: "event", Path: "/gb", Gobridge: true, Conf: gbHandler},
+		{Name: "gobridge handler (event)", MPM: "event", Path: "/gb", Gobridge: true, Conf: gbHandler, Extra: gbExtras},
 		{Name: "gobridge handler (prefork)", MPM: "prefork", Path: "/gb", Gobridge: true, Conf: gbHandler},
 		{
 			Name: rowProxy, MPM: "event", Path: "/proxy", Modules: []string{"proxy", "proxy_http"},
@@ -158,20 +171,22 @@ GoBridgePlugin noop %q -user %s -password %s
 				return fmt.Sprintf("LuaScope thread\nLuaCodeCache stat\nLuaMapHandler ^/lua$ %q\n", st.LuaFile)
 			},
 		},
-		{Name: "Basic file SHA1", MPM: "event", Path: "/hello.txt", Auth: true,
+		{Name: rowFileSHA1, MPM: "event", Path: "/hello.txt", Auth: true,
 			Modules: append([]string{"authn_file"}, authMods...), Conf: htdocsAuth("file", st.SHA1File)},
 		{Name: "Basic file bcrypt(5)", MPM: "event", Path: "/hello.txt", Auth: true,
 			Modules: append([]string{"authn_file"}, authMods...), Conf: htdocsAuth("file", st.BcryptFile)},
-		{Name: "mod_authnz_fcgi → Go SHA1", MPM: "event", Path: "/hello.txt", Auth: true,
+		{Name: rowFcgiSHA1, MPM: "event", Path: "/hello.txt", Auth: true,
 			Modules: append([]string{"authnz_fcgi"}, authMods...), Conf: fcgiAuthConf, Backend: authorizer(st.SHA1File)},
 		{Name: "mod_authnz_fcgi → Go bcrypt(5)", MPM: "event", Path: "/hello.txt", Auth: true,
 			Modules: append([]string{"authnz_fcgi"}, authMods...), Conf: fcgiAuthConf, Backend: authorizer(st.BcryptFile)},
-		{Name: "gobridge Basic SHA1", MPM: "event", Path: "/hello.txt", Auth: true, Gobridge: true, NA: gbAuthNA,
-			Modules: authMods, Conf: gbAuth(st.SHA1File, false)},
+		{Name: rowGBSHA1, MPM: "event", Path: "/hello.txt", Auth: true, Gobridge: true, NA: gbAuthNA,
+			Modules: authMods, Conf: gbAuth(st.SHA1File, "")},
 		{Name: "gobridge Basic bcrypt(5)", MPM: "event", Path: "/hello.txt", Auth: true, Gobridge: true, NA: gbAuthNA,
-			Modules: authMods, Conf: gbAuth(st.BcryptFile, false)},
+			Modules: authMods, Conf: gbAuth(st.BcryptFile, "")},
 		{Name: "gobridge Basic bcrypt(5) + socache", MPM: "event", Path: "/hello.txt", Auth: true, Gobridge: true, NA: gbAuthNA,
-			Modules: append([]string{"authn_socache", "socache_shmcb"}, authMods...), Conf: gbAuth(st.BcryptFile, true)},
+			Modules: append([]string{"authn_socache", "socache_shmcb"}, authMods...), Conf: gbAuth(st.BcryptFile, "apr1")},
+		{Name: rowGBSocacheSHA, MPM: "event", Path: "/hello.txt", Auth: true, Gobridge: true, NA: gbAuthNA,
+			Modules: append([]string{"authn_socache", "socache_shmcb"}, authMods...), Conf: gbAuth(st.BcryptFile, "sha1")},
 		{Name: "gobridge access+authn+authz+fixup+handler", MPM: "event", Path: "/gb", Auth: true, Gobridge: true,
 			Modules: authMods, Conf: gbPhases},
 	}

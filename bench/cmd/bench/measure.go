@@ -41,6 +41,7 @@ type Result struct {
 	HTTPDPSS, BkPSS int64   // bytes
 	NHTTPD, NBk     int
 	Notes           []string
+	Extra           []string // lines from Config.Extra
 }
 
 func measure(o *Options, st *Stage, c Config) *Result {
@@ -254,6 +255,17 @@ func measure(o *Options, st *Stage, c Config) *Result {
 	res.HTTPDRSS, res.BkRSS, res.NHTTPD, res.NBk = mem.HTTPDRSS, mem.BackendRSS, mem.NHTTPD, mem.NBackend
 	res.HTTPDPSS, res.BkPSS = mem.HTTPDPSS, mem.BackendPSS
 
+	if c.Extra != nil {
+		lines, err := c.Extra(&ExtraRun{Opts: o, BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.Port),
+			HTTPDComm: httpdComm, Roots: roots, RPS: res.RPS})
+		if err != nil {
+			return fail("extra measurements: %v", err)
+		}
+		res.Extra = lines
+		for _, l := range lines {
+			logf("   %s", l)
+		}
+	}
 	if errs := errorLines(r.ErrorLog, logStart); len(errs) > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d error-log lines", len(errs)))
 		logf("   %d error-level lines in %s, e.g.\n%s", len(errs), r.ErrorLog, errs[0])

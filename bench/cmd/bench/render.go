@@ -106,7 +106,7 @@ func render(o *Options, st *Stage, results []*Result) *Table {
 	}
 	t.WriteString("\nRSS: sum over the processes after the run (count in parentheses; shared pages counted once per process).\n")
 	t.WriteString("PSS: the same processes' proportional set size (shared pages split between them): what they really cost.\n")
-	tg := targets(results)
+	tg := targets(results) + extras(results)
 	t.WriteString(tg)
 
 	// Markdown.
@@ -180,12 +180,7 @@ func targets(results []*Result) string {
 			by[r.Name] = r
 		}
 	}
-	gb := by["gobridge handler (event)"]
-	if gb == nil {
-		return ""
-	}
 	var b strings.Builder
-	b.WriteString("\ntargets (issue 5), gobridge handler (event) in this run:\n")
 	line := func(ok bool, format string, args ...any) {
 		mark := "MISS"
 		if ok {
@@ -193,13 +188,48 @@ func targets(results []*Result) string {
 		}
 		fmt.Fprintf(&b, "  [%s] "+format+"\n", append([]any{mark}, args...)...)
 	}
+	b.WriteString("\ntargets (issue 5) in this run:\n")
+	if gb := by["gobridge handler (event)"]; gb != nil {
+		handlerTargets(&b, by, gb, line)
+	}
+	if a, f := by[rowGBSHA1], by[rowFileSHA1]; a != nil && f != nil {
+		line(a.RPS >= 0.6*f.RPS, "gobridge Basic ≥ 0.6× the native file provider (SHA1): %.2f×", a.RPS/f.RPS)
+	}
+	if a, s := by[rowGBSocacheSHA], by[rowStatic]; a != nil && s != nil {
+		line(a.RPS >= 0.8*s.RPS, "gobridge Basic with socache ≥ 0.8× the static file (bcrypt): %.2f×", a.RPS/s.RPS)
+	}
+	if a, f := by[rowGBSHA1], by[rowFcgiSHA1]; a != nil && f != nil {
+		line(a.RPS >= 2*f.RPS, "gobridge Basic ≥ 2× mod_authnz_fcgi (SHA1): %.2f×", a.RPS/f.RPS)
+	}
+	if !strings.Contains(b.String(), "[") {
+		return ""
+	}
+	return b.String()
+}
+
+// handlerTargets prints the content handler's targets against gb.
+func handlerTargets(b *strings.Builder, by map[string]*Result, gb *Result, line func(bool, string, ...any)) {
 	if p := by[rowProxy]; p != nil {
-		line(gb.RPS >= 1.5*p.RPS, "≥ 1.5× mod_proxy_http req/s: %.2f×", gb.RPS/p.RPS)
+		line(gb.RPS >= 1.5*p.RPS, "handler ≥ 1.5× mod_proxy_http req/s: %.2f×", gb.RPS/p.RPS)
 	}
 	if f := by[rowFcgi]; f != nil {
-		line(gb.RPS >= 2*f.RPS, "≥ 2× mod_proxy_fcgi req/s: %.2f×", gb.RPS/f.RPS)
+		line(gb.RPS >= 2*f.RPS, "handler ≥ 2× mod_proxy_fcgi req/s: %.2f×", gb.RPS/f.RPS)
 	}
-	line(gb.P50 <= 100, "p50 ≤ 100 µs at one connection: %.0f µs", gb.P50)
-	line(gb.CPUPerReq <= 70, "≤ 70 µs CPU per request: %.1f µs", gb.CPUPerReq)
+	line(gb.P50 <= 100, "handler p50 ≤ 100 µs at one connection: %.0f µs", gb.P50)
+	line(gb.CPUPerReq <= 70, "handler ≤ 70 µs CPU per request: %.1f µs", gb.CPUPerReq)
+}
+
+// extras prints the rows' extra measurements (Config.Extra).
+func extras(results []*Result) string {
+	var b strings.Builder
+	for _, r := range results {
+		if len(r.Extra) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n%s, more:\n", r.Name)
+		for _, l := range r.Extra {
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+	}
 	return b.String()
 }
