@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -65,6 +66,11 @@ func TestContentHandler(t *testing.T) {
 			r := e.AssertGet("/hello", 200, "Hello")
 			if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 				t.Errorf("Content-Type = %q; want text/plain", ct)
+			}
+			// A response that fits in the plugin's last message goes out
+			// with its length, not chunked.
+			if cl := r.Header.Get("Content-Length"); cl != strconv.Itoa(len(r.Body)) {
+				t.Errorf("Content-Length = %q; want %d (the body's length)", cl, len(r.Body))
 			}
 			log.Check(t)
 		})
