@@ -894,7 +894,6 @@ typedef struct {
     const char *buf;
     apr_size_t len;
     int eof;                /* the whole body is in buf */
-    int has_body;
 } gb_prefetch;
 
 /* Runs one plugin's Handle call for r: the handler's result, DECLINED
@@ -1012,9 +1011,9 @@ int gb_handler_handle(request_rec *r)
     }
 
     memset(&pre, 0, sizeof(pre));
-    pre.has_body = gb_request_content_length(r) != 0;  /* as the snapshot says */
-    pre.eof = !pre.has_body;
-    if (pre.has_body && !r->expecting_100) {
+    /* A body as the snapshot's has_body tells it (none in sub-requests). */
+    pre.eof = gb_request_content_length(r) == 0;
+    if (!pre.eof && !r->expecting_100) {
         gb_handle_ctx rd;
         apr_status_t rv;
         char *buf;

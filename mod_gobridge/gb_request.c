@@ -204,6 +204,10 @@ Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
     gb_pairs_from_table(p, r->headers_in, &m->n_headers_in, &m->headers_in);
     m->user = gb_pb_bytes(r->user);
     m->auth_type = gb_pb_bytes(r->ap_auth_type);
+    m->auth_name = gb_pb_bytes(ap_auth_name(r));
+    /* No lookup of our own: only what HostnameLookups makes httpd do. */
+    m->remote_host = gb_pb_bytes(ap_get_useragent_host(r, REMOTE_HOST,
+                                                       NULL));
     m->request_time_us = r->request_time;
     m->handler = gb_pb_bytes(r->handler);
     m->content_type = gb_pb_bytes(r->content_type);

@@ -50,7 +50,8 @@ type Request struct {
 	Body          io.ReadCloser
 
 	User        string // r->user: the authenticated user, if any
-	AuthType    string // r->ap_auth_type
+	AuthType    string // r->ap_auth_type: the scheme that authenticated User
+	AuthName    string // the AuthName in effect here (the realm), set or not a login
 	Handler     string // r->handler
 	ContentType string // r->content_type
 	RequestTime time.Time
@@ -61,10 +62,14 @@ type Request struct {
 	// connection.
 	RemoteAddr  string
 	UseragentIP string
-	LocalAddr   string
-	Secure      bool   // the connection uses TLS
-	ConnID      uint64 // c->id
-	Keepalives  int    // requests served on the connection before this one
+	// RemoteHost is the client's host name when httpd looked it up
+	// (HostnameLookups On or Double); empty otherwise. gobridge makes no
+	// lookup of its own: use net.LookupAddr(r.UseragentIP) for one.
+	RemoteHost string
+	LocalAddr  string
+	Secure     bool   // the connection uses TLS
+	ConnID     uint64 // c->id
+	Keepalives int    // requests served on the connection before this one
 
 	ServerName   string // ServerName of the virtual host
 	ServerPort   int
@@ -333,6 +338,8 @@ func newRequest(w wire.Request) *Request {
 		PrevStatus:         w.PrevStatus,
 		BytesSent:          w.BytesSent,
 		AllowedMethods:     w.AllowedMethods,
+		AuthName:           w.AuthName,
+		RemoteHost:         w.RemoteHost,
 		ConnNotes:          toPairs(w.ConnNotes),
 		ServerAliases:      w.ServerAliases,
 		IsVirtualHost:      w.IsVirtual,
@@ -406,6 +413,8 @@ func (r *Request) toWire() wire.Request {
 		PrevStatus:         r.PrevStatus,
 		BytesSent:          r.BytesSent,
 		AllowedMethods:     r.AllowedMethods,
+		AuthName:           r.AuthName,
+		RemoteHost:         r.RemoteHost,
 		ConnNotes:          fromPairs(r.ConnNotes),
 		ServerAliases:      r.ServerAliases,
 		IsVirtual:          r.IsVirtualHost,

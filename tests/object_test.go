@@ -7,10 +7,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -213,5 +215,58 @@ Listen 127.0.0.1:%[5]d
 			}
 			log.Check(t)
 		})
+	})
+}
+
+// TestAuthNameAndRemoteHost: r.AuthName is the AuthName in effect whether or
+// not anyone logged in, and r.RemoteHost is the client's name only where
+// HostnameLookups makes httpd look it up (the module never looks up itself).
+func TestAuthNameAndRemoteHost(t *testing.T) {
+	// What the system's resolver says 127.0.0.1 is (/etc/hosts), so the
+	// test expects what httpd's own lookup will find.
+	want := ""
+	if names, err := net.LookupAddr("127.0.0.1"); err == nil && len(names) > 0 {
+		want = strings.TrimSuffix(names[0], ".")
+	}
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		e.SetConf(fmt.Sprintf(`
+LoadModule authn_core_module %s/mod_authn_core.so
+GoBridgePlugin echo %s
+<Location /who>
+    GoBridgeHandler echo
+</Location>
+<Location /who/realm>
+    AuthName "the realm"
+</Location>
+<Location /who/lookup>
+    HostnameLookups On
+</Location>
+`, build.Modules, e.Bin("echo")))
+		e.Start()
+		log := e.ErrorLog()
+		snap := func(path string) map[string]any {
+			t.Helper()
+			r := e.AssertGet(path, 200, "")
+			var m map[string]any
+			if err := json.Unmarshal([]byte(r.Body), &m); err != nil {
+				t.Fatalf("GET %s: %v\n%s", path, err, r.Body)
+			}
+			return m
+		}
+		for _, tc := range []struct {
+			path, authName, remoteHost string
+		}{
+			{"/who/snapshot", "", ""},
+			{"/who/realm/snapshot", "the realm", ""},
+			{"/who/lookup/snapshot", "", want},
+		} {
+			m := snap(tc.path)
+			if m["auth_name"] != tc.authName || m["remote_host"] != tc.remoteHost {
+				t.Errorf("GET %s: auth_name %q, remote_host %q; want %q, %q", tc.path,
+					m["auth_name"], m["remote_host"], tc.authName, tc.remoteHost)
+			}
+		}
+		log.Check(t)
 	})
 }

@@ -115,6 +115,8 @@ func walkStrings(r *Request, m *pb.Request, t *textWalk) {
 	t.visit(&r.CanonicalFilename, m.GetCanonicalFilename())
 	t.visit(&r.MainURI, m.GetMainUri())
 	t.visit(&r.PrevURI, m.GetPrevUri())
+	t.visit(&r.AuthName, m.GetAuthName())
+	t.visit(&r.RemoteHost, m.GetRemoteHost())
 	walkPairs(&r.Headers, m.GetHeadersIn(), t)
 	walkPairs(&r.Options, m.GetOptions(), t)
 	walkPairs(&r.Notes, m.GetNotes(), t)

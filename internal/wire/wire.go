@@ -40,6 +40,7 @@ type Pair struct {
 type Request struct {
 	Method, Protocol, TheRequest, UnparsedURI, URI, Args, PathInfo   string
 	Filename, Hostname, Scheme, User, AuthType, Handler, ContentType string
+	AuthName, RemoteHost                                             string
 	Plugin, LogID, Location                                          string
 	RequestTime                                                      time.Time
 	ContentLength                                                    int64
@@ -160,6 +161,8 @@ func EncodeRequest(r Request) *pb.Request {
 	m.HeadersOut = EncodePairs(r.HeadersOut)
 	m.ErrHeadersOut = EncodePairs(r.ErrHeadersOut)
 	m.AllowedMethods = encodeStrings(r.AllowedMethods)
+	m.AuthName = []byte(r.AuthName)
+	m.RemoteHost = []byte(r.RemoteHost)
 	m.Connection.Notes = EncodePairs(r.ConnNotes)
 	if t := r.TLS; t != nil {
 		m.Connection.Tls = &pb.TLS{

@@ -30,10 +30,10 @@ check-module: $(MB)/test_module $(MB)/test_mutate
 $(MB):
 	mkdir -p $@
 
-$(MB)/%.o: ../%.c $(wildcard ../gb_*.h) | $(MB)
+$(MB)/%.o: ../%.c $(wildcard ../gb_*.h ../gen/gobridge/v1/*.pb-c.h) | $(MB)
 	$(CC) $(MCPPFLAGS) $(MCFLAGS) -c $< -o $@
 
-$(MB)/test_module.o: test_module.c $(wildcard ../gb_*.h) | $(MB)
+$(MB)/test_module.o: test_module.c $(wildcard ../gb_*.h ../gen/gobridge/v1/*.pb-c.h) | $(MB)
 	$(CC) $(MCPPFLAGS) $(MCFLAGS) -c $< -o $@
 
 $(MB)/gobridge.pb-c.o: ../gen/gobridge/v1/gobridge.pb-c.c | $(MB)
@@ -46,7 +46,7 @@ $(MB)/test_module: $(MOBJS)
 XOBJS      = $(MB)/gb_mutate.o $(MB)/gb_response.o $(MB)/gb_pb.o \
              $(MB)/test_mutate.o $(MB)/gobridge.pb-c.o
 
-$(MB)/test_mutate.o: test_mutate.c $(wildcard ../gb_*.h) | $(MB)
+$(MB)/test_mutate.o: test_mutate.c $(wildcard ../gb_*.h ../gen/gobridge/v1/*.pb-c.h) | $(MB)
 	$(CC) $(MCPPFLAGS) $(MCFLAGS) -c $< -o $@
 
 $(MB)/test_mutate: $(XOBJS)

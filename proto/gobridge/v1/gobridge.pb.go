@@ -960,8 +960,12 @@ type Request struct {
 	// The methods allowed for the resource (r->allowed and
 	// r->allowed_methods), for Allow on OPTIONS and 405 answers.
 	AllowedMethods [][]byte `protobuf:"bytes,43,rep,name=allowed_methods,json=allowedMethods,proto3" json:"allowed_methods,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	AuthName       []byte   `protobuf:"bytes,44,opt,name=auth_name,json=authName,proto3" json:"auth_name,omitempty"` // ap_auth_name(r): the AuthName (realm) in effect
+	// The client's host name, when HostnameLookups made httpd look it up
+	// (ap_get_useragent_host with REMOTE_HOST); empty otherwise.
+	RemoteHost    []byte `protobuf:"bytes,45,opt,name=remote_host,json=remoteHost,proto3" json:"remote_host,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Request) Reset() {
@@ -1291,6 +1295,20 @@ func (x *Request) GetBytesSent() int64 {
 func (x *Request) GetAllowedMethods() [][]byte {
 	if x != nil {
 		return x.AllowedMethods
+	}
+	return nil
+}
+
+func (x *Request) GetAuthName() []byte {
+	if x != nil {
+		return x.AuthName
+	}
+	return nil
+}
+
+func (x *Request) GetRemoteHost() []byte {
+	if x != nil {
+		return x.RemoteHost
 	}
 	return nil
 }
@@ -2457,7 +2475,7 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"is_virtual\x18\x06 \x01(\bR\tisVirtual\x12\x1d\n" +
 	"\n" +
 	"is_default\x18\a \x01(\bR\tisDefault\x12\x18\n" +
-	"\adefines\x18\b \x03(\fR\adefines\"\xe1\v\n" +
+	"\adefines\x18\b \x03(\fR\adefines\"\x9f\f\n" +
 	"\aRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\fR\x06method\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\fR\bprotocol\x12\x1f\n" +
@@ -2510,7 +2528,10 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"prevStatus\x12\x1d\n" +
 	"\n" +
 	"bytes_sent\x18* \x01(\x03R\tbytesSent\x12'\n" +
-	"\x0fallowed_methods\x18+ \x03(\fR\x0eallowedMethods\"\x93\x02\n" +
+	"\x0fallowed_methods\x18+ \x03(\fR\x0eallowedMethods\x12\x1b\n" +
+	"\tauth_name\x18, \x01(\fR\bauthName\x12\x1f\n" +
+	"\vremote_host\x18- \x01(\fR\n" +
+	"remoteHost\"\x93\x02\n" +
 	"\tLogRecord\x122\n" +
 	"\x05level\x18\x01 \x01(\x0e2\x1c.gobridge.v1.LogRecord.LevelR\x05level\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\fR\amessage\"\xb7\x01\n" +

@@ -236,6 +236,7 @@ func snapshot(r *sdk.Request) map[string]any {
 		"unparsed_uri": r.UnparsedURI, "uri": r.URI, "args": r.Args, "path_info": r.PathInfo,
 		"filename": r.Filename, "hostname": r.Hostname, "scheme": r.Scheme,
 		"content_length": r.ContentLength, "user": r.User, "auth_type": r.AuthType,
+		"auth_name": r.AuthName, "remote_host": r.RemoteHost,
 		"handler": r.Handler, "content_type": r.ContentType, "request_time": r.RequestTime,
 		"remote_addr": r.RemoteAddr, "useragent_ip": r.UseragentIP, "local_addr": r.LocalAddr,
 		"secure": r.Secure, "conn_id": r.ConnID, "keepalives": r.Keepalives,

@@ -1358,7 +1358,7 @@ const ProtobufCMessageDescriptor gobridge__v1__server__descriptor =
   (ProtobufCMessageInit) gobridge__v1__server__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__request__field_descriptors[43] =
+static const ProtobufCFieldDescriptor gobridge__v1__request__field_descriptors[45] =
 {
   {
     "method",
@@ -1876,10 +1876,35 @@ static const ProtobufCFieldDescriptor gobridge__v1__request__field_descriptors[4
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "auth_name",
+    44,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Request, auth_name),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "remote_host",
+    45,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Request, remote_host),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__request__field_indices_by_name[] = {
   42,   /* field[42] = allowed_methods */
   5,   /* field[5] = args */
+  43,   /* field[43] = auth_name */
   11,   /* field[11] = auth_type */
   41,   /* field[41] = bytes_sent */
   34,   /* field[34] = canonical_filename */
@@ -1910,6 +1935,7 @@ static const unsigned gobridge__v1__request__field_indices_by_name[] = {
   40,   /* field[40] = prev_status */
   39,   /* field[39] = prev_uri */
   1,   /* field[1] = protocol */
+  44,   /* field[44] = remote_host */
   12,   /* field[12] = request_time_us */
   27,   /* field[27] = scheme */
   22,   /* field[22] = server */
@@ -1925,7 +1951,7 @@ static const unsigned gobridge__v1__request__field_indices_by_name[] = {
 static const ProtobufCIntRange gobridge__v1__request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 43 }
+  { 0, 45 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__request__descriptor =
 {
@@ -1935,7 +1961,7 @@ const ProtobufCMessageDescriptor gobridge__v1__request__descriptor =
   "Gobridge__V1__Request",
   "gobridge.v1",
   sizeof(Gobridge__V1__Request),
-  43,
+  45,
   gobridge__v1__request__field_descriptors,
   gobridge__v1__request__field_indices_by_name,
   1,  gobridge__v1__request__number_ranges,

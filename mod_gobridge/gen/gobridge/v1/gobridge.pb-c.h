@@ -525,10 +525,19 @@ struct  Gobridge__V1__Request
    */
   size_t n_allowed_methods;
   ProtobufCBinaryData *allowed_methods;
+  /*
+   * ap_auth_name(r): the AuthName (realm) in effect
+   */
+  ProtobufCBinaryData auth_name;
+  /*
+   * The client's host name, when HostnameLookups made httpd look it up
+   * (ap_get_useragent_host with REMOTE_HOST); empty otherwise.
+   */
+  ProtobufCBinaryData remote_host;
 };
 #define GOBRIDGE__V1__REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__request__descriptor) \
-    , {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, 0,NULL, {0,NULL}, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL, {0,NULL}, {0,NULL}, {0,NULL}, NULL, NULL, 0,NULL, 0,NULL, 0, 0, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0,NULL, 0, 0, {0,NULL}, 0,NULL, 0,NULL, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL }
+    , {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, 0,NULL, {0,NULL}, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL, {0,NULL}, {0,NULL}, {0,NULL}, NULL, NULL, 0,NULL, 0,NULL, 0, 0, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0,NULL, 0, 0, {0,NULL}, 0,NULL, 0,NULL, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL, {0,NULL}, {0,NULL} }
 
 
 /*
