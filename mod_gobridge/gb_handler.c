@@ -990,6 +990,8 @@ int gb_handler_handle(request_rec *r)
 {
     gb_dir_conf *d;
     gb_prefetch pre;
+    apr_pool_t *pp;
+    apr_off_t cl;
     const char *plugin;
     int i, rc = DECLINED, taken = 0;
 
@@ -1012,7 +1014,12 @@ int gb_handler_handle(request_rec *r)
 
     memset(&pre, 0, sizeof(pre));
     /* A body as the snapshot's has_body tells it (none in sub-requests). */
-    pre.eof = gb_request_content_length(r) == 0;
+    cl = gb_request_content_length(r);
+    pre.eof = cl == 0;
+    /* The prefetch lives until the last plugin of the list has answered,
+     * not for the rest of the request. */
+    apr_pool_create(&pp, r->pool);
+    apr_pool_tag(pp, "gobridge (prefetch)");
     if (!pre.eof && !r->expecting_100) {
         gb_handle_ctx rd;
         apr_status_t rv;
@@ -1022,14 +1029,16 @@ int gb_handler_handle(request_rec *r)
          * must not wait for a slow client. */
         memset(&rd, 0, sizeof(rd));
         rd.r = r;
-        rd.in = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-        rv = gb_read_body(&rd, r->pool, GB_PREFETCH_MAX, APR_NONBLOCK_READ,
-                          &buf, &pre.len);
+        rd.in = apr_brigade_create(pp, r->connection->bucket_alloc);
+        rv = gb_read_body(&rd, pp, cl > 0 && cl < GB_PREFETCH_MAX
+                                   ? (apr_size_t)cl : GB_PREFETCH_MAX,
+                          APR_NONBLOCK_READ, &buf, &pre.len);
         apr_brigade_destroy(rd.in);
         if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, GB_APLOGNO(0041)
                           "%s: reading the request body failed",
                           gb_config_handler(d));
+            apr_pool_destroy(pp);
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
         pre.buf = buf;
@@ -1048,10 +1057,12 @@ int gb_handler_handle(request_rec *r)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0045)
                           "%s: declined after reading the request body; "
                           "%s cannot be given it: 500", plugin, next);
-            return HTTP_INTERNAL_SERVER_ERROR;
+            rc = HTTP_INTERNAL_SERVER_ERROR;
+            break;
         }
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GB_APLOGNO(0046)
                       "%s: declined; trying %s", plugin, next);
     }
+    apr_pool_destroy(pp);
     return rc;
 }

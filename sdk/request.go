@@ -26,6 +26,10 @@ type Pair struct {
 // Request is the snapshot of httpd's request_rec that the content handler
 // sees. Field names follow request_rec and mod_python. All fields are
 // filled before the handler runs; changing them has no effect on httpd.
+//
+// The snapshot's strings share one allocation: keeping any one of them
+// (in a cache, a map of sessions) keeps the whole request's text alive.
+// Copy what outlives the request with strings.Clone.
 type Request struct {
 	Method      string // "GET"
 	Protocol    string // "HTTP/1.1"
@@ -62,9 +66,13 @@ type Request struct {
 	// connection.
 	RemoteAddr  string
 	UseragentIP string
-	// RemoteHost is the client's host name when httpd looked it up
-	// (HostnameLookups On or Double); empty otherwise. gobridge makes no
-	// lookup of its own: use net.LookupAddr(r.UseragentIP) for one.
+	// RemoteHost is the client's host name as httpd's REMOTE_HOST gives
+	// it: where HostnameLookups is On, one reverse lookup (the owner of the
+	// address's PTR record chooses it); verified forward and back only
+	// under HostnameLookups Double. It may also be a name another module
+	// made httpd look up for the connection (Require host), and is empty
+	// when nothing did. Do not grant access on it unless the location uses
+	// HostnameLookups Double. gobridge makes no lookup of its own.
 	RemoteHost string
 	LocalAddr  string
 	Secure     bool   // the connection uses TLS

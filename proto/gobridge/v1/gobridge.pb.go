@@ -961,8 +961,9 @@ type Request struct {
 	// r->allowed_methods), for Allow on OPTIONS and 405 answers.
 	AllowedMethods [][]byte `protobuf:"bytes,43,rep,name=allowed_methods,json=allowedMethods,proto3" json:"allowed_methods,omitempty"`
 	AuthName       []byte   `protobuf:"bytes,44,opt,name=auth_name,json=authName,proto3" json:"auth_name,omitempty"` // ap_auth_name(r): the AuthName (realm) in effect
-	// The client's host name, when HostnameLookups made httpd look it up
-	// (ap_get_useragent_host with REMOTE_HOST); empty otherwise.
+	// The client's host name as ap_get_useragent_host(REMOTE_HOST) gives it:
+	// looked up when HostnameLookups says so (verified only with Double);
+	// empty otherwise.
 	RemoteHost    []byte `protobuf:"bytes,45,opt,name=remote_host,json=remoteHost,proto3" json:"remote_host,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

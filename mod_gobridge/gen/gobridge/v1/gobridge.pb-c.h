@@ -530,8 +530,9 @@ struct  Gobridge__V1__Request
    */
   ProtobufCBinaryData auth_name;
   /*
-   * The client's host name, when HostnameLookups made httpd look it up
-   * (ap_get_useragent_host with REMOTE_HOST); empty otherwise.
+   * The client's host name as ap_get_useragent_host(REMOTE_HOST) gives it:
+   * looked up when HostnameLookups says so (verified only with Double);
+   * empty otherwise.
    */
   ProtobufCBinaryData remote_host;
 };
