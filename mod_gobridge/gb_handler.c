@@ -990,7 +990,7 @@ int gb_handler_handle(request_rec *r)
 {
     gb_dir_conf *d;
     gb_prefetch pre;
-    apr_pool_t *pp;
+    apr_pool_t *pp = NULL;
     apr_off_t cl;
     const char *plugin;
     int i, rc = DECLINED, taken = 0;
@@ -1016,15 +1016,16 @@ int gb_handler_handle(request_rec *r)
     /* A body as the snapshot's has_body tells it (none in sub-requests). */
     cl = gb_request_content_length(r);
     pre.eof = cl == 0;
-    /* The prefetch lives until the last plugin of the list has answered,
-     * not for the rest of the request. */
-    apr_pool_create(&pp, r->pool);
-    apr_pool_tag(pp, "gobridge (prefetch)");
     if (!pre.eof && !r->expecting_100) {
         gb_handle_ctx rd;
         apr_status_t rv;
         char *buf;
 
+        /* The prefetch lives until the last plugin of the list has
+         * answered, not for the rest of the request; requests without a
+         * body (most of them) make no pool for it. */
+        apr_pool_create(&pp, r->pool);
+        apr_pool_tag(pp, "gobridge (prefetch)");
         /* Only what has arrived: a plugin that never reads the body
          * must not wait for a slow client. */
         memset(&rd, 0, sizeof(rd));
@@ -1063,6 +1064,8 @@ int gb_handler_handle(request_rec *r)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GB_APLOGNO(0046)
                       "%s: declined; trying %s", plugin, next);
     }
-    apr_pool_destroy(pp);
+    if (pp) {
+        apr_pool_destroy(pp);
+    }
     return rc;
 }

@@ -180,16 +180,6 @@ GoBridgeTimeout 5
     GoBridgeOption htdigest %s
     Require valid-user
 </Location>
-<Location /cached>
-    AuthType Basic
-    AuthName "cached"
-    AuthBasicProvider socache gobridge
-    AuthnCacheProvideFor gobridge
-    AuthnCacheTimeout 300
-    GoBridgeAuthnProvider auth
-    GoBridgeOption htpasswd %s
-    Require valid-user
-</Location>
 <AuthnProviderAlias gobridge stubalias>
     GoBridgeAuthnProvider authstub
     GoBridgeOption stub.authn granted
@@ -239,7 +229,7 @@ GoBridgeTimeout 5
 		filepath.Join(e.Root, "logs", "access_log"),
 		e.Bin("auth"), e.Bin("authstub"), e.Bin("echo"), broken,
 		basic("auth"), basic("auth"), basic("auth"), basic("auth"), basic("auth"),
-		filepath.Join(data, "digest"), cached,
+		filepath.Join(data, "digest"),
 		basic("auth"), basic("auth"),
 		stub("granted", "    GoBridgeHandler echo\n"),
 		stub("unspecified", "    GoBridgeOption stub.authn unspecified\n"),
@@ -253,18 +243,28 @@ GoBridgeTimeout 5
 		stub("authz-unspecified", "    Require gobridge authstub anything\n    GoBridgeOption stub.authz unspecified\n"),
 		stub("authz-nouser", "    Require gobridge authstub anything\n    GoBridgeOption stub.authz nouser\n"),
 		stub("crash", "    GoBridgeOption stub.crash 1\n"),
-	)+fmt.Sprintf(`<Location /cachedsha>
+	)+cachedLocation("/cached", cached, "")+cachedLocation("/cachedsha", cachedSHA, "sha1"), "@USERS@", users), "@HTDOCS@", filepath.Join(e.Root, "htdocs"))
+}
+
+// cachedLocation is a Basic location behind mod_authn_socache and the
+// gobridge provider over an htpasswd file; hash, when set, is its
+// GoBridgeAuthnCacheHash.
+func cachedLocation(path, file, hash string) string {
+	h := ""
+	if hash != "" {
+		h = "    GoBridgeAuthnCacheHash " + hash + "\n"
+	}
+	return fmt.Sprintf(`<Location %s>
     AuthType Basic
     AuthName "cached"
     AuthBasicProvider socache gobridge
     AuthnCacheProvideFor gobridge
     AuthnCacheTimeout 300
     GoBridgeAuthnProvider auth
-    GoBridgeAuthnCacheHash sha1
-    GoBridgeOption htpasswd %s
+%s    GoBridgeOption htpasswd %s
     Require valid-user
 </Location>
-`, cachedSHA), "@USERS@", users), "@HTDOCS@", filepath.Join(e.Root, "htdocs"))
+`, path, h, file)
 }
 
 func basicReq(t *testing.T, e *harness.Env, path, user, pw string) *harness.Response {

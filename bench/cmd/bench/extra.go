@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -169,9 +169,9 @@ func readRoles(httpdComm string, roots []int, field string) roleMem {
 		if p.zombie {
 			continue
 		}
-		v := statusKB(p.pid, field) << 10
+		v := procKB(p.pid, "status", field)
 		switch {
-		case p.comm == httpdComm && p.ppid != 1 && !isRoot(p.pid, roots):
+		case p.comm == httpdComm && !slices.Contains(roots, p.pid): // a child
 			m.httpd += v
 			m.httpdMax = max(m.httpdMax, v)
 		case p.comm == "gobridged":
@@ -181,30 +181,4 @@ func readRoles(httpdComm string, roots []int, field string) roleMem {
 		}
 	}
 	return m
-}
-
-func isRoot(pid int, roots []int) bool {
-	for _, r := range roots {
-		if r == pid {
-			return true
-		}
-	}
-	return false
-}
-
-// statusKB reads a "Field:   N kB" line of /proc/<pid>/status.
-func statusKB(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(l, field); ok {
-			if f := strings.Fields(rest); len(f) > 0 {
-				v, _ := strconv.ParseInt(f[0], 10, 64)
-				return v
-			}
-		}
-	}
-	return 0
 }

@@ -122,15 +122,18 @@ type Sample struct {
 }
 
 // pss reads a process's proportional set size in bytes (0 if unknown).
-func pss(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+func pss(pid int) int64 { return procKB(pid, "smaps_rollup", "Pss:") }
+
+// procKB reads a "Field:   N kB" line of /proc/<pid>/<file>, in bytes (0 if
+// unknown).
+func procKB(pid int, file, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(l, "Pss:"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
+		if rest, ok := strings.CutPrefix(l, field); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
 				kb, _ := strconv.ParseInt(f[0], 10, 64)
 				return kb << 10
 			}

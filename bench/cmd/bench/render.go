@@ -181,7 +181,9 @@ func targets(results []*Result) string {
 		}
 	}
 	var b strings.Builder
+	printed := false
 	line := func(ok bool, format string, args ...any) {
+		printed = true
 		mark := "MISS"
 		if ok {
 			mark = "met "
@@ -201,7 +203,7 @@ func targets(results []*Result) string {
 	if a, f := by[rowGBSHA1], by[rowFcgiSHA1]; a != nil && f != nil {
 		line(a.RPS >= 2*f.RPS, "gobridge Basic ≥ 2× mod_authnz_fcgi (SHA1): %.2f×", a.RPS/f.RPS)
 	}
-	if !strings.Contains(b.String(), "[") {
+	if !printed {
 		return ""
 	}
 	return b.String()
