@@ -14,6 +14,9 @@
  * WINDOW_UPDATE, and what a stream may buffer stays bounded. */
 #define GB_H2_STREAM_WINDOW (1024 * 1024)
 #define GB_H2_CONN_WINDOW   (4 * 1024 * 1024)
+/* The setting (experimental range) by which the SDK tells our connections
+ * from other clients': internal/leangrpc's SettingLean. */
+#define GB_H2_SETTING_LEAN  0xf0b1
 
 struct gb_h2_session {
     apr_pool_t *pool;
@@ -198,7 +201,7 @@ apr_status_t gb_h2_session_open(gb_h2_session **out, apr_pool_t *p,
 {
     nghttp2_session_callbacks *cbs;
     nghttp2_option *opt;
-    nghttp2_settings_entry settings[2];
+    nghttp2_settings_entry settings[3];
     gb_h2_session *h;
     int rc;
 
@@ -247,7 +250,11 @@ apr_status_t gb_h2_session_open(gb_h2_session **out, apr_pool_t *p,
     settings[0].value = 0;
     settings[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
     settings[1].value = GB_H2_STREAM_WINDOW;
-    rc = nghttp2_submit_settings(h->ngh, NGHTTP2_FLAG_NONE, settings, 2);
+    /* Asks a Go plugin's SDK for its lean server (internal/leangrpc);
+     * any other HTTP/2 server ignores a setting it does not know. */
+    settings[2].settings_id = GB_H2_SETTING_LEAN;
+    settings[2].value = 1;
+    rc = nghttp2_submit_settings(h->ngh, NGHTTP2_FLAG_NONE, settings, 3);
     if (rc == 0) {
         rc = nghttp2_session_set_local_window_size(h->ngh, NGHTTP2_FLAG_NONE,
                                                    0, GB_H2_CONN_WINDOW);

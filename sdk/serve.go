@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gobridge/gobridge/internal/handshake"
+	"github.com/gobridge/gobridge/internal/leangrpc"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -135,8 +136,9 @@ func Serve(cfg *ServeConfig) {
 	}
 
 	var (
-		mu sync.Mutex
-		gs *grpc.Server
+		mu   sync.Mutex
+		gs   *grpc.Server
+		lean *leangrpc.Server
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -145,12 +147,12 @@ func Serve(cfg *ServeConfig) {
 		once.Do(func() {
 			Logger().Info(why+"; stopping", "pid", os.Getpid())
 			mu.Lock()
-			s := gs
+			s, l := gs, lean
 			mu.Unlock()
 			if s == nil {
 				os.Exit(0)
 			}
-			stopGracefully(s, grace)
+			stopGracefully(s, l, grace)
 		})
 	}
 	if poll > 0 {
@@ -171,15 +173,16 @@ func Serve(cfg *ServeConfig) {
 		}
 	}()
 
+	plug := &grpcPlugin{srv: newServer(cfg), auth: newAuthServer(cfg), filter: newFilterServer(cfg)}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: handshake.Config,
-		Plugins: plugin.PluginSet{
-			handshake.PluginName: &grpcPlugin{srv: newServer(cfg), auth: newAuthServer(cfg), filter: newFilterServer(cfg)},
-		},
+		Plugins:         plugin.PluginSet{handshake.PluginName: plug},
+		// go-plugin calls this before the plugins' GRPCServer methods.
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			mu.Lock()
 			defer mu.Unlock()
-			gs = newGRPCServer(opts...)
+			gs, lean = newGRPCServer(opts...)
+			plug.lean = lean
 			return gs
 		},
 	})
@@ -220,11 +223,18 @@ func watchParent(ctx context.Context, interval time.Duration, gone func()) {
 	}
 }
 
-// stopGracefully lets in-flight calls finish for up to grace, then cuts them.
-func stopGracefully(s *grpc.Server, grace time.Duration) {
+// stopGracefully lets in-flight calls on both servers (lean may be nil)
+// finish for up to grace, then cuts them.
+func stopGracefully(s *grpc.Server, lean *leangrpc.Server, grace time.Duration) {
 	done := make(chan struct{})
 	go func() {
+		var wg sync.WaitGroup
+		if lean != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); lean.GracefulStop() }()
+		}
 		s.GracefulStop()
+		wg.Wait()
 		close(done)
 	}()
 	t := time.NewTimer(grace)
@@ -233,6 +243,9 @@ func stopGracefully(s *grpc.Server, grace time.Duration) {
 	case <-done:
 	case <-t.C:
 		s.Stop()
+		if lean != nil {
+			lean.Stop()
+		}
 	}
 }
 
@@ -257,17 +270,19 @@ To try a handler without Apache, test it with the sdktest package
 type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	srv    *server
-	auth   *authServer   // nil: no GoBridgeAuth service
-	filter *filterServer // nil: no GoBridgeFilter service
+	auth   *authServer      // nil: no GoBridgeAuth service
+	filter *filterServer    // nil: no GoBridgeFilter service
+	lean   *leangrpc.Server // set with the grpc.Server; nil: off
 }
 
 func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterGoBridgeServer(s, p.srv)
+	r := both{s, p.lean}
+	pb.RegisterGoBridgeServer(r, p.srv)
 	if p.auth != nil {
-		pb.RegisterGoBridgeAuthServer(s, p.auth)
+		pb.RegisterGoBridgeAuthServer(r, p.auth)
 	}
 	if p.filter != nil {
-		pb.RegisterGoBridgeFilterServer(s, p.filter)
+		pb.RegisterGoBridgeFilterServer(r, p.filter)
 	}
 	return nil
 }

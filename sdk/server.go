@@ -80,17 +80,11 @@ var serverOptions = []grpc.ServerOption{
 	}),
 }
 
-// newGRPCServer returns a gRPC server with the SDK's options and opts.
-func newGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
-	all := append(append([]grpc.ServerOption(nil), serverOptions...), opts...)
-	return grpc.NewServer(all...)
-}
-
 func init() {
 	wire.Hooks.NewServer = func(h any, opts ...grpc.ServerOption) *grpc.Server {
-		gs := newGRPCServer(opts...)
+		gs, lean := newGRPCServer(opts...)
 		hh, _ := h.(Handler)
-		pb.RegisterGoBridgeServer(gs, &server{h: hh, phases: h})
+		pb.RegisterGoBridgeServer(both{gs, lean}, &server{h: hh, phases: h})
 		return gs
 	}
 	wire.Hooks.ServeStream = func(h any, st wire.Stream) error { return serveStream(h.(Handler), st) }
@@ -139,6 +133,10 @@ func (c *call) send(m *pb.HandleResponse, recv bool) (*pb.HandleRequest, error) 
 func (c *call) op(m *pb.HandleResponse, recv bool) (*pb.HandleRequest, error) {
 	if c.gone || c.ctx.Err() != nil {
 		return nil, errGone
+	}
+	if m.Finish != nil && !recv {
+		// The last message: it goes out with the call's trailers.
+		return nil, sendLast(c.st, m)
 	}
 	if err := c.st.Send(m); err != nil || !recv {
 		return nil, err

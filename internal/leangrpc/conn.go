@@ -43,9 +43,9 @@ type conn struct {
 
 	mu           sync.Mutex
 	streams      map[uint32]*stream
-	maxID        uint32 // highest stream id the client opened
-	sendWin      int64  // connection-level window for our DATA
-	peerInitWin  int64  // client's SETTINGS_INITIAL_WINDOW_SIZE
+	maxID        uint32        // highest stream id the client opened
+	sendWin      int64         // connection-level window for our DATA
+	peerInitWin  int64         // client's SETTINGS_INITIAL_WINDOW_SIZE
 	peerMaxFrame atomic.Uint32 // read by writers holding only c.wmu
 	winWake      chan struct{} // closed and replaced when windows grow
 	recvWin      int64         // connection-level window we granted, left
@@ -63,14 +63,14 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn, info credentials.AuthInfo) *conn {
 	c := &conn{
-		srv:          s,
-		nc:           nc,
-		rtok:         make(chan struct{}, 1),
-		streams:      map[uint32]*stream{},
-		sendWin:      65535,
-		peerInitWin:  65535,
-		winWake:      make(chan struct{}),
-		recvWin:      int64(s.opts.ConnWindowSize),
+		srv:         s,
+		nc:          nc,
+		rtok:        make(chan struct{}, 1),
+		streams:     map[uint32]*stream{},
+		sendWin:     65535,
+		peerInitWin: 65535,
+		winWake:     make(chan struct{}),
+		recvWin:     int64(s.opts.ConnWindowSize),
 	}
 	c.ctx = peer.NewContext(context.Background(), &peer.Peer{Addr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), AuthInfo: info})
 	c.br = bufio.NewReaderSize(nc, readBufSize)

@@ -16,6 +16,9 @@
 // Phase answers RESULT_OK with http_status = the peer's id of the
 // connection, and notes "conn" and "uri"; /sleep and /error as above.
 //
+// GB_TEST_PEER_SERVER=grpc serves the module's connections with grpc-go's
+// server; otherwise they go to the SDK's lean server (internal/leangrpc).
+//
 // SIGUSR1 stops the server gracefully (GOAWAY) and serves anew on the
 // same path; every time it is ready it prints "READY <generation>".
 package main
@@ -35,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gobridge/gobridge/internal/leangrpc"
 	gobridgev1 "github.com/gobridge/gobridge/proto/gobridge/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -224,17 +228,40 @@ func (server) Handle(stream gobridgev1.GoBridge_HandleServer) error {
 	return status.Errorf(codes.NotFound, "no behaviour for uri %q", req.GetUri())
 }
 
-func serve(path string) (*grpc.Server, <-chan error, error) {
+// peerServer is grpc-go's server and, unless GB_TEST_PEER_SERVER=grpc,
+// the lean one the SDK hands the module's connections to: the transport
+// tests run against each (mod_gobridge/test/Makefile).
+type peerServer struct {
+	gs   *grpc.Server
+	lean *leangrpc.Server
+}
+
+func (p peerServer) GracefulStop() {
+	if p.lean != nil {
+		go p.lean.GracefulStop()
+	}
+	p.gs.GracefulStop()
+	if p.lean != nil {
+		p.lean.GracefulStop()
+	}
+}
+
+func serve(path string) (peerServer, <-chan error, error) {
 	_ = os.Remove(path)
 	lis, err := net.Listen("unix", path)
 	if err != nil {
-		return nil, nil, err
+		return peerServer{}, nil, err
 	}
-	srv := grpc.NewServer(grpc.Creds(idCreds{}), grpc.MaxRecvMsgSize(16<<20))
-	gobridgev1.RegisterGoBridgeServer(srv, server{})
+	var p peerServer
+	if os.Getenv("GB_TEST_PEER_SERVER") != "grpc" {
+		p.lean = leangrpc.NewServer(leangrpc.Options{MaxRecvMsgSize: 16 << 20})
+		gobridgev1.RegisterGoBridgeServer(p.lean, server{})
+	}
+	p.gs = grpc.NewServer(grpc.Creds(leangrpc.Dispatch(idCreds{}, p.lean)), grpc.MaxRecvMsgSize(16<<20))
+	gobridgev1.RegisterGoBridgeServer(p.gs, server{})
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(lis) }()
-	return srv, done, nil
+	go func() { done <- p.gs.Serve(lis) }()
+	return p, done, nil
 }
 
 func main() {
