@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/gobridge/gobridge/internal/leangrpc"
 	"github.com/gobridge/gobridge/internal/wire"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 	"github.com/gobridge/gobridge/sdk"
@@ -74,7 +75,9 @@ type h2Client struct {
 	msg     []byte
 }
 
-func dialH2(tb testing.TB, h sdk.Handler) *h2Client {
+// dialH2 connects to a plugin server for h; lean announces the client as
+// mod_gobridge does, so that the SDK's lean server answers it.
+func dialH2(tb testing.TB, h sdk.Handler, lean bool) *h2Client {
 	dir, err := os.MkdirTemp("", "gbb")
 	if err != nil {
 		tb.Fatal(err)
@@ -96,7 +99,11 @@ func dialH2(tb testing.TB, h sdk.Handler) *h2Client {
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.enc = hpack.NewEncoder(&c.hdr)
 	c.out.WriteString(http2.ClientPreface)
-	_ = c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20})
+	settings := []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 1 << 20}}
+	if lean {
+		settings = append(settings, http2.Setting{ID: leangrpc.SettingLean, Val: 1})
+	}
+	_ = c.fr.WriteSettings(settings...)
 	_ = c.fr.WriteWindowUpdate(0, 4<<20)
 	body, err := proto.Marshal(benchRequest())
 	if err != nil {
@@ -163,17 +170,25 @@ func (c *h2Client) call(tb testing.TB) int {
 }
 
 func BenchmarkHandleWire(b *testing.B) {
-	c := dialH2(b, benchHandler())
-	if n := c.call(b); n < len(benchHello) {
-		b.Fatalf("response of %d bytes", n)
+	for _, lean := range []bool{false, true} {
+		name := "server=grpc-go"
+		if lean {
+			name = "server=lean"
+		}
+		b.Run(name, func(b *testing.B) {
+			c := dialH2(b, benchHandler(), lean)
+			if n := c.call(b); n < len(benchHello) {
+				b.Fatalf("response of %d bytes", n)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			for i := 0; i < b.N; i++ {
+				c.call(b)
+			}
+			b.ReportMetric(float64(cpuTime()-cpu)/1e3/float64(b.N), "cpu-µs/op")
+		})
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := cpuTime()
-	for i := 0; i < b.N; i++ {
-		c.call(b)
-	}
-	b.ReportMetric(float64(cpuTime()-cpu)/1e3/float64(b.N), "cpu-µs/op")
 }
 
 // cpuTime is the process's user+system CPU time in ns (client included).

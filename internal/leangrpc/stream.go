@@ -148,19 +148,23 @@ func (c *conn) endStream(st *stream, err error) {
 	recvClosed := st.recvClosed
 	c.mu.Unlock()
 	if !skip {
-		s := toStatus(err)
 		c.wmu.Lock()
 		if !st.headerSent {
 			st.headerSent = true
 			c.encodeHead(st.header)
 		}
-		c.encode("grpc-status", strconv.Itoa(int(s.Code())))
-		if msg := s.Message(); msg != "" {
-			c.encode("grpc-message", encodeGrpcMessage(msg))
-		}
-		if p := s.Proto(); len(p.Details) > 0 {
-			if b, err := proto.Marshal(p); err == nil {
-				c.encode("grpc-status-details-bin", base64.RawStdEncoding.EncodeToString(b))
+		if err == nil {
+			c.encode("grpc-status", "0")
+		} else {
+			s := toStatus(err)
+			c.encode("grpc-status", strconv.Itoa(int(s.Code())))
+			if msg := s.Message(); msg != "" {
+				c.encode("grpc-message", encodeGrpcMessage(msg))
+			}
+			if p := s.Proto(); len(p.Details) > 0 {
+				if b, err := proto.Marshal(p); err == nil {
+					c.encode("grpc-status-details-bin", base64.RawStdEncoding.EncodeToString(b))
+				}
 			}
 		}
 		c.encodeMD(st.trailer)

@@ -10,13 +10,10 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// toStatus is the status a handler's error ends its call with, as grpc-go
+// toStatus is the status a handler's error (non-nil) ends its call with, as grpc-go
 // maps it: status errors as they are, context errors to Canceled or
 // DeadlineExceeded, anything else to Unknown.
 func toStatus(err error) *status.Status {
-	if err == nil {
-		return status.New(0, "")
-	}
 	if s, ok := status.FromError(err); ok {
 		return s
 	}
