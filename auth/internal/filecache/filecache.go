@@ -1,6 +1,13 @@
 // Package filecache keeps a parsed copy of a file and re-reads it when the
-// file changes (size, modification time, inode or device), the way
-// mod_authn_file sees every edit of an htpasswd file without a restart.
+// file changes, the way mod_authn_file sees every edit of an htpasswd file
+// without a restart.
+//
+// A change is noticed by inotify on the file's directory (notify_linux.go):
+// a Get that finds no event queued returns the copy it has, for one
+// non-blocking read(2) and no stat. Where inotify cannot answer (another
+// OS, a symbolic link, a watch that could not be set up or went away) every
+// Get stats the file and compares size, modification and change times,
+// inode and device, as before.
 package filecache
 
 import (
@@ -16,13 +23,11 @@ type File[T any] struct {
 	path  string
 	parse func([]byte) (T, error)
 
-	// MinCheck is the least time between two stat calls (0: every Get).
-	MinCheck time.Duration
-
-	mu      sync.RWMutex
+	mu      sync.Mutex // held across the change check and any reload
+	started bool
+	ws      *watchState // nil: not watched, stat every Get
 	val     T
 	stamp   stamp
-	checked time.Time
 	err     error
 	loaded  bool
 }
@@ -57,21 +62,29 @@ func (f *File[T]) Path() string { return f.path }
 // (never the previous content: a removed password file must not keep
 // granting access).
 func (f *File[T]) Get() (T, error) {
-	now := time.Now()
-	f.mu.RLock()
-	if f.loaded && f.MinCheck > 0 && now.Sub(f.checked) < f.MinCheck {
-		v, err := f.val, f.err
-		f.mu.RUnlock()
-		return v, err
-	}
-	f.mu.RUnlock()
-
-	fi, err := os.Stat(f.path)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.checked = now
+	if !f.started {
+		// Watch before the first read, so no edit falls between the two.
+		f.started = true
+		f.ws = watch(f.path)
+	}
+	if f.ws != nil {
+		changed, watched := notify.changed(f.ws)
+		if !watched {
+			f.ws = nil
+		} else if !changed && f.loaded {
+			return f.val, f.err
+		}
+	}
+	return f.reloadLocked()
+}
+
+// reloadLocked stats the file and reads it again if its stamp changed.
+func (f *File[T]) reloadLocked() (T, error) {
+	var zero T
+	fi, err := os.Stat(f.path)
 	if err != nil {
-		var zero T
 		f.val, f.err, f.loaded, f.stamp = zero, err, true, stamp{}
 		return zero, err
 	}
@@ -89,7 +102,6 @@ func (f *File[T]) Get() (T, error) {
 		}
 		err = fmt.Errorf("%s: %w", f.path, err)
 	}
-	var zero T
 	f.val, f.err, f.loaded, f.stamp = zero, err, true, stamp{}
 	return zero, err
 }
