@@ -19,8 +19,12 @@ import (
 )
 
 const (
-	readBufSize    = 64 << 10
-	flushThreshold = 64 << 10 // write out at once past this much pending
+	// Small: requests are a few hundred bytes, and reads of whole DATA
+	// frames bypass the buffer. It is per connection, and httpd keeps
+	// many open.
+	readBufSize    = 16 << 10
+	maxIdleWrite   = 128 << 10 // a write buffer grown past this is let go
+	flushThreshold = 64 << 10  // write out at once past this much pending
 	maxHeaderList  = 1 << 20
 	maxStreams     = 1000 // advertised SETTINGS_MAX_CONCURRENT_STREAMS
 )
@@ -464,7 +468,11 @@ func (c *conn) flushLocked() error {
 		return nil
 	}
 	_, err := c.nc.Write(c.wbuf.Bytes())
-	c.wbuf.Reset()
+	if c.wbuf.Cap() > maxIdleWrite {
+		c.wbuf = bytes.Buffer{} // after a download: do not keep its peak
+	} else {
+		c.wbuf.Reset()
+	}
 	if err != nil {
 		c.fail(err)
 		return errConnClosed

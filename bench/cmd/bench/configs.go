@@ -36,7 +36,12 @@ const (
 	// Ratios are computed against these rows.
 	rowStatic = "static file (event)"
 	rowProxy  = "mod_proxy_http → Go net/http"
-	rowFcgi   = "mod_proxy_fcgi → Go fcgi (unix)"
+	// Against the prefork gobridge row.
+	rowProxyPrefork = "mod_proxy_http → Go net/http (prefork)"
+	rowGBEvent      = "gobridge handler (event)"
+	rowGBPrefork    = "gobridge handler (prefork)"
+	rowGBPhases     = "gobridge access+authn+authz+fixup+handler"
+	rowFcgi         = "mod_proxy_fcgi → Go fcgi (unix)"
 
 	// The auth targets compare these.
 	rowFileSHA1     = "Basic file SHA1"
@@ -117,6 +122,10 @@ GoBridgePlugin noop %q -user %s -password %s
 </Location>
 `, st.GBDaemon, st.GBNoop, authUser, authPass)
 	}
+	proxyConf := func(r *Run) string {
+		return fmt.Sprintf("ProxyPass /proxy http://%s/ enablereuse=on keepalive=On\n", r.BackendAddr)
+	}
+	proxyBackend := func(r *Run) *exec.Cmd { return exec.Command(hello, "-mode", "http", "-listen", r.BackendAddr) }
 	gbAuthNA := ""
 	if st.GBAuth == "" {
 		gbAuthNA = "cmd/gobridge-auth did not build"
@@ -125,15 +134,10 @@ GoBridgePlugin noop %q -user %s -password %s
 	return []Config{
 		{Name: rowStatic, MPM: "event", Path: "/hello.txt"},
 		{Name: "static file (prefork)", MPM: "prefork", Path: "/hello.txt"},
-		{Name: "gobridge handler (event)", MPM: "event", Path: "/gb", Gobridge: true, Conf: gbHandler, Extra: gbExtras},
-		{Name: "gobridge handler (prefork)", MPM: "prefork", Path: "/gb", Gobridge: true, Conf: gbHandler},
-		{
-			Name: rowProxy, MPM: "event", Path: "/proxy", Modules: []string{"proxy", "proxy_http"},
-			Conf: func(r *Run) string {
-				return fmt.Sprintf("ProxyPass /proxy http://%s/ enablereuse=on keepalive=On\n", r.BackendAddr)
-			},
-			Backend: func(r *Run) *exec.Cmd { return exec.Command(hello, "-mode", "http", "-listen", r.BackendAddr) },
-		},
+		{Name: rowGBEvent, MPM: "event", Path: "/gb", Gobridge: true, Conf: gbHandler, Extra: gbExtras},
+		{Name: rowGBPrefork, MPM: "prefork", Path: "/gb", Gobridge: true, Conf: gbHandler},
+		{Name: rowProxy, MPM: "event", Path: "/proxy", Modules: []string{"proxy", "proxy_http"}, Conf: proxyConf, Backend: proxyBackend},
+		{Name: rowProxyPrefork, MPM: "prefork", Path: "/proxy", Modules: []string{"proxy", "proxy_http"}, Conf: proxyConf, Backend: proxyBackend},
 		{
 			Name: rowFcgi, MPM: "event", Path: "/fcgi", Modules: []string{"proxy", "proxy_fcgi"},
 			Conf: func(r *Run) string {

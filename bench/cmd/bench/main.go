@@ -22,17 +22,20 @@ import (
 
 // Options is what the environment and flags choose.
 type Options struct {
-	Quick   bool
-	Warm    int // seconds of warm-up load before measuring
-	Load    int // seconds of wrk -t2 -c32
-	Lat     int // seconds of wrk -t1 -c1 --latency
-	Only    *regexp.Regexp
-	Repo    string
-	Out     string // results directory
-	Keep    bool   // keep the staging directory
-	HTTPD   string
-	Modules string
-	LoadAvg string // /proc/loadavg when the run started
+	Quick bool
+	// NoExtras skips the rows' extra measurements (BENCH_EXTRAS=0), for
+	// quick before/after pairs.
+	NoExtras bool
+	Warm     int // seconds of warm-up load before measuring
+	Load     int // seconds of wrk -t2 -c32
+	Lat      int // seconds of wrk -t1 -c1 --latency
+	Only     *regexp.Regexp
+	Repo     string
+	Out      string // results directory
+	Keep     bool   // keep the staging directory
+	HTTPD    string
+	Modules  string
+	LoadAvg  string // /proc/loadavg when the run started
 }
 
 func main() {
@@ -44,6 +47,7 @@ func main() {
 	flag.Parse()
 
 	o.Quick = os.Getenv("BENCH_QUICK") == "1"
+	o.NoExtras = os.Getenv("BENCH_EXTRAS") == "0"
 	o.Warm, o.Load, o.Lat = 2, 10, 10
 	if o.Quick {
 		o.Warm, o.Load, o.Lat = 1, 2, 1

@@ -255,7 +255,7 @@ func measure(o *Options, st *Stage, c Config) *Result {
 	res.HTTPDRSS, res.BkRSS, res.NHTTPD, res.NBk = mem.HTTPDRSS, mem.BackendRSS, mem.NHTTPD, mem.NBackend
 	res.HTTPDPSS, res.BkPSS = mem.HTTPDPSS, mem.BackendPSS
 
-	if c.Extra != nil {
+	if c.Extra != nil && !o.NoExtras {
 		lines, err := c.Extra(&ExtraRun{Opts: o, BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.Port),
 			HTTPDComm: httpdComm, Roots: roots, RPS: res.RPS})
 		if err != nil {
