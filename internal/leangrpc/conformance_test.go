@@ -39,6 +39,10 @@ type testServer struct {
 	// leanSeen counts calls whose peer went through the lean server.
 	mu    sync.Mutex
 	peers map[string]int
+	// block, when set, is what a "block" request waits for, ignoring its
+	// context; blocked is told when it starts waiting.
+	block   chan struct{}
+	blocked chan struct{}
 }
 
 type observation struct {
@@ -47,7 +51,7 @@ type observation struct {
 }
 
 func newTestServer() *testServer {
-	return &testServer{observed: make(chan observation, 16), peers: map[string]int{}}
+	return &testServer{observed: make(chan observation, 16), peers: map[string]int{}, blocked: make(chan struct{}, 1)}
 }
 
 func payload(n int) *testgrpc.Payload {
@@ -87,8 +91,13 @@ func (s *testServer) EmptyCall(ctx context.Context, _ *testgrpc.Empty) (*testgrp
 
 func (s *testServer) UnaryCall(ctx context.Context, req *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
 	echoMetadata(ctx)
-	if string(req.GetPayload().GetBody()) == "wait" {
+	switch string(req.GetPayload().GetBody()) {
+	case "wait":
 		return nil, s.waitFor(ctx)
+	case "block":
+		s.blocked <- struct{}{}
+		<-s.block
+		return &testgrpc.SimpleResponse{}, nil
 	}
 	if rs := req.GetResponseStatus(); rs != nil {
 		st := status.New(codes.Code(rs.Code), rs.Message)
@@ -620,5 +629,25 @@ func TestDispatch(t *testing.T) {
 	}
 	if n := leangrpc.ConnCount(f.lean); n != 1 {
 		t.Fatalf("lean server holds %d connections, want 1 (the announced one)", n)
+	}
+}
+
+// Stop cuts a call whose handler ignores its context, and returns
+// without waiting for that handler (a plugin past its shutdown grace).
+func TestStopDoesNotWaitForHandlers(t *testing.T) {
+	f := start(t, "lean")
+	c := f.dial(t)
+	release := make(chan struct{})
+	defer close(release)
+	f.impl.block = release
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.UnaryCall(ctxT(t), &testgrpc.SimpleRequest{Payload: &testgrpc.Payload{Body: []byte("block")}})
+		errc <- err
+	}()
+	<-f.impl.blocked
+	f.lean.Stop()
+	if err := <-errc; status.Code(err) != codes.Unavailable {
+		t.Fatalf("call cut by Stop: %v, want Unavailable", err)
 	}
 }

@@ -168,8 +168,10 @@ func (s *Server) GracefulStop() {
 	s.wg.Wait()
 }
 
-// Stop closes every connection at once, cancelling the calls in flight,
-// and returns when their connections are done.
+// Stop closes every connection at once and cancels the calls in flight.
+// Like grpc-go's Stop it does not wait for their handlers, which may
+// ignore their contexts: it is what a plugin does when GracefulStop took
+// too long.
 func (s *Server) Stop() {
 	s.mu.Lock()
 	s.stopped = true
@@ -177,7 +179,6 @@ func (s *Server) Stop() {
 		nc.Close()
 	}
 	s.mu.Unlock()
-	s.wg.Wait()
 }
 
 // ConnCount is the number of connections s serves now.
