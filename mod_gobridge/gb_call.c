@@ -13,6 +13,7 @@
 
 #include "gb_log.h"
 #include "gb_call.h"
+#include "gb_encode.h"
 #include "gb_grpc.h"
 #include "gb_h2.h"
 #include "gb_pb.h"
@@ -338,7 +339,9 @@ apr_status_t gb_call_send(gb_call *call, const ProtobufCMessage *msg,
     if (call->eos) {
         return APR_EINVAL;   /* already half-closed */
     }
-    size = protobuf_c_message_get_packed_size(msg);
+    /* gb_encode changes msg while it packs and restores it before it
+     * returns; every caller's message is its own (no const object). */
+    size = gb_encode_size((ProtobufCMessage *)msg);
     if (size > 0xffffffffUL) {
         return APR_ENOSPC;
     }
@@ -347,7 +350,12 @@ apr_status_t gb_call_send(gb_call *call, const ProtobufCMessage *msg,
         return APR_ENOMEM;
     }
     gb_grpc_frame_header(call->out, size);
-    protobuf_c_message_pack(msg, call->out + GB_GRPC_FRAME_HDR);
+    if (gb_encode_pack((ProtobufCMessage *)msg,
+                       call->out + GB_GRPC_FRAME_HDR) != size) {
+        free(call->out);
+        call->out = NULL;
+        return APR_ENOMEM;
+    }
     call->out_len = GB_GRPC_FRAME_HDR + size;
     call->out_off = 0;
     call->eos = end_stream ? 1 : 0;

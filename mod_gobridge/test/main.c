@@ -20,6 +20,7 @@ int main(void)
     apr_initialize();
     atexit(apr_terminate);
     sr = srunner_create(gb_test_codec_suite());
+    srunner_add_suite(sr, gb_test_encode_suite());
     srunner_add_suite(sr, gb_test_transport_suite());
     srunner_add_suite(sr, gb_test_hostile_suite());
     srunner_run_all(sr, CK_ENV);   /* CK_VERBOSITY=verbose lists each test */

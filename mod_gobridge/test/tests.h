@@ -5,6 +5,7 @@
 #include <check.h>
 
 Suite *gb_test_codec_suite(void);
+Suite *gb_test_encode_suite(void);
 Suite *gb_test_transport_suite(void);
 Suite *gb_test_hostile_suite(void);
 
