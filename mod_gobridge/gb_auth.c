@@ -6,11 +6,10 @@
  */
 #include "gb_private.h"
 #include "gb_auth.h"
-#include "gb_call.h"
 #include "gb_config.h"
-#include "gb_conn.h"
 #include "gb_request.h"
 #include "gb_response.h"
+#include "gb_rpc.h"
 #include "gen/gobridge/v1/auth.pb-c.h"
 
 #include <ap_provider.h>
@@ -239,11 +238,7 @@ static int gb_auth_invoke(gb_auth_call *c, const char *method,
                           ProtobufCMessage **out)
 {
     request_rec *r = c->r;
-    const char *sock, *msg = NULL;
-    apr_interval_time_t timeout = gb_config_timeout(c->d);
-    gb_conn *conn;
-    apr_status_t rv;
-    int code = GB_GRPC_UNKNOWN;
+    gb_rpc_result res;
 
     if (!gb_config_plugin(r->server, c->plugin)) {
         /* configtest catches this; a plugin removed since cannot be. */
@@ -252,47 +247,43 @@ static int gb_auth_invoke(gb_auth_call *c, const char *method,
                       c->plugin, c->what);
         return 0;
     }
-    sock = apr_pstrcat(c->tmp, gb_config_sget(r->server)->socket_dir, "/",
-                       c->plugin, ".sock", NULL);
-    rv = gb_conn_acquire(r, c->plugin, sock,
-                         gb_config_connect_timeout(c->d), &conn);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0251)
+    /* Fail closed: whatever went wrong, the caller answers 500. */
+    if (gb_rpc_unary(r, c->d, c->plugin, c->tmp, method, req, desc, 0,
+                     &res, out) == GB_RPC_OK && *out) {
+        return 1;
+    }
+    if (!res.connected) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, res.rv, r, GB_APLOGNO(0251)
                       "%s: %s: cannot connect to %s; is the plugin running? "
-                      "Failing closed (500)", c->plugin, c->what, sock);
-        return 0;
+                      "Failing closed (500)", c->plugin, c->what,
+                      gb_rpc_socket(r->server, c->plugin));
     }
-    rv = gb_call_unary(conn, c->tmp, method, req, desc, timeout,
-                       gb_config_max_message(c->d), &code, &msg, out);
-    /* A call that ended with trailers left the connection usable. */
-    gb_conn_release(conn, rv == APR_SUCCESS);
-    if (rv != APR_SUCCESS) {
-        if (APR_STATUS_IS_TIMEUP(rv)) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0252)
-                          "%s: %s: no answer within %" APR_TIME_T_FMT " ms "
-                          "(GoBridgeTimeout); failing closed (500)",
-                          c->plugin, c->what, apr_time_as_msec(timeout));
-        }
-        else {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0262)
-                          "%s: %s: the call failed (plugin crashed, "
-                          "restarted or sent something unreadable); "
-                          "failing closed (500)", c->plugin, c->what);
-        }
-        return 0;
+    else if (res.rv != APR_SUCCESS && res.outcome == GB_RPC_TIMEOUT) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, res.rv, r, GB_APLOGNO(0252)
+                      "%s: %s: no answer within %" APR_TIME_T_FMT " ms "
+                      "(GoBridgeTimeout); failing closed (500)",
+                      c->plugin, c->what,
+                      apr_time_as_msec(gb_config_timeout(c->d)));
     }
-    if (code != GB_GRPC_OK || !*out) {
+    else if (res.rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, res.rv, r, GB_APLOGNO(0262)
+                      "%s: %s: the call failed (plugin crashed, "
+                      "restarted or sent something unreadable); "
+                      "failing closed (500)", c->plugin, c->what);
+    }
+    else {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0253)
                       "%s: %s: grpc-status %d (%s)%s; failing closed (500)",
-                      c->plugin, c->what, code,
-                      msg ? ap_escape_logitem(c->tmp, msg) : "no message",
-                      code == GB_GRPC_UNIMPLEMENTED
+                      c->plugin, c->what, res.grpc_status,
+                      res.grpc_message
+                      ? ap_escape_logitem(c->tmp, res.grpc_message)
+                      : "no message",
+                      res.grpc_status == GB_GRPC_UNIMPLEMENTED
                       ? ": the plugin is not an auth provider (set "
                         "ServeConfig.PasswordChecker, RealmHasher or "
                         "RequireChecker)" : "");
-        return 0;
     }
-    return 1;
+    return 0;
 }
 
 static void gb_auth_protocol_error(gb_auth_call *c, const char *why)

@@ -35,6 +35,7 @@ struct gb_call_msg {
 struct gb_call {
     apr_pool_t *pool;
     gb_conn *conn;              /* NULL once detached */
+    gb_conn *home;              /* the connection it started on */
     gb_h2_session *h2;
     gb_h2_stream st;
     const char *method;
@@ -87,9 +88,6 @@ static void gb_call_detach(gb_call *call)
     if (call->withheld) {
         gb_h2_consume(call->h2, &call->st, call->withheld);
         call->withheld = 0;
-    }
-    if (gb_conn_call(call->conn) == call) {
-        gb_conn_set_call(call->conn, NULL);
     }
     call->conn = NULL;
 }
@@ -228,10 +226,6 @@ apr_status_t gb_call_start(gb_conn *c, apr_pool_t *p, const char *method,
     apr_size_t nvlen;
     apr_status_t rv;
 
-    if (gb_conn_call(c)) {
-        /* One call at a time per borrowed connection. */
-        gb_call_cancel(gb_conn_call(c));
-    }
     call = apr_pcalloc(p, sizeof(*call));
     call->pool = p;
     call->h2 = gb_conn_session(c);
@@ -254,7 +248,7 @@ apr_status_t gb_call_start(gb_conn *c, apr_pool_t *p, const char *method,
         return rv;
     }
     call->conn = c;
-    gb_conn_set_call(c, call);
+    call->home = c;
     apr_pool_cleanup_register(p, call, gb_call_cleanup, apr_pool_cleanup_null);
     GB_CALL_LOG(call, APLOG_TRACE2, APR_SUCCESS,
                 "gb_call(%s-%lu-%d): started %s", call->plugin, call->conn_id,
@@ -438,6 +432,14 @@ apr_status_t gb_call_recv(gb_call *call, apr_pool_t *p,
         return APR_EOF;
     }
     return APR_ECONNRESET;
+}
+
+gb_conn *gb_call_take_conn(gb_call *call)
+{
+    gb_conn *c = call->home;
+
+    call->home = NULL;
+    return c;
 }
 
 int gb_call_status(gb_call *call, const char **message)

@@ -32,8 +32,10 @@ typedef struct gb_call gb_call;
 #define GB_GRPC_INTERNAL          13
 #define GB_GRPC_UNAVAILABLE       14
 
-/* Opens a stream for `method` (e.g. GB_METHOD_HANDLE). deadline > 0 sends
- * grpc-timeout (unary calls); 0 sends none (the Handle stream).
+/* Opens a stream for `method` (e.g. GB_METHOD_HANDLE) on c, which carries
+ * one call at a time: end or cancel it before the next, and before
+ * gb_conn_release(c). deadline > 0 sends grpc-timeout (unary calls); 0
+ * sends none (the Handle stream).
  * max_message bounds every received message (larger is a protocol error). */
 apr_status_t gb_call_start(gb_conn *c, apr_pool_t *p, const char *method,
                            apr_interval_time_t deadline,
@@ -61,6 +63,10 @@ apr_status_t gb_call_recv(gb_call *call, apr_pool_t *p,
 /* After APR_EOF: the grpc-status (or GB_GRPC_UNKNOWN if the trailers had
  * none) and grpc-message (percent-decoded, NULL if none). */
 int gb_call_status(gb_call *call, const char **message);
+
+/* The connection the call was started on, handed out once (NULL after):
+ * whoever takes it gives it back with gb_conn_release(). */
+gb_conn *gb_call_take_conn(gb_call *call);
 
 /* Cancels the stream (RST_STREAM CANCEL) if it is still open. Safe to call
  * more than once and after the end. */

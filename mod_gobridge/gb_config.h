@@ -62,6 +62,8 @@ typedef enum {
                              | GB_PHASES_BIT(GB_PHASE_AUTHN)               \
                              | GB_PHASES_BIT(GB_PHASE_AUTHZ))
 
+struct gb_endpoint;
+
 /* One GoBridgePlugin line. */
 typedef struct gb_plugin {
     const char *name;
@@ -69,6 +71,8 @@ typedef struct gb_plugin {
     apr_array_header_t *args;        /* const char *, may be empty */
     const char *file;                /* where it was declared */
     unsigned line;
+    struct gb_endpoint *endpoint;    /* its socket, resolved in post_config
+                                      * (gb_rpc.c) */
 } gb_plugin;
 
 typedef struct gb_srv_conf {

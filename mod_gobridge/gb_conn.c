@@ -1,19 +1,17 @@
 /* gb_conn.c: per-child pools of HTTP/2 connections to plugin sockets.
  *
  * The registry is process-wide (one per Apache child, created in
- * child_init from pchild). For each socket path it keeps a stack of idle
- * connections under a mutex; a borrowed connection belongs to one thread
+ * child_init from pchild). Each endpoint keeps a stack of idle connections
+ * under the registry's mutex; a borrowed connection belongs to one thread
  * and is used without locks. Each connection has its own pool with its
  * own allocator, so threads never share an allocator and closing a
  * connection returns its memory.
  */
-#include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 
 #include "gb_log.h"
 #include "gb_conn.h"
-#include "gb_call.h"
 #include "gb_h2.h"
 
 /* Idle connections kept per socket; more than the threads of a child
@@ -22,32 +20,37 @@
 
 struct gb_conn {
     apr_pool_t *pool;
-    const char *key;            /* socket path */
-    const char *plugin;
+    gb_endpoint *ep;
     apr_socket_t *sock;
     gb_h2_session *h2;
     unsigned long id;
-    struct gb_call *call;
     int poisoned;
     gb_conn *next;              /* in the idle stack */
 };
 
-typedef struct {
-    gb_conn *head;
-    int count;
-} gb_conn_idle;
+struct gb_endpoint {
+    const char *plugin;
+    const char *path;
+    apr_sockaddr_t *addr;       /* resolved once, read-only after */
+    /* This child's idle connections, under the registry's mutex; valid
+     * only while gen is the registry's (a new registry starts empty). */
+    gb_conn *idle;
+    int idle_count;
+    unsigned long gen;
+};
 
 typedef struct {
     apr_pool_t *pool;           /* pchild */
 #if APR_HAS_THREADS
     apr_thread_mutex_t *mutex;
 #endif
-    apr_hash_t *idle;           /* socket path -> gb_conn_idle */
     server_rec *s;
     unsigned long next_id;
+    unsigned long gen;
 } gb_conn_registry;
 
 static gb_conn_registry *gb_reg;
+static unsigned long gb_reg_generation;
 
 static void gb_conn_lock(void)
 {
@@ -76,13 +79,34 @@ static apr_status_t gb_conn_registry_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+apr_status_t gb_conn_endpoint_make(apr_pool_t *p, const char *plugin,
+                                   const char *path, gb_endpoint **out)
+{
+    gb_endpoint *ep = apr_pcalloc(p, sizeof(*ep));
+    apr_status_t rv;
+
+    ep->plugin = apr_pstrdup(p, plugin);
+    ep->path = apr_pstrdup(p, path);
+    rv = apr_sockaddr_info_get(&ep->addr, ep->path, APR_UNIX, 0, 0, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *out = ep;
+    return APR_SUCCESS;
+}
+
+const char *gb_conn_endpoint_path(const gb_endpoint *ep)
+{
+    return ep->path;
+}
+
 apr_status_t gb_conn_child_init(apr_pool_t *pchild, server_rec *s)
 {
     gb_conn_registry *reg = apr_pcalloc(pchild, sizeof(*reg));
 
     reg->pool = pchild;
     reg->s = s;
-    reg->idle = apr_hash_make(pchild);
+    reg->gen = ++gb_reg_generation;
 #if APR_HAS_THREADS
     {
         apr_status_t rv = apr_thread_mutex_create(&reg->mutex,
@@ -113,13 +137,11 @@ static void gb_conn_close(gb_conn *c)
     gb_conn_unlock();
 }
 
-static apr_status_t gb_conn_open(request_rec *r, const char *plugin,
-                                 const char *sock_path,
+static apr_status_t gb_conn_open(request_rec *r, gb_endpoint *ep,
                                  apr_interval_time_t connect_timeout,
                                  gb_conn **out)
 {
     apr_allocator_t *alloc;
-    apr_sockaddr_t *sa;
     apr_pool_t *p;
     gb_conn *c;
     apr_status_t rv;
@@ -143,42 +165,48 @@ static apr_status_t gb_conn_open(request_rec *r, const char *plugin,
     c = apr_pcalloc(p, sizeof(*c));
     c->pool = p;
     c->id = id;
-    c->key = apr_pstrdup(p, sock_path);
-    c->plugin = apr_pstrdup(p, plugin);
+    c->ep = ep;
 
-    rv = apr_sockaddr_info_get(&sa, c->key, APR_UNIX, 0, 0, p);
-    if (rv == APR_SUCCESS) {
-        rv = apr_socket_create(&c->sock, APR_UNIX, SOCK_STREAM, 0, p);
-    }
+    rv = apr_socket_create(&c->sock, APR_UNIX, SOCK_STREAM, 0, p);
     if (rv == APR_SUCCESS) {
         apr_socket_timeout_set(c->sock, connect_timeout);
-        rv = apr_socket_connect(c->sock, sa);
+        rv = apr_socket_connect(c->sock, ep->addr);
     }
     if (rv != APR_SUCCESS) {
         GB_LOG(r, gb_reg->s, APLOG_DEBUG, rv, GB_APLOGNO(0100)
-               "%s: cannot connect to plugin %s at %s", __func__, plugin,
-               sock_path);
+               "%s: cannot connect to plugin %s at %s", __func__,
+               ep->plugin, ep->path);
         gb_conn_close(c);
         return rv;
     }
-    rv = gb_h2_session_open(&c->h2, p, c->sock, gb_reg->s, c->plugin, id,
+    rv = gb_h2_session_open(&c->h2, p, c->sock, gb_reg->s, ep->plugin, id,
                             connect_timeout);
     if (rv != APR_SUCCESS) {
         GB_LOG(r, gb_reg->s, APLOG_DEBUG, rv, GB_APLOGNO(0180)
                "%s: connected to plugin %s at %s but could not start "
-               "HTTP/2 on it", __func__, plugin, sock_path);
+               "HTTP/2 on it", __func__, ep->plugin, ep->path);
         gb_conn_close(c);
         return rv;
     }
     GB_LOG(r, gb_reg->s, APLOG_DEBUG, APR_SUCCESS, GB_APLOGNO(0101)
            "%s: opened connection %lu to plugin %s at %s", __func__, id,
-           plugin, sock_path);
+           ep->plugin, ep->path);
     *out = c;
     return APR_SUCCESS;
 }
 
-apr_status_t gb_conn_acquire(request_rec *r, const char *plugin,
-                             const char *sock_path,
+/* ep's idle stack in this child, emptied if it was another registry's.
+ * Under the lock. */
+static void gb_conn_idle_sync(gb_endpoint *ep)
+{
+    if (ep->gen != gb_reg->gen) {
+        ep->idle = NULL;
+        ep->idle_count = 0;
+        ep->gen = gb_reg->gen;
+    }
+}
+
+apr_status_t gb_conn_acquire(request_rec *r, gb_endpoint *ep,
                              apr_interval_time_t connect_timeout,
                              gb_conn **out)
 {
@@ -187,19 +215,18 @@ apr_status_t gb_conn_acquire(request_rec *r, const char *plugin,
     if (!gb_reg) {
         GB_LOG(r, NULL, APLOG_ERR, APR_EINIT, GB_APLOGNO(0114)
                "%s: no connection registry in this process (child_init "
-               "did not run); cannot reach plugin %s", __func__, plugin);
+               "did not run); cannot reach plugin %s", __func__, ep->plugin);
         return APR_EINIT;
     }
     for (;;) {
-        gb_conn_idle *idle;
-        gb_conn *c = NULL;
+        gb_conn *c;
 
         gb_conn_lock();
-        idle = apr_hash_get(gb_reg->idle, sock_path, APR_HASH_KEY_STRING);
-        if (idle && idle->head) {
-            c = idle->head;
-            idle->head = c->next;
-            idle->count--;
+        gb_conn_idle_sync(ep);
+        c = ep->idle;
+        if (c) {
+            ep->idle = c->next;
+            ep->idle_count--;
             c->next = NULL;
         }
         gb_conn_unlock();
@@ -210,17 +237,18 @@ apr_status_t gb_conn_acquire(request_rec *r, const char *plugin,
         /* Outside the lock: this reads whatever the peer sent while idle. */
         if (gb_h2_check_idle(c->h2)) {
             GB_LOG(r, gb_reg->s, APLOG_TRACE2, APR_SUCCESS,
-                   "gb_conn(%s-%lu): reusing idle connection", plugin, c->id);
+                   "gb_conn(%s-%lu): reusing idle connection", ep->plugin,
+                   c->id);
             *out = c;
             return APR_SUCCESS;
         }
         GB_LOG(r, gb_reg->s, APLOG_DEBUG, APR_SUCCESS, GB_APLOGNO(0102)
                "%s: discarding idle connection %lu to plugin %s (%s)",
-               __func__, c->id, plugin,
+               __func__, c->id, ep->plugin,
                gb_h2_got_goaway(c->h2) ? "GOAWAY" : "closed by peer");
         gb_conn_close(c);
     }
-    rv = gb_conn_open(r, plugin, sock_path, connect_timeout, out);
+    rv = gb_conn_open(r, ep, connect_timeout, out);
     if (rv == APR_SUCCESS) {
         gb_h2_set_request((*out)->h2, r);
     }
@@ -233,26 +261,16 @@ void gb_conn_release(gb_conn *c, int reusable)
         /* Without a registry pchild is gone, and c with it. */
         return;
     }
-    if (c->call) {
-        /* An unfinished stream must not outlive its borrower. */
-        gb_call_cancel(c->call);
-        c->call = NULL;
-    }
     gb_h2_set_request(c->h2, NULL);
     if (reusable && !c->poisoned && gb_h2_usable(c->h2)) {
-        gb_conn_idle *idle;
+        gb_endpoint *ep = c->ep;
 
         gb_conn_lock();
-        idle = apr_hash_get(gb_reg->idle, c->key, APR_HASH_KEY_STRING);
-        if (!idle) {
-            idle = apr_pcalloc(gb_reg->pool, sizeof(*idle));
-            apr_hash_set(gb_reg->idle, apr_pstrdup(gb_reg->pool, c->key),
-                         APR_HASH_KEY_STRING, idle);
-        }
-        if (idle->count < GB_CONN_MAX_IDLE) {
-            c->next = idle->head;
-            idle->head = c;
-            idle->count++;
+        gb_conn_idle_sync(ep);
+        if (ep->idle_count < GB_CONN_MAX_IDLE) {
+            c->next = ep->idle;
+            ep->idle = c;
+            ep->idle_count++;
             c = NULL;
         }
         gb_conn_unlock();
@@ -260,8 +278,8 @@ void gb_conn_release(gb_conn *c, int reusable)
             return;
         }
     }
-    ap_log_error(APLOG_MARK, APLOG_TRACE2, APR_SUCCESS, gb_reg ? gb_reg->s : NULL,
-                 "gb_conn(%s-%lu): closing connection", c->plugin, c->id);
+    ap_log_error(APLOG_MARK, APLOG_TRACE2, APR_SUCCESS, gb_reg->s,
+                 "gb_conn(%s-%lu): closing connection", c->ep->plugin, c->id);
     gb_conn_close(c);
 }
 
@@ -273,16 +291,6 @@ struct gb_h2_session *gb_conn_session(gb_conn *c)
 unsigned long gb_conn_id(gb_conn *c)
 {
     return c->id;
-}
-
-struct gb_call *gb_conn_call(gb_conn *c)
-{
-    return c->call;
-}
-
-void gb_conn_set_call(gb_conn *c, struct gb_call *call)
-{
-    c->call = call;
 }
 
 void gb_conn_poison(gb_conn *c)

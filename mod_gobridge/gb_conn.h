@@ -1,10 +1,15 @@
 /* gb_conn.h: per-child pools of HTTP/2 connections to plugin sockets.
  *
  * A connection is used by one thread at a time: gb_conn_acquire() hands out
- * an idle connection to the named socket (or opens one lazily) and
+ * an idle connection to an endpoint (or opens one lazily) and
  * gb_conn_release() gives it back for the next request. This keeps
  * nghttp2 sessions single-threaded (no locks on the I/O path) while
  * prefork, worker and event children all reuse connections across requests.
+ *
+ * An endpoint is one plugin's socket, resolved once when the configuration
+ * is read; its pool of idle connections hangs off it. The endpoint lives in
+ * pconf, which every child has a private copy of after the fork, so each
+ * child's pool is its own without a lookup table (gb_conn.c).
  */
 #ifndef GB_CONN_H
 #define GB_CONN_H
@@ -14,39 +19,42 @@
 #include <httpd.h>
 
 typedef struct gb_conn gb_conn;
+typedef struct gb_endpoint gb_endpoint;
+
+/* Resolves the unix socket at path (a plugin's published
+ * `<dir>/<name>.sock`) into an endpoint allocated in p (pconf). `plugin`
+ * is the plugin name, used in log lines. */
+apr_status_t gb_conn_endpoint_make(apr_pool_t *p, const char *plugin,
+                                   const char *path, gb_endpoint **out);
+
+/* The endpoint's socket path (log lines). */
+const char *gb_conn_endpoint_path(const gb_endpoint *ep);
 
 /* Creates this child's connection registry in pchild. Call from child_init.
  * Idle connections are closed when pchild is destroyed. */
 apr_status_t gb_conn_child_init(apr_pool_t *pchild, server_rec *s);
 
-/* Borrows a connection to the unix socket at sock_path (the plugin's
- * published `<dir>/<name>.sock`), connecting within connect_timeout if no
- * idle one is usable. `plugin` is the plugin name, used in log lines.
- * Returns APR_SUCCESS, or the connect error (APR_ENOENT / ECONNREFUSED /
- * APR_TIMEUP: the plugin is down). */
-apr_status_t gb_conn_acquire(request_rec *r, const char *plugin,
-                             const char *sock_path,
+/* Borrows a connection to ep, connecting within connect_timeout if no idle
+ * one is usable. Returns APR_SUCCESS, or the connect error (APR_ENOENT /
+ * ECONNREFUSED / APR_TIMEUP: the plugin is down). */
+apr_status_t gb_conn_acquire(request_rec *r, gb_endpoint *ep,
                              apr_interval_time_t connect_timeout,
                              gb_conn **out);
 
-/* Returns a borrowed connection. reusable=0 closes it (after a protocol
- * error, a cancelled stream that left the session in doubt, or GOAWAY). A
+/* Returns a borrowed connection; a call on it must have ended (or been
+ * cancelled) first. reusable=0 closes it (after a protocol error, a
+ * cancelled stream that left the session in doubt, or GOAWAY). A
  * connection whose peer sent GOAWAY is closed regardless. */
 void gb_conn_release(gb_conn *c, int reusable);
 
 /* Transport internals, for gb_call.c and the C tests. */
 struct gb_h2_session;
-struct gb_call;
 
 /* The connection's HTTP/2 session. */
 struct gb_h2_session *gb_conn_session(gb_conn *c);
 
 /* This child's serial number of the connection (log lines, tests). */
 unsigned long gb_conn_id(gb_conn *c);
-
-/* The call currently running on c (at most one), or NULL. */
-struct gb_call *gb_conn_call(gb_conn *c);
-void gb_conn_set_call(gb_conn *c, struct gb_call *call);
 
 /* Marks c as not reusable whatever its borrower says at release. */
 void gb_conn_poison(gb_conn *c);

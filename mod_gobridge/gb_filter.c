@@ -20,10 +20,10 @@
 #include "gb_filter.h"
 #include "gb_call.h"
 #include "gb_config.h"
-#include "gb_conn.h"
 #include "gb_mutate.h"
 #include "gb_request.h"
 #include "gb_response.h"
+#include "gb_rpc.h"
 #include "gen/gobridge/v1/filter.pb-c.h"
 
 #include <apr_buckets.h>
@@ -57,7 +57,6 @@ typedef struct {
     gb_filter_state state;
     apr_pool_t *pool;           /* the stream's lifetime */
     apr_pool_t *mp;             /* the message being handled */
-    gb_conn *conn;
     gb_call *call;
     apr_interval_time_t timeout;
     char *buf;                  /* body not yet sent, GB_FILTER_CHUNK */
@@ -70,6 +69,7 @@ typedef struct {
     int awaiting;               /* input filter: the answer is being read */
     int upstream_eos;           /* input filter: f->next gave EOS */
     apr_status_t failure;       /* input filter: what reads return now */
+    gb_rpc_outcome outcome;     /* output filter: how the call failed */
     apr_bucket_brigade *out;    /* output: to f->next; input: pending data */
     apr_bucket_brigade *tmp;    /* input: reads from f->next */
 } gb_filter_ctx;
@@ -86,36 +86,19 @@ static const char *gb_filter_kind(const gb_filter_ctx *ctx)
     return ctx->output ? "output" : "input";
 }
 
-static apr_status_t gb_filter_cleanup(void *data)
-{
-    gb_filter_ctx *ctx = data;
-
-    /* The call's own cleanup (registered later, run first) has reset an
-     * unfinished stream; the connection goes back closed. */
-    if (ctx->conn) {
-        gb_conn_release(ctx->conn, 0);
-        ctx->conn = NULL;
-    }
-    return APR_SUCCESS;
-}
-
 /* Ends the stream; the connection is reused only after a clean end. */
 static void gb_filter_end(gb_filter_ctx *ctx, int clean)
 {
-    if (ctx->call && !clean) {
-        gb_call_cancel(ctx->call);
-    }
-    if (ctx->conn) {
-        gb_conn_release(ctx->conn, clean);
-        ctx->conn = NULL;
-    }
+    gb_rpc_close(ctx->call, clean);
 }
 
-/* Status for a failed call before anything reached the client. */
-static int gb_filter_status(apr_status_t rv)
+/* Records a failed round: what reads return, and how the call failed. */
+static void gb_filter_failed(gb_filter_ctx *ctx, apr_status_t rv,
+                             gb_rpc_outcome outcome)
 {
-    return APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT
-                                    : HTTP_INTERNAL_SERVER_ERROR;
+    gb_filter_end(ctx, 0);
+    ctx->failure = rv;
+    ctx->outcome = outcome;
 }
 
 static int gb_filter_protocol_error(gb_filter_ctx *ctx, const char *why)
@@ -123,8 +106,7 @@ static int gb_filter_protocol_error(gb_filter_ctx *ctx, const char *why)
     ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_EGENERAL, ctx->r,
                   GB_APLOGNO(0325) "%s: protocol error from %s filter: %s",
                   ctx->plugin, gb_filter_kind(ctx), why);
-    gb_filter_end(ctx, 0);
-    ctx->failure = APR_EGENERAL;
+    gb_filter_failed(ctx, APR_EGENERAL, GB_RPC_BROKEN);
     return GB_ROUND_FAIL;
 }
 
@@ -132,31 +114,24 @@ static int gb_filter_protocol_error(gb_filter_ctx *ctx, const char *why)
 static int gb_filter_open(gb_filter_ctx *ctx)
 {
     request_rec *r = ctx->r;
-    const char *sock;
+    gb_rpc_outcome outcome;
     apr_status_t rv;
 
     apr_pool_create(&ctx->pool, r->pool);
     apr_pool_tag(ctx->pool, "gobridge (filter)");
     apr_pool_create(&ctx->mp, ctx->pool);
     apr_pool_tag(ctx->mp, "gobridge (filter message)");
-    apr_pool_cleanup_register(ctx->pool, ctx, gb_filter_cleanup,
-                              apr_pool_cleanup_null);
     ctx->timeout = gb_config_timeout(ctx->d);
-    sock = apr_pstrcat(ctx->pool, gb_config_sget(r->server)->socket_dir, "/",
-                       ctx->plugin, ".sock", NULL);
-    rv = gb_conn_acquire(r, ctx->plugin, sock,
-                         gb_config_connect_timeout(ctx->d), &ctx->conn);
-    if (rv == APR_SUCCESS) {
-        rv = gb_call_start(ctx->conn, ctx->pool, GB_METHOD_FILTER, 0,
-                           gb_config_max_message(ctx->d), &ctx->call);
-    }
+    rv = gb_rpc_open(r, ctx->d, ctx->plugin, ctx->pool, GB_METHOD_FILTER, 0,
+                     &ctx->call, &outcome);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0321)
                       "%s: cannot reach the plugin for the %s filter at %s; "
                       "is gobridged running and the plugin healthy?",
-                      ctx->plugin, gb_filter_kind(ctx), sock);
-        gb_filter_end(ctx, 0);
+                      ctx->plugin, gb_filter_kind(ctx),
+                      gb_rpc_socket(r->server, ctx->plugin));
         ctx->failure = rv;
+        ctx->outcome = outcome;
         return GB_ROUND_FAIL;
     }
     return GB_ROUND_OK;
@@ -187,8 +162,7 @@ static int gb_filter_send(gb_filter_ctx *ctx, int flush, int eos)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, ctx->r, GB_APLOGNO(0322)
                       "%s: sending a chunk to the %s filter failed",
                       ctx->plugin, gb_filter_kind(ctx));
-        gb_filter_end(ctx, 0);
-        ctx->failure = rv;
+        gb_filter_failed(ctx, rv, gb_rpc_failed(rv));
         return GB_ROUND_FAIL;
     }
     return GB_ROUND_OK;
@@ -214,7 +188,10 @@ static int gb_filter_recv(gb_filter_ctx *ctx,
                       "%s: %s filter ended without DONE: grpc-status %d (%s)",
                       ctx->plugin, gb_filter_kind(ctx), code,
                       msg ? ap_escape_logitem(ctx->mp, msg) : "no message");
-        rv = code == GB_GRPC_DEADLINE_EXCEEDED ? APR_TIMEUP : APR_EGENERAL;
+        gb_filter_failed(ctx, code == GB_GRPC_DEADLINE_EXCEEDED
+                              ? APR_TIMEUP : APR_EGENERAL,
+                         gb_rpc_grpc_failed(code));
+        return GB_ROUND_FAIL;
     }
     else if (APR_STATUS_IS_TIMEUP(rv)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, ctx->r, GB_APLOGNO(0323)
@@ -230,8 +207,7 @@ static int gb_filter_recv(gb_filter_ctx *ctx,
                       ctx->plugin, gb_filter_kind(ctx),
                       gb_config_max_message(ctx->d));
     }
-    gb_filter_end(ctx, 0);
-    ctx->failure = rv;
+    gb_filter_failed(ctx, rv, gb_rpc_failed(rv));
     return GB_ROUND_FAIL;
 }
 
@@ -405,7 +381,7 @@ static apr_status_t gb_filter_out_fail(ap_filter_t *f, gb_filter_ctx *ctx)
 {
     request_rec *r = f->r;
     conn_rec *c = r->connection;
-    int status = gb_filter_status(ctx->failure);
+    int status = gb_rpc_http_status(r, ctx->outcome);
 
     ctx->state = GB_FILTER_FAILED;
     apr_brigade_cleanup(ctx->out);
@@ -602,8 +578,7 @@ static apr_status_t gb_filter_out(ap_filter_t *f, apr_bucket_brigade *bb)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0331)
                           "%s: reading the response body to filter failed",
                           ctx->plugin);
-            ctx->failure = rv;
-            gb_filter_end(ctx, 0);
+            gb_filter_failed(ctx, rv, gb_rpc_failed(rv));
             return gb_filter_out_fail(f, ctx);
         }
         if (n > GB_FILTER_CHUNK - ctx->len) {

@@ -24,10 +24,10 @@
 #include "gb_handler.h"
 #include "gb_call.h"
 #include "gb_config.h"
-#include "gb_conn.h"
 #include "gb_mutate.h"
 #include "gb_request.h"
 #include "gb_response.h"
+#include "gb_rpc.h"
 
 #include <apr_buckets.h>
 #include <apr_strings.h>
@@ -54,7 +54,6 @@ typedef struct {
     request_rec *r;
     const char *plugin;
     gb_dir_conf *d;
-    gb_conn *conn;
     gb_call *call;
     apr_bucket_brigade *out;
     apr_bucket_brigade *in;
@@ -161,14 +160,6 @@ static void gb_abort_response(gb_handle_ctx *ctx)
     apr_brigade_cleanup(ctx->out);
 }
 
-/* The plugin went away under us (crashed, killed, restarted): that is
- * "unavailable, retry later", like a plugin that is down, not a bug. */
-static int gb_is_lost(apr_status_t rv)
-{
-    return APR_STATUS_IS_ECONNRESET(rv) || APR_STATUS_IS_ECONNABORTED(rv)
-           || APR_STATUS_IS_EPIPE(rv);
-}
-
 /* Ends a failed call: a status before anything was committed, an aborted
  * response after. */
 static int gb_fail(gb_handle_ctx *ctx, int status)
@@ -178,10 +169,13 @@ static int gb_fail(gb_handle_ctx *ctx, int status)
         gb_abort_response(ctx);
         return OK;
     }
-    if (status == HTTP_SERVICE_UNAVAILABLE) {
-        apr_table_setn(ctx->r->err_headers_out, "Retry-After", "5");
-    }
     return status;
+}
+
+/* gb_fail for a failed call, by gb_rpc's table. */
+static int gb_fail_rpc(gb_handle_ctx *ctx, gb_rpc_outcome outcome)
+{
+    return gb_fail(ctx, gb_rpc_http_status(ctx->r, outcome));
 }
 
 static int gb_protocol_error(gb_handle_ctx *ctx, const char *why)
@@ -189,7 +183,7 @@ static int gb_protocol_error(gb_handle_ctx *ctx, const char *why)
     ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_EGENERAL, ctx->r,
                   GB_APLOGNO(0030) "%s: protocol error from plugin: %s",
                   ctx->plugin, why);
-    return gb_fail(ctx, HTTP_INTERNAL_SERVER_ERROR);
+    return gb_fail_rpc(ctx, GB_RPC_BROKEN);
 }
 
 /* Returns 0 on an unknown level (a protocol error). */
@@ -342,9 +336,7 @@ static int gb_send_body(gb_handle_ctx *ctx, apr_pool_t *mp, apr_size_t want)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, ctx->r, GB_APLOGNO(0035)
                       "%s: sending the request body failed", ctx->plugin);
-        return gb_fail(ctx, APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT
-                            : gb_is_lost(rv) ? HTTP_SERVICE_UNAVAILABLE
-                            : HTTP_INTERNAL_SERVER_ERROR);
+        return gb_fail_rpc(ctx, gb_rpc_failed(rv));
     }
     ctx->body_eof_sent = req.body_eof;
     return GB_GO_ON;
@@ -555,9 +547,7 @@ static int gb_subrequest(gb_handle_ctx *ctx, apr_pool_t *mp,
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0345)
                       "%s: sending the sub-request answer failed",
                       ctx->plugin);
-        return gb_fail(ctx, APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT
-                            : gb_is_lost(rv) ? HTTP_SERVICE_UNAVAILABLE
-                            : HTTP_INTERNAL_SERVER_ERROR);
+        return gb_fail_rpc(ctx, gb_rpc_failed(rv));
     }
     return GB_GO_ON;
 }
@@ -798,26 +788,21 @@ static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
                           "%s: call ended without finish: grpc-status %d "
                           "(%s)", ctx->plugin, code,
                           msg ? ap_escape_logitem(mp, msg) : "no message");
-            return gb_fail(ctx, code == GB_GRPC_UNAVAILABLE
-                                ? HTTP_SERVICE_UNAVAILABLE
-                                : code == GB_GRPC_DEADLINE_EXCEEDED
-                                ? HTTP_GATEWAY_TIME_OUT
-                                : HTTP_INTERNAL_SERVER_ERROR);
+            return gb_fail_rpc(ctx, gb_rpc_grpc_failed(code));
         }
         if (APR_STATUS_IS_TIMEUP(rv)) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0038)
                           "%s: no message from the plugin within %"
                           APR_TIME_T_FMT " ms (GoBridgeTimeout); cancelling",
                           ctx->plugin, apr_time_as_msec(ctx->timeout));
-            return gb_fail(ctx, HTTP_GATEWAY_TIME_OUT);
+            return gb_fail_rpc(ctx, GB_RPC_TIMEOUT);
         }
         if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0039)
                           "%s: receiving from the plugin failed "
                           "(GoBridgeMaxMessageSize is %" APR_SIZE_T_FMT ")",
                           ctx->plugin, max);
-            return gb_fail(ctx, gb_is_lost(rv) ? HTTP_SERVICE_UNAVAILABLE
-                                               : HTTP_INTERNAL_SERVER_ERROR);
+            return gb_fail_rpc(ctx, gb_rpc_failed(rv));
         }
 
         if (!gb_apply_logs(ctx, mp, m)) {
@@ -881,12 +866,6 @@ static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
     }
 }
 
-static int gb_is_down(apr_status_t rv)
-{
-    return APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ECONNREFUSED(rv)
-           || APR_STATUS_IS_TIMEUP(rv);
-}
-
 /* What the module read of the request body before calling any plugin.
  * Kept for the whole handler, so that the next plugin of a GoBridgeHandler
  * list gets the same first message when one declines. */
@@ -904,7 +883,7 @@ static int gb_handle_one(request_rec *r, gb_dir_conf *d, const char *plugin,
     Gobridge__V1__HandleRequest first = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
     gb_handle_ctx ctx;
     apr_pool_t *tmp;
-    const char *sock;
+    gb_rpc_outcome outcome;
     apr_status_t rv;
     int rc;
 
@@ -926,49 +905,31 @@ static int gb_handle_one(request_rec *r, gb_dir_conf *d, const char *plugin,
     }
     first.body_eof = ctx.body_eof_read;
 
-    sock = apr_pstrcat(tmp, gb_config_sget(r->server)->socket_dir, "/",
-                       ctx.plugin, ".sock", NULL);
-    rv = gb_conn_acquire(r, ctx.plugin, sock,
-                         gb_config_connect_timeout(ctx.d), &ctx.conn);
+    rv = gb_rpc_open(r, ctx.d, ctx.plugin, tmp, GB_METHOD_HANDLE, 0,
+                     &ctx.call, &outcome);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0042)
                       "%s: cannot connect to %s; is gobridged running and "
-                      "the plugin healthy?", ctx.plugin, sock);
+                      "the plugin healthy?", ctx.plugin,
+                      gb_rpc_socket(r->server, ctx.plugin));
         apr_pool_destroy(tmp);
-        if (gb_is_down(rv) || gb_is_lost(rv)) {
-            apr_table_setn(r->err_headers_out, "Retry-After", "5");
-            return HTTP_SERVICE_UNAVAILABLE;
-        }
-        return HTTP_INTERNAL_SERVER_ERROR;
+        return gb_rpc_http_status(r, outcome);
     }
-
-    rv = gb_call_start(ctx.conn, tmp, GB_METHOD_HANDLE, 0,
-                       gb_config_max_message(ctx.d), &ctx.call);
-    if (rv == APR_SUCCESS) {
-        rv = gb_call_send(ctx.call, &first.base, 0, ctx.timeout);
-        ctx.body_eof_sent = first.body_eof;
-    }
+    rv = gb_call_send(ctx.call, &first.base, 0, ctx.timeout);
+    ctx.body_eof_sent = first.body_eof;
     /* APR_EOF: the plugin answered and ended the call before taking all of
      * our message (e.g. a quick 413); its answer is waiting in the call. */
     if (rv != APR_SUCCESS && rv != APR_EOF) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0043)
                       "%s: cannot start the Handle call", ctx.plugin);
-        if (ctx.call) {
-            gb_call_cancel(ctx.call);
-        }
-        gb_conn_release(ctx.conn, 0);
+        gb_rpc_close(ctx.call, 0);
         apr_pool_destroy(tmp);
-        if (gb_is_lost(rv)) {
-            apr_table_setn(r->err_headers_out, "Retry-After", "5");
-            return HTTP_SERVICE_UNAVAILABLE;
-        }
-        return APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT
-                                        : HTTP_INTERNAL_SERVER_ERROR;
+        return gb_rpc_http_status(r, gb_rpc_failed(rv));
     }
 
     rc = gb_handle_loop(&ctx, tmp);
     *body_taken = ctx.body_taken;
-    gb_conn_release(ctx.conn, ctx.clean);
+    gb_rpc_close(ctx.call, ctx.clean);
     /* Transient buckets are set aside by now; the messages can go. */
     apr_pool_destroy(tmp);
     /* The plugin is done and its connection back in the pool: a redirect

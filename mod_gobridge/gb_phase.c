@@ -2,12 +2,11 @@
  * wrappers. See gb_phase.h for the rules. */
 #include "gb_private.h"
 #include "gb_phase.h"
-#include "gb_call.h"
 #include "gb_config.h"
-#include "gb_conn.h"
 #include "gb_mutate.h"
 #include "gb_request.h"
 #include "gb_response.h"
+#include "gb_rpc.h"
 
 #include <apr_strings.h>
 #include <http_core.h>
@@ -39,24 +38,6 @@ typedef struct {
 } gb_phase_req;
 
 #define GB_FIELD(x) GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_##x
-
-static int gb_phase_is_down(apr_status_t rv)
-{
-    return APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ECONNREFUSED(rv)
-           || APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_ECONNRESET(rv)
-           || APR_STATUS_IS_ECONNABORTED(rv) || APR_STATUS_IS_EPIPE(rv);
-}
-
-/* The request's answer to a failed call: 503 (with Retry-After) when the
- * plugin is down, lost or too slow, 500 otherwise. */
-static int gb_phase_fail(request_rec *r, int unavailable)
-{
-    if (unavailable) {
-        apr_table_setn(r->err_headers_out, "Retry-After", "5");
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
-    return HTTP_INTERNAL_SERVER_ERROR;
-}
 
 static char *gb_dup(request_rec *r, ProtobufCBinaryData b)
 {
@@ -224,10 +205,9 @@ static int gb_phase_call(request_rec *r, apr_pool_t *tmp, gb_phase_id id,
     apr_interval_time_t timeout = gb_config_timeout(d);
     gb_mutate_tables tables;
     apr_array_header_t *dropped;
-    const char *sock, *why, *gmsg = NULL;
-    gb_conn *conn;
-    apr_status_t rv;
-    int gstatus, i;
+    gb_rpc_result res;
+    const char *why;
+    int i;
 
     if (id == GB_PHASE_LOG && timeout > GB_PHASE_LOG_TIMEOUT) {
         timeout = GB_PHASE_LOG_TIMEOUT;
@@ -235,48 +215,41 @@ static int gb_phase_call(request_rec *r, apr_pool_t *tmp, gb_phase_id id,
     req.phase = info->wire;
     req.request = gb_request_build(r, tmp, plugin, d);
 
-    sock = apr_pstrcat(tmp, gb_config_sget(r->server)->socket_dir, "/",
-                       plugin, ".sock", NULL);
-    rv = gb_conn_acquire(r, plugin, sock, gb_config_connect_timeout(d),
-                         &conn);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0200)
-                      "%s: %s phase: cannot connect to %s; is gobridged "
-                      "running and the plugin healthy?", plugin, info->name,
-                      sock);
-        return gb_phase_fail(r, gb_phase_is_down(rv));
-    }
-    rv = gb_call_unary(conn, tmp, GB_METHOD_PHASE, &req.base,
-                       &gobridge__v1__phase_response__descriptor, timeout,
-                       gb_config_max_message(d), &gstatus, &gmsg,
-                       (ProtobufCMessage **)&m);
-    if (rv != APR_SUCCESS) {
-        gb_conn_release(conn, 0);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0201)
-                      "%s: %s phase: the call failed%s", plugin, info->name,
-                      APR_STATUS_IS_TIMEUP(rv)
-                      ? apr_psprintf(tmp, ": no answer within %" APR_TIME_T_FMT
-                                     " ms", apr_time_as_msec(timeout))
-                      : "");
-        return gb_phase_fail(r, gb_phase_is_down(rv));
-    }
-    /* The call ended cleanly at the transport level either way. */
-    gb_conn_release(conn, 1);
-    if (gstatus != GB_GRPC_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0202)
-                      "%s: %s phase: plugin answered grpc-status %d (%s)%s",
-                      plugin, info->name, gstatus,
-                      gmsg ? ap_escape_logitem(tmp, gmsg) : "no message",
-                      gstatus == GB_GRPC_UNIMPLEMENTED
-                      ? "; does the plugin implement this phase?" : "");
-        return gb_phase_fail(r, gstatus == GB_GRPC_UNAVAILABLE
-                                || gstatus == GB_GRPC_DEADLINE_EXCEEDED);
+    if (gb_rpc_unary(r, d, plugin, tmp, GB_METHOD_PHASE, &req.base,
+                     &gobridge__v1__phase_response__descriptor, timeout,
+                     &res, (ProtobufCMessage **)&m) != GB_RPC_OK) {
+        if (!res.connected) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, res.rv, r, GB_APLOGNO(0200)
+                          "%s: %s phase: cannot connect to %s; is gobridged "
+                          "running and the plugin healthy?", plugin,
+                          info->name, gb_rpc_socket(r->server, plugin));
+        }
+        else if (res.rv != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, res.rv, r, GB_APLOGNO(0201)
+                          "%s: %s phase: the call failed%s", plugin,
+                          info->name, res.outcome == GB_RPC_TIMEOUT
+                          ? apr_psprintf(tmp, ": no answer within %"
+                                         APR_TIME_T_FMT " ms",
+                                         apr_time_as_msec(timeout))
+                          : "");
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0202)
+                          "%s: %s phase: plugin answered grpc-status %d "
+                          "(%s)%s", plugin, info->name, res.grpc_status,
+                          res.grpc_message
+                          ? ap_escape_logitem(tmp, res.grpc_message)
+                          : "no message",
+                          res.grpc_status == GB_GRPC_UNIMPLEMENTED
+                          ? "; does the plugin implement this phase?" : "");
+        }
+        return gb_rpc_http_status(r, res.outcome);
     }
     if (gb_mutate_check(tmp, m, id != GB_PHASE_LOG, &why) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_EINVAL, r, GB_APLOGNO(0203)
                       "%s: %s phase: invalid answer refused: %s", plugin,
                       info->name, why);
-        return gb_phase_fail(r, 0);
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
 
     gb_phase_apply_logs(r, tmp, plugin, m);

@@ -1,6 +1,7 @@
 /* mod_gobridge.c: module glue only. Directives live in gb_config.c, the
  * gobridged supervision in gb_bridge.c, the content handler in
- * gb_handler.c, the gRPC transport in gb_conn.c/gb_call.c. */
+ * gb_handler.c, calls to plugins in gb_rpc.c over the transport of
+ * gb_conn.c/gb_call.c. */
 #include "gb_private.h"
 #include "gb_bridge.h"
 #include "gb_config.h"
@@ -10,6 +11,7 @@
 #include "gb_handler.h"
 #include "gb_phase.h"
 #include "gb_request.h"
+#include "gb_rpc.h"
 
 #include <http_config.h>
 #include <http_protocol.h>
@@ -44,6 +46,9 @@ static int gb_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog;
+    if (gb_rpc_post_config(pconf, s) != APR_SUCCESS) {
+        return !OK;
+    }
     return gb_bridge_post_config(pconf, ptemp, s);
 }
 

@@ -366,7 +366,7 @@ func TestFilters(t *testing.T) {
 			for _, tc := range []struct {
 				mode   string
 				status int
-			}{{"error", 500}, {"garbage", 500}, {"slow", 504}, {"crash", 500}} {
+			}{{"error", 500}, {"garbage", 500}, {"slow", 504}, {"crash", 503}} {
 				resp, b := mustGet(t, e, "GET", "/fail/"+tc.mode+"/big?n=100", nil, tc.status)
 				if resp.Header.Get("X-Bad") != "" || strings.Contains(string(b), "quick brown") {
 					t.Errorf("mode %s: the plugin's header or the unfiltered body reached the client", tc.mode)

@@ -249,7 +249,7 @@ func TestPhases(t *testing.T) {
 				{"/p/auth/file.txt", []string{"X-User: ann", "X-Gb-phases-authz: garbage"}, 500},
 				{"/p/auth/file.txt", []string{"X-User: ann", "X-Gb-phases-authz: badheader"}, 500},
 				{"/p/auth/file.txt", []string{"X-User: ann", "X-Gb-phases-authz: error"}, 500},
-				{"/p/slow/file.txt", []string{"X-Gb-phases-access: sleep=2000;ok"}, 503},
+				{"/p/slow/file.txt", []string{"X-Gb-phases-access: sleep=2000;ok"}, 504},
 			} {
 				r := get(t, e, c.path, c.hdrs...)
 				if r.Status != c.want {

@@ -79,6 +79,7 @@ START_TEST(hpack_bomb_refused)
     nghttp2_hd_deflater *defl;
     Gobridge__V1__HandleRequest req = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
     ProtobufCMessage *msg;
+    gb_endpoint *ep;
     gb_conn *c;
     gb_call *call;
     apr_pool_t *p;
@@ -115,8 +116,10 @@ START_TEST(hpack_bomb_refused)
     free(nva);
 
     ck_assert_int_eq(apr_pool_create(&p, hpchild), APR_SUCCESS);
-    ck_assert_int_eq(gb_conn_acquire(NULL, "hostile", hpath,
-                                     apr_time_from_sec(2), &c), APR_SUCCESS);
+    ck_assert_int_eq(gb_conn_endpoint_make(hpchild, "hostile", hpath, &ep),
+                     APR_SUCCESS);
+    ck_assert_int_eq(gb_conn_acquire(NULL, ep, apr_time_from_sec(2), &c),
+                     APR_SUCCESS);
     sfd = accept(hlfd, NULL, NULL);
     ck_assert_int_ge(sfd, 0);
     ck_assert_int_eq(write(sfd, wire, off), (ssize_t)off);
@@ -129,6 +132,7 @@ START_TEST(hpack_bomb_refused)
     ck_assert_msg(rv == APR_EGENERAL, "recv returned %d, want a protocol "
                   "error (APR_EGENERAL)", rv);
     ck_assert_int_eq(gb_call_status(call, NULL), GB_GRPC_INTERNAL);
+    gb_call_cancel(call);
     gb_conn_release(c, 1);
     apr_pool_destroy(p);
     close(sfd);

@@ -13,6 +13,7 @@
 
 #include <check.h>
 #include <apr_general.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 
 #include "gb_private.h"
@@ -119,6 +120,44 @@ static void suite_teardown(void)
     rmdir(sockdir);
 }
 
+/* One endpoint per socket path for the whole run, as post_config makes
+ * one per plugin: its idle connections are the current child's. */
+static gb_endpoint *endpoint(const char *path)
+{
+    static apr_pool_t *eppool;
+    static apr_hash_t *eps;
+    gb_endpoint *ep;
+
+    if (!eppool) {
+        apr_pool_create(&eppool, NULL);
+        eps = apr_hash_make(eppool);
+    }
+    ep = apr_hash_get(eps, path, APR_HASH_KEY_STRING);
+    if (!ep) {
+        ck_assert_int_eq(gb_conn_endpoint_make(eppool, "test", path, &ep),
+                         APR_SUCCESS);
+        apr_hash_set(eps, apr_pstrdup(eppool, path), APR_HASH_KEY_STRING,
+                     ep);
+    }
+    return ep;
+}
+
+/* The Handle call last started: a connection carries one call at a time,
+ * ended before the next starts or the connection goes back. */
+static gb_call *last_call;
+
+static void end_last_call(void)
+{
+    gb_call_cancel(last_call);
+    last_call = NULL;
+}
+
+static void release(gb_conn *c, int reusable)
+{
+    end_last_call();
+    gb_conn_release(c, reusable);
+}
+
 static void setup(void)
 {
     apr_pool_create(&pchild, NULL);
@@ -128,13 +167,14 @@ static void setup(void)
 
 static void teardown(void)
 {
+    end_last_call();
     apr_pool_destroy(pchild);
 }
 
 static gb_conn *acquire(const char *path)
 {
     gb_conn *c = NULL;
-    apr_status_t rv = gb_conn_acquire(NULL, "test", path, SEC, &c);
+    apr_status_t rv = gb_conn_acquire(NULL, endpoint(path), SEC, &c);
 
     ck_assert_msg(rv == APR_SUCCESS, "gb_conn_acquire(%s) = %d", path, rv);
     return c;
@@ -194,8 +234,10 @@ static gb_call *handle(gb_conn *c, const char *uri, const char *args,
     req.request = &r;
     req.body = gb_pb_bytesn(body, len);
     req.body_eof = eof;
+    end_last_call();
     ck_assert_int_eq(gb_call_start(c, pool, GB_METHOD_HANDLE, 0, max, &call),
                      APR_SUCCESS);
+    last_call = call;
     ck_assert_int_eq(gb_call_send(call, &req.base, eof, 5 * SEC),
                      APR_SUCCESS);
     return call;
@@ -236,7 +278,7 @@ START_TEST(unary_round_trip)
     ck_assert_str_eq(gb_pb_strdup(pool, d->sdk_version), "grpcpeer");
     ck_assert_uint_eq(d->n_phases, 2);
     phase_ok(c);
-    gb_conn_release(c, 1);
+    release(c, 1);
 }
 END_TEST
 
@@ -294,7 +336,7 @@ START_TEST(stream_echo_10mib)
     ck_assert_int_eq(gb_call_status(call, &gm), GB_GRPC_OK);
     ck_assert_uint_eq(got, size);
     ck_assert_msg(got_sum == sent_sum, "checksum of the echo differs");
-    gb_conn_release(c, 1);
+    release(c, 1);
     free(data);
 }
 END_TEST
@@ -351,7 +393,7 @@ START_TEST(download_50mib_bounded_memory)
     ck_assert_msg(peak < base + 4 * MIB,
                   "RSS grew from %lu to %lu bytes during a 50 MiB download",
                   (unsigned long)base, (unsigned long)peak);
-    gb_conn_release(c, 1);
+    release(c, 1);
 }
 END_TEST
 
@@ -373,7 +415,7 @@ START_TEST(timeout_is_prompt)
                   "timeout after %" APR_TIME_T_FMT "us", dt);
     gb_call_cancel(call);
     ck_assert_int_eq(gb_call_status(call, &gm), GB_GRPC_CANCELLED);
-    gb_conn_release(c, 1);
+    release(c, 1);
 
     /* A cancelled stream leaves the connection usable. */
     c = acquire(shared.path);
@@ -391,7 +433,7 @@ START_TEST(timeout_is_prompt)
     ck_assert_msg(dt < 2 * SEC, "unary timeout after %" APR_TIME_T_FMT "us",
                   dt);
     phase_ok(c);
-    gb_conn_release(c, 1);
+    release(c, 1);
 }
 END_TEST
 
@@ -411,7 +453,7 @@ START_TEST(grpc_error_decoded)
                      APR_SUCCESS);
     ck_assert_int_eq(gs, 7);
     ck_assert_str_eq(gm, PEER_ERROR_MESSAGE);
-    gb_conn_release(c, 1);
+    release(c, 1);
 }
 END_TEST
 
@@ -426,11 +468,11 @@ START_TEST(oversized_message_refused)
     ck_assert_int_eq(recv_resp(call, pool, 5 * SEC, &m), APR_EGENERAL);
     ck_assert_int_eq(gb_call_status(call, &gm), GB_GRPC_INTERNAL);
     /* Even if the borrower says "reusable", the connection is retired. */
-    gb_conn_release(c, 1);
+    release(c, 1);
     c = acquire(shared.path);
     ck_assert_uint_ne(gb_conn_id(c), id);
     phase_ok(c);
-    gb_conn_release(c, 1);
+    release(c, 1);
 
     /* Just under the limit passes. */
     c = acquire(shared.path);
@@ -446,7 +488,7 @@ START_TEST(oversized_message_refused)
     ck_assert_uint_eq(m->body.len, 3145728);
     ck_assert_int_eq(recv_resp(call, pool, 5 * SEC, &m), APR_EOF);
     ck_assert_int_eq(gb_call_status(call, &gm), GB_GRPC_OK);
-    gb_conn_release(c, 1);
+    release(c, 1);
 }
 END_TEST
 
@@ -456,31 +498,31 @@ START_TEST(connection_reuse)
     unsigned long id = gb_conn_id(c);
     int peer_id = phase_ok(c), i;
 
-    gb_conn_release(c, 1);
+    release(c, 1);
     for (i = 0; i < 5; i++) {
         c = acquire(shared.path);
         ck_assert_uint_eq(gb_conn_id(c), id);
         ck_assert_int_eq(phase_ok(c), peer_id);   /* the peer agrees */
-        gb_conn_release(c, 1);
+        release(c, 1);
     }
     /* Two borrowers at once get two connections, both kept afterwards. */
     c = acquire(shared.path);
     c2 = acquire(shared.path);
     ck_assert_uint_ne(gb_conn_id(c), gb_conn_id(c2));
     ck_assert_int_ne(phase_ok(c), phase_ok(c2));
-    gb_conn_release(c2, 1);
-    gb_conn_release(c, 1);
+    release(c2, 1);
+    release(c, 1);
     c = acquire(shared.path);
     c2 = acquire(shared.path);
     ck_assert_uint_le(gb_conn_id(c), 2);
     ck_assert_uint_le(gb_conn_id(c2), 2);
-    gb_conn_release(c, 1);
-    gb_conn_release(c2, 0);   /* not reusable: closed */
+    release(c, 1);
+    release(c2, 0);   /* not reusable: closed */
     c = acquire(shared.path);
     c2 = acquire(shared.path);
     ck_assert_uint_eq(gb_conn_id(c2), 3);
-    gb_conn_release(c, 1);
-    gb_conn_release(c2, 1);
+    release(c, 1);
+    release(c2, 1);
 }
 END_TEST
 
@@ -494,16 +536,16 @@ START_TEST(peer_killed_fails_fast)
     ck_assert_int_eq(peer_start(&pe, "kill.sock"), 0);
     c = acquire(pe.path);
     phase_ok(c);
-    gb_conn_release(c, 1);
+    release(c, 1);
     peer_kill(&pe, SIGKILL);
 
     t0 = apr_time_now();
-    rv = gb_conn_acquire(NULL, "test", pe.path, 2 * SEC, &c);
+    rv = gb_conn_acquire(NULL, endpoint(pe.path), 2 * SEC, &c);
     ck_assert_msg(APR_STATUS_IS_ECONNREFUSED(rv), "acquire = %d", rv);
     ck_assert(apr_time_now() - t0 < SEC);
 
     unlink(pe.path);
-    rv = gb_conn_acquire(NULL, "test", pe.path, 2 * SEC, &c);
+    rv = gb_conn_acquire(NULL, endpoint(pe.path), 2 * SEC, &c);
     ck_assert_msg(APR_STATUS_IS_ENOENT(rv), "acquire = %d", rv);
 }
 END_TEST
@@ -519,7 +561,7 @@ START_TEST(goaway_reconnects)
     c = acquire(pe.path);
     id = gb_conn_id(c);
     peer_id = phase_ok(c);
-    gb_conn_release(c, 1);
+    release(c, 1);
 
     peer_kill(&pe, SIGUSR1);   /* GracefulStop: GOAWAY, then serve anew */
     ck_assert_int_eq(peer_wait_ready(&pe, 2), 0);
@@ -527,7 +569,7 @@ START_TEST(goaway_reconnects)
     c = acquire(pe.path);
     ck_assert_uint_ne(gb_conn_id(c), id);
     ck_assert_int_ne(phase_ok(c), peer_id);
-    gb_conn_release(c, 1);
+    release(c, 1);
     peer_kill(&pe, SIGKILL);
     unlink(pe.path);
 }
@@ -548,11 +590,11 @@ START_TEST(close_mid_stream)
     rv = recv_resp(call, pool, 5 * SEC, &m);
     ck_assert_msg(APR_STATUS_IS_ECONNRESET(rv), "recv = %d", rv);
     ck_assert_int_eq(gb_call_status(call, &gm), GB_GRPC_UNAVAILABLE);
-    gb_conn_release(c, 1);
+    release(c, 1);
     c = acquire(shared.path);
     ck_assert_uint_ne(gb_conn_id(c), id);
     phase_ok(c);
-    gb_conn_release(c, 1);
+    release(c, 1);
 }
 END_TEST
 

@@ -1,0 +1,185 @@
+/* gb_rpc.c: a call to a plugin (see gb_rpc.h). */
+#include "gb_private.h"
+#include "gb_rpc.h"
+#include "gb_conn.h"
+
+#include <apr_strings.h>
+
+apr_status_t gb_rpc_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    gb_srv_conf *conf = gb_config_sget(s);
+    int i;
+
+    for (i = 0; i < conf->plugins->nelts; i++) {
+        gb_plugin *pl = APR_ARRAY_IDX(conf->plugins, i, gb_plugin *);
+        const char *path = apr_pstrcat(pconf, conf->socket_dir, "/",
+                                       pl->name, ".sock", NULL);
+        apr_status_t rv = gb_conn_endpoint_make(pconf, pl->name, path,
+                                                &pl->endpoint);
+
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, GB_APLOGNO(0187)
+                         "%s: cannot resolve the socket %s of plugin %s "
+                         "(declared at %s line %u)", __func__, path,
+                         pl->name, pl->file, pl->line);
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static gb_endpoint *gb_rpc_endpoint(server_rec *s, const char *plugin)
+{
+    const gb_plugin *pl = gb_config_plugin(s, plugin);
+
+    return pl ? pl->endpoint : NULL;
+}
+
+const char *gb_rpc_socket(server_rec *s, const char *plugin)
+{
+    gb_endpoint *ep = gb_rpc_endpoint(s, plugin);
+
+    return ep ? gb_conn_endpoint_path(ep) : "(no such plugin)";
+}
+
+/* A connection that could not be had: the plugin is down unless the
+ * failure is our own. */
+static gb_rpc_outcome gb_rpc_unreachable(apr_status_t rv)
+{
+    return APR_STATUS_IS_TIMEUP(rv) ? GB_RPC_DOWN : gb_rpc_failed(rv);
+}
+
+static apr_status_t gb_rpc_acquire(request_rec *r, const gb_dir_conf *d,
+                                   const char *plugin, gb_conn **conn)
+{
+    gb_endpoint *ep = gb_rpc_endpoint(r->server, plugin);
+
+    if (!ep) {
+        /* Refused at configtest; only a plugin gone since gets here. */
+        return APR_NOTFOUND;
+    }
+    return gb_conn_acquire(r, ep, gb_config_connect_timeout(d), conn);
+}
+
+static apr_status_t gb_rpc_cleanup(void *data)
+{
+    gb_rpc_close(data, 0);
+    return APR_SUCCESS;
+}
+
+apr_status_t gb_rpc_open(request_rec *r, const gb_dir_conf *d,
+                         const char *plugin, apr_pool_t *p,
+                         const char *method, apr_interval_time_t deadline,
+                         gb_call **out, gb_rpc_outcome *outcome)
+{
+    gb_conn *conn;
+    apr_status_t rv;
+
+    rv = gb_rpc_acquire(r, d, plugin, &conn);
+    if (rv != APR_SUCCESS) {
+        *outcome = gb_rpc_unreachable(rv);
+        return rv;
+    }
+    rv = gb_call_start(conn, p, method, deadline, gb_config_max_message(d),
+                       out);
+    if (rv != APR_SUCCESS) {
+        gb_conn_release(conn, 0);
+        *outcome = gb_rpc_failed(rv);
+        return rv;
+    }
+    /* Registered after gb_call_start's own cleanup, so it runs first. */
+    apr_pool_cleanup_register(p, *out, gb_rpc_cleanup,
+                              apr_pool_cleanup_null);
+    *outcome = GB_RPC_OK;
+    return APR_SUCCESS;
+}
+
+void gb_rpc_close(gb_call *call, int clean)
+{
+    gb_conn *conn;
+
+    if (!call || !(conn = gb_call_take_conn(call))) {
+        return;
+    }
+    gb_call_cancel(call);
+    gb_conn_release(conn, clean);
+}
+
+gb_rpc_outcome gb_rpc_unary(request_rec *r, const gb_dir_conf *d,
+                            const char *plugin, apr_pool_t *p,
+                            const char *method, const ProtobufCMessage *req,
+                            const ProtobufCMessageDescriptor *resp_desc,
+                            apr_interval_time_t timeout, gb_rpc_result *res,
+                            ProtobufCMessage **out)
+{
+    gb_conn *conn;
+    apr_status_t rv;
+
+    memset(res, 0, sizeof(*res));
+    res->grpc_status = GB_GRPC_UNKNOWN;
+    *out = NULL;
+    if (timeout <= 0) {
+        timeout = gb_config_timeout(d);
+    }
+    rv = gb_rpc_acquire(r, d, plugin, &conn);
+    if (rv != APR_SUCCESS) {
+        res->rv = rv;
+        return res->outcome = gb_rpc_unreachable(rv);
+    }
+    res->connected = 1;
+    rv = gb_call_unary(conn, p, method, req, resp_desc, timeout,
+                       gb_config_max_message(d), &res->grpc_status,
+                       &res->grpc_message, out);
+    /* A call that ended with trailers left the connection usable. */
+    gb_conn_release(conn, rv == APR_SUCCESS);
+    if (rv != APR_SUCCESS) {
+        res->rv = rv;
+        return res->outcome = gb_rpc_failed(rv);
+    }
+    return res->outcome = gb_rpc_grpc_failed(res->grpc_status);
+}
+
+gb_rpc_outcome gb_rpc_failed(apr_status_t rv)
+{
+    if (rv == APR_SUCCESS) {
+        return GB_RPC_OK;
+    }
+    if (APR_STATUS_IS_TIMEUP(rv)) {
+        return GB_RPC_TIMEOUT;
+    }
+    /* Gone under us (crashed, killed, restarting) or not there: that is
+     * "retry later", not a bug. */
+    if (APR_STATUS_IS_ECONNRESET(rv) || APR_STATUS_IS_ECONNABORTED(rv)
+        || APR_STATUS_IS_EPIPE(rv) || APR_STATUS_IS_ENOENT(rv)
+        || APR_STATUS_IS_ECONNREFUSED(rv)) {
+        return GB_RPC_DOWN;
+    }
+    return GB_RPC_BROKEN;
+}
+
+gb_rpc_outcome gb_rpc_grpc_failed(int grpc_status)
+{
+    switch (grpc_status) {
+    case GB_GRPC_OK:
+        return GB_RPC_OK;
+    case GB_GRPC_UNAVAILABLE:
+        return GB_RPC_DOWN;
+    case GB_GRPC_DEADLINE_EXCEEDED:
+        return GB_RPC_TIMEOUT;
+    default:
+        return GB_RPC_BROKEN;
+    }
+}
+
+int gb_rpc_http_status(request_rec *r, gb_rpc_outcome outcome)
+{
+    switch (outcome) {
+    case GB_RPC_DOWN:
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+        return HTTP_SERVICE_UNAVAILABLE;
+    case GB_RPC_TIMEOUT:
+        return HTTP_GATEWAY_TIME_OUT;
+    default:
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+}

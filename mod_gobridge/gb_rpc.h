@@ -1,0 +1,80 @@
+/* gb_rpc.h: a call to a plugin, the one layer that the content handler,
+ * the phases, the body filters and the auth providers go through.
+ *
+ * Each plugin's socket is resolved once, in post_config, into an endpoint
+ * that carries this child's pool of connections (gb_conn.h). A call is
+ * opened with gb_rpc_open() (borrow a connection, start the stream) and
+ * ended with gb_rpc_close() (end or cancel the stream, give the
+ * connection back); a unary call is gb_rpc_unary(). How a failed call
+ * ends the request is decided in one table, gb_rpc_http_status().
+ */
+#ifndef GB_RPC_H
+#define GB_RPC_H
+
+#include <apr_pools.h>
+#include <httpd.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "gb_call.h"
+#include "gb_config.h"
+
+/* What became of a call, as far as the request is concerned. */
+typedef enum {
+    GB_RPC_OK = 0,      /* answered with grpc-status OK */
+    GB_RPC_DOWN,        /* not reachable, or gone mid-call: retry later */
+    GB_RPC_TIMEOUT,     /* no answer within GoBridgeTimeout */
+    GB_RPC_BROKEN       /* protocol error, bad answer, error status */
+} gb_rpc_outcome;
+
+/* The result of a unary call. */
+typedef struct {
+    gb_rpc_outcome outcome;
+    apr_status_t rv;            /* the transport error, APR_SUCCESS if none */
+    int connected;              /* 0: no connection could be had */
+    int grpc_status;            /* when the call ended; GB_GRPC_UNKNOWN
+                                 * otherwise */
+    const char *grpc_message;   /* percent-decoded, or NULL */
+} gb_rpc_result;
+
+/* post_config: resolves every declared plugin's socket. */
+apr_status_t gb_rpc_post_config(apr_pool_t *pconf, server_rec *s);
+
+/* The socket a plugin is reached at (log lines). */
+const char *gb_rpc_socket(server_rec *s, const char *plugin);
+
+/* Borrows a connection to plugin and starts method on it, with d's
+ * connect timeout and message bound; deadline > 0 is sent as grpc-timeout.
+ * The call lives in p; if p goes before gb_rpc_close(), the call is
+ * cancelled and its connection closed. On failure returns the error and
+ * sets *outcome (GB_RPC_DOWN: the plugin could not be reached). */
+apr_status_t gb_rpc_open(request_rec *r, const gb_dir_conf *d,
+                         const char *plugin, apr_pool_t *p,
+                         const char *method, apr_interval_time_t deadline,
+                         gb_call **out, gb_rpc_outcome *outcome);
+
+/* Ends call: cancels it if it is still running and gives its connection
+ * back, for reuse if clean and the call ended at the transport level.
+ * Safe to call more than once. */
+void gb_rpc_close(gb_call *call, int clean);
+
+/* One unary call within d's GoBridgeTimeout (timeout > 0 overrides it).
+ * Returns the outcome, with the details in *res and the answer in *out
+ * (only with GB_RPC_OK). */
+gb_rpc_outcome gb_rpc_unary(request_rec *r, const gb_dir_conf *d,
+                            const char *plugin, apr_pool_t *p,
+                            const char *method, const ProtobufCMessage *req,
+                            const ProtobufCMessageDescriptor *resp_desc,
+                            apr_interval_time_t timeout, gb_rpc_result *res,
+                            ProtobufCMessage **out);
+
+/* The outcome of a transport error on an open call (gb_call_send/recv),
+ * and of a grpc-status other than OK. */
+gb_rpc_outcome gb_rpc_failed(apr_status_t rv);
+gb_rpc_outcome gb_rpc_grpc_failed(int grpc_status);
+
+/* The one table from outcome to the request's answer: DOWN is 503 with
+ * Retry-After, TIMEOUT 504, BROKEN 500. The auth providers do not use it:
+ * they fail closed with 500 whatever the outcome. */
+int gb_rpc_http_status(request_rec *r, gb_rpc_outcome outcome);
+
+#endif /* GB_RPC_H */
