@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# bench/callgrind.sh — httpd's instructions per request, counted by callgrind.
+#
+#   bench/callgrind.sh            the noop plugin's content handler (/gb)
+#   bench/callgrind.sh phases     access+authn+authz+fixup+handler (/gbp, Basic)
+#   bench/callgrind.sh static     a static file, for reference
+#
+# Instruction counts do not move with the load on the machine, so they can
+# resolve a change of a few thousand instructions that wrk's numbers cannot
+# (bench/README.md). httpd runs as one process (-X) under callgrind, counting
+# only inside ap_run_process_connection; `ab -k -c1` sends N1 then N2
+# requests in two runs, and the script prints (Ir(N2) − Ir(N1)) / (N2 − N1):
+# what one more request costs, start-up and the first connection left out.
+# Expects `make all` to have built the module, gobridged and the plugins.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+what=${1:-handler}
+n1=${N1:-500}
+n2=${N2:-2500}
+
+GOBRIDGE_DEPS_EXTRA="valgrind apache2-utils" scripts/install-deps.sh >/dev/null
+httpd=$(command -v apache2 || echo /usr/sbin/apache2)
+modules=$(apxs -q LIBEXECDIR)
+
+# A stage that Apache's User can read, with short socket paths.
+stage=$(mktemp -d /tmp/gbcg.XXXXXX)
+# CALLGRIND_KEEP=1 keeps it, for callgrind_annotate on the output files.
+[ "${CALLGRIND_KEEP:-}" = 1 ] || trap 'rm -rf "$stage"' EXIT
+chmod 755 "$stage"
+mkdir -p "$stage/run" "$stage/logs" "$stage/htdocs" "$stage/bin"
+echo hello > "$stage/htdocs/hello.txt"
+cp mod_gobridge/.libs/mod_gobridge.so build/bin/gobridged "$stage/bin/"
+go build -o "$stage/bin/noop" ./bench/plugins/noop
+runas=()
+if [ "$(id -u)" = 0 ]; then
+    # callgrind cannot write its output once httpd dropped root: run it all
+    # as www-data from the start.
+    chown -R www-data:www-data "$stage"
+    runas=(runuser -u www-data --)
+fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$stage/httpd.conf" <<EOF
+ServerRoot "$stage"
+LoadModule mpm_prefork_module "$modules/mod_mpm_prefork.so"
+LoadModule authz_core_module "$modules/mod_authz_core.so"
+LoadModule authn_core_module "$modules/mod_authn_core.so"
+LoadModule auth_basic_module "$modules/mod_auth_basic.so"
+LoadModule gobridge_module "$stage/bin/mod_gobridge.so"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$port
+PidFile "$stage/run/httpd.pid"
+DefaultRuntimeDir "$stage/run"
+ErrorLog "$stage/logs/error_log"
+LogLevel warn
+DocumentRoot "$stage/htdocs"
+KeepAlive On
+MaxKeepAliveRequests 0
+<Directory />
+    Require all granted
+</Directory>
+GoBridgeSocketDir "$stage/run/gb"
+GoBridgeDaemon "$stage/bin/gobridged"
+GoBridgePlugin noop "$stage/bin/noop" -user bench -password bench
+<Location /gb>
+    GoBridgeHandler noop
+</Location>
+<Location /gbp>
+    AuthType Basic
+    AuthName bench
+    AuthBasicProvider gobridge
+    GoBridgeAuthnProvider noop
+    Require gobridge noop
+    GoBridgeAccessHandler noop
+    GoBridgeFixupHandler noop
+    GoBridgeHandler noop
+</Location>
+EOF
+case $what in
+handler) url=/gb; ab_auth=(); curl_auth=() ;;
+phases) url=/gbp; ab_auth=(-A bench:bench); curl_auth=(-u bench:bench) ;;
+static) url=/hello.txt; ab_auth=(); curl_auth=() ;;
+*) echo "usage: $0 [handler|phases|static]" >&2; exit 2 ;;
+esac
+
+# Ir of one httpd -X run serving n requests.
+count() {
+    local n=$1 out="$stage/callgrind.$1" pid ready=
+    # Its own session: httpd's shutdown signals its whole process group.
+    setsid "${runas[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" \
+        --collect-atstart=no --toggle-collect=ap_run_process_connection \
+        "$httpd" -X -d "$stage" -f "$stage/httpd.conf" 2>"$stage/valgrind.$n" &
+    pid=$!
+    for _ in $(seq 300); do
+        if curl -fs "${curl_auth[@]}" -o /dev/null "http://127.0.0.1:$port$url"; then
+            ready=1
+            break
+        fi
+        sleep 0.2   # callgrind's start-up, then gobridged's plugin start
+    done
+    if [ -z "$ready" ]; then
+        echo "callgrind.sh: httpd did not answer $url" >&2
+        cat "$stage/valgrind.$n" "$stage/logs/error_log" >&2
+        kill -TERM "$(cat "$stage/run/httpd.pid")" 2>/dev/null || kill "$pid"
+        exit 1
+    fi
+    ab -q -k -c1 -n "$n" "${ab_auth[@]}" "http://127.0.0.1:$port$url" >"$stage/ab.$n"
+    if ! grep -q "^Complete requests: *$n\$" "$stage/ab.$n" \
+       || grep -q "^Non-2xx responses" "$stage/ab.$n"; then
+        cat "$stage/ab.$n" >&2
+        exit 1
+    fi
+    # httpd's own pid (runuser's child): it writes the counts as it exits.
+    kill -TERM "$(cat "$stage/run/httpd.pid")"
+    wait "$pid" || true
+    callgrind_annotate "$out" 2>/dev/null \
+        | awk '/PROGRAM TOTALS/ && !n++ { gsub(",", "", $1); print $1 }'
+}
+a=$(count "$n1")
+b=$(count "$n2")
+echo "$what: $(( (b - a) / (n2 - n1) )) httpd instructions per request (Ir $a for $n1, $b for $n2)"
+[ "${CALLGRIND_KEEP:-}" = 1 ] && echo "kept: $stage/callgrind.$n1 $stage/callgrind.$n2"
+exit 0
