@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -39,6 +40,10 @@ type PluginSpec struct {
 	Args []string
 	// Line is the spec line the plugin was declared on (0 if not parsed).
 	Line int
+	// Uses are the directives of httpd.conf that name the plugin, in the
+	// order httpd read them: what gobridged checks against the plugin's
+	// Describe answer at start. Equal ignores them.
+	Uses []Use
 }
 
 // Equal reports whether p and q run the same process: same name, path and
@@ -63,16 +68,20 @@ func ReadSpec(path string) (*Spec, error) {
 
 // ParseSpec parses and validates a spec in the format of docs/architecture.md
 // §2: one record per line, fields separated by TAB; blank lines and lines
-// starting with '#' are ignored; the only record type is
+// starting with '#' are ignored; the record types are
 //
 //	plugin<TAB>NAME<TAB>/abs/path/to/binary[<TAB>ARG]...
+//	use<TAB>NAME<TAB>DIRECTIVE<TAB>FILE<TAB>LINE
 //
+// A use record names a plugin declared by a plugin record (before or after
+// it); one naming no declared plugin is ignored.
 // Any problem is reported as a *SpecError naming the line.
 func ParseSpec(r io.Reader) (*Spec, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxSpecLine)
 	sc.Split(scanLF)
 	var s Spec
+	uses := make(map[string][]Use)
 	line := 0
 	for sc.Scan() {
 		line++
@@ -83,9 +92,16 @@ func ParseSpec(r io.Reader) (*Spec, error) {
 		fields := strings.Split(text, "\t")
 		switch fields[0] {
 		case "plugin":
+		case "use":
+			u, name, err := parseUse(fields)
+			if err != nil {
+				return nil, &SpecError{Line: line, Msg: err.Error()}
+			}
+			uses[name] = append(uses[name], u)
+			continue
 		default:
 			return nil, &SpecError{Line: line, Msg: fmt.Sprintf(
-				"unknown record type %q: the only record type is \"plugin\" followed by TAB-separated name, path and arguments (the spec is written by mod_gobridge; is gobridged older than the module?)",
+				"unknown record type %q: the record types are \"plugin\" and \"use\" (the spec is written by mod_gobridge; is gobridged older than the module?)",
 				fields[0])}
 		}
 		if len(fields) < 3 {
@@ -106,10 +122,28 @@ func ParseSpec(r io.Reader) (*Spec, error) {
 		}
 		return nil, fmt.Errorf("%w: reading: %v", ErrSpec, err)
 	}
+	for i := range s.Plugins {
+		s.Plugins[i].Uses = uses[s.Plugins[i].Name]
+	}
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// parseUse parses the fields of a use record.
+func parseUse(fields []string) (Use, string, error) {
+	if len(fields) != 5 {
+		return Use{}, "", fmt.Errorf("use record needs 4 TAB-separated fields: use<TAB>NAME<TAB>DIRECTIVE<TAB>FILE<TAB>LINE")
+	}
+	n, err := strconv.Atoi(fields[4])
+	if err != nil || n < 0 {
+		return Use{}, "", fmt.Errorf("use record: line %q is not a number", fields[4])
+	}
+	if fields[2] == "" || strings.ContainsAny(fields[2]+fields[3], "\r\x00") {
+		return Use{}, "", fmt.Errorf("use record: empty directive, or CR or NUL in its directive or file")
+	}
+	return Use{Directive: fields[2], File: fields[3], Line: n}, fields[1], nil
 }
 
 // Validate checks every plugin and that no name is declared twice. It

@@ -35,6 +35,12 @@ func TestParseSpec(t *testing.T) {
 		{name: "NUL in arg", in: "plugin\ta\t/a\tx\x00y\n", wantErr: `argument 1 contains CR or NUL`},
 		{name: "duplicate", in: "plugin\ta\t/a\n#\nplugin\ta\t/b\n", wantErr: `:3: plugin "a" is already declared on line 1`},
 		{name: "too long", in: "plugin\ta\t/a\t" + strings.Repeat("x", maxSpecLine) + "\n", wantErr: ":1: line longer than"},
+		{name: "uses, before and after their plugin", in: "use\ta\tGoBridgeHandler\t/etc/h.conf\t3\nplugin\ta\t/a\nuse\tb\tRequire\t/etc/h.conf\t9\nuse\ta\tGoBridgeFixupHandler\t/etc/x y.conf\t12\n",
+			want: []PluginSpec{{Name: "a", Path: "/a", Line: 2, Uses: []Use{
+				{Directive: "GoBridgeHandler", File: "/etc/h.conf", Line: 3},
+				{Directive: "GoBridgeFixupHandler", File: "/etc/x y.conf", Line: 12}}}}},
+		{name: "use without line", in: "plugin\ta\t/a\nuse\ta\tRequire\t/etc/h.conf\n", wantErr: ":2: use record needs 4 TAB-separated fields"},
+		{name: "use with a bad line", in: "use\ta\tRequire\t/etc/h.conf\tx\n", wantErr: `:1: use record: line "x" is not a number`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,7 +54,9 @@ func TestParseSpec(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseSpec(%q) error = %v; want nil", trunc(tt.in), err)
 			}
-			if !slices.EqualFunc(got.Plugins, tt.want, func(a, b PluginSpec) bool { return a.Equal(b) && a.Line == b.Line }) {
+			if !slices.EqualFunc(got.Plugins, tt.want, func(a, b PluginSpec) bool {
+				return a.Equal(b) && a.Line == b.Line && slices.Equal(a.Uses, b.Uses)
+			}) {
 				t.Errorf("ParseSpec(%q) = %+v; want %+v", trunc(tt.in), got.Plugins, tt.want)
 			}
 		})
@@ -69,6 +77,7 @@ func TestPluginSpecEqual(t *testing.T) {
 		want bool
 	}{
 		{PluginSpec{Name: "a", Path: "/a", Args: []string{"x"}, Line: 7}, true},
+		{PluginSpec{Name: "a", Path: "/a", Args: []string{"x"}, Uses: []Use{{Directive: "Require", File: "/h", Line: 2}}}, true},
 		{PluginSpec{Name: "a", Path: "/a", Args: []string{"y"}}, false},
 		{PluginSpec{Name: "a", Path: "/a"}, false},
 		{PluginSpec{Name: "a", Path: "/b", Args: []string{"x"}}, false},

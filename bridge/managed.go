@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	gobridgev1 "github.com/gobridge/gobridge/proto/gobridge/v1"
 )
 
 // managed supervises one plugin spec for its whole life: it starts the
@@ -22,15 +24,30 @@ type managed struct {
 	mu       sync.Mutex
 	cur      *instance
 	restarts int
+	uses     []Use                        // the directives naming it, as last read
+	desc     *gobridgev1.DescribeResponse // the running instance's Describe answer
 }
 
 func newManaged(s *Supervisor, p PluginSpec) *managed {
 	return &managed{
 		s:     s,
 		spec:  p,
+		uses:  p.Uses,
 		stop:  make(chan struct{}),
 		first: make(chan struct{}),
 		done:  make(chan struct{}),
+	}
+}
+
+// setUses records the directives naming the plugin after a reload that
+// kept it running, and checks them against its last Describe answer.
+func (m *managed) setUses(uses []Use) {
+	m.mu.Lock()
+	m.uses = uses
+	d, inst := m.desc, m.cur
+	m.mu.Unlock()
+	if d != nil && inst != nil {
+		m.logProblems(d, uses, inst.pid)
 	}
 }
 
@@ -97,6 +114,13 @@ func (m *managed) run() {
 		}
 		m.setCurrent(inst)
 		log.Info(fmt.Sprintf("plugin %q started", m.spec.Name), "pid", inst.pid, "socket", m.s.reg.Path(m.spec.Name))
+		m.mu.Lock()
+		uses := m.uses
+		m.mu.Unlock()
+		d := m.checkInstance(inst, uses)
+		m.mu.Lock()
+		m.desc = d
+		m.mu.Unlock()
 		firstDone()
 
 		reason := m.watch(inst)

@@ -230,6 +230,7 @@ func (s *Supervisor) Reload() error {
 		m := s.plugins[p.Name]
 		switch {
 		case m != nil && m.spec.Equal(p):
+			m.setUses(p.Uses)
 			continue
 		case m != nil:
 			changed = append(changed, m)

@@ -114,6 +114,9 @@ func (f *fixture) writeSpec(plugins ...PluginSpec) {
 	b.WriteString("# written by the test\n")
 	for _, p := range plugins {
 		b.WriteString(strings.Join(append([]string{"plugin", p.Name, p.Path}, p.Args...), "\t") + "\n")
+		for _, u := range p.Uses {
+			fmt.Fprintf(&b, "use\t%s\t%s\t%s\t%d\n", p.Name, u.Directive, u.File, u.Line)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(f.dir, SpecFile), []byte(b.String()), 0o600); err != nil {
 		f.t.Fatal(err)
@@ -423,6 +426,41 @@ func TestSupervisorReload(t *testing.T) {
 		t.Errorf("Reload() after Stop = %v; want ErrStopped", err)
 	}
 	checkNoLeaks(t)
+}
+
+// TestSupervisorChecksUses: after a start, and after a reload that keeps a
+// plugin running, gobridged names every directive that sends the plugin
+// something its Describe answer does not list (the fake plugin implements
+// the fixups phase only, and reports no services).
+func TestSupervisorChecksUses(t *testing.T) {
+	p := fake("a", bridgetest.ModeServe)
+	p.Uses = []Use{
+		{Directive: "GoBridgeFixupHandler", File: "/etc/h.conf", Line: 3},
+		{Directive: "GoBridgeAccessHandler", File: "/etc/h.conf", Line: 7},
+		{Directive: "Require", File: "/etc/h.conf", Line: 8},
+	}
+	f := newFixture(t, Options{}, p)
+	if err := f.sup.Start(); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	access := `gobridged: plugin "a" does not implement the access phase (sdk.AccessChecker), which GoBridgeAccessHandler at /etc/h.conf line 7 sends it`
+	if got := f.logs.String(); !strings.Contains(got, "[gobridge:error] [pid "+strconv.Itoa(os.Getpid())+"] "+access) || strings.Count(got, "does not implement") != 1 {
+		t.Errorf("log after Start has no error line %q, or more than one such line", access)
+	}
+
+	p.Uses = append(p.Uses, Use{Directive: "GoBridgeLogHandler", File: "/etc/h2.conf", Line: 1})
+	pid, _ := f.mustDescribe("a")
+	f.writeSpec(p)
+	if err := f.sup.Reload(); err != nil {
+		t.Fatalf("Reload() = %v", err)
+	}
+	if again, _ := f.mustDescribe("a"); again != pid {
+		t.Fatalf("Reload with only new uses restarted the plugin (pid %d, then %d)", pid, again)
+	}
+	logPhase := `plugin "a" does not implement the log phase (sdk.TransactionLogger), which GoBridgeLogHandler at /etc/h2.conf line 1 sends it`
+	if got := f.logs.String(); !strings.Contains(got, logPhase) || strings.Count(got, access) != 2 {
+		t.Errorf("log after Reload: want %q and the access line again", logPhase)
+	}
 }
 
 func TestSupervisorGracefulStopFinishesInFlightCall(t *testing.T) {

@@ -152,9 +152,31 @@ static apr_status_t gb_bridge_prepare_dir(gb_bridge_state *st, server_rec *s,
     return APR_SUCCESS;
 }
 
+typedef struct {
+    apr_pool_t *p;
+    apr_array_header_t *parts;
+} gb_bridge_spec_ctx;
+
+/* A `use` record: gobridged checks at start that the plugin serves what
+ * the directive sends it (Describe), and names file and line if not. */
+static void gb_bridge_spec_use(void *data, const char *plugin,
+                               const char *directive, const char *file,
+                               unsigned line)
+{
+    gb_bridge_spec_ctx *ctx = data;
+
+    if (!file || strpbrk(file, "\t\r\n")) {
+        return;     /* the spec has no escaping; the check is a courtesy */
+    }
+    APR_ARRAY_PUSH(ctx->parts, const char *) =
+        apr_psprintf(ctx->p, "use\t%s\t%s\t%s\t%u\n", plugin, directive,
+                     file, line);
+}
+
 static const char *gb_bridge_spec(apr_pool_t *p, gb_srv_conf *conf)
 {
     apr_array_header_t *parts = apr_array_make(p, 16, sizeof(const char *));
+    gb_bridge_spec_ctx uses;
     int i, j;
 
     APR_ARRAY_PUSH(parts, const char *) =
@@ -170,6 +192,9 @@ static const char *gb_bridge_spec(apr_pool_t *p, gb_srv_conf *conf)
         }
         APR_ARRAY_PUSH(parts, const char *) = "\n";
     }
+    uses.p = p;
+    uses.parts = parts;
+    gb_config_refs_do(gb_bridge_spec_use, &uses);
     return apr_array_pstrcat(p, parts, 0);
 }
 

@@ -287,6 +287,17 @@ void gb_config_remember_ref(cmd_parms *cmd, const char *name)
     gb_remember_ref(cmd, name);
 }
 
+void gb_config_refs_do(gb_config_ref_fn *fn, void *ctx)
+{
+    int i;
+
+    for (i = 0; gb_plugin_refs && i < gb_plugin_refs->nelts; i++) {
+        const gb_plugin_ref *ref = &APR_ARRAY_IDX(gb_plugin_refs, i,
+                                                  gb_plugin_ref);
+        fn(ctx, ref->name, ref->directive, ref->file, ref->line);
+    }
+}
+
 int gb_config_in_htaccess(const cmd_parms *cmd)
 {
     /* httpd sets ACCESS_CONF in <Directory>/<Location>/<Files> and

@@ -142,6 +142,13 @@ const char *gb_config_cmd_daemon(cmd_parms *cmd, void *dc, const char *a);
  * gb_config_check() refuses the configuration if no GoBridgePlugin
  * declares it. Only for directives read at start-up (not .htaccess). */
 void gb_config_remember_ref(cmd_parms *cmd, const char *name);
+
+/* Calls fn for every reference remembered in this configuration, in the
+ * order read: the plugin, the directive naming it, where it is. */
+typedef void gb_config_ref_fn(void *ctx, const char *plugin,
+                              const char *directive, const char *file,
+                              unsigned line);
+void gb_config_refs_do(gb_config_ref_fn *fn, void *ctx);
 /* GoBridge<Phase>Handler name... | None; cmd->info is the gb_phase_id. */
 const char *gb_config_cmd_phase(cmd_parms *cmd, void *dc, int argc,
                                 char *const argv[]);

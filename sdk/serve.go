@@ -173,7 +173,8 @@ func Serve(cfg *ServeConfig) {
 		}
 	}()
 
-	plug := &grpcPlugin{srv: newServer(cfg), auth: newAuthServer(cfg), filter: newFilterServer(cfg)}
+	srv := newServer(cfg)
+	plug := &grpcPlugin{srv: srv, auth: srv.auth, filter: srv.filter}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: handshake.Config,
 		Plugins:         plugin.PluginSet{handshake.PluginName: plug},
@@ -190,7 +191,7 @@ func Serve(cfg *ServeConfig) {
 
 // newServer returns the GoBridge service for cfg.
 func newServer(cfg *ServeConfig) *server {
-	s := &server{h: cfg.Handler, phases: cfg.Phases}
+	s := &server{h: cfg.Handler, phases: cfg.Phases, auth: newAuthServer(cfg), filter: newFilterServer(cfg)}
 	if s.phases == nil {
 		s.phases = cfg.Handler
 	}

@@ -30,14 +30,28 @@ type server struct {
 	pb.UnimplementedGoBridgeServer
 	h      Handler
 	phases any // implements some of the phase interfaces (phase.go)
+	// What the plugin's other services serve, for Describe.
+	auth   *authServer
+	filter *filterServer
 }
 
+// Describe tells gobridged what the plugin serves, which it checks against
+// the directives that name the plugin.
 func (s *server) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeResponse, error) {
-	resp := &pb.DescribeResponse{SdkVersion: []byte(Version)}
+	resp := &pb.DescribeResponse{
+		SdkVersion:      []byte(Version),
+		ReportsServices: true,
+		BodyFilter:      s.filter != nil,
+	}
 	if s.h != nil {
 		resp.Phases = append(resp.Phases, pb.Phase_PHASE_HANDLER)
 	}
 	resp.Phases = append(resp.Phases, implementedPhases(s.phases)...)
+	if s.auth != nil {
+		resp.PasswordChecker = s.auth.pc != nil
+		resp.RealmHasher = s.auth.rh != nil
+		resp.RequireChecker = s.auth.rc != nil
+	}
 	return resp, nil
 }
 

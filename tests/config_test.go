@@ -1,9 +1,12 @@
 package tests
 
 import (
+	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gobridge/gobridge/tests/harness"
 )
@@ -63,5 +66,53 @@ func TestBadDirectivesFailConfigtest(t *testing.T) {
 		if p := e.Processes(); len(p) != 0 {
 			t.Errorf("configtest left processes behind: %v", p)
 		}
+	})
+}
+
+// A plugin that does not serve what a directive sends it is named at start,
+// with the directive's file and line, instead of one 500 per request later:
+// gobridged asks every plugin it starts what it serves (Describe).
+func TestStartChecksPluginsAgainstDirectives(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		// The filter plugin has a content handler and a body filter only.
+		e.SetConf(fmt.Sprintf(`
+GoBridgePlugin filter %s
+<Location /f>
+    GoBridgeHandler filter
+    GoBridgeOutputFilter filter
+</Location>
+<Location /a>
+    GoBridgeAccessHandler filter
+    Require gobridge filter
+</Location>
+`, e.Bin("filter")))
+		conf := filepath.Join(e.Root, "httpd.conf")
+		lineOf := func(directive string) int {
+			for i, l := range strings.Split(e.Conf(), "\n") {
+				if strings.TrimSpace(l) == directive {
+					return i + 1
+				}
+			}
+			t.Fatalf("no line %q in the configuration", directive)
+			return 0
+		}
+		want := []string{
+			fmt.Sprintf(`gobridged: plugin "filter" does not implement the access phase (sdk.AccessChecker), which GoBridgeAccessHandler at %s line %d sends it`,
+				conf, lineOf("GoBridgeAccessHandler filter")),
+			fmt.Sprintf(`gobridged: plugin "filter" does not implement an authorization provider (ServeConfig.RequireChecker), which Require at %s line %d sends it`,
+				conf, lineOf("Require gobridge filter")),
+		}
+		e.Start()
+		log := e.ErrorLog()
+		if !harness.WaitFor(10*time.Second, func() bool {
+			return log.Contains(want[0]) && log.Contains(want[1])
+		}) {
+			t.Fatalf("error log has not both of\n%s\n---\n%s", strings.Join(want, "\n"), log.Since())
+		}
+		if n := log.Count("does not implement"); n != 2 {
+			t.Errorf("%d lines say a plugin does not implement something; want 2 (the handler and the filter are served)\n%s", n, log.Since())
+		}
+		log.Check(t, "does not implement")
 	})
 }

@@ -1530,11 +1530,19 @@ func (*DescribeRequest) Descriptor() ([]byte, []int) {
 }
 
 type DescribeResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Phases        []Phase                `protobuf:"varint,1,rep,packed,name=phases,proto3,enum=gobridge.v1.Phase" json:"phases,omitempty"` // the phases the plugin implements
-	SdkVersion    []byte                 `protobuf:"bytes,2,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Phases     []Phase                `protobuf:"varint,1,rep,packed,name=phases,proto3,enum=gobridge.v1.Phase" json:"phases,omitempty"` // the phases the plugin implements
+	SdkVersion []byte                 `protobuf:"bytes,2,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
+	// What else the plugin serves, so that gobridged can tell at start
+	// whether it implements what httpd.conf sends it. Meaningful only with
+	// reports_services: an SDK older than these fields leaves them all false.
+	ReportsServices bool `protobuf:"varint,3,opt,name=reports_services,json=reportsServices,proto3" json:"reports_services,omitempty"`
+	PasswordChecker bool `protobuf:"varint,4,opt,name=password_checker,json=passwordChecker,proto3" json:"password_checker,omitempty"` // GoBridgeAuth.CheckPassword (Basic)
+	RealmHasher     bool `protobuf:"varint,5,opt,name=realm_hasher,json=realmHasher,proto3" json:"realm_hasher,omitempty"`             // GoBridgeAuth.GetRealmHash (Digest)
+	RequireChecker  bool `protobuf:"varint,6,opt,name=require_checker,json=requireChecker,proto3" json:"require_checker,omitempty"`    // GoBridgeAuth.CheckAuthorization
+	BodyFilter      bool `protobuf:"varint,7,opt,name=body_filter,json=bodyFilter,proto3" json:"body_filter,omitempty"`                // GoBridgeFilter.Filter
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
@@ -1579,6 +1587,41 @@ func (x *DescribeResponse) GetSdkVersion() []byte {
 		return x.SdkVersion
 	}
 	return nil
+}
+
+func (x *DescribeResponse) GetReportsServices() bool {
+	if x != nil {
+		return x.ReportsServices
+	}
+	return false
+}
+
+func (x *DescribeResponse) GetPasswordChecker() bool {
+	if x != nil {
+		return x.PasswordChecker
+	}
+	return false
+}
+
+func (x *DescribeResponse) GetRealmHasher() bool {
+	if x != nil {
+		return x.RealmHasher
+	}
+	return false
+}
+
+func (x *DescribeResponse) GetRequireChecker() bool {
+	if x != nil {
+		return x.RequireChecker
+	}
+	return false
+}
+
+func (x *DescribeResponse) GetBodyFilter() bool {
+	if x != nil {
+		return x.BodyFilter
+	}
+	return false
 }
 
 type PhaseRequest struct {
@@ -2592,11 +2635,17 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x18FIELD_CANONICAL_FILENAME\x10\r\x12\x19\n" +
 	"\x15FIELD_ALLOWED_METHODS\x10\x0e\x12\x0f\n" +
 	"\vFIELD_MTIME\x10\x0f\"\x11\n" +
-	"\x0fDescribeRequest\"_\n" +
+	"\x0fDescribeRequest\"\xa2\x02\n" +
 	"\x10DescribeResponse\x12*\n" +
 	"\x06phases\x18\x01 \x03(\x0e2\x12.gobridge.v1.PhaseR\x06phases\x12\x1f\n" +
 	"\vsdk_version\x18\x02 \x01(\fR\n" +
-	"sdkVersion\"h\n" +
+	"sdkVersion\x12)\n" +
+	"\x10reports_services\x18\x03 \x01(\bR\x0freportsServices\x12)\n" +
+	"\x10password_checker\x18\x04 \x01(\bR\x0fpasswordChecker\x12!\n" +
+	"\frealm_hasher\x18\x05 \x01(\bR\vrealmHasher\x12'\n" +
+	"\x0frequire_checker\x18\x06 \x01(\bR\x0erequireChecker\x12\x1f\n" +
+	"\vbody_filter\x18\a \x01(\bR\n" +
+	"bodyFilter\"h\n" +
 	"\fPhaseRequest\x12(\n" +
 	"\x05phase\x18\x01 \x01(\x0e2\x12.gobridge.v1.PhaseR\x05phase\x12.\n" +
 	"\arequest\x18\x02 \x01(\v2\x14.gobridge.v1.RequestR\arequest\"\x9d\x02\n" +

@@ -2335,7 +2335,7 @@ const ProtobufCMessageDescriptor gobridge__v1__describe_request__descriptor =
   (ProtobufCMessageInit) gobridge__v1__describe_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__describe_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor gobridge__v1__describe_response__field_descriptors[7] =
 {
   {
     "phases",
@@ -2361,15 +2361,80 @@ static const ProtobufCFieldDescriptor gobridge__v1__describe_response__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "reports_services",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__DescribeResponse, reports_services),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "password_checker",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__DescribeResponse, password_checker),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "realm_hasher",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__DescribeResponse, realm_hasher),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "require_checker",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__DescribeResponse, require_checker),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "body_filter",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__DescribeResponse, body_filter),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__describe_response__field_indices_by_name[] = {
+  6,   /* field[6] = body_filter */
+  3,   /* field[3] = password_checker */
   0,   /* field[0] = phases */
+  4,   /* field[4] = realm_hasher */
+  2,   /* field[2] = reports_services */
+  5,   /* field[5] = require_checker */
   1,   /* field[1] = sdk_version */
 };
 static const ProtobufCIntRange gobridge__v1__describe_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__describe_response__descriptor =
 {
@@ -2379,7 +2444,7 @@ const ProtobufCMessageDescriptor gobridge__v1__describe_response__descriptor =
   "Gobridge__V1__DescribeResponse",
   "gobridge.v1",
   sizeof(Gobridge__V1__DescribeResponse),
-  2,
+  7,
   gobridge__v1__describe_response__field_descriptors,
   gobridge__v1__describe_response__field_indices_by_name,
   1,  gobridge__v1__describe_response__number_ranges,

@@ -607,10 +607,32 @@ struct  Gobridge__V1__DescribeResponse
   size_t n_phases;
   Gobridge__V1__Phase *phases;
   ProtobufCBinaryData sdk_version;
+  /*
+   * What else the plugin serves, so that gobridged can tell at start
+   * whether it implements what httpd.conf sends it. Meaningful only with
+   * reports_services: an SDK older than these fields leaves them all false.
+   */
+  protobuf_c_boolean reports_services;
+  /*
+   * GoBridgeAuth.CheckPassword (Basic)
+   */
+  protobuf_c_boolean password_checker;
+  /*
+   * GoBridgeAuth.GetRealmHash (Digest)
+   */
+  protobuf_c_boolean realm_hasher;
+  /*
+   * GoBridgeAuth.CheckAuthorization
+   */
+  protobuf_c_boolean require_checker;
+  /*
+   * GoBridgeFilter.Filter
+   */
+  protobuf_c_boolean body_filter;
 };
 #define GOBRIDGE__V1__DESCRIBE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__describe_response__descriptor) \
-    , 0,NULL, {0,NULL} }
+    , 0,NULL, {0,NULL}, 0, 0, 0, 0, 0 }
 
 
 struct  Gobridge__V1__PhaseRequest
