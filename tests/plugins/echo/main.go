@@ -15,6 +15,9 @@
 //	…/sleep?ms=N          sleeps N ms (default 1000), returning early when the
 //	                      request's context is cancelled (logged at warn)
 //	…/log?marker=M        logs M at warn to httpd's error log and answers "logged"
+//	…/levels?marker=M     logs "M LEVEL" at every httpd level, from trace1 to
+//	                      emerg, through the process logger (sdk.Logger) and
+//	                      "M req-LEVEL" through the request's logger
 //	…/status?code=N       returns sdk.HTTPError(N): httpd sends its error document
 //	…/declined            returns sdk.Declined
 //	…/panic               panics before writing (expect a 500)
@@ -43,6 +46,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -134,6 +138,20 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 			marker = "gobridge-e2e-log-marker"
 		}
 		r.Logger().Warn(marker)
+		return text(w, "logged")
+	case "levels":
+		marker := q.Get("marker")
+		for _, l := range []struct {
+			name  string
+			level slog.Level
+		}{
+			{"trace1", sdk.LevelTrace}, {"debug", sdk.LevelDebug}, {"info", sdk.LevelInfo},
+			{"notice", sdk.LevelNotice}, {"warn", sdk.LevelWarn}, {"error", sdk.LevelError},
+			{"crit", sdk.LevelCrit}, {"alert", sdk.LevelAlert}, {"emerg", sdk.LevelEmerg},
+		} {
+			sdk.Logger().Log(r.Context(), l.level, marker+" "+l.name)
+			r.Logger().Log(r.Context(), l.level, marker+" req-"+l.name)
+		}
 		return text(w, "logged")
 	case "status":
 		return sdk.HTTPError(intParam(q, "code", 500))
