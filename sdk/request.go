@@ -54,7 +54,7 @@ type Request struct {
 	Body          io.ReadCloser
 
 	User        string // r->user: the authenticated user, if any
-	AuthType    string // r->ap_auth_type: the scheme that authenticated User
+	AuthType    string // r->ap_auth_type once someone authenticated, else the configured AuthType (as ap_auth_type)
 	AuthName    string // the AuthName in effect here (the realm), set or not a login
 	Handler     string // r->handler
 	ContentType string // r->content_type

@@ -270,3 +270,54 @@ GoBridgePlugin echo %s
 		log.Check(t)
 	})
 }
+
+// TestAuthTypeInPhases: r.AuthType is the configured AuthType until
+// someone authenticated (so a raw authn handler sees "dummy", as
+// mod_python's req.auth_type()), and r->ap_auth_type after that.
+func TestAuthTypeInPhases(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		e.SetConf(fmt.Sprintf(`
+LoadModule authn_core_module %s/mod_authn_core.so
+GoBridgePlugin phases %s
+<Location /at>
+    AuthType dummy
+    AuthName "dummy realm"
+    Require expr "%%{REMOTE_USER} =~ /^.+$/"
+    GoBridgeAuthnHandler phases
+    GoBridgeFixupHandler phases
+    GoBridgeOption phases.authn authtype;userhdr=X-User
+    GoBridgeOption phases.fixups authtype
+</Location>
+<Location /at/none>
+    AuthType None
+    Require all granted
+</Location>
+`, build.Modules, e.Bin("phases")))
+		e.Start()
+		log := e.ErrorLog()
+		for _, tc := range []struct {
+			path, user string
+			status     int
+			want       string
+		}{
+			// The challenge: the authn handler saw the configured type.
+			{"/at/x", "", 401, "authn=[dummy]"},
+			// Logged in: the handler set "Bearer", which fixups then sees.
+			{"/at/x", "ann", 404, "authn=[dummy], fixups=[Bearer]"},
+			// AuthType None: no authentication, nothing configured.
+			{"/at/none/x", "", 404, "fixups=[]"},
+		} {
+			req, _ := http.NewRequest("GET", e.URL(tc.path), nil)
+			if tc.user != "" {
+				req.Header.Set("X-User", tc.user)
+			}
+			r := harness.Do(t, req)
+			got := strings.Join(r.Header.Values("X-Auth-Type"), ", ")
+			if r.Status != tc.status || got != tc.want {
+				t.Errorf("GET %s (user %q) = %d X-Auth-Type %q; want %d %q", tc.path, tc.user, r.Status, got, tc.status, tc.want)
+			}
+		}
+		log.Check(t)
+	})
+}

@@ -17,6 +17,8 @@
 //	chain                append the plugin name to note "chain" and echo it
 //	                     in the X-Chain response header (err_headers_out)
 //	userhdr=H            SetUser from request header H, or 401 without it
+//	authtype             add "<phase>=[<r.AuthType>]" to the X-Auth-Type
+//	                     response header (err_headers_out)
 //	requser=U            403 unless r.User is U
 //	sleep=MS             sleep MS milliseconds
 //	appendfile=PATH      append "<uri> <status> <user>\n" to PATH
@@ -134,6 +136,8 @@ func run(r *sdk.PhaseRequest) error {
 			}
 			r.SetUser(u)
 			r.SetAuthType("Bearer")
+		case "authtype":
+			r.Add(sdk.TableErrHeadersOut, "X-Auth-Type", r.Phase.String()+"=["+r.AuthType+"]")
 		case "requser":
 			if r.User != arg {
 				return sdk.HTTPError(403)
