@@ -220,6 +220,7 @@ Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
     m->plugin = gb_pb_bytes(plugin);
     m->log_id = gb_pb_bytes(r->log_id);
     m->location = gb_pb_bytes(d->location);
+    m->files = gb_pb_bytes(d->files);
     gb_pairs_from_table(p, r->notes, &m->n_notes, &m->notes);
     gb_pairs_from_table(p, r->subprocess_env, &m->n_subprocess_env,
                         &m->subprocess_env);

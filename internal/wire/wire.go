@@ -42,7 +42,7 @@ type Request struct {
 	Method, Protocol, TheRequest, UnparsedURI, URI, Args, PathInfo   string
 	Filename, Hostname, Scheme, User, AuthType, Handler, ContentType string
 	AuthName, RemoteHost                                             string
-	Plugin, LogID, Location                                          string
+	Plugin, LogID, Location, Files                                   string
 	RequestTime                                                      time.Time
 	ContentLength                                                    int64
 	HasBody, IsSubrequest, IsInternalRedirect                        bool
@@ -115,6 +115,7 @@ func EncodeRequest(r Request) *pb.Request {
 		Plugin:             []byte(r.Plugin),
 		LogId:              []byte(r.LogID),
 		Location:           []byte(r.Location),
+		Files:              []byte(r.Files),
 		ContentLength:      r.ContentLength,
 		HasBody:            r.HasBody,
 		IsSubrequest:       r.IsSubrequest,

@@ -912,35 +912,37 @@ func (x *Server) GetDefines() [][]byte {
 
 // Request is the snapshot of request_rec that a phase may read.
 type Request struct {
-	state              protoimpl.MessageState `protogen:"open.v1"`
-	Method             []byte                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
-	Protocol           []byte                 `protobuf:"bytes,2,opt,name=protocol,proto3" json:"protocol,omitempty"`                          // "HTTP/1.1"
-	TheRequest         []byte                 `protobuf:"bytes,3,opt,name=the_request,json=theRequest,proto3" json:"the_request,omitempty"`    // the request line as received
-	UnparsedUri        []byte                 `protobuf:"bytes,4,opt,name=unparsed_uri,json=unparsedUri,proto3" json:"unparsed_uri,omitempty"` // the URI as received, with query string
-	Uri                []byte                 `protobuf:"bytes,5,opt,name=uri,proto3" json:"uri,omitempty"`                                    // the decoded path
-	Args               []byte                 `protobuf:"bytes,6,opt,name=args,proto3" json:"args,omitempty"`                                  // the query string, without '?'
-	PathInfo           []byte                 `protobuf:"bytes,7,opt,name=path_info,json=pathInfo,proto3" json:"path_info,omitempty"`
-	Filename           []byte                 `protobuf:"bytes,8,opt,name=filename,proto3" json:"filename,omitempty"`
-	Hostname           []byte                 `protobuf:"bytes,9,opt,name=hostname,proto3" json:"hostname,omitempty"` // from the Host header or the request line
-	HeadersIn          []*Pair                `protobuf:"bytes,10,rep,name=headers_in,json=headersIn,proto3" json:"headers_in,omitempty"`
-	User               []byte                 `protobuf:"bytes,11,opt,name=user,proto3" json:"user,omitempty"`
-	AuthType           []byte                 `protobuf:"bytes,12,opt,name=auth_type,json=authType,proto3" json:"auth_type,omitempty"`
-	RequestTimeUs      int64                  `protobuf:"varint,13,opt,name=request_time_us,json=requestTimeUs,proto3" json:"request_time_us,omitempty"` // r->request_time, microseconds since the epoch
-	Handler            []byte                 `protobuf:"bytes,14,opt,name=handler,proto3" json:"handler,omitempty"`
-	ContentType        []byte                 `protobuf:"bytes,15,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
-	ContentLength      int64                  `protobuf:"varint,16,opt,name=content_length,json=contentLength,proto3" json:"content_length,omitempty"` // request body length; -1 when unknown (chunked)
-	HasBody            bool                   `protobuf:"varint,17,opt,name=has_body,json=hasBody,proto3" json:"has_body,omitempty"`                   // the client sends a request body
-	Options            []*Pair                `protobuf:"bytes,18,rep,name=options,proto3" json:"options,omitempty"`                                   // GoBridgeOption values after merging
-	Plugin             []byte                 `protobuf:"bytes,19,opt,name=plugin,proto3" json:"plugin,omitempty"`                                     // the GoBridgePlugin name being called
-	LogId              []byte                 `protobuf:"bytes,20,opt,name=log_id,json=logId,proto3" json:"log_id,omitempty"`                          // r->log_id, for correlating log lines
-	Location           []byte                 `protobuf:"bytes,21,opt,name=location,proto3" json:"location,omitempty"`                                 // the <Location>/<Directory> the options come from
-	Connection         *Connection            `protobuf:"bytes,22,opt,name=connection,proto3" json:"connection,omitempty"`
-	Server             *Server                `protobuf:"bytes,23,opt,name=server,proto3" json:"server,omitempty"`
-	Notes              []*Pair                `protobuf:"bytes,24,rep,name=notes,proto3" json:"notes,omitempty"`
-	SubprocessEnv      []*Pair                `protobuf:"bytes,25,rep,name=subprocess_env,json=subprocessEnv,proto3" json:"subprocess_env,omitempty"`
-	IsSubrequest       bool                   `protobuf:"varint,26,opt,name=is_subrequest,json=isSubrequest,proto3" json:"is_subrequest,omitempty"`
-	IsInternalRedirect bool                   `protobuf:"varint,27,opt,name=is_internal_redirect,json=isInternalRedirect,proto3" json:"is_internal_redirect,omitempty"`
-	Scheme             []byte                 `protobuf:"bytes,28,opt,name=scheme,proto3" json:"scheme,omitempty"` // "http" or "https"
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Method        []byte                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	Protocol      []byte                 `protobuf:"bytes,2,opt,name=protocol,proto3" json:"protocol,omitempty"`                          // "HTTP/1.1"
+	TheRequest    []byte                 `protobuf:"bytes,3,opt,name=the_request,json=theRequest,proto3" json:"the_request,omitempty"`    // the request line as received
+	UnparsedUri   []byte                 `protobuf:"bytes,4,opt,name=unparsed_uri,json=unparsedUri,proto3" json:"unparsed_uri,omitempty"` // the URI as received, with query string
+	Uri           []byte                 `protobuf:"bytes,5,opt,name=uri,proto3" json:"uri,omitempty"`                                    // the decoded path
+	Args          []byte                 `protobuf:"bytes,6,opt,name=args,proto3" json:"args,omitempty"`                                  // the query string, without '?'
+	PathInfo      []byte                 `protobuf:"bytes,7,opt,name=path_info,json=pathInfo,proto3" json:"path_info,omitempty"`
+	Filename      []byte                 `protobuf:"bytes,8,opt,name=filename,proto3" json:"filename,omitempty"`
+	Hostname      []byte                 `protobuf:"bytes,9,opt,name=hostname,proto3" json:"hostname,omitempty"` // from the Host header or the request line
+	HeadersIn     []*Pair                `protobuf:"bytes,10,rep,name=headers_in,json=headersIn,proto3" json:"headers_in,omitempty"`
+	User          []byte                 `protobuf:"bytes,11,opt,name=user,proto3" json:"user,omitempty"`
+	AuthType      []byte                 `protobuf:"bytes,12,opt,name=auth_type,json=authType,proto3" json:"auth_type,omitempty"`
+	RequestTimeUs int64                  `protobuf:"varint,13,opt,name=request_time_us,json=requestTimeUs,proto3" json:"request_time_us,omitempty"` // r->request_time, microseconds since the epoch
+	Handler       []byte                 `protobuf:"bytes,14,opt,name=handler,proto3" json:"handler,omitempty"`
+	ContentType   []byte                 `protobuf:"bytes,15,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	ContentLength int64                  `protobuf:"varint,16,opt,name=content_length,json=contentLength,proto3" json:"content_length,omitempty"` // request body length; -1 when unknown (chunked)
+	HasBody       bool                   `protobuf:"varint,17,opt,name=has_body,json=hasBody,proto3" json:"has_body,omitempty"`                   // the client sends a request body
+	Options       []*Pair                `protobuf:"bytes,18,rep,name=options,proto3" json:"options,omitempty"`                                   // GoBridgeOption values after merging
+	Plugin        []byte                 `protobuf:"bytes,19,opt,name=plugin,proto3" json:"plugin,omitempty"`                                     // the GoBridgePlugin name being called
+	LogId         []byte                 `protobuf:"bytes,20,opt,name=log_id,json=logId,proto3" json:"log_id,omitempty"`                          // r->log_id, for correlating log lines
+	// The <Location>/<Directory> (or .htaccess directory) whose configuration
+	// applies; for a <Files>/<FilesMatch> section, the one around it.
+	Location           []byte      `protobuf:"bytes,21,opt,name=location,proto3" json:"location,omitempty"`
+	Connection         *Connection `protobuf:"bytes,22,opt,name=connection,proto3" json:"connection,omitempty"`
+	Server             *Server     `protobuf:"bytes,23,opt,name=server,proto3" json:"server,omitempty"`
+	Notes              []*Pair     `protobuf:"bytes,24,rep,name=notes,proto3" json:"notes,omitempty"`
+	SubprocessEnv      []*Pair     `protobuf:"bytes,25,rep,name=subprocess_env,json=subprocessEnv,proto3" json:"subprocess_env,omitempty"`
+	IsSubrequest       bool        `protobuf:"varint,26,opt,name=is_subrequest,json=isSubrequest,proto3" json:"is_subrequest,omitempty"`
+	IsInternalRedirect bool        `protobuf:"varint,27,opt,name=is_internal_redirect,json=isInternalRedirect,proto3" json:"is_internal_redirect,omitempty"`
+	Scheme             []byte      `protobuf:"bytes,28,opt,name=scheme,proto3" json:"scheme,omitempty"` // "http" or "https"
 	// What the non-body phases also read (PhaseRequest). The content handler
 	// gets them too; they cost nothing when empty.
 	Status            int32    `protobuf:"varint,29,opt,name=status,proto3" json:"status,omitempty"`                                               // r->status
@@ -964,7 +966,11 @@ type Request struct {
 	// The client's host name as ap_get_useragent_host(REMOTE_HOST) gives it:
 	// looked up when HostnameLookups says so (verified only with Double);
 	// empty otherwise.
-	RemoteHost    []byte `protobuf:"bytes,45,opt,name=remote_host,json=remoteHost,proto3" json:"remote_host,omitempty"`
+	RemoteHost []byte `protobuf:"bytes,45,opt,name=remote_host,json=remoteHost,proto3" json:"remote_host,omitempty"`
+	// The <Files>/<FilesMatch> pattern when such a section holds the
+	// configuration that applies (location is then the section around it);
+	// empty otherwise.
+	Files         []byte `protobuf:"bytes,46,opt,name=files,proto3" json:"files,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1310,6 +1316,13 @@ func (x *Request) GetAuthName() []byte {
 func (x *Request) GetRemoteHost() []byte {
 	if x != nil {
 		return x.RemoteHost
+	}
+	return nil
+}
+
+func (x *Request) GetFiles() []byte {
+	if x != nil {
+		return x.Files
 	}
 	return nil
 }
@@ -2476,7 +2489,7 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"is_virtual\x18\x06 \x01(\bR\tisVirtual\x12\x1d\n" +
 	"\n" +
 	"is_default\x18\a \x01(\bR\tisDefault\x12\x18\n" +
-	"\adefines\x18\b \x03(\fR\adefines\"\x9f\f\n" +
+	"\adefines\x18\b \x03(\fR\adefines\"\xb5\f\n" +
 	"\aRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\fR\x06method\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\fR\bprotocol\x12\x1f\n" +
@@ -2532,7 +2545,8 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x0fallowed_methods\x18+ \x03(\fR\x0eallowedMethods\x12\x1b\n" +
 	"\tauth_name\x18, \x01(\fR\bauthName\x12\x1f\n" +
 	"\vremote_host\x18- \x01(\fR\n" +
-	"remoteHost\"\x93\x02\n" +
+	"remoteHost\x12\x14\n" +
+	"\x05files\x18. \x01(\fR\x05files\"\x93\x02\n" +
 	"\tLogRecord\x122\n" +
 	"\x05level\x18\x01 \x01(\x0e2\x1c.gobridge.v1.LogRecord.LevelR\x05level\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\fR\amessage\"\xb7\x01\n" +

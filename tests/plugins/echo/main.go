@@ -260,7 +260,7 @@ func snapshot(r *sdk.Request) map[string]any {
 		"secure": r.Secure, "conn_id": r.ConnID, "keepalives": r.Keepalives,
 		"server_name": r.ServerName, "server_port": r.ServerPort, "server_admin": r.ServerAdmin,
 		"document_root": r.DocumentRoot, "notes": r.Notes, "subprocess_env": r.SubprocessEnv,
-		"plugin": r.Plugin, "log_id": r.LogID, "location": r.Location,
+		"plugin": r.Plugin, "log_id": r.LogID, "location": r.Location, "files": r.Files,
 		"is_subrequest": r.IsSubrequest, "is_internal_redirect": r.IsInternalRedirect,
 		"options": r.Options(), "pid": os.Getpid(),
 	}

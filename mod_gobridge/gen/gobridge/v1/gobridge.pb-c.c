@@ -1358,7 +1358,7 @@ const ProtobufCMessageDescriptor gobridge__v1__server__descriptor =
   (ProtobufCMessageInit) gobridge__v1__server__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__request__field_descriptors[45] =
+static const ProtobufCFieldDescriptor gobridge__v1__request__field_descriptors[46] =
 {
   {
     "method",
@@ -1900,6 +1900,18 @@ static const ProtobufCFieldDescriptor gobridge__v1__request__field_descriptors[4
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "files",
+    46,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Request, files),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__request__field_indices_by_name[] = {
   42,   /* field[42] = allowed_methods */
@@ -1915,6 +1927,7 @@ static const unsigned gobridge__v1__request__field_indices_by_name[] = {
   14,   /* field[14] = content_type */
   36,   /* field[36] = err_headers_out */
   7,   /* field[7] = filename */
+  45,   /* field[45] = files */
   13,   /* field[13] = handler */
   16,   /* field[16] = has_body */
   9,   /* field[9] = headers_in */
@@ -1951,7 +1964,7 @@ static const unsigned gobridge__v1__request__field_indices_by_name[] = {
 static const ProtobufCIntRange gobridge__v1__request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 45 }
+  { 0, 46 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__request__descriptor =
 {
@@ -1961,7 +1974,7 @@ const ProtobufCMessageDescriptor gobridge__v1__request__descriptor =
   "Gobridge__V1__Request",
   "gobridge.v1",
   sizeof(Gobridge__V1__Request),
-  45,
+  46,
   gobridge__v1__request__field_descriptors,
   gobridge__v1__request__field_indices_by_name,
   1,  gobridge__v1__request__number_ranges,

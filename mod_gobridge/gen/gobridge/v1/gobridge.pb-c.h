@@ -441,7 +441,8 @@ struct  Gobridge__V1__Request
    */
   ProtobufCBinaryData log_id;
   /*
-   * the <Location>/<Directory> the options come from
+   * The <Location>/<Directory> (or .htaccess directory) whose configuration
+   * applies; for a <Files>/<FilesMatch> section, the one around it.
    */
   ProtobufCBinaryData location;
   Gobridge__V1__Connection *connection;
@@ -535,10 +536,16 @@ struct  Gobridge__V1__Request
    * empty otherwise.
    */
   ProtobufCBinaryData remote_host;
+  /*
+   * The <Files>/<FilesMatch> pattern when such a section holds the
+   * configuration that applies (location is then the section around it);
+   * empty otherwise.
+   */
+  ProtobufCBinaryData files;
 };
 #define GOBRIDGE__V1__REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__request__descriptor) \
-    , {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, 0,NULL, {0,NULL}, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL, {0,NULL}, {0,NULL}, {0,NULL}, NULL, NULL, 0,NULL, 0,NULL, 0, 0, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0,NULL, 0, 0, {0,NULL}, 0,NULL, 0,NULL, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL, {0,NULL}, {0,NULL} }
+    , {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, 0,NULL, {0,NULL}, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL, {0,NULL}, {0,NULL}, {0,NULL}, NULL, NULL, 0,NULL, 0,NULL, 0, 0, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0,NULL, 0, 0, {0,NULL}, 0,NULL, 0,NULL, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL, {0,NULL}, {0,NULL}, {0,NULL} }
 
 
 /*
