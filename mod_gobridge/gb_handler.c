@@ -212,6 +212,43 @@ static int gb_apply_logs(gb_handle_ctx *ctx, apr_pool_t *mp,
     return 1;
 }
 
+/* SetNote/SetEnv from the handler: notes and subprocess_env only, checked
+ * as a phase's changes are, all or none. Returns 0 with *why on a bad
+ * message (a protocol error). */
+static int gb_apply_notes_env(gb_handle_ctx *ctx, apr_pool_t *mp,
+                              const Gobridge__V1__HandleResponse *m,
+                              const char **why)
+{
+    Gobridge__V1__PhaseResponse pr = GOBRIDGE__V1__PHASE_RESPONSE__INIT;
+    gb_mutate_tables t;
+    size_t i;
+
+    for (i = 0; i < m->n_mutations; i++) {
+        if (m->mutations[i]->table
+                != GOBRIDGE__V1__MUTATION__TABLE__TABLE_NOTES
+            && m->mutations[i]->table
+                != GOBRIDGE__V1__MUTATION__TABLE__TABLE_SUBPROCESS_ENV) {
+            *why = apr_psprintf(mp, "mutation #%lu of table %d: a handler "
+                                "may change notes and subprocess_env only",
+                                (unsigned long)i,
+                                (int)m->mutations[i]->table);
+            return 0;
+        }
+    }
+    pr.result = GOBRIDGE__V1__RESULT__RESULT_OK;
+    pr.n_mutations = m->n_mutations;
+    pr.mutations = m->mutations;
+    if (gb_mutate_check(mp, &pr, 0, why) != APR_SUCCESS) {
+        return 0;
+    }
+    memset(&t, 0, sizeof(t));
+    t.notes = ctx->r->notes;
+    t.subprocess_env = ctx->r->subprocess_env;
+    gb_mutate_apply_tables(ctx->r->pool, &pr, &t,
+                           apr_array_make(mp, 1, sizeof(const char *)));
+    return 1;
+}
+
 static apr_status_t gb_apply_head(gb_handle_ctx *ctx, apr_pool_t *mp,
                                   const Gobridge__V1__ResponseHead *h,
                                   const char **why)
@@ -822,6 +859,9 @@ static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
 
         if (!gb_apply_logs(ctx, mp, m)) {
             return gb_protocol_error(ctx, "unknown log level");
+        }
+        if (m->n_mutations && !gb_apply_notes_env(ctx, mp, m, &why)) {
+            return gb_protocol_error(ctx, why);
         }
         /* One answer per message, and none after the end. */
         if (m->sub_request && (m->read_body || m->finish

@@ -217,7 +217,7 @@ func TestContentHandler(t *testing.T) {
 		})
 
 		t.Run("invalid plugin answers never reach the client", func(t *testing.T) {
-			for _, kind := range []string{"crlf", "nul", "name", "status", "1xx", "big", "badenum", "unspecified"} {
+			for _, kind := range []string{"crlf", "nul", "name", "status", "1xx", "big", "badenum", "unspecified", "notetable", "notevalue"} {
 				r := e.AssertGet("/echo/small/badheader?kind="+kind, 500, "")
 				for k, vs := range r.Header {
 					for _, v := range vs {

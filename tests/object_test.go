@@ -321,3 +321,68 @@ GoBridgePlugin phases %s
 		log.Check(t)
 	})
 }
+
+// TestHandlerNotesAndEnv: Request.SetNote and SetEnv in a content handler
+// reach httpd: the GoBridgeLogHandler sees the note (mod_python's
+// register_cleanup pattern) and the access log both, also when they were
+// set after the response was flushed; a key that is not a token is
+// dropped with a warning, never sent.
+func TestHandlerNotesAndEnv(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		dir := filepath.Join(e.Root, "gbw")
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		_ = os.Chmod(dir, 0o777) // the plugin runs as Apache's User
+		seen := filepath.Join(dir, "seen")
+		access := filepath.Join(e.Root, "logs", "notes_log")
+		e.SetConf(fmt.Sprintf(`
+GoBridgePlugin echo %s
+GoBridgePlugin phases %s
+LogFormat "%%U n=%%{chain}n e=%%{GBENV}e" gbnotes
+CustomLog %s gbnotes
+<Location /n>
+    GoBridgeHandler echo
+    GoBridgeLogHandler phases
+    GoBridgeOption phases.log appendfile=%s
+</Location>
+`, e.Bin("echo"), e.Bin("phases"), access, seen))
+		e.Start()
+		log := e.ErrorLog()
+		waitFor := func(path, want string) bool {
+			return harness.WaitFor(10*time.Second, func() bool {
+				b, _ := os.ReadFile(path)
+				return strings.Contains(string(b), want)
+			})
+		}
+		for _, tc := range []struct{ name, query, tag string }{
+			{"in the last message", "", "one"},
+			{"after a flush", "&flush=1", "two"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				path := "/n/setnote"
+				e.AssertGet(path+"?note=chain:h-"+tc.tag+"&env=GBENV:v-"+tc.tag+tc.query, 200, "set")
+				if want := "/n/setnote 200  chain=h-" + tc.tag; !waitFor(seen, want) {
+					b, _ := os.ReadFile(seen)
+					t.Errorf("log phase saw %q; want a line with %q", b, want)
+				}
+				if want := "/n/setnote n=h-" + tc.tag + " e=v-" + tc.tag; !waitFor(access, want) {
+					b, _ := os.ReadFile(access)
+					t.Errorf("access log %q; want a line with %q", b, want)
+				}
+				log.Check(t)
+			})
+		}
+		t.Run("a key that is not a token", func(t *testing.T) {
+			e.AssertGet("/n/setnote?note=chain:h-three&bad=1", 200, "set")
+			if !waitFor(seen, "chain=h-three") {
+				t.Errorf("the valid note did not arrive")
+			}
+			if !harness.WaitFor(5*time.Second, func() bool { return log.Contains("SetNote/SetEnv ignored") }) {
+				t.Errorf("no warning for the bad key:\n%s", log.Since())
+			}
+			log.Check(t, "SetNote/SetEnv ignored")
+		})
+	})
+}

@@ -2341,7 +2341,13 @@ type HandleResponse struct {
 	// (ap_discard_request_body), so the connection can be kept alive without
 	// the plugin reading a body it does not want. No answer: later read_body
 	// requests get an empty chunk with body_eof.
-	DiscardBody   bool `protobuf:"varint,10,opt,name=discard_body,json=discardBody,proto3" json:"discard_body,omitempty"`
+	DiscardBody bool `protobuf:"varint,10,opt,name=discard_body,json=discardBody,proto3" json:"discard_body,omitempty"`
+	// Changes to r->notes and r->subprocess_env (Request.SetNote/SetEnv),
+	// applied in order when the message arrives, with the phases' checks
+	// (key an HTTP token, value without control characters but HTAB); any
+	// other table is a protocol error. Later phases (the log phase) and
+	// modules (mod_log_config's %{key}n and %{key}e) see them.
+	Mutations     []*Mutation `protobuf:"bytes,11,rep,name=mutations,proto3" json:"mutations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2444,6 +2450,13 @@ func (x *HandleResponse) GetDiscardBody() bool {
 		return x.DiscardBody
 	}
 	return false
+}
+
+func (x *HandleResponse) GetMutations() []*Mutation {
+	if x != nil {
+		return x.Mutations
+	}
+	return nil
 }
 
 var File_gobridge_v1_gobridge_proto protoreflect.FileDescriptor
@@ -2680,7 +2693,7 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\ahandler\x18\f \x01(\fR\ahandler\x12)\n" +
 	"\x04file\x18\r \x01(\v2\x15.gobridge.v1.FileInfoR\x04file\x122\n" +
 	"\vheaders_out\x18\x0e \x03(\v2\x11.gobridge.v1.PairR\n" +
-	"headersOut\"\x9d\x03\n" +
+	"headersOut\"\xd2\x03\n" +
 	"\x0eHandleResponse\x12*\n" +
 	"\x04logs\x18\x01 \x03(\v2\x16.gobridge.v1.LogRecordR\x04logs\x12-\n" +
 	"\x04head\x18\x02 \x01(\v2\x19.gobridge.v1.ResponseHeadR\x04head\x12\x12\n" +
@@ -2693,7 +2706,8 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\vsub_request\x18\t \x01(\v2\x17.gobridge.v1.SubRequestR\n" +
 	"subRequest\x12!\n" +
 	"\fdiscard_body\x18\n" +
-	" \x01(\bR\vdiscardBody*\x88\x02\n" +
+	" \x01(\bR\vdiscardBody\x123\n" +
+	"\tmutations\x18\v \x03(\v2\x15.gobridge.v1.MutationR\tmutations*\x88\x02\n" +
 	"\x05Phase\x12\x15\n" +
 	"\x11PHASE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17PHASE_POST_READ_REQUEST\x10\x01\x12\x18\n" +
@@ -2799,17 +2813,18 @@ var file_gobridge_v1_gobridge_proto_depIdxs = []int32{
 	22, // 32: gobridge.v1.HandleResponse.finish:type_name -> gobridge.v1.Finish
 	23, // 33: gobridge.v1.HandleResponse.send_file:type_name -> gobridge.v1.SendFile
 	24, // 34: gobridge.v1.HandleResponse.sub_request:type_name -> gobridge.v1.SubRequest
-	16, // 35: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
-	18, // 36: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
-	20, // 37: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
-	17, // 38: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
-	19, // 39: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
-	27, // 40: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
-	38, // [38:41] is the sub-list for method output_type
-	35, // [35:38] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	14, // 35: gobridge.v1.HandleResponse.mutations:type_name -> gobridge.v1.Mutation
+	16, // 36: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
+	18, // 37: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
+	20, // 38: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
+	17, // 39: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
+	19, // 40: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
+	27, // 41: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
+	39, // [39:42] is the sub-list for method output_type
+	36, // [36:39] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_gobridge_v1_gobridge_proto_init() }

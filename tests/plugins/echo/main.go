@@ -18,13 +18,18 @@
 //	…/levels?marker=M     logs "M LEVEL" at every httpd level, from trace1 to
 //	                      emerg, through the process logger (sdk.Logger) and
 //	                      "M req-LEVEL" through the request's logger
+//	…/setnote?note=k:v&env=k:v  Request.SetNote / SetEnv for each pair, then
+//	                      answers "set"; &flush=1 flushes a first line before
+//	                      setting them, &bad=1 also sets a note whose key is not
+//	                      an HTTP token
 //	…/status?code=N       returns sdk.HTTPError(N): httpd sends its error document
 //	…/declined            returns sdk.Declined
 //	…/panic               panics before writing (expect a 500)
 //	…/crash               exits the process with status 3 mid-request
 //	…/badheader?kind=K    sends, past the SDK's own checks, a response the module
 //	                      must refuse: K = crlf (default), nul, name, status, 1xx,
-//	                      hop, headafterbody, redirect (a non-local internal_redirect),
+//	                      hop, headafterbody, notetable (a handler changing headers_in),
+//	                      notevalue (a note with CR LF), redirect (a non-local internal_redirect),
 //	                      redirecthead (internal_redirect after a head), sendfilerel
 //	                      (a relative send_file path)
 //	…/redirect?to=/x      ResponseWriter.InternalRedirect(to)
@@ -153,6 +158,26 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 			r.Logger().Log(r.Context(), l.level, marker+" req-"+l.name)
 		}
 		return text(w, "logged")
+	case "setnote":
+		w.Header().Set("Content-Type", "text/plain")
+		if q.Get("flush") == "1" {
+			fmt.Fprintln(w, "flushed")
+			if err := w.Flush(); err != nil {
+				return err
+			}
+		}
+		for _, kv := range q["note"] {
+			k, v, _ := strings.Cut(kv, ":")
+			r.SetNote(k, v)
+		}
+		for _, kv := range q["env"] {
+			k, v, _ := strings.Cut(kv, ":")
+			r.SetEnv(k, v)
+		}
+		if q.Get("bad") == "1" {
+			r.SetNote("bad key", "x")
+		}
+		return text(w, "set")
 	case "status":
 		return sdk.HTTPError(intParam(q, "code", 500))
 	case "declined":
@@ -232,6 +257,13 @@ func badHeader(w *sdk.ResponseWriter, kind string) error {
 	case "redirecthead":
 		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Head: head, InternalRedirect: []byte("/hello"),
 			Finish: &pb.Finish{Result: pb.Result_RESULT_OK}})
+	case "notetable", "notevalue": // SetNote's message, forged: a header, a CR LF value
+		mu := &pb.Mutation{Table: pb.Mutation_TABLE_HEADERS_IN, Op: pb.Mutation_OP_SET, Key: []byte("X-Forged"), Value: []byte("1")}
+		if kind == "notevalue" {
+			mu = &pb.Mutation{Table: pb.Mutation_TABLE_NOTES, Op: pb.Mutation_OP_SET, Key: []byte("n"), Value: []byte("a\r\nInjected: 1")}
+		}
+		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Mutations: []*pb.Mutation{mu}, Head: head,
+			Body: []byte("this body must not reach the client\n"), Finish: &pb.Finish{Result: pb.Result_RESULT_OK}})
 	case "sendfilerel":
 		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Head: head, SendFile: &pb.SendFile{Path: []byte("etc/passwd")},
 			Finish: &pb.Finish{Result: pb.Result_RESULT_OK}})

@@ -3245,7 +3245,7 @@ const ProtobufCMessageDescriptor gobridge__v1__sub_request_result__descriptor =
   (ProtobufCMessageInit) gobridge__v1__sub_request_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__handle_response__field_descriptors[10] =
+static const ProtobufCFieldDescriptor gobridge__v1__handle_response__field_descriptors[11] =
 {
   {
     "logs",
@@ -3367,6 +3367,18 @@ static const ProtobufCFieldDescriptor gobridge__v1__handle_response__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "mutations",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Gobridge__V1__HandleResponse, n_mutations),
+    offsetof(Gobridge__V1__HandleResponse, mutations),
+    &gobridge__v1__mutation__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__handle_response__field_indices_by_name[] = {
   2,   /* field[2] = body */
@@ -3376,6 +3388,7 @@ static const unsigned gobridge__v1__handle_response__field_indices_by_name[] = {
   1,   /* field[1] = head */
   6,   /* field[6] = internal_redirect */
   0,   /* field[0] = logs */
+  10,   /* field[10] = mutations */
   4,   /* field[4] = read_body */
   7,   /* field[7] = send_file */
   8,   /* field[8] = sub_request */
@@ -3383,7 +3396,7 @@ static const unsigned gobridge__v1__handle_response__field_indices_by_name[] = {
 static const ProtobufCIntRange gobridge__v1__handle_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__handle_response__descriptor =
 {
@@ -3393,7 +3406,7 @@ const ProtobufCMessageDescriptor gobridge__v1__handle_response__descriptor =
   "Gobridge__V1__HandleResponse",
   "gobridge.v1",
   sizeof(Gobridge__V1__HandleResponse),
-  10,
+  11,
   gobridge__v1__handle_response__field_descriptors,
   gobridge__v1__handle_response__field_indices_by_name,
   1,  gobridge__v1__handle_response__number_ranges,

@@ -935,10 +935,19 @@ struct  Gobridge__V1__HandleResponse
    * requests get an empty chunk with body_eof.
    */
   protobuf_c_boolean discard_body;
+  /*
+   * Changes to r->notes and r->subprocess_env (Request.SetNote/SetEnv),
+   * applied in order when the message arrives, with the phases' checks
+   * (key an HTTP token, value without control characters but HTAB); any
+   * other table is a protocol error. Later phases (the log phase) and
+   * modules (mod_log_config's %{key}n and %{key}e) see them.
+   */
+  size_t n_mutations;
+  Gobridge__V1__Mutation **mutations;
 };
 #define GOBRIDGE__V1__HANDLE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__handle_response__descriptor) \
-    , 0,NULL, NULL, {0,NULL}, 0, 0, NULL, {0,NULL}, NULL, NULL, 0 }
+    , 0,NULL, NULL, {0,NULL}, 0, 0, NULL, {0,NULL}, NULL, NULL, 0, 0,NULL }
 
 
 /* Gobridge__V1__Pair methods */
