@@ -40,7 +40,9 @@
 //
 // GoBridgeOption decline.<plugin name> makes that name decline before
 // anything else: "always" at once, "after-body" after reading the body,
-// "with-body" when the request has one (without reading it).
+// "with-body" when the request has one (without reading it), "with-note"
+// after setting the note set-by=<plugin name>. "ok-empty" makes it answer
+// at once with nothing (an empty 200).
 //
 // Anything else answers 404 with the list above.
 package main
@@ -81,6 +83,11 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 		if r.ContentLength != 0 {
 			return sdk.Declined
 		}
+	case "with-note":
+		r.SetNote("set-by", r.Plugin)
+		return sdk.Declined
+	case "ok-empty": // not a decline: an answer without a body
+		return nil
 	}
 	switch path.Base(r.URI) {
 	case "whoami":
