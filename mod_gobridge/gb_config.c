@@ -736,7 +736,8 @@ const char *gb_config_cmd_option(cmd_parms *cmd, void *dc, const char *key,
         return apr_psprintf(cmd->pool, "%s: the key must not be empty",
                             cmd->cmd->name);
     }
-    apr_table_setn(conf->options, key, val ? val : GB_CONFIG_UNSET);
+    /* No value or an empty one removes the key, as PythonOption does. */
+    apr_table_setn(conf->options, key, val && *val ? val : GB_CONFIG_UNSET);
     return NULL;
 }
 

@@ -26,6 +26,7 @@
 #include "gb_config.h"
 #include "gb_conn.h"
 #include "gb_mutate.h"
+#include "gb_phase.h"
 #include "gb_request.h"
 #include "gb_response.h"
 
@@ -1026,6 +1027,18 @@ static int gb_handle_one(request_rec *r, gb_dir_conf *d, const char *plugin,
     return rc;
 }
 
+/* The i-th plugin to try for r: the one a phase chose, alone, or the
+ * GoBridgeHandler list. */
+static const char *gb_handler_at(request_rec *r, const gb_dir_conf *d, int i)
+{
+    const char *chosen = gb_phase_content_plugin(r);
+
+    if (chosen) {
+        return i == 0 ? chosen : NULL;
+    }
+    return gb_config_handler_at(d, i);
+}
+
 int gb_handler_handle(request_rec *r)
 {
     gb_dir_conf *d;
@@ -1039,7 +1052,7 @@ int gb_handler_handle(request_rec *r)
         return DECLINED;
     }
     d = gb_config_rget(r);
-    for (i = 0; (plugin = gb_config_handler_at(d, i)) != NULL; i++) {
+    for (i = 0; (plugin = gb_handler_at(r, d, i)) != NULL; i++) {
         if (!gb_config_plugin(r->server, plugin)) {
             break;
         }
@@ -1078,7 +1091,7 @@ int gb_handler_handle(request_rec *r)
         if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, GB_APLOGNO(0041)
                           "%s: reading the request body failed",
-                          gb_config_handler(d));
+                          gb_handler_at(r, d, 0));
             apr_pool_destroy(pp);
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
@@ -1086,8 +1099,8 @@ int gb_handler_handle(request_rec *r)
         pre.eof = rd.body_eof_read;
     }
 
-    for (i = 0; (plugin = gb_config_handler_at(d, i)) != NULL; i++) {
-        const char *next = gb_config_handler_at(d, i + 1);
+    for (i = 0; (plugin = gb_handler_at(r, d, i)) != NULL; i++) {
+        const char *next = gb_handler_at(r, d, i + 1);
 
         rc = gb_handle_one(r, d, plugin, &pre, &taken);
         if (rc != DECLINED || !next) {

@@ -35,6 +35,9 @@ LimitRequestBody 0
     GoBridgeOption colour green
     GoBridgeOption greeting
 </Location>
+<Location /echo/inner/empty>
+    GoBridgeOption Colour ""
+</Location>
 <Location /echo/short>
     GoBridgeTimeout 1
 </Location>
@@ -101,6 +104,8 @@ func TestContentHandler(t *testing.T) {
 			}{
 				{"/echo/options", map[string]string{"greeting": "hello", "colour": "blue"}},
 				{"/echo/inner/options", map[string]string{"colour": "green"}},
+				// An empty value removes the key too, whatever its case.
+				{"/echo/inner/empty/options", map[string]string{}},
 			} {
 				r := e.AssertGet(tc.path, 200, "")
 				var pairs []struct{ Key, Value string }

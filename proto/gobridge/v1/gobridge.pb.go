@@ -371,6 +371,11 @@ const (
 	FieldUpdate_FIELD_CANONICAL_FILENAME FieldUpdate_Field = 13 // r->canonical_filename: an absolute path
 	FieldUpdate_FIELD_ALLOWED_METHODS    FieldUpdate_Field = 14 // r->allowed(_methods): comma-separated method tokens; empty: none
 	FieldUpdate_FIELD_MTIME              FieldUpdate_Field = 15 // decimal microseconds since the epoch: ap_update_mtime
+	// The GoBridgePlugin that serves the content: r->handler becomes
+	// "gobridge" and that plugin alone answers, whatever GoBridgeHandler or
+	// GoBridgePhases say. A name no GoBridgePlugin declares fails the
+	// request (500).
+	FieldUpdate_FIELD_GOBRIDGE_HANDLER FieldUpdate_Field = 16 // then ap_set_last_modified (Last-Modified, never in the future)
 )
 
 // Enum value maps for FieldUpdate_Field.
@@ -392,6 +397,7 @@ var (
 		13: "FIELD_CANONICAL_FILENAME",
 		14: "FIELD_ALLOWED_METHODS",
 		15: "FIELD_MTIME",
+		16: "FIELD_GOBRIDGE_HANDLER",
 	}
 	FieldUpdate_Field_value = map[string]int32{
 		"FIELD_UNSPECIFIED":        0,
@@ -410,6 +416,7 @@ var (
 		"FIELD_CANONICAL_FILENAME": 13,
 		"FIELD_ALLOWED_METHODS":    14,
 		"FIELD_MTIME":              15,
+		"FIELD_GOBRIDGE_HANDLER":   16,
 	}
 )
 
@@ -2595,10 +2602,10 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x06OP_SET\x10\x01\x12\n" +
 	"\n" +
 	"\x06OP_ADD\x10\x02\x12\f\n" +
-	"\bOP_UNSET\x10\x03\"\xc0\x03\n" +
+	"\bOP_UNSET\x10\x03\"\xdc\x03\n" +
 	"\vFieldUpdate\x124\n" +
 	"\x05field\x18\x01 \x01(\x0e2\x1e.gobridge.v1.FieldUpdate.FieldR\x05field\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value\"\xe4\x02\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\x80\x03\n" +
 	"\x05Field\x12\x15\n" +
 	"\x11FIELD_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eFIELD_FILENAME\x10\x01\x12\r\n" +
@@ -2618,7 +2625,8 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x0eFIELD_NO_CACHE\x10\f\x12\x1c\n" +
 	"\x18FIELD_CANONICAL_FILENAME\x10\r\x12\x19\n" +
 	"\x15FIELD_ALLOWED_METHODS\x10\x0e\x12\x0f\n" +
-	"\vFIELD_MTIME\x10\x0f\"\x11\n" +
+	"\vFIELD_MTIME\x10\x0f\x12\x1a\n" +
+	"\x16FIELD_GOBRIDGE_HANDLER\x10\x10\"\x11\n" +
 	"\x0fDescribeRequest\"_\n" +
 	"\x10DescribeResponse\x12*\n" +
 	"\x06phases\x18\x01 \x03(\x0e2\x12.gobridge.v1.PhaseR\x06phases\x12\x1f\n" +

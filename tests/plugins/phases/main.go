@@ -13,6 +13,7 @@
 //	mtime=UNIX           UpdateMtime (seconds since the epoch)
 //	etag=TAG             SetETag(`"TAG"`)
 //	filename=/p uri=/p ctype=t/s handler=h encoding=e lang=en
+//	gbhandler=NAME       SetGoBridgeHandler: plugin NAME serves the content
 //	redirect=/u          internal redirect (not from a redirected request)
 //	chain                append the plugin name to note "chain" and echo it
 //	                     in the X-Chain response header (err_headers_out)
@@ -116,6 +117,8 @@ func run(r *sdk.PhaseRequest) error {
 			r.SetContentType(arg)
 		case "handler":
 			r.SetHandler(arg)
+		case "gbhandler":
+			r.SetGoBridgeHandler(arg)
 		case "redirect":
 			if !r.IsInternalRedirect { // the new request has the same headers
 				r.InternalRedirect(arg)

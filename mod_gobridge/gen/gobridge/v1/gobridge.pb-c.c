@@ -2223,7 +2223,7 @@ const ProtobufCMessageDescriptor gobridge__v1__mutation__descriptor =
   (ProtobufCMessageInit) gobridge__v1__mutation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue gobridge__v1__field_update__field__enum_values_by_number[16] =
+static const ProtobufCEnumValue gobridge__v1__field_update__field__enum_values_by_number[17] =
 {
   { "FIELD_UNSPECIFIED", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_UNSPECIFIED", 0 },
   { "FIELD_FILENAME", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_FILENAME", 1 },
@@ -2241,11 +2241,12 @@ static const ProtobufCEnumValue gobridge__v1__field_update__field__enum_values_b
   { "FIELD_CANONICAL_FILENAME", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CANONICAL_FILENAME", 13 },
   { "FIELD_ALLOWED_METHODS", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ALLOWED_METHODS", 14 },
   { "FIELD_MTIME", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_MTIME", 15 },
+  { "FIELD_GOBRIDGE_HANDLER", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_GOBRIDGE_HANDLER", 16 },
 };
 static const ProtobufCIntRange gobridge__v1__field_update__field__value_ranges[] = {
-{0, 0},{0, 16}
+{0, 0},{0, 17}
 };
-static const ProtobufCEnumValueIndex gobridge__v1__field_update__field__enum_values_by_name[16] =
+static const ProtobufCEnumValueIndex gobridge__v1__field_update__field__enum_values_by_name[17] =
 {
   { "FIELD_ALLOWED_METHODS", 14 },
   { "FIELD_ARGS", 4 },
@@ -2255,6 +2256,7 @@ static const ProtobufCEnumValueIndex gobridge__v1__field_update__field__enum_val
   { "FIELD_CONTENT_LANGUAGES", 8 },
   { "FIELD_CONTENT_TYPE", 6 },
   { "FIELD_FILENAME", 1 },
+  { "FIELD_GOBRIDGE_HANDLER", 16 },
   { "FIELD_HANDLER", 5 },
   { "FIELD_MTIME", 15 },
   { "FIELD_NO_CACHE", 12 },
@@ -2271,9 +2273,9 @@ const ProtobufCEnumDescriptor gobridge__v1__field_update__field__descriptor =
   "Field",
   "Gobridge__V1__FieldUpdate__Field",
   "gobridge.v1",
-  16,
+  17,
   gobridge__v1__field_update__field__enum_values_by_number,
-  16,
+  17,
   gobridge__v1__field_update__field__enum_values_by_name,
   1,
   gobridge__v1__field_update__field__value_ranges,

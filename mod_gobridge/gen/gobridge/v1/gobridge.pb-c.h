@@ -148,7 +148,17 @@ typedef enum _Gobridge__V1__FieldUpdate__Field {
   /*
    * decimal microseconds since the epoch: ap_update_mtime
    */
-  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_MTIME = 15
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_MTIME = 15,
+  /*
+   * The GoBridgePlugin that serves the content: r->handler becomes
+   * "gobridge" and that plugin alone answers, whatever GoBridgeHandler or
+   * GoBridgePhases say. A name no GoBridgePlugin declares fails the
+   * request (500).
+   */
+  /*
+   * then ap_set_last_modified (Last-Modified, never in the future)
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_GOBRIDGE_HANDLER = 16
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GOBRIDGE__V1__FIELD_UPDATE__FIELD)
 } Gobridge__V1__FieldUpdate__Field;
 typedef enum _Gobridge__V1__SubRequest__Kind {
