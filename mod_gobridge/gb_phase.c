@@ -316,7 +316,7 @@ static int gb_phase_call(request_rec *r, apr_pool_t *tmp, gb_phase_id id,
                           "%s: %s phase: SetGoBridgeHandler names plugin "
                           "'%s', which no GoBridgePlugin line declares; "
                           "refusing the request", plugin, info->name, name);
-            return gb_phase_fail(r, 0);
+            return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
