@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gobridge/gobridge/internal/handshake"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -80,6 +81,11 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	if !a.origin && demoted[msg] {
 		sl = LevelDebug
 	}
+	if a.origin {
+		if l, ok := httpdLevelArg(args); ok {
+			sl = l
+		}
+	}
 	ctx := context.Background()
 	if !a.l.Enabled(ctx, sl) {
 		return
@@ -95,7 +101,7 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 		}
 		val := all[i+1]
 		if a.origin {
-			if key == "timestamp" {
+			if key == "timestamp" || key == handshake.HTTPDLevelKey {
 				continue // go-plugin adds the plugin's own timestamp; ours is on the line
 			}
 		} else {
@@ -118,6 +124,25 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	}
 	r.AddAttrs(attrs...)
 	_ = a.l.Handler().Handle(ctx, r)
+}
+
+// httpdLevelArg returns the exact httpd level that the SDK's process logger
+// names in each line (handshake.HTTPDLevelKey), which hclog's five levels
+// cannot carry: crit, alert and emerg would arrive as error and notice as
+// info without it. A line without it, or with a name that is not a level,
+// keeps its hclog level.
+func httpdLevelArg(args []any) (slog.Level, bool) {
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, ok := args[i].(string); ok && k == handshake.HTTPDLevelKey {
+			if name, ok := args[i+1].(string); ok {
+				if l, err := ParseLevel(name); err == nil {
+					return l, true
+				}
+			}
+			return 0, false
+		}
+	}
+	return 0, false
 }
 
 func (a *hclogAdapter) Trace(msg string, args ...any) { a.Log(hclog.Trace, msg, args...) }

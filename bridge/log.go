@@ -60,6 +60,18 @@ func ParseLevel(name string) (slog.Level, error) {
 	return 0, fmt.Errorf("unknown log level %q: use one of emerg, alert, crit, error, warn, notice, info, debug, trace1 … trace8", name)
 }
 
+// enabledLevelName returns httpd's name for the most verbose level that l
+// writes ("emerg" when it writes none of them).
+func enabledLevelName(l *slog.Logger) string {
+	ctx := context.Background()
+	for i := len(levelNames) - 1; i >= 0; i-- {
+		if l.Enabled(ctx, levelNames[i].level) {
+			return levelNames[i].name
+		}
+	}
+	return "emerg"
+}
+
 // LevelName returns httpd's name for l: the name of the most severe httpd
 // level that is not more severe than l ("trace8" below that).
 func LevelName(l slog.Level) string {

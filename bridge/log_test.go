@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -107,6 +110,15 @@ func TestHCLogAdapter(t *testing.T) {
 			"warn", "456", "plugin hello: disk full a=1 b=2"},
 		{func() { a.Named("hello-bin").Trace("t") }, "trace1", "456", "plugin hello: t"},
 		{func() { a.Named("hello-bin").Log(hclog.NoLevel, "n") }, "info", "456", "plugin hello: n"},
+		// The SDK names the exact httpd level beside hclog's.
+		{func() { a.Named("hello-bin").Error("c", "@httpd_level", "crit", "k", "v") }, "crit", "456", "plugin hello: c k=v"},
+		{func() { a.Named("hello-bin").Error("a", "@httpd_level", "alert") }, "alert", "456", "plugin hello: a"},
+		{func() { a.Named("hello-bin").Error("e", "@httpd_level", "emerg") }, "emerg", "456", "plugin hello: e"},
+		{func() { a.Named("hello-bin").Warn("n", "@httpd_level", "notice") }, "notice", "456", "plugin hello: n"},
+		{func() { a.Named("hello-bin").Debug("d", "@httpd_level", "debug") }, "debug", "456", "plugin hello: d"},
+		{func() { a.Named("hello-bin").Warn("w", "@httpd_level", "loud") }, "warn", "456", "plugin hello: w"},
+		// Only the plugin's own lines may choose their level.
+		{func() { a.Warn("g", "@httpd_level", "emerg") }, "warn", "", "gobridged: g plugin=hello @httpd_level=emerg"},
 		{func() { a.Error("plugin process exited", "plugin", "/bin/x", "id", "456") },
 			"debug", "", "gobridged: plugin process exited plugin=hello binary=/bin/x id=456"},
 		{func() { a.Debug("starting plugin", "args", []string{"--password", "s3cret"}) },
@@ -137,6 +149,35 @@ func TestHCLogAdapter(t *testing.T) {
 	}
 	if got := newHCLogAdapter(slog.New(NewHandler(&buf, LevelWarn)), "x", "x", nil).GetLevel(); got != hclog.Warn {
 		t.Errorf("GetLevel() at warn = %v; want Warn", got)
+	}
+	// A notice line passes go-plugin's filter (the SDK writes it as hclog
+	// warn) and is then judged by its exact level.
+	buf.Reset()
+	at := newHCLogAdapter(slog.New(NewHandler(&buf, LevelWarn)), "x", "x-bin", func() int { return 1 }).Named("x-bin")
+	at.Warn("quiet", "@httpd_level", "notice")
+	if buf.Len() != 0 {
+		t.Errorf("notice line at LogLevel warn = %q; want nothing", buf.String())
+	}
+}
+
+func TestEnabledLevelName(t *testing.T) {
+	for _, name := range []string{"emerg", "crit", "error", "warn", "notice", "info", "debug", "trace1", "trace8"} {
+		l, err := ParseLevel(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := enabledLevelName(slog.New(NewHandler(io.Discard, l))); got != name {
+			t.Errorf("enabledLevelName(logger at %s) = %q; want %q", name, got, name)
+		}
+	}
+}
+
+func TestPluginEnv(t *testing.T) {
+	env := pluginEnv([]string{"PATH=/bin", "GOBRIDGE_LOG_LEVEL=trace8", "PLUGIN_X=1", "GOBRIDGE_PARENT_PID=1"}, "/run/s", "debug")
+	got := strings.Join(env, " ")
+	want := fmt.Sprintf("PATH=/bin PLUGIN_UNIX_SOCKET_DIR=/run/s GOBRIDGE_PARENT_PID=%d GOBRIDGE_LOG_LEVEL=debug", os.Getpid())
+	if got != want {
+		t.Errorf("pluginEnv(…) = %q; want %q", got, want)
 	}
 }
 

@@ -45,7 +45,7 @@ type instance struct {
 func (s *Supervisor) launch(spec PluginSpec, abort <-chan struct{}) (*instance, error) {
 	ctx, kill := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, spec.Path, spec.Args...)
-	cmd.Env = pluginEnv(os.Environ(), s.sockDir)
+	cmd.Env = pluginEnv(os.Environ(), s.sockDir, enabledLevelName(s.log))
 	// Backup for plugins outliving gobridged (sdk.Serve also watches its
 	// parent). The kernel sends it when the forking thread exits; Go does
 	// not end threads that goroutines have not locked, so in practice that
@@ -110,18 +110,23 @@ func (s *Supervisor) launch(spec PluginSpec, abort <-chan struct{}) (*instance, 
 }
 
 // pluginEnv returns the environment for a plugin: gobridged's own, without
-// anything go-plugin's handshake sets, plus PLUGIN_UNIX_SOCKET_DIR.
-func pluginEnv(environ []string, sockDir string) []string {
-	env := make([]string, 0, len(environ)+1)
+// anything go-plugin's handshake sets or gobridge sets itself, plus
+// PLUGIN_UNIX_SOCKET_DIR, gobridged's pid and level, the most verbose
+// httpd log level gobridged relays (the SDK's process logger writes from
+// there up).
+func pluginEnv(environ []string, sockDir, level string) []string {
+	env := make([]string, 0, len(environ)+3)
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "PLUGIN_") || k == handshake.Config.MagicCookieKey {
+		if strings.HasPrefix(k, "PLUGIN_") || k == handshake.Config.MagicCookieKey ||
+			k == handshake.ParentPIDEnv || k == handshake.LogLevelEnv {
 			continue
 		}
 		env = append(env, kv)
 	}
 	return append(env, plugin.EnvUnixSocketDir+"="+sockDir,
-		handshake.ParentPIDEnv+"="+strconv.Itoa(os.Getpid()))
+		handshake.ParentPIDEnv+"="+strconv.Itoa(os.Getpid()),
+		handshake.LogLevelEnv+"="+level)
 }
 
 // classifyStartError turns go-plugin's start errors into this package's

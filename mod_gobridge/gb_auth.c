@@ -60,6 +60,7 @@ const char *gb_auth_cmd_authn_provider(cmd_parms *cmd, void *dc,
     gb_dir_conf *conf = dc;
     const char *p;
 
+    gb_config_note_section(cmd, conf);
     if (!strcasecmp(a, "none")) {
         conf->authn_plugin = "";
         return NULL;
@@ -83,6 +84,7 @@ const char *gb_auth_cmd_cache_hash(cmd_parms *cmd, void *dc, const char *a)
 {
     gb_dir_conf *conf = dc;
 
+    gb_config_note_section(cmd, conf);
     if (!strcasecmp(a, "apr1")) {
         conf->authn_cache_hash = GB_CACHE_HASH_APR1;
     }

@@ -67,6 +67,7 @@ void *gb_config_create_dir(apr_pool_t *p, char *dir)
 {
     gb_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
     conf->location = dir;
+    conf->files = NULL;         /* set by gb_config_note_section */
     conf->handler = NULL;
     conf->options = apr_table_make(p, 4);
     conf->timeout = -1;
@@ -85,7 +86,17 @@ void *gb_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     const apr_table_entry_t *e;
     int i;
 
-    conf->location = add->location ? add->location : base->location;
+    /* The innermost section with our directives names the request's
+     * location; a <Files> section brings its pattern and the path around
+     * it, or keeps the enclosing one when it has none of its own. */
+    if (add->files) {
+        conf->files = add->files;
+        conf->location = add->location ? add->location : base->location;
+    }
+    else {
+        conf->files = add->location ? NULL : base->files;
+        conf->location = add->location ? add->location : base->location;
+    }
     /* The list is one setting: an inner GoBridgeHandler replaces it. */
     conf->handler = add->handler ? add->handler : base->handler;
     conf->handler_next = add->handler ? add->handler_next
@@ -399,12 +410,96 @@ const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,
     return NULL;
 }
 
+/* Configuration sections that only include or leave out what they hold
+ * (<IfModule>, <IfDefine>, …): not places with a path of their own. */
+static int gb_config_is_conditional(const ap_directive_t *sec)
+{
+    return !strncasecmp(sec->directive, "<If", 3)
+           && strcasecmp(sec->directive, "<If") != 0;
+}
+
+static const ap_directive_t *gb_config_section_of(const ap_directive_t *dir)
+{
+    const ap_directive_t *sec = dir ? dir->parent : NULL;
+
+    while (sec && gb_config_is_conditional(sec)) {
+        sec = sec->parent;
+    }
+    return sec;
+}
+
+/* The path core gives a <Directory>/<DirectoryMatch> section (what
+ * create_dir_config receives for it), worked out from its arguments the
+ * way core's dirsection does: canonical, with a trailing slash, or the
+ * regular expression as written. NULL for any other section. */
+static const char *gb_config_dir_path(apr_pool_t *p, const ap_directive_t *sec)
+{
+    const char *args, *endp, *path;
+    char *canon;
+    int match = !strcasecmp(sec->directive, "<DirectoryMatch");
+    apr_status_t rv;
+
+    if (!match && strcasecmp(sec->directive, "<Directory")) {
+        return NULL;
+    }
+    endp = ap_strrchr_c(sec->args, '>');
+    args = endp ? apr_pstrmemdup(p, sec->args, endp - sec->args)
+                : sec->args;
+    path = ap_getword_conf(p, &args);
+    if (!strcmp(path, "~")) {
+        return ap_getword_conf(p, &args);
+    }
+    if (match || !strcmp(path, "/")) {
+        return path;
+    }
+    rv = apr_filepath_merge(&canon, NULL, path, APR_FILEPATH_TRUENAME, p);
+    if (rv != APR_SUCCESS && rv != APR_EPATHWILD) {
+        return path;
+    }
+    if (canon[strlen(canon) - 1] != '/') {
+        canon = apr_pstrcat(p, canon, "/", NULL);
+    }
+    return canon;
+}
+
+void gb_config_note_section(cmd_parms *cmd, gb_dir_conf *d)
+{
+    const ap_directive_t *sec, *outer;
+
+    if (d->files) {
+        return;                 /* noted by an earlier directive */
+    }
+    sec = gb_config_section_of(cmd->directive);
+    if (!sec || (strcasecmp(sec->directive, "<Files")
+                 && strcasecmp(sec->directive, "<FilesMatch"))) {
+        return;
+    }
+    d->files = d->location ? d->location : "";
+    outer = gb_config_section_of(sec);
+    if (outer) {
+        d->location = gb_config_dir_path(cmd->pool, outer);
+    }
+    else if (ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL
+             && cmd->config_file && cmd->config_file->name) {
+        /* An .htaccess file: its directory, as core names that section. */
+        const char *name = cmd->config_file->name;
+        const char *slash = ap_strrchr_c(name, '/');
+        d->location = slash ? apr_pstrmemdup(cmd->pool, name,
+                                             slash - name + 1) : NULL;
+    }
+    else {
+        d->location = NULL;
+    }
+}
+
 const char *gb_config_cmd_handler(cmd_parms *cmd, void *dc, int argc,
                                   char *const argv[])
 {
     gb_dir_conf *conf = dc;
     const char *err;
     int i;
+
+    gb_config_note_section(cmd, conf);
 
     if (argc < 1) {
         return apr_psprintf(cmd->pool, "%s: takes one or more plugin "
@@ -454,6 +549,7 @@ const char *gb_config_cmd_phase(cmd_parms *cmd, void *dc, int argc,
         slot = &gb_config_sget(cmd->server)->phases[id];
     }
     else {
+        gb_config_note_section(cmd, dc);
         slot = &((gb_dir_conf *)dc)->phases[id];
     }
     if (argc < 1) {
@@ -487,6 +583,8 @@ const char *gb_config_cmd_filter(cmd_parms *cmd, void *dc, int argc,
                                           : &conf->in_filters;
     const char *err;
     int i;
+
+    gb_config_note_section(cmd, conf);
 
     if (argc < 1) {
         return apr_psprintf(cmd->pool, "%s: takes one or more plugin "
@@ -559,6 +657,8 @@ const char *gb_config_cmd_phases(cmd_parms *cmd, void *dc, int argc,
     gb_dir_conf *conf = dc;
     unsigned on = 0, plus = 0, minus = 0, touched;
     int i, absolute = 0, relative = 0;
+
+    gb_config_note_section(cmd, conf);
 
     if (argc < 1) {
         return apr_psprintf(cmd->pool, "%s: takes phase names (optionally "
@@ -641,11 +741,14 @@ const char *gb_config_cmd_option(cmd_parms *cmd, void *dc, const char *key,
 {
     gb_dir_conf *conf = dc;
 
+    gb_config_note_section(cmd, conf);
+
     if (!*key) {
         return apr_psprintf(cmd->pool, "%s: the key must not be empty",
                             cmd->cmd->name);
     }
-    apr_table_setn(conf->options, key, val ? val : GB_CONFIG_UNSET);
+    /* No value or an empty one removes the key, as PythonOption does. */
+    apr_table_setn(conf->options, key, val && *val ? val : GB_CONFIG_UNSET);
     return NULL;
 }
 
@@ -654,6 +757,8 @@ const char *gb_config_cmd_timeout(cmd_parms *cmd, void *dc, const char *a)
 {
     gb_dir_conf *conf = dc;
     apr_interval_time_t t;
+
+    gb_config_note_section(cmd, conf);
 
     if (ap_timeout_parameter_parse(a, &t, "s") != APR_SUCCESS || t <= 0) {
         return apr_psprintf(cmd->pool, "%s: invalid duration '%s': give a "
@@ -676,6 +781,8 @@ const char *gb_config_cmd_max_message(cmd_parms *cmd, void *dc,
     gb_dir_conf *conf = dc;
     apr_off_t n;
     char *end;
+
+    gb_config_note_section(cmd, conf);
 
     /* Below 512 KiB the SDK's 256 KiB body chunks, with the head and log
      * records that ride along, might not fit; above 1 GiB one message

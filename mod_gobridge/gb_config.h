@@ -92,7 +92,12 @@ typedef enum {
 } gb_cache_hash;
 
 typedef struct gb_dir_conf {
-    const char *location;            /* the section path, NULL at server */
+    const char *location;            /* the section path, NULL at server;
+                                      * for a <Files> section the path of
+                                      * the section around it (see
+                                      * gb_config_note_section) */
+    const char *files;               /* the <Files>/<FilesMatch> pattern
+                                      * when this is one, else NULL */
     const char *handler;             /* first plugin; "" = GoBridgeHandler none */
     apr_array_header_t *handler_next;/* const char *: the plugins tried, in
                                       * order, when the one before declined;
@@ -123,6 +128,19 @@ void *gb_config_create_srv(apr_pool_t *p, server_rec *s);
 void *gb_config_merge_srv(apr_pool_t *p, void *basev, void *addv);
 void *gb_config_create_dir(apr_pool_t *p, char *dir);
 void *gb_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
+
+/**
+ * Record which section a per-directory directive sits in, for the snapshot's
+ * location and files. Core names a <Files> section's configuration after its
+ * pattern, which every <Files "*.py"> shares; for one, the pattern moves to
+ * d->files and d->location becomes the path of the <Directory> around it
+ * (the .htaccess directory in an .htaccess file; NULL at server level, where
+ * merging takes the location of whatever encloses the request). Called by
+ * every per-directory directive handler; repeated calls are harmless.
+ * @param cmd the directive being read
+ * @param d   the configuration of the section it is in
+ */
+void gb_config_note_section(cmd_parms *cmd, gb_dir_conf *d);
 
 /* Directive handlers (see mod_gobridge.c for the command table). */
 const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,

@@ -247,7 +247,8 @@ apr_size_t gb_encode_request_size(const Gobridge__V1__Request *m)
          + bytes_size(40, m->prev_uri) + int_size(41, m->prev_status)
          + int_size(42, m->bytes_sent)
          + rbytes_size(43, m->n_allowed_methods, m->allowed_methods)
-         + bytes_size(44, m->auth_name) + bytes_size(45, m->remote_host);
+         + bytes_size(44, m->auth_name) + bytes_size(45, m->remote_host)
+         + bytes_size(46, m->files);
 }
 
 unsigned char *gb_encode_request(const Gobridge__V1__Request *m,
@@ -305,7 +306,8 @@ unsigned char *gb_encode_request(const Gobridge__V1__Request *m,
     p = put_int(p, 42, m->bytes_sent);
     p = put_rbytes(p, 43, m->n_allowed_methods, m->allowed_methods);
     p = put_bytes(p, 44, m->auth_name);
-    return put_bytes(p, 45, m->remote_host);
+    p = put_bytes(p, 45, m->remote_host);
+    return put_bytes(p, 46, m->files);
 }
 
 /* The "request" field of msg's type, if it has one holding a Request. */

@@ -25,6 +25,7 @@
 #include "gb_call.h"
 #include "gb_config.h"
 #include "gb_mutate.h"
+#include "gb_phase.h"
 #include "gb_request.h"
 #include "gb_response.h"
 #include "gb_rpc.h"
@@ -203,6 +204,43 @@ static int gb_apply_logs(gb_handle_ctx *ctx, apr_pool_t *mp,
                       ap_escape_logitem(mp, gb_pb_strdup(mp,
                                                          m->logs[i]->message)));
     }
+    return 1;
+}
+
+/* SetNote/SetEnv from the handler: notes and subprocess_env only, checked
+ * as a phase's changes are, all or none. Returns 0 with *why on a bad
+ * message (a protocol error). */
+static int gb_apply_notes_env(gb_handle_ctx *ctx, apr_pool_t *mp,
+                              const Gobridge__V1__HandleResponse *m,
+                              const char **why)
+{
+    Gobridge__V1__PhaseResponse pr = GOBRIDGE__V1__PHASE_RESPONSE__INIT;
+    gb_mutate_tables t;
+    size_t i;
+
+    for (i = 0; i < m->n_mutations; i++) {
+        if (m->mutations[i]->table
+                != GOBRIDGE__V1__MUTATION__TABLE__TABLE_NOTES
+            && m->mutations[i]->table
+                != GOBRIDGE__V1__MUTATION__TABLE__TABLE_SUBPROCESS_ENV) {
+            *why = apr_psprintf(mp, "mutation #%lu of table %d: a handler "
+                                "may change notes and subprocess_env only",
+                                (unsigned long)i,
+                                (int)m->mutations[i]->table);
+            return 0;
+        }
+    }
+    pr.result = GOBRIDGE__V1__RESULT__RESULT_OK;
+    pr.n_mutations = m->n_mutations;
+    pr.mutations = m->mutations;
+    if (gb_mutate_check(mp, &pr, 0, why) != APR_SUCCESS) {
+        return 0;
+    }
+    memset(&t, 0, sizeof(t));
+    t.notes = ctx->r->notes;
+    t.subprocess_env = ctx->r->subprocess_env;
+    gb_mutate_apply_tables(ctx->r->pool, &pr, &t,
+                           apr_array_make(mp, 1, sizeof(const char *)));
     return 1;
 }
 
@@ -808,6 +846,9 @@ static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
         if (!gb_apply_logs(ctx, mp, m)) {
             return gb_protocol_error(ctx, "unknown log level");
         }
+        if (m->n_mutations && !gb_apply_notes_env(ctx, mp, m, &why)) {
+            return gb_protocol_error(ctx, why);
+        }
         /* One answer per message, and none after the end. */
         if (m->sub_request && (m->read_body || m->finish
                                || m->internal_redirect.len
@@ -947,6 +988,18 @@ static int gb_handle_one(request_rec *r, gb_dir_conf *d, const char *plugin,
     return rc;
 }
 
+/* The i-th plugin to try for r: the one a phase chose, alone, or the
+ * GoBridgeHandler list. */
+static const char *gb_handler_at(request_rec *r, const gb_dir_conf *d, int i)
+{
+    const char *chosen = gb_phase_content_plugin(r);
+
+    if (chosen) {
+        return i == 0 ? chosen : NULL;
+    }
+    return gb_config_handler_at(d, i);
+}
+
 int gb_handler_handle(request_rec *r)
 {
     gb_dir_conf *d;
@@ -960,7 +1013,7 @@ int gb_handler_handle(request_rec *r)
         return DECLINED;
     }
     d = gb_config_rget(r);
-    for (i = 0; (plugin = gb_config_handler_at(d, i)) != NULL; i++) {
+    for (i = 0; (plugin = gb_handler_at(r, d, i)) != NULL; i++) {
         if (!gb_config_plugin(r->server, plugin)) {
             break;
         }
@@ -999,7 +1052,7 @@ int gb_handler_handle(request_rec *r)
         if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, GB_APLOGNO(0041)
                           "%s: reading the request body failed",
-                          gb_config_handler(d));
+                          gb_handler_at(r, d, 0));
             apr_pool_destroy(pp);
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
@@ -1007,8 +1060,8 @@ int gb_handler_handle(request_rec *r)
         pre.eof = rd.body_eof_read;
     }
 
-    for (i = 0; (plugin = gb_config_handler_at(d, i)) != NULL; i++) {
-        const char *next = gb_config_handler_at(d, i + 1);
+    for (i = 0; (plugin = gb_handler_at(r, d, i)) != NULL; i++) {
+        const char *next = gb_handler_at(r, d, i + 1);
 
         rc = gb_handle_one(r, d, plugin, &pre, &taken);
         if (rc != DECLINED || !next) {

@@ -129,6 +129,23 @@ static int gb_valid_languages(const unsigned char *s, apr_size_t n)
     return tag > 0;
 }
 
+/* A GoBridgePlugin name as the directive accepts it (whether one is
+ * declared is checked against the configuration when it is applied). */
+static int gb_valid_plugin_name(const unsigned char *v, apr_size_t n)
+{
+    apr_size_t i;
+
+    if (n < 1 || n > 64) {          /* GB_CONFIG_PLUGIN_NAME_MAX */
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (!apr_isalnum(v[i]) && v[i] != '_' && v[i] != '.' && v[i] != '-') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int gb_mutate_valid_field(Gobridge__V1__FieldUpdate__Field f,
                           const unsigned char *v, apr_size_t n)
 {
@@ -164,6 +181,8 @@ int gb_mutate_valid_field(Gobridge__V1__FieldUpdate__Field f,
         return n == 0 || gb_valid_methods(v, n);
     case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_MTIME:
         return gb_valid_usec(v, n);
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_GOBRIDGE_HANDLER:
+        return gb_valid_plugin_name(v, n);
     default:
         return 0;
     }

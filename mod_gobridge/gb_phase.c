@@ -35,7 +35,27 @@ static const gb_phase_info gb_phase_infos[GB_PHASE_COUNT] = {
 /* r->request_config: what one phase leaves for a later one. */
 typedef struct {
     const char *redirect;       /* internal redirect target */
+    const char *content_plugin; /* FIELD_GOBRIDGE_HANDLER: a declared
+                                 * plugin that serves the content */
 } gb_phase_req;
+
+static gb_phase_req *gb_phase_req_get(request_rec *r)
+{
+    gb_phase_req *pr = ap_get_module_config(r->request_config,
+                                            &gobridge_module);
+    if (!pr) {
+        pr = apr_pcalloc(r->pool, sizeof(*pr));
+        ap_set_module_config(r->request_config, &gobridge_module, pr);
+    }
+    return pr;
+}
+
+const char *gb_phase_content_plugin(request_rec *r)
+{
+    gb_phase_req *pr = ap_get_module_config(r->request_config,
+                                            &gobridge_module);
+    return pr ? pr->content_plugin : NULL;
+}
 
 #define GB_FIELD(x) GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_##x
 
@@ -160,6 +180,11 @@ static void gb_phase_apply_fields(request_rec *r, gb_phase_id id,
         case GB_FIELD(MTIME):
             gb_phase_set_mtime(r, f->value);
             break;
+        case GB_FIELD(GOBRIDGE_HANDLER):
+            /* Declared: checked with the rest of the answer. */
+            r->handler = GB_HANDLER_NAME;
+            gb_phase_req_get(r)->content_plugin = gb_dup(r, f->value);
+            break;
         default:
             break;      /* refused by gb_mutate_check */
         }
@@ -251,6 +276,22 @@ static int gb_phase_call(request_rec *r, apr_pool_t *tmp, gb_phase_id id,
                       info->name, why);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    for (i = 0; i < (int)m->n_fields; i++) {
+        const Gobridge__V1__FieldUpdate *f = m->fields[i];
+        const char *name;
+
+        if (f->field != GB_FIELD(GOBRIDGE_HANDLER)) {
+            continue;
+        }
+        name = gb_pb_strdup(tmp, f->value);
+        if (!gb_config_plugin(r->server, name)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0347)
+                          "%s: %s phase: SetGoBridgeHandler names plugin "
+                          "'%s', which no GoBridgePlugin line declares; "
+                          "refusing the request", plugin, info->name, name);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     gb_phase_apply_logs(r, tmp, plugin, m);
     tables.headers_in = r->headers_in;
@@ -271,13 +312,8 @@ static int gb_phase_call(request_rec *r, apr_pool_t *tmp, gb_phase_id id,
     }
     gb_phase_apply_fields(r, id, m);
     if (m->internal_redirect.len) {
-        gb_phase_req *pr = ap_get_module_config(r->request_config,
-                                                &gobridge_module);
-        if (!pr) {
-            pr = apr_pcalloc(r->pool, sizeof(*pr));
-            ap_set_module_config(r->request_config, &gobridge_module, pr);
-        }
-        pr->redirect = gb_pb_strdup(r->pool, m->internal_redirect);
+        gb_phase_req_get(r)->redirect = gb_pb_strdup(r->pool,
+                                                     m->internal_redirect);
     }
 
     switch (m->result) {

@@ -31,6 +31,14 @@ int gb_phase_log(request_rec *r);
  * plugin asked for (PhaseResponse.internal_redirect). */
 int gb_phase_redirect_handler(request_rec *r);
 
+/**
+ * The plugin a phase chose to serve r's content (PhaseRequest's
+ * SetGoBridgeHandler), already checked against the GoBridgePlugin lines.
+ * @param r the request
+ * @return the plugin's name, or NULL when no phase chose one
+ */
+const char *gb_phase_content_plugin(request_rec *r);
+
 /* How long the log phase waits for a plugin at most (GoBridgeTimeout
  * applies when shorter): the response is already sent, but the worker is
  * still held. */

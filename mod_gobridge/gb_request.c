@@ -203,7 +203,11 @@ Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
     m->hostname = gb_pb_bytes(r->hostname);
     gb_pairs_from_table(p, r->headers_in, &m->n_headers_in, &m->headers_in);
     m->user = gb_pb_bytes(r->user);
-    m->auth_type = gb_pb_bytes(r->ap_auth_type);
+    /* Once someone authenticated, r->ap_auth_type says how; before that
+     * (the authn phase itself) the configured AuthType, as mod_python's
+     * req.auth_type() and httpd's own ap_auth_type(r). */
+    m->auth_type = gb_pb_bytes(r->ap_auth_type ? r->ap_auth_type
+                                               : ap_auth_type(r));
     m->auth_name = gb_pb_bytes(ap_auth_name(r));
     /* No lookup of our own: only what HostnameLookups makes httpd do. */
     m->remote_host = gb_pb_bytes(ap_get_useragent_host(r, REMOTE_HOST,
@@ -216,6 +220,7 @@ Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
     m->plugin = gb_pb_bytes(plugin);
     m->log_id = gb_pb_bytes(r->log_id);
     m->location = gb_pb_bytes(d->location);
+    m->files = gb_pb_bytes(d->files);
     gb_pairs_from_table(p, r->notes, &m->n_notes, &m->notes);
     gb_pairs_from_table(p, r->subprocess_env, &m->n_subprocess_env,
                         &m->subprocess_env);

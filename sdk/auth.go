@@ -132,10 +132,16 @@ func (f RequireCheckerFunc) CheckAuthorization(ctx context.Context, r *Request, 
 	return f(ctx, r, user, args)
 }
 
-// mutations records SetNote/SetEnv calls of a provider.
+// mutations records SetNote/SetEnv calls of a provider, a phase or a
+// content handler, until the answer or the next message carries them.
 type mutations struct {
 	mu   sync.Mutex
 	list []*pb.Mutation
+	// strict: keys must be HTTP tokens and values free of control
+	// characters but HTAB, as the module checks a phase's or a handler's
+	// changes; others are dropped with a warning instead of failing the
+	// whole answer.
+	strict bool
 }
 
 func (m *mutations) add(t pb.Mutation_Table, key, value string) {
@@ -158,18 +164,40 @@ func (m *mutations) take() []*pb.Mutation {
 	return l
 }
 
-// SetNote sets r->notes[key] = value in httpd when the call answers, for
-// later phases and other modules to read. It is recorded by auth providers
-// (PasswordChecker, RealmHasher, RequireChecker); in a content handler it
-// has no effect. Keys and values must not contain NUL, CR or LF (httpd
-// refuses the whole answer otherwise).
-func (r *Request) SetNote(key, value string) { r.out.add(pb.Mutation_TABLE_NOTES, key, value) }
+// SetNote sets r->notes[key] = value in httpd, for later phases (a
+// GoBridgeLogHandler), other modules and the access log's %{key}n to read.
+// Auth providers (PasswordChecker, RealmHasher, RequireChecker) and phases
+// send it with their answer; a content handler sends it with its next
+// message to httpd, at the latest with the end of the response, and httpd
+// applies it even when the handler then declines or fails. In a handler
+// or phase the key must be an HTTP token and the value free of control
+// characters but HTAB: anything else is dropped with a warning in the
+// error log. An auth provider's keys and values must not contain NUL, CR
+// or LF (httpd refuses the whole answer otherwise). A Filter has its own
+// SetNote.
+func (r *Request) SetNote(key, value string) { r.setTable(pb.Mutation_TABLE_NOTES, key, value) }
 
-// SetEnv sets r->subprocess_env[key] = value in httpd when the call
-// answers: CGI scripts, SSI, mod_rewrite and %{key}e in the access log see
-// it. Recorded like SetNote.
+// SetEnv sets r->subprocess_env[key] = value in httpd: CGI scripts, SSI,
+// mod_rewrite and %{key}e in the access log see it. Sent and checked like
+// SetNote.
 func (r *Request) SetEnv(key, value string) {
-	r.out.add(pb.Mutation_TABLE_SUBPROCESS_ENV, key, value)
+	r.setTable(pb.Mutation_TABLE_SUBPROCESS_ENV, key, value)
+}
+
+// setTable records a SetNote/SetEnv. Every Request the SDK hands to
+// plugin code records them; only a Request built by hand (a zero value,
+// sdk.Request{} in a test) has nowhere to send them, and panics rather
+// than drop them without a word.
+func (r *Request) setTable(t pb.Mutation_Table, key, value string) {
+	if r.out == nil {
+		panic("sdk: SetNote/SetEnv on a Request that is not being served (build test requests with sdktest)")
+	}
+	if r.out.strict && (!wire.ValidName(key) || !wire.ValidValue(value)) {
+		r.Logger().Warn("sdk: SetNote/SetEnv ignored: the key must be an HTTP token and the value free of control characters",
+			"key", key)
+		return
+	}
+	r.out.add(t, key, value)
 }
 
 // authServer implements gobridge.v1.GoBridgeAuth over the provider

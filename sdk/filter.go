@@ -130,6 +130,12 @@ func (f *Filter) SetNote(key, value string) error {
 	return f.c.mutate(pb.Mutation_TABLE_NOTES, pb.Mutation_OP_SET, key, value)
 }
 
+// SetEnv sets r->subprocess_env[key] (seen by later modules and the access
+// log's %{key}e). Output filters only, with the same timing as SetHeader.
+func (f *Filter) SetEnv(key, value string) error {
+	return f.c.mutate(pb.Mutation_TABLE_SUBPROCESS_ENV, pb.Mutation_OP_SET, key, value)
+}
+
 // SetContentType sets the response content type ("type/subtype[;
 // params]") through ap_set_content_type. Output filters only, before the
 // output starts.

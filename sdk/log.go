@@ -13,15 +13,29 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gobridge/gobridge/internal/handshake"
 	"github.com/gobridge/gobridge/internal/wire"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 )
 
-// Levels httpd has beyond slog's four. Use them with Logger.Log.
+// httpd's log levels as slog levels, from the least to the most severe.
+// LevelDebug, LevelInfo, LevelWarn and LevelError are slog's own; the others
+// sit between and above them. Use them with slog.Logger.Log, on
+// Request.Logger as on the process Logger:
+//
+//	r.Logger().Log(ctx, sdk.LevelCrit, "disk full", "path", p)
+//
+// A level between two of these counts as the less severe one.
 const (
 	LevelTrace  = wire.LevelTrace  // httpd trace1
+	LevelDebug  = slog.LevelDebug  // httpd debug
+	LevelInfo   = slog.LevelInfo   // httpd info
 	LevelNotice = wire.LevelNotice // httpd notice
+	LevelWarn   = slog.LevelWarn   // httpd warn
+	LevelError  = slog.LevelError  // httpd error
 	LevelCrit   = wire.LevelCrit   // httpd crit
+	LevelAlert  = wire.LevelAlert  // httpd alert
+	LevelEmerg  = wire.LevelEmerg  // httpd emerg
 )
 
 // Limits on what one request may log into httpd's error log.
@@ -36,20 +50,37 @@ var (
 )
 
 func init() {
-	processLogger.Store(slog.New(newHclogHandler(os.Stderr, slog.LevelInfo)))
+	processLogger.Store(slog.New(newHclogHandler(os.Stderr, httpdLevel())))
+}
+
+// httpdLevel is the most verbose level gobridged relays to httpd's error
+// log, from the environment it starts the plugin with (httpd's LogLevel
+// for the gobridge module); info when the plugin runs without gobridged or
+// the value is not a level.
+func httpdLevel() slog.Level {
+	if l, ok := wire.ParseLevel(os.Getenv(handshake.LogLevelEnv)); ok {
+		return l
+	}
+	return slog.LevelInfo
 }
 
 // Logger returns the process logger: records go to stderr as JSON lines in
 // hclog's format, which gobridged relays to httpd's error log with their
-// levels. Use Request.Logger inside a handler instead: its records carry
-// the request's context.
+// httpd level (the eight levels from LevelEmerg to LevelDebug, and
+// LevelTrace). By default it writes the records at or above httpd's
+// LogLevel for the gobridge module (LogLevel gobridge:debug lets debug
+// records through); ServeConfig.Logger replaces it. Use Request.Logger
+// inside a handler instead: its records carry the request's context.
 func Logger() *slog.Logger { return processLogger.Load() }
 
+// requestLevel is the lowest level of Request.Logger records sent to httpd:
+// ServeConfig.RequestLogLevel, else info, or httpd's LogLevel for gobridge
+// when that is more verbose (httpd filters again, per directory).
 func requestLevel() slog.Leveler {
 	if l := reqLevel.Load(); l != nil {
 		return *l
 	}
-	return slog.LevelInfo
+	return min(slog.LevelInfo, httpdLevel())
 }
 
 // logQueue holds a request's log records until the next message to httpd.
@@ -193,6 +224,9 @@ func appendAttr(b *strings.Builder, group string, a slog.Attr) {
 	b.WriteString(s)
 }
 
+// hsLevelKey is the JSON field carrying a record's exact httpd level.
+const hsLevelKey = handshake.HTTPDLevelKey
+
 // hclogHandler writes records as JSON lines in go-plugin's hclog format
 // ("@level", "@message", "@timestamp" plus the attributes), so gobridged
 // logs them at the right level.
@@ -210,13 +244,19 @@ func newHclogHandler(w io.Writer, level slog.Leveler) *hclogHandler {
 
 func (h *hclogHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
 
+// hclogLevel returns the hclog level written for l. hclog has five levels
+// to httpd's eight and trace: notice is written as warn, rounded up rather
+// than down, because go-plugin's host drops a line whose hclog level is
+// below its logger's before gobridged sees its exact level, and gobridged
+// at notice takes only warn and up from hclog. The exact level rides in
+// the handshake.HTTPDLevelKey field.
 func hclogLevel(l slog.Level) string {
 	switch {
 	case l < slog.LevelDebug:
 		return "trace"
 	case l < slog.LevelInfo:
 		return "debug"
-	case l < slog.LevelWarn:
+	case l < LevelNotice:
 		return "info"
 	case l < slog.LevelError:
 		return "warn"
@@ -232,6 +272,7 @@ func (h *hclogHandler) Handle(_ context.Context, rec slog.Record) error {
 	}
 	m := map[string]any{
 		"@level":     hclogLevel(rec.Level),
+		hsLevelKey:   wire.LevelName(rec.Level),
 		"@message":   rec.Message,
 		"@timestamp": t.Format("2006-01-02T15:04:05.000000Z07:00"),
 	}

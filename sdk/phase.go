@@ -282,10 +282,28 @@ func (r *PhaseRequest) SetArgs(args string) {
 	}
 }
 
-// SetHandler sets r->handler ("" for none), e.g. "default-handler".
+// SetHandler sets r->handler ("" for none), e.g. "default-handler", to
+// hand the content to another httpd module. To have a gobridge plugin
+// serve it, use SetGoBridgeHandler: r->handler "gobridge" alone names no
+// plugin, and httpd answers 500 (GB0040) where no GoBridgeHandler applies.
 func (r *PhaseRequest) SetHandler(h string) {
 	if r.field(pb.FieldUpdate_FIELD_HANDLER, "handler", h) {
 		r.Handler = h
+	}
+}
+
+// SetGoBridgeHandler makes the plugin declared as GoBridgePlugin plugin
+// serve the request's content, like assigning req.handler in mod_python:
+// r->handler becomes "gobridge", and that plugin alone answers, whatever
+// GoBridgeHandler list or GoBridgePhases apply to the location (a phase's
+// choice for this one request wins over the configuration). The plugin is
+// called with the location's GoBridgeOption values. httpd checks the name
+// against its GoBridgePlugin lines when the phase answers: a name no line
+// declares fails the request with 500 and GB0347 in the error log. Call it
+// in a phase before the handler runs (fixups at the latest).
+func (r *PhaseRequest) SetGoBridgeHandler(plugin string) {
+	if r.field(pb.FieldUpdate_FIELD_GOBRIDGE_HANDLER, "gobridge handler", plugin) {
+		r.Handler = "gobridge"
 	}
 }
 

@@ -83,8 +83,9 @@ func TestPhaseMutations(t *testing.T) {
 		r.SetUser("ann")
 		r.SetNoCache(true)
 		r.InternalRedirect("/other?q=1")
-		if r.Filename != "/srv/x" || r.User != "ann" {
-			t.Errorf("setters did not update the snapshot: %q %q", r.Filename, r.User)
+		r.SetGoBridgeHandler("echo")
+		if r.Filename != "/srv/x" || r.User != "ann" || r.Handler != "gobridge" {
+			t.Errorf("setters did not update the snapshot: %q %q %q", r.Filename, r.User, r.Handler)
 		}
 		return nil
 	}}
@@ -108,7 +109,7 @@ func TestPhaseMutations(t *testing.T) {
 		}
 	}
 	want := map[string]string{"filename": "/srv/x", "content_type": "text/plain; charset=utf-8",
-		"content_languages": "en,fr", "user": "ann", "no_cache": "1"}
+		"content_languages": "en,fr", "user": "ann", "no_cache": "1", "gobridge_handler": "echo"}
 	for k, v := range want {
 		if rec.Fields[k] != v {
 			t.Errorf("field %s = %q; want %q", k, rec.Fields[k], v)

@@ -113,7 +113,7 @@ func runPhase(ctx context.Context, impl any, req *pb.PhaseRequest) (*pb.PhaseRes
 	var logs logQueue
 	r := &PhaseRequest{Request: newRequest(wire.DecodeRequest(req.GetRequest())), Phase: p}
 	r.ctx = ctx
-	r.out = &mutations{}
+	r.out = &mutations{strict: true}
 	r.logger = slog.New(&requestLogHandler{q: &logs, level: requestLevel(), base: requestLogBase(r.Request)})
 
 	err := callPhase(f, r)

@@ -54,7 +54,7 @@ type Request struct {
 	Body          io.ReadCloser
 
 	User        string // r->user: the authenticated user, if any
-	AuthType    string // r->ap_auth_type: the scheme that authenticated User
+	AuthType    string // r->ap_auth_type once someone authenticated, else the configured AuthType (as ap_auth_type)
 	AuthName    string // the AuthName in effect here (the realm), set or not a login
 	Handler     string // r->handler
 	ContentType string // r->content_type
@@ -87,9 +87,19 @@ type Request struct {
 	Notes         []Pair
 	SubprocessEnv []Pair
 
-	Plugin             string // the GoBridgePlugin name being called
-	LogID              string // r->log_id, for correlating log lines
-	Location           string // where the GoBridgeOption values come from
+	Plugin string // the GoBridgePlugin name being called
+	LogID  string // r->log_id, for correlating log lines
+	// Location is the section whose configuration applies: the
+	// <Location> or <Directory> path as httpd names it (a directory with a
+	// trailing slash), or the directory of the .htaccess file; empty at
+	// server level. For a <Files>/<FilesMatch> section it is the section
+	// around it, and Files holds the pattern, so Location and Files
+	// together tell two <Files "*.py"> sections apart: key per-location
+	// state on both.
+	Location string
+	// Files is the <Files>/<FilesMatch> pattern when such a section holds
+	// the configuration that applies, as written ("*.py"); empty otherwise.
+	Files              string
 	IsSubrequest       bool
 	IsInternalRedirect bool
 
@@ -328,6 +338,7 @@ func newRequest(w wire.Request) *Request {
 		Plugin:             w.Plugin,
 		LogID:              w.LogID,
 		Location:           w.Location,
+		Files:              w.Files,
 		IsSubrequest:       w.IsSubrequest,
 		IsInternalRedirect: w.IsInternalRedirect,
 		options:            toPairs(w.Options),
@@ -390,6 +401,7 @@ func (r *Request) toWire() wire.Request {
 		Plugin:             r.Plugin,
 		LogID:              r.LogID,
 		Location:           r.Location,
+		Files:              r.Files,
 		RequestTime:        r.RequestTime,
 		ContentLength:      r.ContentLength,
 		HasBody:            r.Body != nil && r.Body != http.NoBody,

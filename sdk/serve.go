@@ -50,14 +50,17 @@ type ServeConfig struct {
 
 	// Logger is the process logger returned by Logger. Its output must
 	// reach the plugin's stderr for gobridged to relay it.
-	// Default: JSON lines in hclog's format on stderr at slog.LevelInfo,
-	// which Serve also installs as slog's default (so the log package and
-	// slog.Info end up in httpd's error log with their levels).
+	// Default: JSON lines in hclog's format on stderr, each naming its
+	// exact httpd level, written from httpd's LogLevel for the gobridge
+	// module up (info when run without gobridged). Serve installs it as
+	// slog's default too, so the log package and slog.Info end up in
+	// httpd's error log with their levels.
 	Logger *slog.Logger
 
 	// RequestLogLevel is the lowest level of Request.Logger records that
-	// are sent to httpd. httpd's LogLevel filters again on its side.
-	// Default: slog.LevelInfo.
+	// are sent to httpd. httpd's LogLevel filters again on its side, per
+	// directory. Default: slog.LevelInfo, or httpd's LogLevel for the
+	// gobridge module in the main server when that is more verbose.
 	RequestLogLevel slog.Leveler
 
 	// ParentPollInterval is how often Serve checks whether its parent

@@ -127,6 +127,7 @@ type call struct {
 	mu   sync.Mutex // serialises operations on st
 	gone bool       // Handle returned
 	logs logQueue
+	muts mutations // SetNote/SetEnv, sent with the next message
 	// subID numbers sub-requests (subrequest.go); ops are serialised, the
 	// id only double-checks that an answer is for its question.
 	subID atomic.Uint32
@@ -139,6 +140,9 @@ func (c *call) send(m *pb.HandleResponse, recv bool) (*pb.HandleRequest, error) 
 	defer c.mu.Unlock()
 	if logs := c.logs.take(m.Finish != nil); len(logs) > 0 {
 		m.Logs = append(logs, m.Logs...)
+	}
+	if muts := c.muts.take(); len(muts) > 0 {
+		m.Mutations = append(muts, m.Mutations...)
 	}
 	return c.op(m, recv)
 }
@@ -177,6 +181,8 @@ func serveStream(h Handler, st wire.Stream) error {
 	r := newRequest(wire.DecodeRequest(first.GetRequest()))
 	r.ctx = ctx
 	r.call, r.body = c, &cs.body
+	c.muts.strict = true
+	r.out = &c.muts
 	cs.logh = requestLogHandler{q: &c.logs, level: requestLevel(), base: requestLogBase(r)}
 	r.logger = slog.New(&cs.logh)
 	body := &cs.body

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -455,5 +456,47 @@ func TestRequestLoggerLevels(t *testing.T) {
 	}
 	if fmt.Sprint(rec.Logs) != fmt.Sprint(want) {
 		t.Errorf("Logs = %v; want %v", rec.Logs, want)
+	}
+}
+
+// TestHandlerNotesAndEnv: SetNote and SetEnv in a content handler reach
+// the module, before and after a flush; a key that is not a token is
+// dropped with a warning rather than sent.
+func TestHandlerNotesAndEnv(t *testing.T) {
+	tests := []struct {
+		name      string
+		flush     bool
+		key       string
+		wantNotes []sdk.Pair
+		wantWarn  bool
+	}{
+		{"before the end", false, "who", []sdk.Pair{{Key: "who", Value: "handler"}}, false},
+		{"after a flush", true, "who", []sdk.Pair{{Key: "who", Value: "handler"}}, false},
+		{"key not a token", false, "bad key", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := sdk.HandlerFunc(func(w *sdk.ResponseWriter, r *sdk.Request) error {
+				if tt.flush {
+					fmt.Fprint(w, "x")
+					if err := w.Flush(); err != nil {
+						return err
+					}
+				}
+				r.SetNote(tt.key, "handler")
+				r.SetEnv("GB_ENV", "e")
+				return nil
+			})
+			rec := sdktest.Serve(t, h, sdktest.NewRequest("GET", "/", nil))
+			if !reflect.DeepEqual(rec.Notes, tt.wantNotes) {
+				t.Errorf("Notes = %v; want %v", rec.Notes, tt.wantNotes)
+			}
+			if want := []sdk.Pair{{Key: "GB_ENV", Value: "e"}}; !reflect.DeepEqual(rec.Env, want) {
+				t.Errorf("Env = %v; want %v", rec.Env, want)
+			}
+			if got := rec.Logged("SetNote/SetEnv ignored"); got != tt.wantWarn {
+				t.Errorf("warning logged = %v; want %v", got, tt.wantWarn)
+			}
+		})
 	}
 }

@@ -47,6 +47,12 @@ LimitRequestBody 0
 <Location /chain/error/>
     GoBridgeHandler first second
 </Location>
+<Location /chain/ok-empty/>
+    GoBridgeOption decline.first ok-empty
+</Location>
+<Location /chain/setup/>
+    GoBridgeOption decline.first with-note
+</Location>
 `, e.Bin("echo"))
 }
 
@@ -80,6 +86,24 @@ func TestHandlerChain(t *testing.T) {
 				log.Check(t)
 			})
 		}
+
+		// httpd's rule, not mod_python's: an answer ends the list, even an
+		// empty one. A plugin that only prepares the request for the next
+		// declines (its notes and environment are kept).
+		t.Run("OK without output ends the chain with an empty 200", func(t *testing.T) {
+			r := e.Get("/chain/ok-empty/whoami")
+			if r.Status != 200 || r.Body != "" {
+				t.Errorf("GET /chain/ok-empty/whoami = %d %q; want 200 with an empty body from the first plugin", r.Status, r.Body)
+			}
+			log.Check(t)
+		})
+		t.Run("a plugin that sets a note and declines prepares the next", func(t *testing.T) {
+			r := e.Get("/chain/setup/snapshot")
+			if r.Status != 200 || !strings.Contains(r.Body, `"set-by"`) || !strings.Contains(r.Body, `"plugin":"second"`) {
+				t.Errorf("GET /chain/setup/snapshot = %d %q; want the second plugin's snapshot with the note set-by", r.Status, r.Body)
+			}
+			log.Check(t)
+		})
 
 		t.Run("an HTTP status ends the chain", func(t *testing.T) {
 			r := e.Get("/chain/error/status?code=404")

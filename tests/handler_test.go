@@ -35,6 +35,9 @@ LimitRequestBody 0
     GoBridgeOption colour green
     GoBridgeOption greeting
 </Location>
+<Location /echo/inner/empty>
+    GoBridgeOption Colour ""
+</Location>
 <Location /echo/short>
     GoBridgeTimeout 1
 </Location>
@@ -101,6 +104,8 @@ func TestContentHandler(t *testing.T) {
 			}{
 				{"/echo/options", map[string]string{"greeting": "hello", "colour": "blue"}},
 				{"/echo/inner/options", map[string]string{"colour": "green"}},
+				// An empty value removes the key too, whatever its case.
+				{"/echo/inner/empty/options", map[string]string{}},
 			} {
 				r := e.AssertGet(tc.path, 200, "")
 				var pairs []struct{ Key, Value string }
@@ -217,7 +222,7 @@ func TestContentHandler(t *testing.T) {
 		})
 
 		t.Run("invalid plugin answers never reach the client", func(t *testing.T) {
-			for _, kind := range []string{"crlf", "nul", "name", "status", "1xx", "big", "badenum", "unspecified"} {
+			for _, kind := range []string{"crlf", "nul", "name", "status", "1xx", "big", "badenum", "unspecified", "notetable", "notevalue"} {
 				r := e.AssertGet("/echo/small/badheader?kind="+kind, 500, "")
 				for k, vs := range r.Header {
 					for _, v := range vs {

@@ -38,6 +38,13 @@ AccessFileName .htaccess
         GoBridgeOption who files
     </Files>
 </Directory>
+<Directory %[3]s/ht/files2>
+    <IfModule mod_mime.c>
+        <Files "*.gb">
+            GoBridgeHandler state
+        </Files>
+    </IfModule>
+</Directory>
 `, e.Bin("phases"), e.Bin("state"), filepath.Join(e.Root, "htdocs"))
 }
 
@@ -70,6 +77,9 @@ func TestHtaccess(t *testing.T) {
 			"ht/files/b.txt":         "plain\n",
 			"ht/files/sub/.htaccess": "GoBridgeOption who sub\n",
 			"ht/files/sub/a.gb":      "x\n",
+			"ht/files2/a.gb":         "x\n",
+			"ht/hf/.htaccess":        "<Files \"*.gb\">\nGoBridgeHandler state\n</Files>\n",
+			"ht/hf/a.gb":             "x\n",
 		}
 		for name, body := range files {
 			p := filepath.Join(e.Root, "htdocs", name)
@@ -168,6 +178,28 @@ func TestHtaccess(t *testing.T) {
 			r = e.Get("/ht/files/sub/a.gb")
 			if m := kv(r.Body); r.Status != 200 || m["who"] != "files" {
 				t.Errorf("/ht/files/sub/a.gb = %d %q; want who=files (<Files> after .htaccess)", r.Status, r.Body)
+			}
+			log.Check(t)
+		})
+
+		t.Run("<Files> sections report their directory and pattern", func(t *testing.T) {
+			// Two <Directory> sections with the same <Files "*.gb">, and one
+			// in an .htaccess file: three places, three locations.
+			for _, c := range []struct{ path, location string }{
+				{"/ht/files/a.gb", htdocs + "/ht/files/"},
+				{"/ht/files/sub/a.gb", htdocs + "/ht/files/"},
+				{"/ht/files2/a.gb", htdocs + "/ht/files2/"},
+				{"/ht/hf/a.gb", htdocs + "/ht/hf/"},
+			} {
+				r := e.Get(c.path)
+				if m := kv(r.Body); r.Status != 200 || m["location"] != c.location || m["files"] != "*.gb" {
+					t.Errorf("GET %s = %d location %q files %q; want 200 %q %q", c.path, r.Status,
+						m["location"], m["files"], c.location, "*.gb")
+				}
+			}
+			// Outside <Files>, Files is empty.
+			if m := kv(e.Get("/ht/h/file.txt").Body); m["location"] != htdocs+"/ht/h/" || m["files"] != "" {
+				t.Errorf("/ht/h/file.txt: location %q files %q; want %q and none", m["location"], m["files"], htdocs+"/ht/h/")
 			}
 			log.Check(t)
 		})

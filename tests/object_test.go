@@ -270,3 +270,119 @@ GoBridgePlugin echo %s
 		log.Check(t)
 	})
 }
+
+// TestAuthTypeInPhases: r.AuthType is the configured AuthType until
+// someone authenticated (so a raw authn handler sees "dummy", as
+// mod_python's req.auth_type()), and r->ap_auth_type after that.
+func TestAuthTypeInPhases(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		e.SetConf(fmt.Sprintf(`
+LoadModule authn_core_module %s/mod_authn_core.so
+GoBridgePlugin phases %s
+<Location /at>
+    AuthType dummy
+    AuthName "dummy realm"
+    Require expr "%%{REMOTE_USER} =~ /^.+$/"
+    GoBridgeAuthnHandler phases
+    GoBridgeFixupHandler phases
+    GoBridgeOption phases.authn authtype;userhdr=X-User
+    GoBridgeOption phases.fixups authtype
+</Location>
+<Location /at/none>
+    AuthType None
+    Require all granted
+</Location>
+`, build.Modules, e.Bin("phases")))
+		e.Start()
+		log := e.ErrorLog()
+		for _, tc := range []struct {
+			path, user string
+			status     int
+			want       string
+		}{
+			// The challenge: the authn handler saw the configured type.
+			{"/at/x", "", 401, "authn=[dummy]"},
+			// Logged in: the handler set "Bearer", which fixups then sees.
+			{"/at/x", "ann", 404, "authn=[dummy], fixups=[Bearer]"},
+			// AuthType None: no authentication, nothing configured.
+			{"/at/none/x", "", 404, "fixups=[]"},
+		} {
+			req, _ := http.NewRequest("GET", e.URL(tc.path), nil)
+			if tc.user != "" {
+				req.Header.Set("X-User", tc.user)
+			}
+			r := harness.Do(t, req)
+			got := strings.Join(r.Header.Values("X-Auth-Type"), ", ")
+			if r.Status != tc.status || got != tc.want {
+				t.Errorf("GET %s (user %q) = %d X-Auth-Type %q; want %d %q", tc.path, tc.user, r.Status, got, tc.status, tc.want)
+			}
+		}
+		log.Check(t)
+	})
+}
+
+// TestHandlerNotesAndEnv: Request.SetNote and SetEnv in a content handler
+// reach httpd: the GoBridgeLogHandler sees the note (mod_python's
+// register_cleanup pattern) and the access log both, also when they were
+// set after the response was flushed; a key that is not a token is
+// dropped with a warning, never sent.
+func TestHandlerNotesAndEnv(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		dir := filepath.Join(e.Root, "gbw")
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		_ = os.Chmod(dir, 0o777) // the plugin runs as Apache's User
+		seen := filepath.Join(dir, "seen")
+		access := filepath.Join(e.Root, "logs", "notes_log")
+		e.SetConf(fmt.Sprintf(`
+GoBridgePlugin echo %s
+GoBridgePlugin phases %s
+LogFormat "%%U n=%%{chain}n e=%%{GBENV}e" gbnotes
+CustomLog %s gbnotes
+<Location /n>
+    GoBridgeHandler echo
+    GoBridgeLogHandler phases
+    GoBridgeOption phases.log appendfile=%s
+</Location>
+`, e.Bin("echo"), e.Bin("phases"), access, seen))
+		e.Start()
+		log := e.ErrorLog()
+		waitFor := func(path, want string) bool {
+			return harness.WaitFor(10*time.Second, func() bool {
+				b, _ := os.ReadFile(path)
+				return strings.Contains(string(b), want)
+			})
+		}
+		for _, tc := range []struct{ name, query, tag string }{
+			{"in the last message", "", "one"},
+			{"after a flush", "&flush=1", "two"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				path := "/n/setnote"
+				e.AssertGet(path+"?note=chain:h-"+tc.tag+"&env=GBENV:v-"+tc.tag+tc.query, 200, "set")
+				if want := "/n/setnote 200  chain=h-" + tc.tag; !waitFor(seen, want) {
+					b, _ := os.ReadFile(seen)
+					t.Errorf("log phase saw %q; want a line with %q", b, want)
+				}
+				if want := "/n/setnote n=h-" + tc.tag + " e=v-" + tc.tag; !waitFor(access, want) {
+					b, _ := os.ReadFile(access)
+					t.Errorf("access log %q; want a line with %q", b, want)
+				}
+				log.Check(t)
+			})
+		}
+		t.Run("a key that is not a token", func(t *testing.T) {
+			e.AssertGet("/n/setnote?note=chain:h-three&bad=1", 200, "set")
+			if !waitFor(seen, "chain=h-three") {
+				t.Errorf("the valid note did not arrive")
+			}
+			if !harness.WaitFor(5*time.Second, func() bool { return log.Contains("SetNote/SetEnv ignored") }) {
+				t.Errorf("no warning for the bad key:\n%s", log.Since())
+			}
+			log.Check(t, "SetNote/SetEnv ignored")
+		})
+	})
+}

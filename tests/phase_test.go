@@ -328,3 +328,60 @@ func TestPhaseConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestPhaseChoosesPlugin: a phase names the GoBridgePlugin that serves the
+// content (PhaseRequest.SetGoBridgeHandler, mod_python's req.handler = …),
+// even where GoBridgePhases -handler switched the location's list off or
+// none is configured; an undeclared name fails closed with GB0347.
+func TestPhaseChoosesPlugin(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		e.SetConf(fmt.Sprintf(`
+GoBridgePlugin phases %s
+GoBridgePlugin echo %s
+GoBridgePlugin hello %s
+<Location /ch>
+    GoBridgeFixupHandler phases
+    GoBridgeHandler hello
+</Location>
+<Location /ch/off>
+    GoBridgePhases -handler
+</Location>
+<Location /plain>
+    GoBridgeFixupHandler phases
+</Location>
+`, e.Bin("phases"), e.Bin("echo"), e.Bin("hello")))
+		e.Start()
+		log := e.ErrorLog()
+		for _, tc := range []struct {
+			name, path, script string
+			status             int
+			body, code         string
+		}{
+			{"over the GoBridgeHandler list", "/ch/whoami", "gbhandler=echo", 200, "echo ", ""},
+			{"where GoBridgePhases -handler is set", "/ch/off/whoami", "gbhandler=echo", 200, "echo ", ""},
+			{"where no GoBridgeHandler is configured", "/plain/whoami", "gbhandler=echo", 200, "echo ", ""},
+			{"the list when no phase chooses", "/ch/whoami", "ok", 200, "Hello", ""},
+			{"an undeclared plugin fails closed", "/ch/whoami", "gbhandler=nosuch", 500, "", "GB0347"},
+			{"SetHandler gobridge alone names no plugin", "/ch/off/whoami", "handler=gobridge", 500, "", "GB0040"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := get(t, e, tc.path, "X-Gb-phases-fixups: "+tc.script)
+				if r.Status != tc.status || !strings.HasPrefix(r.Body, tc.body) {
+					t.Errorf("GET %s with fixups %q = %d %q; want %d %q…", tc.path, tc.script, r.Status, r.Body, tc.status, tc.body)
+				}
+				if tc.code != "" && !log.Contains(tc.code) {
+					t.Errorf("no %s line in the error log:\n%s", tc.code, log.Since())
+				}
+				if tc.code == "GB0347" && !log.Contains("'nosuch'") {
+					t.Errorf("the GB0347 line does not name the plugin:\n%s", log.Since())
+				}
+				if tc.code != "" {
+					log.Check(t, tc.code)
+				} else {
+					log.Check(t)
+				}
+			})
+		}
+	})
+}

@@ -25,3 +25,16 @@ var Config = plugin.HandshakeConfig{
 // own pid. The plugin exits when its parent is no longer that process, even
 // if the parent died before the plugin started watching.
 const ParentPIDEnv = "GOBRIDGE_PARENT_PID"
+
+// LogLevelEnv names the variable in which gobridged tells each plugin the
+// most verbose httpd log level it will relay (httpd's LogLevel for the
+// gobridge module, as "debug", "notice", "trace3" …). The SDK's process
+// logger writes nothing below it, so a plugin neither drowns its stderr in
+// records that would be thrown away nor loses the ones that would be kept.
+const LogLevelEnv = "GOBRIDGE_LOG_LEVEL"
+
+// HTTPDLevelKey is the key of the hclog JSON field in which the SDK's
+// process logger names a record's exact httpd level ("crit", "notice" …).
+// hclog's own "@level" has only five levels; gobridged prefers this field
+// when it relays a plugin's line into httpd's error log.
+const HTTPDLevelKey = "@httpd_level"

@@ -110,6 +110,7 @@ func walkStrings(r *Request, m *pb.Request, t *textWalk) {
 	t.visit(&r.Plugin, m.GetPlugin())
 	t.visit(&r.LogID, m.GetLogId())
 	t.visit(&r.Location, m.GetLocation())
+	t.visit(&r.Files, m.GetFiles())
 	t.visit(&r.StatusLine, m.GetStatusLine())
 	t.visit(&r.ContentEncoding, m.GetContentEncoding())
 	t.visit(&r.CanonicalFilename, m.GetCanonicalFilename())

@@ -36,6 +36,17 @@ func ValidField(f pb.FieldUpdate_Field, v string) bool {
 		return v == "0" || v == "1"
 	case pb.FieldUpdate_FIELD_ALLOWED_METHODS:
 		return v == "" || validMethods(v)
+	case pb.FieldUpdate_FIELD_GOBRIDGE_HANDLER:
+		if v == "" || len(v) > 64 {
+			return false
+		}
+		for i := 0; i < len(v); i++ {
+			c := v[i]
+			if !isDigit(c) && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && c != '_' && c != '.' && c != '-' {
+				return false
+			}
+		}
+		return true
 	case pb.FieldUpdate_FIELD_MTIME:
 		if v == "" || len(v) > 18 {
 			return false

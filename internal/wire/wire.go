@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
@@ -41,7 +42,7 @@ type Request struct {
 	Method, Protocol, TheRequest, UnparsedURI, URI, Args, PathInfo   string
 	Filename, Hostname, Scheme, User, AuthType, Handler, ContentType string
 	AuthName, RemoteHost                                             string
-	Plugin, LogID, Location                                          string
+	Plugin, LogID, Location, Files                                   string
 	RequestTime                                                      time.Time
 	ContentLength                                                    int64
 	HasBody, IsSubrequest, IsInternalRedirect                        bool
@@ -114,6 +115,7 @@ func EncodeRequest(r Request) *pb.Request {
 		Plugin:             []byte(r.Plugin),
 		LogId:              []byte(r.LogID),
 		Location:           []byte(r.Location),
+		Files:              []byte(r.Files),
 		ContentLength:      r.ContentLength,
 		HasBody:            r.HasBody,
 		IsSubrequest:       r.IsSubrequest,
@@ -329,6 +331,40 @@ func Level(l slog.Level) pb.LogRecord_Level {
 	default:
 		return pb.LogRecord_LEVEL_EMERG
 	}
+}
+
+// levelNames are httpd's names for the LogRecord levels.
+var levelNames = map[pb.LogRecord_Level]string{
+	pb.LogRecord_LEVEL_EMERG:   "emerg",
+	pb.LogRecord_LEVEL_ALERT:   "alert",
+	pb.LogRecord_LEVEL_CRIT:    "crit",
+	pb.LogRecord_LEVEL_ERR:     "error",
+	pb.LogRecord_LEVEL_WARNING: "warn",
+	pb.LogRecord_LEVEL_NOTICE:  "notice",
+	pb.LogRecord_LEVEL_INFO:    "info",
+	pb.LogRecord_LEVEL_DEBUG:   "debug",
+	pb.LogRecord_LEVEL_TRACE1:  "trace1",
+}
+
+// LevelName returns httpd's name for the level Level maps l to ("crit",
+// "notice", "trace1" …): the same mapping for the process log as for a
+// request's log.
+func LevelName(l slog.Level) string { return levelNames[Level(l)] }
+
+// ParseLevel returns the slog level for one of httpd's LogLevel names
+// (emerg … debug, trace1 … trace8, case-insensitive). The SDK has one
+// trace level, so every trace name gives LevelTrace.
+func ParseLevel(name string) (slog.Level, bool) {
+	name = strings.ToLower(name)
+	if len(name) == len("trace1") && strings.HasPrefix(name, "trace") && name[5] >= '1' && name[5] <= '8' {
+		return LevelTrace, true
+	}
+	for l, n := range levelNames {
+		if n == name {
+			return SlogLevel(l), true
+		}
+	}
+	return 0, false
 }
 
 // SlogLevel is the inverse of Level, used by tests and sdktest.

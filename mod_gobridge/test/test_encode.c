@@ -155,6 +155,7 @@ static Gobridge__V1__Request *full_request(void)
     m->allowed_methods = blist(2);
     m->auth_name = gb_pb_bytes("realm");
     m->remote_host = gb_pb_bytes("client.example.org");
+    m->files = gb_pb_bytes("*.py");
     return m;
 }
 

@@ -21,6 +21,38 @@ AP_DECLARE(const char *) ap_check_cmd_context(cmd_parms *cmd,
     return NULL;
 }
 
+/* Enough of core's word splitting for section arguments: a word, or a
+ * quoted string without escapes. */
+AP_DECLARE(char *) ap_getword_conf(apr_pool_t *p, const char **line)
+{
+    const char *s = *line, *e;
+    char *w;
+
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    if (*s == '"' || *s == '\'') {
+        char q = *s++;
+        e = strchr(s, q);
+        e = e ? e : s + strlen(s);
+        w = apr_pstrmemdup(p, s, e - s);
+        s = *e ? e + 1 : e;
+    }
+    else {
+        e = s;
+        while (*e && *e != ' ' && *e != '\t') {
+            e++;
+        }
+        w = apr_pstrmemdup(p, s, e - s);
+        s = e;
+    }
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    *line = s;
+    return w;
+}
+
 AP_DECLARE(int) ap_os_is_path_absolute(apr_pool_t *p, const char *dir)
 {
     (void)p;
@@ -634,6 +666,71 @@ static void test_config_directives(apr_pool_t *p)
           "check with unknown plugin passed");
 }
 
+/* A section node of the configuration tree, as httpd builds it. */
+static ap_directive_t *section(apr_pool_t *p, const char *name,
+                               const char *args, ap_directive_t *parent)
+{
+    ap_directive_t *d = apr_pcalloc(p, sizeof(*d));
+
+    d->directive = name;
+    d->args = args;
+    d->parent = parent;
+    return d;
+}
+
+/* A <Files> section's configuration reports the <Directory> around it and
+ * its pattern apart, so two <Files "*.py"> sections differ. */
+static void test_config_files(apr_pool_t *p)
+{
+    cmd_parms *cmd = fake_cmd(p, "GoBridgeHandler");
+    gb_dir_conf *srv = gb_config_create_dir(p, NULL);
+    gb_dir_conf *dir = gb_config_create_dir(p, "/srv/a/");
+    gb_dir_conf *fa = gb_config_create_dir(p, "*.py");
+    gb_dir_conf *fb = gb_config_create_dir(p, "*.py");
+    gb_dir_conf *top = gb_config_create_dir(p, "*.gb");
+    gb_dir_conf *loc = gb_config_create_dir(p, "/app");
+    gb_dir_conf *m;
+    ap_directive_t *da, *db, *ifm;
+
+    da = section(p, "<Directory", "\"/srv/a\">", NULL);
+    ifm = section(p, "<IfModule", "mod_mime.c>", da);
+    cmd->directive->parent = section(p, "<Files", "\"*.py\">", ifm);
+    gb_config_note_section(cmd, fa);
+    gb_config_note_section(cmd, fa);   /* a second directive */
+    CHECK(fa->files && !strcmp(fa->files, "*.py")
+          && fa->location && !strcmp(fa->location, "/srv/a/"),
+          "<Files *.py> in <Directory /srv/a> = files %s location %s; "
+          "want *.py /srv/a/", fa->files, fa->location);
+
+    db = section(p, "<DirectoryMatch", "\"^/srv/b\">", NULL);
+    cmd->directive->parent = section(p, "<FilesMatch", "\\.py$>", db);
+    gb_config_note_section(cmd, fb);
+    CHECK(fb->location && !strcmp(fb->location, "^/srv/b"),
+          "<FilesMatch> in <DirectoryMatch ^/srv/b> location = %s; "
+          "want ^/srv/b", fb->location);
+
+    /* At server level a <Files> takes the location of what encloses the
+     * request; a <Location> merged after it names its own. */
+    cmd->directive->parent = section(p, "<Files", "*.gb>", NULL);
+    gb_config_note_section(cmd, top);
+    m = gb_config_merge_dir(p, gb_config_merge_dir(p, srv, dir), top);
+    CHECK(m->files && !strcmp(m->files, "*.gb")
+          && m->location && !strcmp(m->location, "/srv/a/"),
+          "merge(<Directory /srv/a/>, <Files *.gb>) = files %s location %s; "
+          "want *.gb /srv/a/", m->files, m->location);
+    m = gb_config_merge_dir(p, m, loc);
+    CHECK(!m->files && !strcmp(m->location, "/app"),
+          "merge(…, <Location /app>) = files %s location %s; want none /app",
+          m->files, m->location);
+
+    /* Directives outside <Files> change nothing. */
+    cmd->directive->parent = section(p, "<Location", "/app>", NULL);
+    gb_config_note_section(cmd, loc);
+    CHECK(!loc->files && !strcmp(loc->location, "/app"),
+          "<Location /app> = files %s location %s; want none /app",
+          loc->files, loc->location);
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -646,6 +743,7 @@ int main(void)
     test_config_directives(p);
     test_config_phases(p);
     test_config_htaccess(p);
+    test_config_files(p);
     printf("1..%d\n", tap_n);
     apr_terminate();
     return tap_failed ? 1 : 0;

@@ -27,7 +27,8 @@ type PhaseRecorder struct {
 	// Fields holds the request fields set, by name ("filename", "uri",
 	// "path_info", "args", "handler", "content_type", "content_encoding",
 	// "content_languages", "user", "auth_type", "status_line", "no_cache",
-	// "canonical_filename", "allowed_methods", "mtime" in microseconds),
+	// "canonical_filename", "allowed_methods", "mtime" in microseconds,
+	// "gobridge_handler"),
 	// the last value set winning.
 	Fields   map[string]string
 	Redirect string // the internal redirect target, if any

@@ -168,6 +168,8 @@ type Recorder struct {
 	ErrHeader http.Header // r->err_headers_out
 	Body      *bytes.Buffer
 	Logs      []LogRecord
+	Notes     []sdk.Pair // r->notes set with Request.SetNote, in order
+	Env       []sdk.Pair // r->subprocess_env set with Request.SetEnv, in order
 
 	Finish       Result
 	FinishStatus int // with Finish == HTTPStatus
@@ -425,6 +427,20 @@ func (mod *Module) run(st moduleStream, req *sdk.Request) *Recorder {
 				bad("unknown log level %d", l.GetLevel())
 			}
 			rec.Logs = append(rec.Logs, LogRecord{Level: wire.SlogLevel(l.GetLevel()), Message: string(l.GetMessage())})
+		}
+		for _, mu := range m.GetMutations() {
+			p := sdk.Pair{Key: string(mu.GetKey()), Value: string(mu.GetValue())}
+			switch {
+			case mu.GetOp() < pb.Mutation_OP_SET || mu.GetOp() > pb.Mutation_OP_UNSET ||
+				!wire.ValidName(p.Key) || !wire.ValidValue(p.Value):
+				bad("mutation %q of table %v: unknown op, or a key or value the module refuses", p.Key, mu.GetTable())
+			case mu.GetTable() == pb.Mutation_TABLE_NOTES:
+				rec.Notes = append(rec.Notes, p)
+			case mu.GetTable() == pb.Mutation_TABLE_SUBPROCESS_ENV:
+				rec.Env = append(rec.Env, p)
+			default:
+				bad("mutation of table %v: a handler may change notes and subprocess_env only", mu.GetTable())
+			}
 		}
 		if hd := m.GetHead(); hd != nil {
 			if headSeen {

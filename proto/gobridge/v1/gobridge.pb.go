@@ -371,6 +371,11 @@ const (
 	FieldUpdate_FIELD_CANONICAL_FILENAME FieldUpdate_Field = 13 // r->canonical_filename: an absolute path
 	FieldUpdate_FIELD_ALLOWED_METHODS    FieldUpdate_Field = 14 // r->allowed(_methods): comma-separated method tokens; empty: none
 	FieldUpdate_FIELD_MTIME              FieldUpdate_Field = 15 // decimal microseconds since the epoch: ap_update_mtime
+	// The GoBridgePlugin that serves the content: r->handler becomes
+	// "gobridge" and that plugin alone answers, whatever GoBridgeHandler or
+	// GoBridgePhases say. A name no GoBridgePlugin declares fails the
+	// request (500).
+	FieldUpdate_FIELD_GOBRIDGE_HANDLER FieldUpdate_Field = 16 // then ap_set_last_modified (Last-Modified, never in the future)
 )
 
 // Enum value maps for FieldUpdate_Field.
@@ -392,6 +397,7 @@ var (
 		13: "FIELD_CANONICAL_FILENAME",
 		14: "FIELD_ALLOWED_METHODS",
 		15: "FIELD_MTIME",
+		16: "FIELD_GOBRIDGE_HANDLER",
 	}
 	FieldUpdate_Field_value = map[string]int32{
 		"FIELD_UNSPECIFIED":        0,
@@ -410,6 +416,7 @@ var (
 		"FIELD_CANONICAL_FILENAME": 13,
 		"FIELD_ALLOWED_METHODS":    14,
 		"FIELD_MTIME":              15,
+		"FIELD_GOBRIDGE_HANDLER":   16,
 	}
 )
 
@@ -912,35 +919,37 @@ func (x *Server) GetDefines() [][]byte {
 
 // Request is the snapshot of request_rec that a phase may read.
 type Request struct {
-	state              protoimpl.MessageState `protogen:"open.v1"`
-	Method             []byte                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
-	Protocol           []byte                 `protobuf:"bytes,2,opt,name=protocol,proto3" json:"protocol,omitempty"`                          // "HTTP/1.1"
-	TheRequest         []byte                 `protobuf:"bytes,3,opt,name=the_request,json=theRequest,proto3" json:"the_request,omitempty"`    // the request line as received
-	UnparsedUri        []byte                 `protobuf:"bytes,4,opt,name=unparsed_uri,json=unparsedUri,proto3" json:"unparsed_uri,omitempty"` // the URI as received, with query string
-	Uri                []byte                 `protobuf:"bytes,5,opt,name=uri,proto3" json:"uri,omitempty"`                                    // the decoded path
-	Args               []byte                 `protobuf:"bytes,6,opt,name=args,proto3" json:"args,omitempty"`                                  // the query string, without '?'
-	PathInfo           []byte                 `protobuf:"bytes,7,opt,name=path_info,json=pathInfo,proto3" json:"path_info,omitempty"`
-	Filename           []byte                 `protobuf:"bytes,8,opt,name=filename,proto3" json:"filename,omitempty"`
-	Hostname           []byte                 `protobuf:"bytes,9,opt,name=hostname,proto3" json:"hostname,omitempty"` // from the Host header or the request line
-	HeadersIn          []*Pair                `protobuf:"bytes,10,rep,name=headers_in,json=headersIn,proto3" json:"headers_in,omitempty"`
-	User               []byte                 `protobuf:"bytes,11,opt,name=user,proto3" json:"user,omitempty"`
-	AuthType           []byte                 `protobuf:"bytes,12,opt,name=auth_type,json=authType,proto3" json:"auth_type,omitempty"`
-	RequestTimeUs      int64                  `protobuf:"varint,13,opt,name=request_time_us,json=requestTimeUs,proto3" json:"request_time_us,omitempty"` // r->request_time, microseconds since the epoch
-	Handler            []byte                 `protobuf:"bytes,14,opt,name=handler,proto3" json:"handler,omitempty"`
-	ContentType        []byte                 `protobuf:"bytes,15,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
-	ContentLength      int64                  `protobuf:"varint,16,opt,name=content_length,json=contentLength,proto3" json:"content_length,omitempty"` // request body length; -1 when unknown (chunked)
-	HasBody            bool                   `protobuf:"varint,17,opt,name=has_body,json=hasBody,proto3" json:"has_body,omitempty"`                   // the client sends a request body
-	Options            []*Pair                `protobuf:"bytes,18,rep,name=options,proto3" json:"options,omitempty"`                                   // GoBridgeOption values after merging
-	Plugin             []byte                 `protobuf:"bytes,19,opt,name=plugin,proto3" json:"plugin,omitempty"`                                     // the GoBridgePlugin name being called
-	LogId              []byte                 `protobuf:"bytes,20,opt,name=log_id,json=logId,proto3" json:"log_id,omitempty"`                          // r->log_id, for correlating log lines
-	Location           []byte                 `protobuf:"bytes,21,opt,name=location,proto3" json:"location,omitempty"`                                 // the <Location>/<Directory> the options come from
-	Connection         *Connection            `protobuf:"bytes,22,opt,name=connection,proto3" json:"connection,omitempty"`
-	Server             *Server                `protobuf:"bytes,23,opt,name=server,proto3" json:"server,omitempty"`
-	Notes              []*Pair                `protobuf:"bytes,24,rep,name=notes,proto3" json:"notes,omitempty"`
-	SubprocessEnv      []*Pair                `protobuf:"bytes,25,rep,name=subprocess_env,json=subprocessEnv,proto3" json:"subprocess_env,omitempty"`
-	IsSubrequest       bool                   `protobuf:"varint,26,opt,name=is_subrequest,json=isSubrequest,proto3" json:"is_subrequest,omitempty"`
-	IsInternalRedirect bool                   `protobuf:"varint,27,opt,name=is_internal_redirect,json=isInternalRedirect,proto3" json:"is_internal_redirect,omitempty"`
-	Scheme             []byte                 `protobuf:"bytes,28,opt,name=scheme,proto3" json:"scheme,omitempty"` // "http" or "https"
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Method        []byte                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	Protocol      []byte                 `protobuf:"bytes,2,opt,name=protocol,proto3" json:"protocol,omitempty"`                          // "HTTP/1.1"
+	TheRequest    []byte                 `protobuf:"bytes,3,opt,name=the_request,json=theRequest,proto3" json:"the_request,omitempty"`    // the request line as received
+	UnparsedUri   []byte                 `protobuf:"bytes,4,opt,name=unparsed_uri,json=unparsedUri,proto3" json:"unparsed_uri,omitempty"` // the URI as received, with query string
+	Uri           []byte                 `protobuf:"bytes,5,opt,name=uri,proto3" json:"uri,omitempty"`                                    // the decoded path
+	Args          []byte                 `protobuf:"bytes,6,opt,name=args,proto3" json:"args,omitempty"`                                  // the query string, without '?'
+	PathInfo      []byte                 `protobuf:"bytes,7,opt,name=path_info,json=pathInfo,proto3" json:"path_info,omitempty"`
+	Filename      []byte                 `protobuf:"bytes,8,opt,name=filename,proto3" json:"filename,omitempty"`
+	Hostname      []byte                 `protobuf:"bytes,9,opt,name=hostname,proto3" json:"hostname,omitempty"` // from the Host header or the request line
+	HeadersIn     []*Pair                `protobuf:"bytes,10,rep,name=headers_in,json=headersIn,proto3" json:"headers_in,omitempty"`
+	User          []byte                 `protobuf:"bytes,11,opt,name=user,proto3" json:"user,omitempty"`
+	AuthType      []byte                 `protobuf:"bytes,12,opt,name=auth_type,json=authType,proto3" json:"auth_type,omitempty"`
+	RequestTimeUs int64                  `protobuf:"varint,13,opt,name=request_time_us,json=requestTimeUs,proto3" json:"request_time_us,omitempty"` // r->request_time, microseconds since the epoch
+	Handler       []byte                 `protobuf:"bytes,14,opt,name=handler,proto3" json:"handler,omitempty"`
+	ContentType   []byte                 `protobuf:"bytes,15,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	ContentLength int64                  `protobuf:"varint,16,opt,name=content_length,json=contentLength,proto3" json:"content_length,omitempty"` // request body length; -1 when unknown (chunked)
+	HasBody       bool                   `protobuf:"varint,17,opt,name=has_body,json=hasBody,proto3" json:"has_body,omitempty"`                   // the client sends a request body
+	Options       []*Pair                `protobuf:"bytes,18,rep,name=options,proto3" json:"options,omitempty"`                                   // GoBridgeOption values after merging
+	Plugin        []byte                 `protobuf:"bytes,19,opt,name=plugin,proto3" json:"plugin,omitempty"`                                     // the GoBridgePlugin name being called
+	LogId         []byte                 `protobuf:"bytes,20,opt,name=log_id,json=logId,proto3" json:"log_id,omitempty"`                          // r->log_id, for correlating log lines
+	// The <Location>/<Directory> (or .htaccess directory) whose configuration
+	// applies; for a <Files>/<FilesMatch> section, the one around it.
+	Location           []byte      `protobuf:"bytes,21,opt,name=location,proto3" json:"location,omitempty"`
+	Connection         *Connection `protobuf:"bytes,22,opt,name=connection,proto3" json:"connection,omitempty"`
+	Server             *Server     `protobuf:"bytes,23,opt,name=server,proto3" json:"server,omitempty"`
+	Notes              []*Pair     `protobuf:"bytes,24,rep,name=notes,proto3" json:"notes,omitempty"`
+	SubprocessEnv      []*Pair     `protobuf:"bytes,25,rep,name=subprocess_env,json=subprocessEnv,proto3" json:"subprocess_env,omitempty"`
+	IsSubrequest       bool        `protobuf:"varint,26,opt,name=is_subrequest,json=isSubrequest,proto3" json:"is_subrequest,omitempty"`
+	IsInternalRedirect bool        `protobuf:"varint,27,opt,name=is_internal_redirect,json=isInternalRedirect,proto3" json:"is_internal_redirect,omitempty"`
+	Scheme             []byte      `protobuf:"bytes,28,opt,name=scheme,proto3" json:"scheme,omitempty"` // "http" or "https"
 	// What the non-body phases also read (PhaseRequest). The content handler
 	// gets them too; they cost nothing when empty.
 	Status            int32    `protobuf:"varint,29,opt,name=status,proto3" json:"status,omitempty"`                                               // r->status
@@ -964,7 +973,11 @@ type Request struct {
 	// The client's host name as ap_get_useragent_host(REMOTE_HOST) gives it:
 	// looked up when HostnameLookups says so (verified only with Double);
 	// empty otherwise.
-	RemoteHost    []byte `protobuf:"bytes,45,opt,name=remote_host,json=remoteHost,proto3" json:"remote_host,omitempty"`
+	RemoteHost []byte `protobuf:"bytes,45,opt,name=remote_host,json=remoteHost,proto3" json:"remote_host,omitempty"`
+	// The <Files>/<FilesMatch> pattern when such a section holds the
+	// configuration that applies (location is then the section around it);
+	// empty otherwise.
+	Files         []byte `protobuf:"bytes,46,opt,name=files,proto3" json:"files,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1310,6 +1323,13 @@ func (x *Request) GetAuthName() []byte {
 func (x *Request) GetRemoteHost() []byte {
 	if x != nil {
 		return x.RemoteHost
+	}
+	return nil
+}
+
+func (x *Request) GetFiles() []byte {
+	if x != nil {
+		return x.Files
 	}
 	return nil
 }
@@ -2371,7 +2391,13 @@ type HandleResponse struct {
 	// (ap_discard_request_body), so the connection can be kept alive without
 	// the plugin reading a body it does not want. No answer: later read_body
 	// requests get an empty chunk with body_eof.
-	DiscardBody   bool `protobuf:"varint,10,opt,name=discard_body,json=discardBody,proto3" json:"discard_body,omitempty"`
+	DiscardBody bool `protobuf:"varint,10,opt,name=discard_body,json=discardBody,proto3" json:"discard_body,omitempty"`
+	// Changes to r->notes and r->subprocess_env (Request.SetNote/SetEnv),
+	// applied in order when the message arrives, with the phases' checks
+	// (key an HTTP token, value without control characters but HTAB); any
+	// other table is a protocol error. Later phases (the log phase) and
+	// modules (mod_log_config's %{key}n and %{key}e) see them.
+	Mutations     []*Mutation `protobuf:"bytes,11,rep,name=mutations,proto3" json:"mutations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2476,6 +2502,13 @@ func (x *HandleResponse) GetDiscardBody() bool {
 	return false
 }
 
+func (x *HandleResponse) GetMutations() []*Mutation {
+	if x != nil {
+		return x.Mutations
+	}
+	return nil
+}
+
 var File_gobridge_v1_gobridge_proto protoreflect.FileDescriptor
 
 const file_gobridge_v1_gobridge_proto_rawDesc = "" +
@@ -2519,7 +2552,7 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"is_virtual\x18\x06 \x01(\bR\tisVirtual\x12\x1d\n" +
 	"\n" +
 	"is_default\x18\a \x01(\bR\tisDefault\x12\x18\n" +
-	"\adefines\x18\b \x03(\fR\adefines\"\x9f\f\n" +
+	"\adefines\x18\b \x03(\fR\adefines\"\xb5\f\n" +
 	"\aRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\fR\x06method\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\fR\bprotocol\x12\x1f\n" +
@@ -2575,7 +2608,8 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x0fallowed_methods\x18+ \x03(\fR\x0eallowedMethods\x12\x1b\n" +
 	"\tauth_name\x18, \x01(\fR\bauthName\x12\x1f\n" +
 	"\vremote_host\x18- \x01(\fR\n" +
-	"remoteHost\"\x93\x02\n" +
+	"remoteHost\x12\x14\n" +
+	"\x05files\x18. \x01(\fR\x05files\"\x93\x02\n" +
 	"\tLogRecord\x122\n" +
 	"\x05level\x18\x01 \x01(\x0e2\x1c.gobridge.v1.LogRecord.LevelR\x05level\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\fR\amessage\"\xb7\x01\n" +
@@ -2611,10 +2645,10 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x06OP_SET\x10\x01\x12\n" +
 	"\n" +
 	"\x06OP_ADD\x10\x02\x12\f\n" +
-	"\bOP_UNSET\x10\x03\"\xc0\x03\n" +
+	"\bOP_UNSET\x10\x03\"\xdc\x03\n" +
 	"\vFieldUpdate\x124\n" +
 	"\x05field\x18\x01 \x01(\x0e2\x1e.gobridge.v1.FieldUpdate.FieldR\x05field\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value\"\xe4\x02\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\x80\x03\n" +
 	"\x05Field\x12\x15\n" +
 	"\x11FIELD_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eFIELD_FILENAME\x10\x01\x12\r\n" +
@@ -2634,7 +2668,8 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x0eFIELD_NO_CACHE\x10\f\x12\x1c\n" +
 	"\x18FIELD_CANONICAL_FILENAME\x10\r\x12\x19\n" +
 	"\x15FIELD_ALLOWED_METHODS\x10\x0e\x12\x0f\n" +
-	"\vFIELD_MTIME\x10\x0f\"\x11\n" +
+	"\vFIELD_MTIME\x10\x0f\x12\x1a\n" +
+	"\x16FIELD_GOBRIDGE_HANDLER\x10\x10\"\x11\n" +
 	"\x0fDescribeRequest\"\xa2\x02\n" +
 	"\x10DescribeResponse\x12*\n" +
 	"\x06phases\x18\x01 \x03(\x0e2\x12.gobridge.v1.PhaseR\x06phases\x12\x1f\n" +
@@ -2715,7 +2750,7 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\ahandler\x18\f \x01(\fR\ahandler\x12)\n" +
 	"\x04file\x18\r \x01(\v2\x15.gobridge.v1.FileInfoR\x04file\x122\n" +
 	"\vheaders_out\x18\x0e \x03(\v2\x11.gobridge.v1.PairR\n" +
-	"headersOut\"\x9d\x03\n" +
+	"headersOut\"\xd2\x03\n" +
 	"\x0eHandleResponse\x12*\n" +
 	"\x04logs\x18\x01 \x03(\v2\x16.gobridge.v1.LogRecordR\x04logs\x12-\n" +
 	"\x04head\x18\x02 \x01(\v2\x19.gobridge.v1.ResponseHeadR\x04head\x12\x12\n" +
@@ -2728,7 +2763,8 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\vsub_request\x18\t \x01(\v2\x17.gobridge.v1.SubRequestR\n" +
 	"subRequest\x12!\n" +
 	"\fdiscard_body\x18\n" +
-	" \x01(\bR\vdiscardBody*\x88\x02\n" +
+	" \x01(\bR\vdiscardBody\x123\n" +
+	"\tmutations\x18\v \x03(\v2\x15.gobridge.v1.MutationR\tmutations*\x88\x02\n" +
 	"\x05Phase\x12\x15\n" +
 	"\x11PHASE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17PHASE_POST_READ_REQUEST\x10\x01\x12\x18\n" +
@@ -2834,17 +2870,18 @@ var file_gobridge_v1_gobridge_proto_depIdxs = []int32{
 	22, // 32: gobridge.v1.HandleResponse.finish:type_name -> gobridge.v1.Finish
 	23, // 33: gobridge.v1.HandleResponse.send_file:type_name -> gobridge.v1.SendFile
 	24, // 34: gobridge.v1.HandleResponse.sub_request:type_name -> gobridge.v1.SubRequest
-	16, // 35: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
-	18, // 36: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
-	20, // 37: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
-	17, // 38: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
-	19, // 39: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
-	27, // 40: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
-	38, // [38:41] is the sub-list for method output_type
-	35, // [35:38] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	14, // 35: gobridge.v1.HandleResponse.mutations:type_name -> gobridge.v1.Mutation
+	16, // 36: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
+	18, // 37: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
+	20, // 38: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
+	17, // 39: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
+	19, // 40: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
+	27, // 41: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
+	39, // [39:42] is the sub-list for method output_type
+	36, // [36:39] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_gobridge_v1_gobridge_proto_init() }

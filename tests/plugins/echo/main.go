@@ -15,13 +15,21 @@
 //	…/sleep?ms=N          sleeps N ms (default 1000), returning early when the
 //	                      request's context is cancelled (logged at warn)
 //	…/log?marker=M        logs M at warn to httpd's error log and answers "logged"
+//	…/levels?marker=M     logs "M LEVEL" at every httpd level, from trace1 to
+//	                      emerg, through the process logger (sdk.Logger) and
+//	                      "M req-LEVEL" through the request's logger
+//	…/setnote?note=k:v&env=k:v  Request.SetNote / SetEnv for each pair, then
+//	                      answers "set"; &flush=1 flushes a first line before
+//	                      setting them, &bad=1 also sets a note whose key is not
+//	                      an HTTP token
 //	…/status?code=N       returns sdk.HTTPError(N): httpd sends its error document
 //	…/declined            returns sdk.Declined
 //	…/panic               panics before writing (expect a 500)
 //	…/crash               exits the process with status 3 mid-request
 //	…/badheader?kind=K    sends, past the SDK's own checks, a response the module
 //	                      must refuse: K = crlf (default), nul, name, status, 1xx,
-//	                      hop, headafterbody, redirect (a non-local internal_redirect),
+//	                      hop, headafterbody, notetable (a handler changing headers_in),
+//	                      notevalue (a note with CR LF), redirect (a non-local internal_redirect),
 //	                      redirecthead (internal_redirect after a head), sendfilerel
 //	                      (a relative send_file path)
 //	…/redirect?to=/x      ResponseWriter.InternalRedirect(to)
@@ -32,7 +40,9 @@
 //
 // GoBridgeOption decline.<plugin name> makes that name decline before
 // anything else: "always" at once, "after-body" after reading the body,
-// "with-body" when the request has one (without reading it).
+// "with-body" when the request has one (without reading it), "with-note"
+// after setting the note set-by=<plugin name>. "ok-empty" makes it answer
+// at once with nothing (an empty 200).
 //
 // Anything else answers 404 with the list above.
 package main
@@ -43,6 +53,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -72,6 +83,11 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 		if r.ContentLength != 0 {
 			return sdk.Declined
 		}
+	case "with-note":
+		r.SetNote("set-by", r.Plugin)
+		return sdk.Declined
+	case "ok-empty": // not a decline: an answer without a body
+		return nil
 	}
 	switch path.Base(r.URI) {
 	case "whoami":
@@ -135,6 +151,40 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 		}
 		r.Logger().Warn(marker)
 		return text(w, "logged")
+	case "levels":
+		marker := q.Get("marker")
+		for _, l := range []struct {
+			name  string
+			level slog.Level
+		}{
+			{"trace1", sdk.LevelTrace}, {"debug", sdk.LevelDebug}, {"info", sdk.LevelInfo},
+			{"notice", sdk.LevelNotice}, {"warn", sdk.LevelWarn}, {"error", sdk.LevelError},
+			{"crit", sdk.LevelCrit}, {"alert", sdk.LevelAlert}, {"emerg", sdk.LevelEmerg},
+		} {
+			sdk.Logger().Log(r.Context(), l.level, marker+" "+l.name)
+			r.Logger().Log(r.Context(), l.level, marker+" req-"+l.name)
+		}
+		return text(w, "logged")
+	case "setnote":
+		w.Header().Set("Content-Type", "text/plain")
+		if q.Get("flush") == "1" {
+			fmt.Fprintln(w, "flushed")
+			if err := w.Flush(); err != nil {
+				return err
+			}
+		}
+		for _, kv := range q["note"] {
+			k, v, _ := strings.Cut(kv, ":")
+			r.SetNote(k, v)
+		}
+		for _, kv := range q["env"] {
+			k, v, _ := strings.Cut(kv, ":")
+			r.SetEnv(k, v)
+		}
+		if q.Get("bad") == "1" {
+			r.SetNote("bad key", "x")
+		}
+		return text(w, "set")
 	case "status":
 		return sdk.HTTPError(intParam(q, "code", 500))
 	case "declined":
@@ -214,6 +264,13 @@ func badHeader(w *sdk.ResponseWriter, kind string) error {
 	case "redirecthead":
 		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Head: head, InternalRedirect: []byte("/hello"),
 			Finish: &pb.Finish{Result: pb.Result_RESULT_OK}})
+	case "notetable", "notevalue": // SetNote's message, forged: a header, a CR LF value
+		mu := &pb.Mutation{Table: pb.Mutation_TABLE_HEADERS_IN, Op: pb.Mutation_OP_SET, Key: []byte("X-Forged"), Value: []byte("1")}
+		if kind == "notevalue" {
+			mu = &pb.Mutation{Table: pb.Mutation_TABLE_NOTES, Op: pb.Mutation_OP_SET, Key: []byte("n"), Value: []byte("a\r\nInjected: 1")}
+		}
+		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Mutations: []*pb.Mutation{mu}, Head: head,
+			Body: []byte("this body must not reach the client\n"), Finish: &pb.Finish{Result: pb.Result_RESULT_OK}})
 	case "sendfilerel":
 		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Head: head, SendFile: &pb.SendFile{Path: []byte("etc/passwd")},
 			Finish: &pb.Finish{Result: pb.Result_RESULT_OK}})
@@ -242,7 +299,7 @@ func snapshot(r *sdk.Request) map[string]any {
 		"secure": r.Secure, "conn_id": r.ConnID, "keepalives": r.Keepalives,
 		"server_name": r.ServerName, "server_port": r.ServerPort, "server_admin": r.ServerAdmin,
 		"document_root": r.DocumentRoot, "notes": r.Notes, "subprocess_env": r.SubprocessEnv,
-		"plugin": r.Plugin, "log_id": r.LogID, "location": r.Location,
+		"plugin": r.Plugin, "log_id": r.LogID, "location": r.Location, "files": r.Files,
 		"is_subrequest": r.IsSubrequest, "is_internal_redirect": r.IsInternalRedirect,
 		"options": r.Options(), "pid": os.Getpid(),
 	}

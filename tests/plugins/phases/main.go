@@ -13,10 +13,13 @@
 //	mtime=UNIX           UpdateMtime (seconds since the epoch)
 //	etag=TAG             SetETag(`"TAG"`)
 //	filename=/p uri=/p ctype=t/s handler=h encoding=e lang=en
+//	gbhandler=NAME       SetGoBridgeHandler: plugin NAME serves the content
 //	redirect=/u          internal redirect (not from a redirected request)
 //	chain                append the plugin name to note "chain" and echo it
 //	                     in the X-Chain response header (err_headers_out)
 //	userhdr=H            SetUser from request header H, or 401 without it
+//	authtype             add "<phase>=[<r.AuthType>]" to the X-Auth-Type
+//	                     response header (err_headers_out)
 //	requser=U            403 unless r.User is U
 //	sleep=MS             sleep MS milliseconds
 //	appendfile=PATH      append "<uri> <status> <user>\n" to PATH
@@ -114,6 +117,8 @@ func run(r *sdk.PhaseRequest) error {
 			r.SetContentType(arg)
 		case "handler":
 			r.SetHandler(arg)
+		case "gbhandler":
+			r.SetGoBridgeHandler(arg)
 		case "redirect":
 			if !r.IsInternalRedirect { // the new request has the same headers
 				r.InternalRedirect(arg)
@@ -134,6 +139,8 @@ func run(r *sdk.PhaseRequest) error {
 			}
 			r.SetUser(u)
 			r.SetAuthType("Bearer")
+		case "authtype":
+			r.Add(sdk.TableErrHeadersOut, "X-Auth-Type", r.Phase.String()+"=["+r.AuthType+"]")
 		case "requser":
 			if r.User != arg {
 				return sdk.HTTPError(403)

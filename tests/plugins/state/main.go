@@ -2,7 +2,8 @@
 // for the request-object members. Its content handler counts the requests
 // this process has served (one counter shared by every httpd child) and
 // answers, one "key=value" per line: its pid and count, its command-line
-// arguments, which GoBridgePlugin name and <Location> called it and the
+// arguments, which GoBridgePlugin name and <Location> (and <Files>
+// pattern) called it and the
 // option "who", and the request-object members of the snapshot (allowed
 // methods, virtual host facts, Defines, TLS facts, connection notes).
 //
@@ -35,7 +36,7 @@ func handle(w *sdk.ResponseWriter, r *sdk.Request) error {
 	n := served.Add(1)
 	w.Header().Set("Content-Type", "text/plain")
 	fmt.Fprintf(w, "pid=%d\ncount=%d\nargs=%s\n", os.Getpid(), n, strings.Join(os.Args[1:], " "))
-	fmt.Fprintf(w, "plugin=%s\nlocation=%s\nwho=%s\n", r.Plugin, r.Location, r.Option("who"))
+	fmt.Fprintf(w, "plugin=%s\nlocation=%s\nfiles=%s\nwho=%s\n", r.Plugin, r.Location, r.Files, r.Option("who"))
 	fmt.Fprintf(w, "allowed=%s\n", strings.Join(r.AllowedMethods, ","))
 	fmt.Fprintf(w, "server=%s\naliases=%s\nvirtual=%v\ndefault=%v\n", r.ServerName,
 		strings.Join(r.ServerAliases, ","), r.IsVirtualHost, r.IsDefaultVhost)

@@ -1358,7 +1358,7 @@ const ProtobufCMessageDescriptor gobridge__v1__server__descriptor =
   (ProtobufCMessageInit) gobridge__v1__server__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__request__field_descriptors[45] =
+static const ProtobufCFieldDescriptor gobridge__v1__request__field_descriptors[46] =
 {
   {
     "method",
@@ -1900,6 +1900,18 @@ static const ProtobufCFieldDescriptor gobridge__v1__request__field_descriptors[4
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "files",
+    46,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Request, files),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__request__field_indices_by_name[] = {
   42,   /* field[42] = allowed_methods */
@@ -1915,6 +1927,7 @@ static const unsigned gobridge__v1__request__field_indices_by_name[] = {
   14,   /* field[14] = content_type */
   36,   /* field[36] = err_headers_out */
   7,   /* field[7] = filename */
+  45,   /* field[45] = files */
   13,   /* field[13] = handler */
   16,   /* field[16] = has_body */
   9,   /* field[9] = headers_in */
@@ -1951,7 +1964,7 @@ static const unsigned gobridge__v1__request__field_indices_by_name[] = {
 static const ProtobufCIntRange gobridge__v1__request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 45 }
+  { 0, 46 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__request__descriptor =
 {
@@ -1961,7 +1974,7 @@ const ProtobufCMessageDescriptor gobridge__v1__request__descriptor =
   "Gobridge__V1__Request",
   "gobridge.v1",
   sizeof(Gobridge__V1__Request),
-  45,
+  46,
   gobridge__v1__request__field_descriptors,
   gobridge__v1__request__field_indices_by_name,
   1,  gobridge__v1__request__number_ranges,
@@ -2210,7 +2223,7 @@ const ProtobufCMessageDescriptor gobridge__v1__mutation__descriptor =
   (ProtobufCMessageInit) gobridge__v1__mutation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue gobridge__v1__field_update__field__enum_values_by_number[16] =
+static const ProtobufCEnumValue gobridge__v1__field_update__field__enum_values_by_number[17] =
 {
   { "FIELD_UNSPECIFIED", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_UNSPECIFIED", 0 },
   { "FIELD_FILENAME", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_FILENAME", 1 },
@@ -2228,11 +2241,12 @@ static const ProtobufCEnumValue gobridge__v1__field_update__field__enum_values_b
   { "FIELD_CANONICAL_FILENAME", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CANONICAL_FILENAME", 13 },
   { "FIELD_ALLOWED_METHODS", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ALLOWED_METHODS", 14 },
   { "FIELD_MTIME", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_MTIME", 15 },
+  { "FIELD_GOBRIDGE_HANDLER", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_GOBRIDGE_HANDLER", 16 },
 };
 static const ProtobufCIntRange gobridge__v1__field_update__field__value_ranges[] = {
-{0, 0},{0, 16}
+{0, 0},{0, 17}
 };
-static const ProtobufCEnumValueIndex gobridge__v1__field_update__field__enum_values_by_name[16] =
+static const ProtobufCEnumValueIndex gobridge__v1__field_update__field__enum_values_by_name[17] =
 {
   { "FIELD_ALLOWED_METHODS", 14 },
   { "FIELD_ARGS", 4 },
@@ -2242,6 +2256,7 @@ static const ProtobufCEnumValueIndex gobridge__v1__field_update__field__enum_val
   { "FIELD_CONTENT_LANGUAGES", 8 },
   { "FIELD_CONTENT_TYPE", 6 },
   { "FIELD_FILENAME", 1 },
+  { "FIELD_GOBRIDGE_HANDLER", 16 },
   { "FIELD_HANDLER", 5 },
   { "FIELD_MTIME", 15 },
   { "FIELD_NO_CACHE", 12 },
@@ -2258,9 +2273,9 @@ const ProtobufCEnumDescriptor gobridge__v1__field_update__field__descriptor =
   "Field",
   "Gobridge__V1__FieldUpdate__Field",
   "gobridge.v1",
-  16,
+  17,
   gobridge__v1__field_update__field__enum_values_by_number,
-  16,
+  17,
   gobridge__v1__field_update__field__enum_values_by_name,
   1,
   gobridge__v1__field_update__field__value_ranges,
@@ -3297,7 +3312,7 @@ const ProtobufCMessageDescriptor gobridge__v1__sub_request_result__descriptor =
   (ProtobufCMessageInit) gobridge__v1__sub_request_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__handle_response__field_descriptors[10] =
+static const ProtobufCFieldDescriptor gobridge__v1__handle_response__field_descriptors[11] =
 {
   {
     "logs",
@@ -3419,6 +3434,18 @@ static const ProtobufCFieldDescriptor gobridge__v1__handle_response__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "mutations",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Gobridge__V1__HandleResponse, n_mutations),
+    offsetof(Gobridge__V1__HandleResponse, mutations),
+    &gobridge__v1__mutation__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__handle_response__field_indices_by_name[] = {
   2,   /* field[2] = body */
@@ -3428,6 +3455,7 @@ static const unsigned gobridge__v1__handle_response__field_indices_by_name[] = {
   1,   /* field[1] = head */
   6,   /* field[6] = internal_redirect */
   0,   /* field[0] = logs */
+  10,   /* field[10] = mutations */
   4,   /* field[4] = read_body */
   7,   /* field[7] = send_file */
   8,   /* field[8] = sub_request */
@@ -3435,7 +3463,7 @@ static const unsigned gobridge__v1__handle_response__field_indices_by_name[] = {
 static const ProtobufCIntRange gobridge__v1__handle_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__handle_response__descriptor =
 {
@@ -3445,7 +3473,7 @@ const ProtobufCMessageDescriptor gobridge__v1__handle_response__descriptor =
   "Gobridge__V1__HandleResponse",
   "gobridge.v1",
   sizeof(Gobridge__V1__HandleResponse),
-  10,
+  11,
   gobridge__v1__handle_response__field_descriptors,
   gobridge__v1__handle_response__field_indices_by_name,
   1,  gobridge__v1__handle_response__number_ranges,

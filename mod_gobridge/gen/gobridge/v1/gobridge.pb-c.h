@@ -148,7 +148,17 @@ typedef enum _Gobridge__V1__FieldUpdate__Field {
   /*
    * decimal microseconds since the epoch: ap_update_mtime
    */
-  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_MTIME = 15
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_MTIME = 15,
+  /*
+   * The GoBridgePlugin that serves the content: r->handler becomes
+   * "gobridge" and that plugin alone answers, whatever GoBridgeHandler or
+   * GoBridgePhases say. A name no GoBridgePlugin declares fails the
+   * request (500).
+   */
+  /*
+   * then ap_set_last_modified (Last-Modified, never in the future)
+   */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_GOBRIDGE_HANDLER = 16
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GOBRIDGE__V1__FIELD_UPDATE__FIELD)
 } Gobridge__V1__FieldUpdate__Field;
 typedef enum _Gobridge__V1__SubRequest__Kind {
@@ -441,7 +451,8 @@ struct  Gobridge__V1__Request
    */
   ProtobufCBinaryData log_id;
   /*
-   * the <Location>/<Directory> the options come from
+   * The <Location>/<Directory> (or .htaccess directory) whose configuration
+   * applies; for a <Files>/<FilesMatch> section, the one around it.
    */
   ProtobufCBinaryData location;
   Gobridge__V1__Connection *connection;
@@ -535,10 +546,16 @@ struct  Gobridge__V1__Request
    * empty otherwise.
    */
   ProtobufCBinaryData remote_host;
+  /*
+   * The <Files>/<FilesMatch> pattern when such a section holds the
+   * configuration that applies (location is then the section around it);
+   * empty otherwise.
+   */
+  ProtobufCBinaryData files;
 };
 #define GOBRIDGE__V1__REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__request__descriptor) \
-    , {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, 0,NULL, {0,NULL}, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL, {0,NULL}, {0,NULL}, {0,NULL}, NULL, NULL, 0,NULL, 0,NULL, 0, 0, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0,NULL, 0, 0, {0,NULL}, 0,NULL, 0,NULL, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL, {0,NULL}, {0,NULL} }
+    , {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, 0,NULL, {0,NULL}, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL, {0,NULL}, {0,NULL}, {0,NULL}, NULL, NULL, 0,NULL, 0,NULL, 0, 0, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0,NULL, 0, 0, {0,NULL}, 0,NULL, 0,NULL, 0, {0,NULL}, {0,NULL}, 0, 0, 0,NULL, {0,NULL}, {0,NULL}, {0,NULL} }
 
 
 /*
@@ -950,10 +967,19 @@ struct  Gobridge__V1__HandleResponse
    * requests get an empty chunk with body_eof.
    */
   protobuf_c_boolean discard_body;
+  /*
+   * Changes to r->notes and r->subprocess_env (Request.SetNote/SetEnv),
+   * applied in order when the message arrives, with the phases' checks
+   * (key an HTTP token, value without control characters but HTAB); any
+   * other table is a protocol error. Later phases (the log phase) and
+   * modules (mod_log_config's %{key}n and %{key}e) see them.
+   */
+  size_t n_mutations;
+  Gobridge__V1__Mutation **mutations;
 };
 #define GOBRIDGE__V1__HANDLE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__handle_response__descriptor) \
-    , 0,NULL, NULL, {0,NULL}, 0, 0, NULL, {0,NULL}, NULL, NULL, 0 }
+    , 0,NULL, NULL, {0,NULL}, 0, 0, NULL, {0,NULL}, NULL, NULL, 0, 0,NULL }
 
 
 /* Gobridge__V1__Pair methods */
