@@ -40,16 +40,21 @@ type PluginSpec struct {
 	Args []string
 	// Line is the spec line the plugin was declared on (0 if not parsed).
 	Line int
+	// Build identifies the binary as httpd's parent saw it (device, inode,
+	// size, mtime): a different Build is a new build of the plugin, which
+	// a reload starts in place of the running one. "" when unknown.
+	Build string
 	// Uses are the directives of httpd.conf that name the plugin, in the
 	// order httpd read them: what gobridged checks against the plugin's
 	// Describe answer at start. Equal ignores them.
 	Uses []Use
 }
 
-// Equal reports whether p and q run the same process: same name, path and
-// arguments. Reload keeps a running plugin untouched when they are equal.
+// Equal reports whether p and q run the same process: same name, path,
+// arguments and build. Reload keeps a running plugin untouched when they
+// are equal.
 func (p PluginSpec) Equal(q PluginSpec) bool {
-	return p.Name == q.Name && p.Path == q.Path && slices.Equal(p.Args, q.Args)
+	return p.Name == q.Name && p.Path == q.Path && slices.Equal(p.Args, q.Args) && p.Build == q.Build
 }
 
 // ReadSpec reads and validates the spec file at path.
@@ -71,10 +76,11 @@ func ReadSpec(path string) (*Spec, error) {
 // starting with '#' are ignored; the record types are
 //
 //	plugin<TAB>NAME<TAB>/abs/path/to/binary[<TAB>ARG]...
+//	build<TAB>NAME<TAB>IDENTITY
 //	use<TAB>NAME<TAB>DIRECTIVE<TAB>FILE<TAB>LINE
 //
-// A use record names a plugin declared by a plugin record (before or after
-// it); one naming no declared plugin is ignored.
+// Build and use records name a plugin declared by a plugin record (before
+// or after them); one naming no declared plugin is ignored.
 // Any problem is reported as a *SpecError naming the line.
 func ParseSpec(r io.Reader) (*Spec, error) {
 	sc := bufio.NewScanner(r)
@@ -82,6 +88,7 @@ func ParseSpec(r io.Reader) (*Spec, error) {
 	sc.Split(scanLF)
 	var s Spec
 	uses := make(map[string][]Use)
+	builds := make(map[string]string)
 	line := 0
 	for sc.Scan() {
 		line++
@@ -99,9 +106,15 @@ func ParseSpec(r io.Reader) (*Spec, error) {
 			}
 			uses[name] = append(uses[name], u)
 			continue
+		case "build":
+			if len(fields) != 3 || fields[2] == "" || strings.ContainsAny(fields[2], "\r\x00") {
+				return nil, &SpecError{Line: line, Msg: "build record needs a name and an identity: build<TAB>NAME<TAB>IDENTITY"}
+			}
+			builds[fields[1]] = fields[2]
+			continue
 		default:
 			return nil, &SpecError{Line: line, Msg: fmt.Sprintf(
-				"unknown record type %q: the record types are \"plugin\" and \"use\" (the spec is written by mod_gobridge; is gobridged older than the module?)",
+				"unknown record type %q: the record types are \"plugin\", \"build\" and \"use\" (the spec is written by mod_gobridge; is gobridged older than the module?)",
 				fields[0])}
 		}
 		if len(fields) < 3 {
@@ -124,6 +137,7 @@ func ParseSpec(r io.Reader) (*Spec, error) {
 	}
 	for i := range s.Plugins {
 		s.Plugins[i].Uses = uses[s.Plugins[i].Name]
+		s.Plugins[i].Build = builds[s.Plugins[i].Name]
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err

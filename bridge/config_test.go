@@ -39,6 +39,9 @@ func TestParseSpec(t *testing.T) {
 			want: []PluginSpec{{Name: "a", Path: "/a", Line: 2, Uses: []Use{
 				{Directive: "GoBridgeHandler", File: "/etc/h.conf", Line: 3},
 				{Directive: "GoBridgeFixupHandler", File: "/etc/x y.conf", Line: 12}}}}},
+		{name: "build", in: "plugin\ta\t/a\nbuild\ta\t2049:1234:5000:1733500000000000\n",
+			want: []PluginSpec{{Name: "a", Path: "/a", Line: 1, Build: "2049:1234:5000:1733500000000000"}}},
+		{name: "build without identity", in: "plugin\ta\t/a\nbuild\ta\n", wantErr: ":2: build record needs a name and an identity"},
 		{name: "use without line", in: "plugin\ta\t/a\nuse\ta\tRequire\t/etc/h.conf\n", wantErr: ":2: use record needs 4 TAB-separated fields"},
 		{name: "use with a bad line", in: "use\ta\tRequire\t/etc/h.conf\tx\n", wantErr: `:1: use record: line "x" is not a number`},
 	}
@@ -55,7 +58,7 @@ func TestParseSpec(t *testing.T) {
 				t.Fatalf("ParseSpec(%q) error = %v; want nil", trunc(tt.in), err)
 			}
 			if !slices.EqualFunc(got.Plugins, tt.want, func(a, b PluginSpec) bool {
-				return a.Equal(b) && a.Line == b.Line && slices.Equal(a.Uses, b.Uses)
+				return a.Equal(b) && a.Line == b.Line && slices.Equal(a.Uses, b.Uses) && a.Build == b.Build
 			}) {
 				t.Errorf("ParseSpec(%q) = %+v; want %+v", trunc(tt.in), got.Plugins, tt.want)
 			}
@@ -78,6 +81,7 @@ func TestPluginSpecEqual(t *testing.T) {
 	}{
 		{PluginSpec{Name: "a", Path: "/a", Args: []string{"x"}, Line: 7}, true},
 		{PluginSpec{Name: "a", Path: "/a", Args: []string{"x"}, Uses: []Use{{Directive: "Require", File: "/h", Line: 2}}}, true},
+		{PluginSpec{Name: "a", Path: "/a", Args: []string{"x"}, Build: "1:2:3:4"}, false},
 		{PluginSpec{Name: "a", Path: "/a", Args: []string{"y"}}, false},
 		{PluginSpec{Name: "a", Path: "/a"}, false},
 		{PluginSpec{Name: "a", Path: "/b", Args: []string{"x"}}, false},

@@ -201,11 +201,13 @@ func (s *Supervisor) spawnLocked(ps []PluginSpec) ([]*managed, error) {
 	return ms, nil
 }
 
-// Reload re-reads the spec and reconciles: plugins whose name, path and
-// arguments are unchanged keep running untouched; changed ones are started
-// anew, and once the new process's start attempt ended (published, or
-// failed and being retried) the old one is stopped gracefully; removed ones
-// are stopped. An invalid spec changes nothing and is returned.
+// Reload re-reads the spec and reconciles: plugins whose name, path,
+// arguments and build are unchanged keep running untouched; changed ones
+// are started anew (blue/green): once the new process is up and published,
+// the old one is stopped gracefully. If the new process does not start,
+// the old one keeps serving and the error is logged; the next Reload tries
+// again. Removed plugins are stopped. An invalid spec changes nothing and
+// is returned.
 func (s *Supervisor) Reload() error {
 	s.op.Lock()
 	defer s.op.Unlock()
@@ -223,6 +225,7 @@ func (s *Supervisor) Reload() error {
 
 	s.mu.Lock()
 	var changed, retire []*managed
+	replacing := make(map[string]*managed)
 	keep := make(map[string]bool, len(spec.Plugins))
 	var fresh []PluginSpec
 	for _, p := range spec.Plugins {
@@ -233,7 +236,7 @@ func (s *Supervisor) Reload() error {
 			m.setUses(p.Uses)
 			continue
 		case m != nil:
-			changed = append(changed, m)
+			replacing[p.Name] = m
 		}
 		fresh = append(fresh, p)
 	}
@@ -253,14 +256,45 @@ func (s *Supervisor) Reload() error {
 	if err != nil {
 		return err
 	}
+	failed := 0
 	for _, m := range started {
 		<-m.first
+		old := replacing[m.spec.Name]
+		switch {
+		case old == nil:
+		case m.status().PID != 0:
+			changed = append(changed, old)
+		default:
+			s.keepOld(old, m)
+			failed++
+		}
 	}
 	retire = append(changed, removed...)
 	stopAll(retire)
 	s.log.Info("spec reloaded", "unchanged", len(spec.Plugins)-len(started),
-		"started", len(started)-len(changed), "replaced", len(changed), "removed", len(removed))
+		"started", len(started)-len(replacing), "replaced", len(changed), "kept", failed, "removed", len(removed))
 	return nil
+}
+
+// keepOld puts old back in place of its replacement, whose first start
+// failed: the new process is given up, the old one stays published.
+func (s *Supervisor) keepOld(old, m *managed) {
+	m.requestStop()
+	<-m.done
+	s.mu.Lock()
+	if s.plugins[m.spec.Name] == m {
+		s.plugins[m.spec.Name] = old
+	}
+	s.mu.Unlock()
+	st := old.status()
+	if st.Socket != "" {
+		// The new process may have been up for a moment and published.
+		if err := s.reg.Publish(old.spec.Name, st.Socket); err != nil {
+			s.log.Error(fmt.Sprintf("plugin %q: re-publishing the running process: %v", old.spec.Name, err), "pid", st.PID)
+		}
+	}
+	s.log.Error(fmt.Sprintf("plugin %q: the new build or configuration did not start (see the line before); the running process keeps serving until the next reload", old.spec.Name),
+		"pid", st.PID, "path", m.spec.Path)
 }
 
 // Stop stops every plugin (in reverse spec order, concurrently: SIGTERM,

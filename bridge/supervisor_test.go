@@ -114,6 +114,9 @@ func (f *fixture) writeSpec(plugins ...PluginSpec) {
 	b.WriteString("# written by the test\n")
 	for _, p := range plugins {
 		b.WriteString(strings.Join(append([]string{"plugin", p.Name, p.Path}, p.Args...), "\t") + "\n")
+		if p.Build != "" {
+			fmt.Fprintf(&b, "build\t%s\t%s\n", p.Name, p.Build)
+		}
 		for _, u := range p.Uses {
 			fmt.Fprintf(&b, "use\t%s\t%s\t%s\t%d\n", p.Name, u.Directive, u.File, u.Line)
 		}
@@ -424,6 +427,63 @@ func TestSupervisorReload(t *testing.T) {
 	}
 	if err := f.sup.Reload(); !errors.Is(err, ErrStopped) {
 		t.Errorf("Reload() after Stop = %v; want ErrStopped", err)
+	}
+	checkNoLeaks(t)
+}
+
+// TestSupervisorReloadNewBuild: a new build of a plugin (same name, path
+// and arguments) replaces the running process blue/green; a new build or
+// configuration that does not start leaves the running process serving and
+// published, and a later reload tries again.
+func TestSupervisorReloadNewBuild(t *testing.T) {
+	p := fake("a", bridgetest.ModeServe)
+	p.Build = "1:100:5000:1"
+	f := newFixture(t, Options{}, p)
+	if err := f.sup.Start(); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	first, _ := f.mustDescribe("a")
+
+	p.Build = "1:101:5000:2"
+	f.writeSpec(p)
+	if err := f.sup.Reload(); err != nil {
+		t.Fatalf("Reload() = %v", err)
+	}
+	second, _ := f.mustDescribe("a")
+	if second == first {
+		t.Fatalf("Reload with a new build kept pid %d; want a new process", first)
+	}
+	waitFor(t, 5*time.Second, "the old build's process gone", func() bool { return !alive(first) })
+
+	// The same binary path now exits before its handshake (a broken build).
+	broken := fake("a", bridgetest.ModeExit)
+	broken.Build = "1:102:4000:3"
+	f.writeSpec(broken)
+	if err := f.sup.Reload(); err != nil {
+		t.Fatalf("Reload(broken build) = %v", err)
+	}
+	if pid, _ := f.mustDescribe("a"); pid != second {
+		t.Errorf("after a broken build, Describe through a.sock reached pid %d; want the running %d", pid, second)
+	}
+	if st := f.status("a"); st.PID != second {
+		t.Errorf("status(a).PID = %d after a broken build; want %d", st.PID, second)
+	}
+	want := `plugin "a": the new build or configuration did not start (see the line before); the running process keeps serving`
+	if !strings.Contains(f.logs.String(), want) {
+		t.Errorf("log has no line %q", want)
+	}
+
+	// Fixed: the next reload replaces it.
+	p.Build = "1:103:5000:4"
+	f.writeSpec(p)
+	if err := f.sup.Reload(); err != nil {
+		t.Fatalf("Reload(fixed build) = %v", err)
+	}
+	if pid, _ := f.mustDescribe("a"); pid == second {
+		t.Errorf("the fixed build did not replace pid %d", second)
+	}
+	if err := f.sup.Stop(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	checkNoLeaks(t)
 }

@@ -173,6 +173,25 @@ static void gb_bridge_spec_use(void *data, const char *plugin,
                      file, line);
 }
 
+/* A `build` record: the binary's identity now. A rebuilt binary (replaced
+ * or rewritten: another inode, size or mtime) changes the spec, so a
+ * graceful restart makes gobridged start the new build and retire the old
+ * process; an unchanged one keeps running. An unreadable binary gets no
+ * record (configtest already checked it exists). */
+static const char *gb_bridge_spec_build(apr_pool_t *p, const gb_plugin *pl)
+{
+    apr_finfo_t fi;
+
+    if (apr_stat(&fi, pl->binary, APR_FINFO_IDENT | APR_FINFO_SIZE
+                                  | APR_FINFO_MTIME, p) != APR_SUCCESS) {
+        return "";
+    }
+    return apr_psprintf(p, "build\t%s\t%lu:%lu:%" APR_OFF_T_FMT ":%"
+                        APR_TIME_T_FMT "\n", pl->name,
+                        (unsigned long)fi.device, (unsigned long)fi.inode,
+                        fi.size, fi.mtime);
+}
+
 static const char *gb_bridge_spec(apr_pool_t *p, gb_srv_conf *conf)
 {
     apr_array_header_t *parts = apr_array_make(p, 16, sizeof(const char *));
@@ -191,6 +210,7 @@ static const char *gb_bridge_spec(apr_pool_t *p, gb_srv_conf *conf)
                             NULL);
         }
         APR_ARRAY_PUSH(parts, const char *) = "\n";
+        APR_ARRAY_PUSH(parts, const char *) = gb_bridge_spec_build(p, pl);
     }
     uses.p = p;
     uses.parts = parts;

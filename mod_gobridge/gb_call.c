@@ -55,6 +55,7 @@ struct gb_call {
     apr_status_t err;           /* sticky transport/protocol failure */
     int cancelled;
     int headers;                /* headers and trailers received */
+    int got_data;               /* a DATA frame came */
     apr_time_t deadline_at;     /* when grpc-timeout runs out, 0: none */
 };
 
@@ -160,6 +161,7 @@ static apr_status_t gb_call_on_data(gb_h2_stream *st, const unsigned char *data,
     gb_call *call = st->ctx;
     apr_status_t rv;
 
+    call->got_data = 1;
     if (call->status.http_status != 200) {
         /* Not a gRPC response: the body is no message; status says why. */
         gb_h2_consume(call->h2, st, len);
@@ -434,6 +436,29 @@ apr_status_t gb_call_recv(gb_call *call, apr_pool_t *p,
     return APR_ECONNRESET;
 }
 
+gb_conn *gb_call_conn(const gb_call *call)
+{
+    return call->home;
+}
+
+gb_call_fate gb_call_fate_of(const gb_call *call)
+{
+    if (call->headers || call->got_data) {
+        return GB_CALL_SEEN;
+    }
+    /* nghttp2 closes the streams a GOAWAY left out with REFUSED_STREAM. */
+    if (call->st.closed && call->st.error_code == NGHTTP2_REFUSED_STREAM) {
+        return GB_CALL_REFUSED;
+    }
+    if (call->err == APR_ECONNRESET) {
+        /* A connection the plugin accepted but never served (its listener
+         * closed as it stopped) is reset without a word. */
+        return gb_h2_heard(call->h2) ? GB_CALL_LOST_UNANSWERED
+                                     : GB_CALL_REFUSED;
+    }
+    return GB_CALL_SEEN;
+}
+
 gb_conn *gb_call_take_conn(gb_call *call)
 {
     gb_conn *c = call->home;
@@ -502,7 +527,7 @@ apr_status_t gb_call_unary(gb_conn *c, apr_pool_t *p, const char *method,
                            const ProtobufCMessageDescriptor *resp_desc,
                            apr_interval_time_t timeout, apr_size_t max_message,
                            int *grpc_status, const char **grpc_message,
-                           ProtobufCMessage **out)
+                           ProtobufCMessage **out, gb_call_fate *fate)
 {
     apr_time_t deadline = apr_time_now() + timeout;
     ProtobufCMessage *resp = NULL, *extra = NULL;
@@ -534,10 +559,16 @@ apr_status_t gb_call_unary(gb_conn *c, apr_pool_t *p, const char *method,
                         APR_TIME_T_FMT "ms", __func__, call->plugin, method,
                         apr_time_as_msec(timeout));
         }
+        if (fate) {
+            *fate = gb_call_fate_of(call);
+        }
         gb_call_cancel(call);
         return rv;
     }
     *grpc_status = gb_call_status(call, grpc_message);
+    if (fate) {
+        *fate = gb_call_fate_of(call);
+    }
     gb_call_cancel(call);
     if (*grpc_status == GB_GRPC_OK) {
         if (!resp) {

@@ -64,6 +64,22 @@ apr_status_t gb_call_recv(gb_call *call, apr_pool_t *p,
  * none) and grpc-message (percent-decoded, NULL if none). */
 int gb_call_status(gb_call *call, const char **message);
 
+/* Whether the plugin saw a call that failed. A refused stream (RST_STREAM
+ * REFUSED_STREAM, or left out by a GOAWAY), or a connection lost before
+ * the plugin sent anything at all on it (not even its SETTINGS), was
+ * certainly not processed. A connection lost before anything came back on
+ * the stream most likely was not (a peer closing an idle connection), but
+ * a crash mid-call looks the same. */
+typedef enum {
+    GB_CALL_SEEN = 0,               /* answered, or fate unknown */
+    GB_CALL_REFUSED,                /* certainly not processed */
+    GB_CALL_LOST_UNANSWERED         /* connection lost, no answer */
+} gb_call_fate;
+gb_call_fate gb_call_fate_of(const gb_call *call);
+
+/* The connection the call was started on. */
+gb_conn *gb_call_conn(const gb_call *call);
+
 /* The connection the call was started on, handed out once (NULL after):
  * whoever takes it gives it back with gb_conn_release(). */
 gb_conn *gb_call_take_conn(gb_call *call);
@@ -74,12 +90,13 @@ void gb_call_cancel(gb_call *call);
 
 /* Convenience for unary calls: start, send req with end_stream, receive one
  * message and the trailers. On APR_SUCCESS *grpc_status is set and *out is
- * set when grpc_status is GB_GRPC_OK. */
+ * set when grpc_status is GB_GRPC_OK. *fate (if not NULL) tells whether
+ * the plugin saw a call that failed (gb_call_fate_of()). */
 apr_status_t gb_call_unary(gb_conn *c, apr_pool_t *p, const char *method,
                            const ProtobufCMessage *req,
                            const ProtobufCMessageDescriptor *resp_desc,
                            apr_interval_time_t timeout, apr_size_t max_message,
                            int *grpc_status, const char **grpc_message,
-                           ProtobufCMessage **out);
+                           ProtobufCMessage **out, gb_call_fate *fate);
 
 #endif /* GB_CALL_H */

@@ -25,6 +25,7 @@ struct gb_conn {
     gb_h2_session *h2;
     unsigned long id;
     int poisoned;
+    int reused;                 /* came from the idle stack this time */
     gb_conn *next;              /* in the idle stack */
 };
 
@@ -210,8 +211,6 @@ apr_status_t gb_conn_acquire(request_rec *r, gb_endpoint *ep,
                              apr_interval_time_t connect_timeout,
                              gb_conn **out)
 {
-    apr_status_t rv;
-
     if (!gb_reg) {
         GB_LOG(r, NULL, APLOG_ERR, APR_EINIT, GB_APLOGNO(0114)
                "%s: no connection registry in this process (child_init "
@@ -239,6 +238,7 @@ apr_status_t gb_conn_acquire(request_rec *r, gb_endpoint *ep,
             GB_LOG(r, gb_reg->s, APLOG_TRACE2, APR_SUCCESS,
                    "gb_conn(%s-%lu): reusing idle connection", ep->plugin,
                    c->id);
+            c->reused = 1;
             *out = c;
             return APR_SUCCESS;
         }
@@ -247,6 +247,18 @@ apr_status_t gb_conn_acquire(request_rec *r, gb_endpoint *ep,
                __func__, c->id, ep->plugin,
                gb_h2_got_goaway(c->h2) ? "GOAWAY" : "closed by peer");
         gb_conn_close(c);
+    }
+    return gb_conn_acquire_new(r, ep, connect_timeout, out);
+}
+
+apr_status_t gb_conn_acquire_new(request_rec *r, gb_endpoint *ep,
+                                 apr_interval_time_t connect_timeout,
+                                 gb_conn **out)
+{
+    apr_status_t rv;
+
+    if (!gb_reg) {
+        return APR_EINIT;
     }
     rv = gb_conn_open(r, ep, connect_timeout, out);
     if (rv == APR_SUCCESS) {
@@ -291,6 +303,11 @@ struct gb_h2_session *gb_conn_session(gb_conn *c)
 unsigned long gb_conn_id(gb_conn *c)
 {
     return c->id;
+}
+
+int gb_conn_reused(const gb_conn *c)
+{
+    return c->reused;
 }
 
 void gb_conn_poison(gb_conn *c)

@@ -41,6 +41,16 @@ apr_status_t gb_conn_acquire(request_rec *r, gb_endpoint *ep,
                              apr_interval_time_t connect_timeout,
                              gb_conn **out);
 
+/* Borrows a new connection to ep, leaving the idle ones alone: for sending
+ * again a call that an idle connection's peer never saw. */
+apr_status_t gb_conn_acquire_new(request_rec *r, gb_endpoint *ep,
+                                 apr_interval_time_t connect_timeout,
+                                 gb_conn **out);
+
+/* Whether c came from the idle pool rather than a new connect: its peer
+ * may have closed it since (a plugin stopping or replaced). */
+int gb_conn_reused(const gb_conn *c);
+
 /* Returns a borrowed connection; a call on it must have ended (or been
  * cancelled) first. reusable=0 closes it (after a protocol error, a
  * cancelled stream that left the session in doubt, or GOAWAY). A

@@ -123,7 +123,7 @@ static int gb_filter_open(gb_filter_ctx *ctx)
     apr_pool_tag(ctx->mp, "gobridge (filter message)");
     ctx->timeout = gb_config_timeout(ctx->d);
     rv = gb_rpc_open(r, ctx->d, ctx->plugin, ctx->pool, GB_METHOD_FILTER, 0,
-                     &ctx->call, &outcome);
+                     0, &ctx->call, &outcome);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0321)
                       "%s: cannot reach the plugin for the %s filter at %s; "

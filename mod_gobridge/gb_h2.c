@@ -27,6 +27,7 @@ struct gb_h2_session {
     const char *plugin;
     unsigned long id;
     int goaway;                 /* peer sent GOAWAY: no new streams */
+    int heard;                  /* a frame came from the peer */
     int broken;                 /* I/O or protocol failure: close it */
     unsigned char *rbuf;
     unsigned char *wbuf;        /* GB_H2_WRITE_BUF, see gb_h2_flush */
@@ -106,6 +107,7 @@ static int gb_h2_on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
     gb_h2_session *h = user_data;
 
     (void)ngh;
+    h->heard = 1;
     switch (frame->hd.type) {
     case NGHTTP2_GOAWAY:
         h->goaway = 1;
@@ -553,4 +555,9 @@ int gb_h2_usable(gb_h2_session *h)
 int gb_h2_got_goaway(gb_h2_session *h)
 {
     return h->goaway;
+}
+
+int gb_h2_heard(gb_h2_session *h)
+{
+    return h->heard;
 }

@@ -92,4 +92,8 @@ int gb_h2_check_idle(gb_h2_session *h);
 int gb_h2_usable(gb_h2_session *h);
 int gb_h2_got_goaway(gb_h2_session *h);
 
+/* Whether any frame came from the peer on this connection. A server sends
+ * its SETTINGS before it reads a request: nothing heard, nothing served. */
+int gb_h2_heard(gb_h2_session *h);
+
 #endif /* GB_H2_H */

@@ -39,6 +39,8 @@
 
 /* "keep going" from the loop helpers; DECLINED is -1, so not that. */
 #define GB_GO_ON         (-1000)
+/* The plugin never saw the call: open it again on a new connection. */
+#define GB_RESEND        (-1001)
 
 #define GB_PREFETCH_MAX  (64 * 1024)
 /* The SDK asks for at most 256 KiB; a greedy plugin gets no more than 1 MiB
@@ -66,6 +68,8 @@ typedef struct {
     int passed;             /* body or a flush went to the output filters */
     int body_taken;         /* body read past the prefetch: a declining
                              * plugin cannot hand over to the next one */
+    int may_resend;         /* first attempt: a call the plugin did not
+                             * see may be opened again (GB_RESEND) */
     const char *redirect;   /* internal_redirect, in r->pool */
     const char *sf_path;    /* send_file, in r->pool */
     apr_off_t sf_offset;
@@ -801,6 +805,14 @@ static int gb_send_file(gb_handle_ctx *ctx)
     return AP_FILTER_ERROR;
 }
 
+/* Whether a failed call may be opened again: nothing of it reached the
+ * client, and gb_rpc_resendable() says so for r's method. */
+static int gb_may_resend(gb_handle_ctx *ctx)
+{
+    return ctx->may_resend && !ctx->committed
+           && gb_rpc_resendable(ctx->call, gb_rpc_idempotent(ctx->r));
+}
+
 static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
 {
     request_rec *r = ctx->r;
@@ -819,6 +831,9 @@ static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
         rv = gb_call_recv(ctx->call, mp,
                           &gobridge__v1__handle_response__descriptor,
                           ctx->timeout, (ProtobufCMessage **)&m);
+        if (rv != APR_SUCCESS && gb_may_resend(ctx)) {
+            return GB_RESEND;
+        }
         if (rv == APR_EOF) {
             const char *msg = NULL;
             int code = gb_call_status(ctx->call, &msg);
@@ -907,6 +922,43 @@ static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
     }
 }
 
+/* Opens the Handle call (on a new connection if fresh) and sends its first
+ * message. Returns GB_GO_ON, GB_RESEND, or the handler's result after
+ * logging why; ctx->call is NULL when no call was opened. */
+static int gb_handle_start(gb_handle_ctx *ctx, apr_pool_t *tmp,
+                           Gobridge__V1__HandleRequest *first, int fresh)
+{
+    request_rec *r = ctx->r;
+    gb_rpc_outcome outcome;
+    apr_status_t rv;
+
+    rv = gb_rpc_open(r, ctx->d, ctx->plugin, tmp, GB_METHOD_HANDLE, 0, fresh,
+                     &ctx->call, &outcome);
+    if (rv != APR_SUCCESS) {
+        ctx->call = NULL;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0042)
+                      "%s: cannot connect to %s; is gobridged running and "
+                      "the plugin healthy?", ctx->plugin,
+                      gb_rpc_socket(r->server, ctx->plugin));
+        return gb_rpc_http_status(r, outcome);
+    }
+    rv = gb_call_send(ctx->call, &first->base, 0, ctx->timeout);
+    ctx->body_eof_sent = first->body_eof;
+    /* APR_EOF: the plugin answered and ended the call before taking all of
+     * our message (e.g. a quick 413); its answer is waiting in the call. */
+    if (rv == APR_SUCCESS || rv == APR_EOF) {
+        return GB_GO_ON;
+    }
+    if (gb_may_resend(ctx)) {
+        return GB_RESEND;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0043)
+                  "%s: cannot start the Handle call", ctx->plugin);
+    gb_rpc_close(ctx->call, 0);
+    ctx->call = NULL;
+    return gb_rpc_http_status(r, gb_rpc_failed(rv));
+}
+
 /* What the module read of the request body before calling any plugin.
  * Kept for the whole handler, so that the next plugin of a GoBridgeHandler
  * list gets the same first message when one declines. */
@@ -924,9 +976,7 @@ static int gb_handle_one(request_rec *r, gb_dir_conf *d, const char *plugin,
     Gobridge__V1__HandleRequest first = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
     gb_handle_ctx ctx;
     apr_pool_t *tmp;
-    gb_rpc_outcome outcome;
-    apr_status_t rv;
-    int rc;
+    int rc, attempt;
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.r = r;
@@ -946,29 +996,28 @@ static int gb_handle_one(request_rec *r, gb_dir_conf *d, const char *plugin,
     }
     first.body_eof = ctx.body_eof_read;
 
-    rv = gb_rpc_open(r, ctx.d, ctx.plugin, tmp, GB_METHOD_HANDLE, 0,
-                     &ctx.call, &outcome);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0042)
-                      "%s: cannot connect to %s; is gobridged running and "
-                      "the plugin healthy?", ctx.plugin,
-                      gb_rpc_socket(r->server, ctx.plugin));
-        apr_pool_destroy(tmp);
-        return gb_rpc_http_status(r, outcome);
-    }
-    rv = gb_call_send(ctx.call, &first.base, 0, ctx.timeout);
-    ctx.body_eof_sent = first.body_eof;
-    /* APR_EOF: the plugin answered and ended the call before taking all of
-     * our message (e.g. a quick 413); its answer is waiting in the call. */
-    if (rv != APR_SUCCESS && rv != APR_EOF) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0043)
-                      "%s: cannot start the Handle call", ctx.plugin);
+    for (attempt = 0; ; attempt++) {
+        ctx.may_resend = attempt == 0;
+        rc = gb_handle_start(&ctx, tmp, &first, attempt > 0);
+        if (rc == GB_GO_ON) {
+            rc = gb_handle_loop(&ctx, tmp);
+        }
+        if (rc != GB_RESEND) {
+            break;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GB_APLOGNO(0189)
+                      "%s: the plugin did not take the request (%s); "
+                      "sending it again on a new connection", ctx.plugin,
+                      gb_call_fate_of(ctx.call) == GB_CALL_REFUSED
+                      ? "refused, or never served"
+                      : "pooled connection lost before it answered");
         gb_rpc_close(ctx.call, 0);
-        apr_pool_destroy(tmp);
-        return gb_rpc_http_status(r, gb_rpc_failed(rv));
+        ctx.call = NULL;
     }
-
-    rc = gb_handle_loop(&ctx, tmp);
+    if (!ctx.call) {
+        apr_pool_destroy(tmp);
+        return rc;
+    }
     *body_taken = ctx.body_taken;
     gb_rpc_close(ctx.call, ctx.clean);
     /* Transient buckets are set aside by now; the messages can go. */

@@ -49,8 +49,10 @@ static gb_rpc_outcome gb_rpc_unreachable(apr_status_t rv)
     return APR_STATUS_IS_TIMEUP(rv) ? GB_RPC_DOWN : gb_rpc_failed(rv);
 }
 
+/* An idle connection, or a new one when fresh is set. */
 static apr_status_t gb_rpc_acquire(request_rec *r, const gb_dir_conf *d,
-                                   const char *plugin, gb_conn **conn)
+                                   const char *plugin, int fresh,
+                                   gb_conn **conn)
 {
     gb_endpoint *ep = gb_rpc_endpoint(r->server, plugin);
 
@@ -58,7 +60,42 @@ static apr_status_t gb_rpc_acquire(request_rec *r, const gb_dir_conf *d,
         /* Refused at configtest; only a plugin gone since gets here. */
         return APR_NOTFOUND;
     }
-    return gb_conn_acquire(r, ep, gb_config_connect_timeout(d), conn);
+    return fresh ? gb_conn_acquire_new(r, ep, gb_config_connect_timeout(d),
+                                       conn)
+                 : gb_conn_acquire(r, ep, gb_config_connect_timeout(d), conn);
+}
+
+/* The rule of HTTP clients (RFC 9110 §9.2.2, Go's net/http): a request
+ * the server certainly did not process may always be sent again; one lost
+ * with its pooled connection before any answer, only if it may run twice. */
+static int gb_rpc_may_resend(gb_call_fate fate, const gb_conn *conn,
+                             int idempotent)
+{
+    switch (fate) {
+    case GB_CALL_REFUSED:
+        return 1;
+    case GB_CALL_LOST_UNANSWERED:
+        /* A plugin being stopped or replaced closes its idle connections;
+         * a crash mid-call looks the same, which only a request that may
+         * run twice survives. */
+        return idempotent && conn && gb_conn_reused(conn);
+    default:
+        return 0;
+    }
+}
+
+int gb_rpc_resendable(const gb_call *call, int idempotent)
+{
+    return gb_rpc_may_resend(gb_call_fate_of(call), gb_call_conn(call),
+                             idempotent);
+}
+
+int gb_rpc_idempotent(const request_rec *r)
+{
+    int m = r->method_number;
+
+    return m == M_GET || m == M_OPTIONS || m == M_TRACE || m == M_PUT
+           || m == M_DELETE;
 }
 
 static apr_status_t gb_rpc_cleanup(void *data)
@@ -70,12 +107,12 @@ static apr_status_t gb_rpc_cleanup(void *data)
 apr_status_t gb_rpc_open(request_rec *r, const gb_dir_conf *d,
                          const char *plugin, apr_pool_t *p,
                          const char *method, apr_interval_time_t deadline,
-                         gb_call **out, gb_rpc_outcome *outcome)
+                         int fresh, gb_call **out, gb_rpc_outcome *outcome)
 {
     gb_conn *conn;
     apr_status_t rv;
 
-    rv = gb_rpc_acquire(r, d, plugin, &conn);
+    rv = gb_rpc_acquire(r, d, plugin, fresh, &conn);
     if (rv != APR_SUCCESS) {
         *outcome = gb_rpc_unreachable(rv);
         return rv;
@@ -112,26 +149,43 @@ gb_rpc_outcome gb_rpc_unary(request_rec *r, const gb_dir_conf *d,
                             apr_interval_time_t timeout, gb_rpc_result *res,
                             ProtobufCMessage **out)
 {
+    gb_call_fate fate;
     gb_conn *conn;
     apr_status_t rv;
+    int attempt, resend;
 
-    memset(res, 0, sizeof(*res));
-    res->grpc_status = GB_GRPC_UNKNOWN;
-    *out = NULL;
     if (timeout <= 0) {
         timeout = gb_config_timeout(d);
     }
-    rv = gb_rpc_acquire(r, d, plugin, &conn);
-    if (rv != APR_SUCCESS) {
-        res->rv = rv;
-        return res->outcome = gb_rpc_unreachable(rv);
+    for (attempt = 0; ; attempt++) {
+        memset(res, 0, sizeof(*res));
+        res->grpc_status = GB_GRPC_UNKNOWN;
+        *out = NULL;
+        rv = gb_rpc_acquire(r, d, plugin, attempt > 0, &conn);
+        if (rv != APR_SUCCESS) {
+            res->rv = rv;
+            return res->outcome = gb_rpc_unreachable(rv);
+        }
+        res->connected = 1;
+        fate = GB_CALL_SEEN;
+        rv = gb_call_unary(conn, p, method, req, resp_desc, timeout,
+                           gb_config_max_message(d), &res->grpc_status,
+                           &res->grpc_message, out, &fate);
+        resend = attempt == 0
+                 && gb_rpc_may_resend(fate, conn, gb_rpc_idempotent(r));
+        /* A call that ended with trailers left the connection usable. */
+        gb_conn_release(conn, rv == APR_SUCCESS && !resend);
+        if (resend) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, GB_APLOGNO(0188)
+                          "%s: %s was %s; sending it again on a new "
+                          "connection", plugin, method,
+                          fate == GB_CALL_REFUSED ? "refused, or never served"
+                          : "lost with its pooled connection before any "
+                            "answer");
+            continue;
+        }
+        break;
     }
-    res->connected = 1;
-    rv = gb_call_unary(conn, p, method, req, resp_desc, timeout,
-                       gb_config_max_message(d), &res->grpc_status,
-                       &res->grpc_message, out);
-    /* A call that ended with trailers left the connection usable. */
-    gb_conn_release(conn, rv == APR_SUCCESS);
     if (rv != APR_SUCCESS) {
         res->rv = rv;
         return res->outcome = gb_rpc_failed(rv);

@@ -42,15 +42,25 @@ apr_status_t gb_rpc_post_config(apr_pool_t *pconf, server_rec *s);
 /* The socket a plugin is reached at (log lines). */
 const char *gb_rpc_socket(server_rec *s, const char *plugin);
 
-/* Borrows a connection to plugin and starts method on it, with d's
- * connect timeout and message bound; deadline > 0 is sent as grpc-timeout.
+/* Borrows a connection to plugin (a new one if fresh is set) and starts
+ * method on it, with d's connect timeout and message bound; deadline > 0
+ * is sent as grpc-timeout.
  * The call lives in p; if p goes before gb_rpc_close(), the call is
  * cancelled and its connection closed. On failure returns the error and
  * sets *outcome (GB_RPC_DOWN: the plugin could not be reached). */
 apr_status_t gb_rpc_open(request_rec *r, const gb_dir_conf *d,
                          const char *plugin, apr_pool_t *p,
                          const char *method, apr_interval_time_t deadline,
-                         gb_call **out, gb_rpc_outcome *outcome);
+                         int fresh, gb_call **out, gb_rpc_outcome *outcome);
+
+/* Whether a failed call may be opened again, on a new connection, with the
+ * same messages: the plugin certainly did not process it, or its pooled
+ * connection was lost before any answer and the request may run twice
+ * (idempotent). See gb_call_fate_of(). */
+int gb_rpc_resendable(const gb_call *call, int idempotent);
+
+/* Whether r's method may run twice (RFC 9110 §9.2.2). */
+int gb_rpc_idempotent(const request_rec *r);
 
 /* Ends call: cancels it if it is still running and gives its connection
  * back, for reuse if clean and the call ended at the transport level.
@@ -58,8 +68,10 @@ apr_status_t gb_rpc_open(request_rec *r, const gb_dir_conf *d,
 void gb_rpc_close(gb_call *call, int clean);
 
 /* One unary call within d's GoBridgeTimeout (timeout > 0 overrides it).
- * Returns the outcome, with the details in *res and the answer in *out
- * (only with GB_RPC_OK). */
+ * A call the plugin did not process is sent once more on a new connection
+ * (gb_rpc_resendable(), with r's method deciding idempotence): what a
+ * plugin being stopped or replaced leaves behind. Returns the outcome, with the details in *res and the
+ * answer in *out (only with GB_RPC_OK). */
 gb_rpc_outcome gb_rpc_unary(request_rec *r, const gb_dir_conf *d,
                             const char *plugin, apr_pool_t *p,
                             const char *method, const ProtobufCMessage *req,

@@ -646,8 +646,11 @@ func TestAuthFailsClosed(t *testing.T) {
 			if r.Status != 500 && r.Status != 503 {
 				t.Errorf("crash: %d; want 500 or 503", r.Status)
 			}
-			if !log.Contains("GB0262: authstub") {
-				t.Errorf("no GB0262 line naming the plugin")
+			// The call is lost with its pooled connection; for a GET it is
+			// sent once more (GB0188), and fails again: the restarting
+			// plugin is not there yet (GB0251) or crashes again (GB0262).
+			if !log.Contains("GB0262: authstub") && !log.Contains("GB0251: authstub") {
+				t.Errorf("no GB0262 or GB0251 line naming the plugin")
 			}
 			// Killed from outside, between calls: never a grant.
 			pids := e.ProcessesOf("authstub")

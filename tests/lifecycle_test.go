@@ -305,3 +305,120 @@ func TestGobridgedKilledIsRestarted(t *testing.T) {
 		e.ErrorLog().Check(t, "gobridged", "GB00", "GB01", "plugin echo")
 	})
 }
+
+// TestGracefulDeploysNewBuild replaces a plugin's binary in place (a new
+// file renamed over the old, as deploy tools do) and runs a graceful
+// restart, five times, under load: the new build serves afterwards, the old
+// process goes away, and no request fails or gets an answer from neither
+// build.
+func TestGracefulDeploysNewBuild(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		bin := filepath.Join(e.Root, "bin", "deploy")
+		deploy := func(from string) {
+			t.Helper()
+			b, err := os.ReadFile(e.Bin(from))
+			if err == nil {
+				err = os.WriteFile(bin+".new", b, 0o755)
+			}
+			if err == nil {
+				err = os.Rename(bin+".new", bin)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Two builds answering /d/pid differently: examples/hello greets,
+		// the echo plugin prints its pid.
+		builds := map[string]func(string) bool{
+			"hello": func(body string) bool { return strings.HasPrefix(body, "Hello") },
+			"echo": func(body string) bool {
+				_, err := strconv.Atoi(strings.TrimSpace(body))
+				return err == nil
+			},
+		}
+		deploy("hello")
+		e.SetConf(fmt.Sprintf("GoBridgePlugin deploy %s\n<Location /d>\n    GoBridgeHandler deploy\n</Location>\n", bin))
+		e.Start()
+
+		var ok, failed atomic.Int64
+		var firstErr atomic.Value
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					resp, err := c.Get(e.URL("/d/pid"))
+					if err != nil {
+						// A connection httpd closed unread while it
+						// restarted (see TestGracefulRestartLosesNoRequest):
+						// resend once.
+						resp, err = c.Get(e.URL("/d/pid"))
+					}
+					var body []byte
+					if err == nil {
+						body, err = io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if err == nil && (resp.StatusCode != 200 || !(builds["hello"](string(body)) || builds["echo"](string(body)))) {
+							err = fmt.Errorf("status %d, body %q", resp.StatusCode, body)
+						}
+					}
+					if err != nil {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, fmt.Sprintf("worker %d request %d: %v", w, i, err))
+						continue
+					}
+					ok.Add(1)
+				}
+			}(w)
+		}
+		flowing := func() {
+			t.Helper()
+			want := ok.Load() + 20
+			if !harness.WaitFor(60*time.Second, func() bool { return ok.Load() >= want || failed.Load() > 0 }) {
+				t.Errorf("the load stalled: %d requests succeeded, want %d", ok.Load(), want)
+			}
+		}
+		serving := func(name string) bool {
+			r, err := http.Get(e.URL("/d/pid"))
+			if err != nil {
+				return false
+			}
+			defer r.Body.Close()
+			b, _ := io.ReadAll(r.Body)
+			return r.StatusCode == 200 && builds[name](string(b))
+		}
+		flowing()
+		next := "echo"
+		for round := 1; round <= 5; round++ {
+			deploy(next)
+			e.Graceful()
+			if !harness.WaitFor(30*time.Second, func() bool { return serving(next) }) {
+				t.Fatalf("round %d: the %s build does not serve after the graceful restart\n%s", round, next, e.ErrorLog().Since())
+			}
+			flowing()
+			next = map[string]string{"echo": "hello", "hello": "echo"}[next]
+		}
+		close(stop)
+		wg.Wait()
+		if failed.Load() > 0 {
+			t.Errorf("%d of %d requests failed while new builds were deployed; first: %v",
+				failed.Load(), failed.Load()+ok.Load(), firstErr.Load())
+		}
+		if !serving("echo") {
+			t.Errorf("the last build (echo) does not serve")
+		}
+		if !harness.WaitFor(20*time.Second, func() bool { return len(e.ProcessesOf("deploy")) == 1 }) {
+			t.Errorf("plugin processes after five deploys: %v; want the last build's only", e.ProcessesOf("deploy"))
+		}
+		e.ErrorLog().Check(t, "AH00493", "AH00494", "AH00489")
+	})
+}

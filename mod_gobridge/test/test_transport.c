@@ -196,7 +196,7 @@ static apr_status_t phase(gb_conn *c, const char *uri, const char *args,
     req.request = &r;
     rv = gb_call_unary(c, pool, GB_METHOD_PHASE, &req.base,
                        &gobridge__v1__phase_response__descriptor, timeout,
-                       MIB, gs, gm, &out);
+                       MIB, gs, gm, &out, NULL);
     if (rv == APR_SUCCESS && *gs == GB_GRPC_OK) {
         Gobridge__V1__PhaseResponse *resp = (void *)out;
         ck_assert_int_eq(resp->result, GOBRIDGE__V1__RESULT__RESULT_OK);
@@ -272,7 +272,8 @@ START_TEST(unary_round_trip)
     ck_assert_int_eq(gb_call_unary(c, pool, GB_METHOD_DESCRIBE, &dreq.base,
                                    &gobridge__v1__describe_response__descriptor,
                                    5 * SEC, MIB, &gs, &gm,
-                                   (ProtobufCMessage **)&d), APR_SUCCESS);
+                                   (ProtobufCMessage **)&d, NULL),
+                     APR_SUCCESS);
     ck_assert_int_eq(gs, GB_GRPC_OK);
     ck_assert_ptr_nonnull(d);
     ck_assert_str_eq(gb_pb_strdup(pool, d->sdk_version), "grpcpeer");
