@@ -146,27 +146,36 @@ func (c *call) op(m *pb.HandleResponse, recv bool) (*pb.HandleRequest, error) {
 
 // serveStream runs h for one Handle stream.
 func serveStream(h Handler, st wire.Stream) error {
-	first, err := st.Recv()
+	m, err := st.Recv()
 	if err != nil {
 		return err
 	}
-	if first.GetRequest() == nil {
+	first := wire.HandleFirst{HasRequest: m.GetRequest() != nil, Body: m.GetBody(), BodyEOF: m.GetBodyEof()}
+	if first.HasRequest && len(first.Body) <= wire.MaxChunk {
+		first.Request = wire.DecodeRequest(m.GetRequest())
+	}
+	return serveFirst(h, st, &first)
+}
+
+// serveFirst runs h for a Handle stream whose first message was first.
+func serveFirst(h Handler, st wire.Stream, first *wire.HandleFirst) error {
+	if !first.HasRequest {
 		return status.Error(codes.InvalidArgument, "sdk: the first HandleRequest carries no request")
 	}
-	if len(first.GetBody()) > wire.MaxChunk {
-		return status.Errorf(codes.InvalidArgument, "sdk: first body chunk of %d bytes exceeds %d", len(first.GetBody()), wire.MaxChunk)
+	if len(first.Body) > wire.MaxChunk {
+		return status.Errorf(codes.InvalidArgument, "sdk: first body chunk of %d bytes exceeds %d", len(first.Body), wire.MaxChunk)
 	}
 	ctx := st.Context()
 	// One allocation for the per-call objects instead of one each.
 	cs := &callState{call: call{ctx: ctx, st: st}}
 	c := &cs.call
-	r := newRequest(wire.DecodeRequest(first.GetRequest()))
+	r := newRequest(first.Request)
 	r.ctx = ctx
 	r.call, r.body = c, &cs.body
 	cs.logh = requestLogHandler{q: &c.logs, level: requestLevel(), base: requestLogBase(r)}
 	r.logger = slog.New(&cs.logh)
 	body := &cs.body
-	*body = bodyReader{c: c, buf: first.GetBody(), eof: first.GetBodyEof() || !first.GetRequest().GetHasBody()}
+	*body = bodyReader{c: c, buf: first.Body, eof: first.BodyEOF || !first.Request.HasBody}
 	if body.eof && len(body.buf) == 0 {
 		r.Body = http.NoBody
 	} else {
@@ -175,7 +184,7 @@ func serveStream(h Handler, st wire.Stream) error {
 	w := &cs.w
 	*w = ResponseWriter{c: c, req: r, header: make(http.Header)}
 
-	err = w.finish(callHandler(h, w, r))
+	err := w.finish(callHandler(h, w, r))
 	c.mu.Lock()
 	c.gone = true
 	c.mu.Unlock()

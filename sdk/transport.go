@@ -1,13 +1,16 @@
 package sdk
 
 import (
+	"context"
 	"os"
 
 	"github.com/gobridge/gobridge/internal/leangrpc"
 	"github.com/gobridge/gobridge/internal/wire"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 // A plugin serves gRPC with two servers on go-plugin's one socket:
@@ -51,8 +54,64 @@ type both struct {
 func (b both) RegisterService(sd *grpc.ServiceDesc, impl any) {
 	b.gs.RegisterService(sd, impl)
 	if b.lean != nil {
+		if s, ok := impl.(*server); ok && sd.ServiceName == pb.GoBridge_ServiceDesc.ServiceName {
+			sd = s.leanDesc(sd)
+		}
 		b.lean.RegisterService(sd, impl)
 	}
+}
+
+// leanDesc is sd with the module's hot calls, Handle and Phase, handled by
+// code that decodes their messages from the raw bytes (wire.DecodeHandleFirst,
+// wire.DecodePhaseRequest): protobuf's generated decoding allocates every
+// field of the request snapshot, and it was most of a call's garbage.
+// grpc-go's server keeps the generated handlers, for every other client.
+func (s *server) leanDesc(sd *grpc.ServiceDesc) *grpc.ServiceDesc {
+	d := *sd
+	d.Methods = append([]grpc.MethodDesc(nil), sd.Methods...)
+	d.Streams = append([]grpc.StreamDesc(nil), sd.Streams...)
+	for i := range d.Methods {
+		if d.Methods[i].MethodName == "Phase" {
+			d.Methods[i].Handler = s.phaseRaw
+		}
+	}
+	for i := range d.Streams {
+		if d.Streams[i].StreamName == "Handle" {
+			d.Streams[i].Handler = s.handleRaw
+		}
+	}
+	return &d
+}
+
+// phaseRaw is the Phase method's handler on the lean server.
+func (s *server) phaseRaw(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+	var raw leangrpc.Raw
+	if err := dec(&raw); err != nil {
+		return nil, err
+	}
+	phase, req, err := wire.DecodePhaseRequest(raw.Data)
+	if err != nil {
+		return nil, leangrpc.UnmarshalError(err)
+	}
+	return runPhaseDecoded(ctx, s.phases, phase, req)
+}
+
+// handleRaw is the Handle stream's handler on the lean server.
+func (s *server) handleRaw(_ any, ss grpc.ServerStream) error {
+	if s.h == nil {
+		return status.Error(codes.Unimplemented, "sdk: this plugin has no content handler")
+	}
+	var raw leangrpc.Raw
+	if err := ss.RecvMsg(&raw); err != nil {
+		return err
+	}
+	first, err := wire.DecodeHandleFirst(raw.Data)
+	if err != nil {
+		return leangrpc.UnmarshalError(err)
+	}
+	// The wrapper the generated handler would pass: later messages (body
+	// chunks, sub-request answers) go through it, and sendLast knows it.
+	return serveFirst(s.h, &grpc.GenericServerStream[pb.HandleRequest, pb.HandleResponse]{ServerStream: ss}, &first)
 }
 
 // sendLast sends a Handle call's last message. On the lean server it waits

@@ -518,14 +518,32 @@ func (st *stream) RecvMsg(m any) error {
 	sinc, cinc := st.consumedLocked(int64(len(b)) + 5)
 	c.mu.Unlock()
 	c.queueWindowUpdates(st.id, sinc, cinc)
+	if r, ok := m.(*Raw); ok {
+		r.Data = b
+		return nil
+	}
 	pm, ok := m.(proto.Message)
 	if !ok {
 		return status.Errorf(codes.Internal, "leangrpc: %T is not a protobuf message", m)
 	}
 	if err := proto.Unmarshal(b, pm); err != nil {
-		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
+		return UnmarshalError(err)
 	}
 	return nil
+}
+
+// Raw receives a message still encoded: RecvMsg(&raw) sets Data to the
+// message's bytes, which the caller then owns. It lets a handler decode
+// its request without protobuf's generated code (internal/wire's raw
+// decoders), which allocates every field on its own.
+type Raw struct {
+	Data []byte
+}
+
+// UnmarshalError is the error a call ends with when its message cannot be
+// decoded, as grpc-go reports it; for handlers that decode Raw messages.
+func UnmarshalError(err error) error {
+	return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
 }
 
 // transportStream is st as grpc.ServerTransportStream, for grpc.SetHeader,
