@@ -34,8 +34,9 @@ type stream struct {
 	timer    *time.Timer
 
 	// Guarded by c.mu.
-	msgs       [][]byte // complete messages not yet read
-	hdr        [5]byte  // the message prefix being collected
+	msgs       [][]byte  // complete messages not yet read
+	msgs1      [1][]byte // msgs' first backing array: most calls have one message
+	hdr        [5]byte   // the message prefix being collected
 	hdrN       int
 	partial    []byte // the message being collected (cap = its length)
 	recvErr    error  // a message we refused; later bytes are dropped
@@ -185,10 +186,10 @@ func (c *conn) endStream(st *stream, err error) {
 		unread += int64(len(b)) + 5
 	}
 	unread += int64(st.hdrN + len(st.partial))
-	st.msgs, st.partial, st.pendingWU = nil, nil, 0
+	st.msgs, st.msgs1[0], st.partial, st.pendingWU = nil, nil, nil, 0
 	cinc := c.consumedLocked(unread)
 	st.ended = true
-	st.cancelLocked(status.Error(codes.Canceled, "leangrpc: the call is over"))
+	st.cancelLocked(errCallOver)
 	delete(c.streams, st.id)
 	closeNow := c.draining && len(c.streams) == 0
 	c.mu.Unlock()
@@ -258,6 +259,9 @@ func (st *stream) addData(p []byte) (discarded int64) {
 		st.partial = append(st.partial, p[:n]...)
 		p = p[n:]
 		if len(st.partial) == cap(st.partial) {
+			if st.msgs == nil {
+				st.msgs = st.msgs1[:0]
+			}
 			st.msgs = append(st.msgs, st.partial)
 			st.partial = nil
 		}
@@ -413,6 +417,10 @@ func (st *stream) SendMsgBuffered(m any) error { return st.send(m, false) }
 type Buffered interface {
 	SendMsgBuffered(m any) error
 }
+
+// errCallOver cancels a call's context when it has ended: one value for
+// every call, since a status error is never changed.
+var errCallOver = status.Error(codes.Canceled, "leangrpc: the call is over")
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
