@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -56,7 +57,7 @@ type stream struct {
 	headerSent      bool
 }
 
-func newStream(c *conn, id uint32, f *http2.MetaHeadersFrame) *stream {
+func newStream(c *conn, id uint32, ended bool, fields []hpack.HeaderField) *stream {
 	st := &stream{
 		c:       c,
 		id:      id,
@@ -65,9 +66,9 @@ func newStream(c *conn, id uint32, f *http2.MetaHeadersFrame) *stream {
 		wake:    make(chan struct{}, 1),
 	}
 	st.ts.st = st
-	st.recvClosed = f.StreamEnded()
+	st.recvClosed = ended
 	var md metadata.MD
-	for _, hf := range f.Fields {
+	for _, hf := range fields {
 		switch hf.Name {
 		case ":path":
 			st.path = hf.Value
