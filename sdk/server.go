@@ -238,7 +238,10 @@ func (w *ResponseWriter) finish(err error) error {
 		return status.Errorf(codes.Aborted, "sdk: %v", w.err)
 	}
 	if err == nil {
-		m := &pb.HandleResponse{Finish: &pb.Finish{Result: pb.Result_RESULT_OK}}
+		// One allocation for the message and its Finish.
+		lm := &lastMessage{fin: pb.Finish{Result: pb.Result_RESULT_OK}}
+		m := &lm.m
+		m.Finish = &lm.fin
 		switch {
 		case w.redirect != "":
 			m.InternalRedirect = []byte(w.redirect) // no head: httpd answers
@@ -288,6 +291,11 @@ func (w *ResponseWriter) finish(err error) error {
 	}
 	_, serr := c.send(&pb.HandleResponse{Finish: fin}, false)
 	return sendError(serr)
+}
+
+type lastMessage struct {
+	m   pb.HandleResponse
+	fin pb.Finish
 }
 
 // sendLocked sends m without taking pending logs again (they are in m).

@@ -101,17 +101,24 @@ func (s *server) handleRaw(_ any, ss grpc.ServerStream) error {
 	if s.h == nil {
 		return status.Error(codes.Unimplemented, "sdk: this plugin has no content handler")
 	}
-	var raw leangrpc.Raw
-	if err := ss.RecvMsg(&raw); err != nil {
+	// One allocation for the message and the stream wrapper.
+	l := &leanHandle{}
+	if err := ss.RecvMsg(&l.raw); err != nil {
 		return err
 	}
-	first, err := wire.DecodeHandleFirst(raw.Data)
+	first, err := wire.DecodeHandleFirst(l.raw.Data)
 	if err != nil {
 		return leangrpc.UnmarshalError(err)
 	}
 	// The wrapper the generated handler would pass: later messages (body
 	// chunks, sub-request answers) go through it, and sendLast knows it.
-	return serveFirst(s.h, &grpc.GenericServerStream[pb.HandleRequest, pb.HandleResponse]{ServerStream: ss}, &first)
+	l.gs.ServerStream = ss
+	return serveFirst(s.h, &l.gs, &first)
+}
+
+type leanHandle struct {
+	raw leangrpc.Raw
+	gs  grpc.GenericServerStream[pb.HandleRequest, pb.HandleResponse]
 }
 
 // sendLast sends a Handle call's last message. On the lean server it waits

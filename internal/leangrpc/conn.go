@@ -388,9 +388,30 @@ func (c *conn) await(st *stream, ready func() bool, winWait bool) error {
 		if winWait {
 			win = c.winWake
 		}
+		wake := st.wake
 		c.mu.Unlock()
+		if wake == nil {
+			// Most calls find the read token free (their stream runs on the
+			// reading goroutine) and what they wait for in the buffered
+			// bytes: they never need st.wake, which is made only when
+			// another goroutine reads.
+			select {
+			case <-c.rtok:
+				_, err := c.readFrame(false)
+				c.rtok <- struct{}{}
+				if err != nil {
+					return errConnClosed
+				}
+				continue
+			default:
+			}
+			c.mu.Lock()
+			st.wake = make(chan struct{}, 1)
+			c.mu.Unlock()
+			continue // look again: a wake-up before the channel existed was dropped
+		}
 		select {
-		case <-st.wake:
+		case <-wake:
 		case <-win:
 		case <-c.rtok:
 			_, err := c.readFrame(false)

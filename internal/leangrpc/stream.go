@@ -50,7 +50,7 @@ type stream struct {
 	cerr       error // why the call ended: a status error; nil while live
 	ctxErr     error // context.Canceled or DeadlineExceeded once cerr is set
 	done       chan struct{}
-	wake       chan struct{} // capacity 1: "look again"
+	wake       chan struct{} // capacity 1: "look again"; made by the first await that blocks
 
 	// Guarded by c.wmu.
 	header, trailer metadata.MD
@@ -63,7 +63,6 @@ func newStream(c *conn, id uint32, ended bool, fields []hpack.HeaderField) *stre
 		id:      id,
 		recvWin: int64(c.srv.opts.InitialWindowSize),
 		sendWin: c.peerInitWin,
-		wake:    make(chan struct{}, 1),
 	}
 	st.ts.st = st
 	st.recvClosed = ended
