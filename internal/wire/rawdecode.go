@@ -260,16 +260,40 @@ func decodeRequest(s string) (Request, error) {
 // field starts; ok is false for malformed bytes. Other wire types are
 // checked and skipped (next set, known false).
 func (d *reqDecoder) field(i, end int) (num protowire.Number, typ protowire.Type, v uint64, vs, ve, next int, ok bool) {
-	b := unsafe.Slice(unsafe.StringData(d.s[i:end]), end-i)
-	num, typ, n := consumeTag(b)
-	if n < 0 {
+	s := d.s[:end]
+	// One- and two-byte tags and lengths (nearly all of a snapshot's) are
+	// read here; protobuf's own decoder has the same shortcut.
+	var tag uint64
+	switch {
+	case i < len(s) && s[i] < 0x80:
+		tag = uint64(s[i])
+		i++
+	case i+1 < len(s) && s[i+1] < 0x80:
+		tag = uint64(s[i]&0x7f) | uint64(s[i+1])<<7
+		i += 2
+	default:
+		var n int
+		if tag, n = protowire.ConsumeVarint(unsafe.Slice(unsafe.StringData(s[i:]), len(s)-i)); n < 0 {
+			return 0, 0, 0, 0, 0, 0, false
+		}
+		i += n
+	}
+	if t := tag >> 3; t < uint64(protowire.MinValidNumber) || t > uint64(protowire.MaxValidNumber) {
 		return 0, 0, 0, 0, 0, 0, false
 	}
-	b = b[n:]
-	i += n
+	num, typ = protowire.Number(tag>>3), protowire.Type(tag&7)
+	if typ == protowire.BytesType && i < len(s) && s[i] < 0x80 {
+		l := int(s[i])
+		i++
+		if l > len(s)-i {
+			return 0, 0, 0, 0, 0, 0, false
+		}
+		return num, typ, 0, i, i + l, i + l, true
+	}
+	b := unsafe.Slice(unsafe.StringData(s[i:]), len(s)-i)
 	switch typ {
 	case protowire.VarintType:
-		v, n = protowire.ConsumeVarint(b)
+		v, n := protowire.ConsumeVarint(b)
 		if n < 0 {
 			return 0, 0, 0, 0, 0, 0, false
 		}
@@ -282,7 +306,8 @@ func (d *reqDecoder) field(i, end int) (num protowire.Number, typ protowire.Type
 		vs = i + n
 		return num, typ, 0, vs, vs + int(l), vs + int(l), true
 	}
-	if n = skipField(num, typ, b); n < 0 {
+	n := skipField(num, typ, b)
+	if n < 0 {
 		return 0, 0, 0, 0, 0, 0, false
 	}
 	return num, typ, 0, 0, 0, i + n, true
