@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // A plugin serves gRPC with two servers on go-plugin's one socket:
@@ -56,6 +57,9 @@ func (b both) RegisterService(sd *grpc.ServiceDesc, impl any) {
 	if b.lean != nil {
 		if s, ok := impl.(*server); ok && sd.ServiceName == pb.GoBridge_ServiceDesc.ServiceName {
 			sd = s.leanDesc(sd)
+		}
+		if a, ok := impl.(*authServer); ok && sd.ServiceName == pb.GoBridgeAuth_ServiceDesc.ServiceName {
+			sd = a.leanDesc(sd)
 		}
 		b.lean.RegisterService(sd, impl)
 	}
@@ -131,4 +135,43 @@ func sendLast(st wire.Stream, m *pb.HandleResponse) error {
 		}
 	}
 	return st.Send(m)
+}
+
+// leanDesc is the auth service's sd with handlers that decode the snapshot
+// of each call from the raw bytes (wire.DecodeSplit), as server.leanDesc.
+func (a *authServer) leanDesc(sd *grpc.ServiceDesc) *grpc.ServiceDesc {
+	d := *sd
+	d.Methods = append([]grpc.MethodDesc(nil), sd.Methods...)
+	for i := range d.Methods {
+		switch d.Methods[i].MethodName {
+		case "CheckPassword":
+			d.Methods[i].Handler = leanAuth(a.checkPassword)
+		case "GetRealmHash":
+			d.Methods[i].Handler = leanAuth(a.getRealmHash)
+		case "CheckAuthorization":
+			d.Methods[i].Handler = leanAuth(a.checkAuthorization)
+		}
+	}
+	return &d
+}
+
+// leanAuth makes a method handler of an auth call's answer function: the
+// snapshot (field 1 of every auth request) by the raw decoder, the other
+// fields by protobuf into a Req.
+func leanAuth[Req any, PReq interface {
+	*Req
+	proto.Message
+}, Resp any](answer func(context.Context, *authCall, PReq) (Resp, error)) grpc.MethodHandler {
+	return func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+		var raw leangrpc.Raw
+		if err := dec(&raw); err != nil {
+			return nil, err
+		}
+		req := PReq(new(Req))
+		wr, _, err := wire.DecodeSplit(raw.Data, 1, req)
+		if err != nil {
+			return nil, leangrpc.UnmarshalError(err)
+		}
+		return answer(ctx, newAuthCall(ctx, wr), req)
+	}
 }

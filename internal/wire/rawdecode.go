@@ -614,3 +614,56 @@ func (d *reqDecoder) server(i, end int) bool {
 	}
 	return true
 }
+
+// DecodeSplit decodes a message whose field reqField is a Request: that
+// field by the raw decoder, every other field by proto.Unmarshal into
+// rest (whose own reqField stays unset). For the auth calls, whose other
+// fields are a few bytes fields: what it saves is the snapshot's.
+func DecodeSplit(b []byte, reqField protowire.Number, rest proto.Message) (Request, bool, error) {
+	var reqs [][]byte
+	var spans [][2]int // where the request field's occurrences are in b
+	for i := 0; i < len(b); {
+		num, typ, n := consumeTag(b[i:])
+		if n < 0 {
+			return Request{}, false, errMalformed
+		}
+		if num == reqField && typ == protowire.BytesType {
+			v, m := protowire.ConsumeBytes(b[i+n:])
+			if m < 0 {
+				return Request{}, false, errMalformed
+			}
+			reqs = append(reqs, v)
+			spans = append(spans, [2]int{i, i + n + m})
+			i += n + m
+			continue
+		}
+		m := skipField(num, typ, b[i+n:])
+		if m < 0 {
+			return Request{}, false, errMalformed
+		}
+		i += n + m
+	}
+	// The other fields, in order, for proto.Unmarshal: without a copy when
+	// the request is the first or the last field, as the module sends it.
+	others := b
+	switch {
+	case len(spans) == 0:
+	case len(spans) == 1 && spans[0][0] == 0:
+		others = b[spans[0][1]:]
+	case len(spans) == 1 && spans[0][1] == len(b):
+		others = b[:spans[0][0]]
+	default:
+		others = make([]byte, 0, len(b))
+		start := 0
+		for _, sp := range spans {
+			others = append(others, b[start:sp[0]]...)
+			start = sp[1]
+		}
+		others = append(others, b[start:]...)
+	}
+	if proto.Unmarshal(others, rest) != nil {
+		return Request{}, false, errMalformed
+	}
+	r, err := decodeRequestParts(reqs)
+	return r, len(spans) > 0, err
+}

@@ -103,6 +103,9 @@ func checkSame(t testing.TB, b []byte) {
 		}
 	}
 
+	checkSplit(t, b, &pb.CheckPasswordRequest{}, &pb.CheckPasswordRequest{})
+	checkSplit(t, b, &pb.CheckAuthorizationRequest{}, &pb.CheckAuthorizationRequest{})
+
 	var pm pb.PhaseRequest
 	werr = proto.Unmarshal(b, &pm)
 	ph, pr, gerr := DecodePhaseRequest(b)
@@ -116,6 +119,36 @@ func checkSame(t testing.TB, b []byte) {
 		if w := DecodeRequest(pm.GetRequest()); !reflect.DeepEqual(pr, w) {
 			t.Fatalf("PhaseRequest %x:\nraw   %+v\nproto %+v", b, pr, w)
 		}
+	}
+}
+
+// splitMessage is an auth call's request: field 1 is the snapshot.
+type splitMessage interface {
+	proto.Message
+	GetRequest() *pb.Request
+}
+
+// checkSplit compares DecodeSplit with proto.Unmarshal for b as a
+// message of full's type (rest is another, empty, of the same type).
+func checkSplit(t testing.TB, b []byte, full, rest splitMessage) {
+	t.Helper()
+	werr := proto.Unmarshal(b, full)
+	r, present, gerr := DecodeSplit(b, 1, rest)
+	if (werr == nil) != (gerr == nil) {
+		t.Fatalf("%T %x: proto.Unmarshal error %v, split error %v", full, b, werr, gerr)
+	}
+	if werr != nil {
+		return
+	}
+	if present != (full.GetRequest() != nil) {
+		t.Fatalf("%T %x: request present %v, proto %v", full, b, present, full.GetRequest() != nil)
+	}
+	if w := DecodeRequest(full.GetRequest()); !reflect.DeepEqual(r, w) {
+		t.Fatalf("%T %x:\nsplit %+v\nproto %+v", full, b, r, w)
+	}
+	full.ProtoReflect().Clear(full.ProtoReflect().Descriptor().Fields().ByNumber(1))
+	if !proto.Equal(full, rest) {
+		t.Fatalf("%T %x: other fields %v, proto %v", full, b, rest, full)
 	}
 }
 
@@ -210,6 +243,15 @@ func rawCases(t testing.TB) map[string][]byte {
 		cases["handle "+name+" with sub-request"] = marshal(t, &pb.HandleRequest{Request: req,
 			SubRequest: &pb.SubRequestResult{Id: 3, HeadersOut: []*pb.Pair{{Key: []byte("k")}}}})
 	}
+	// Auth calls: the request first (as the module sends it), last, in the
+	// middle and twice.
+	cp := marshal(t, &pb.CheckPasswordRequest{Request: partialRequest(), User: []byte("u"), Password: []byte("p"), Provider: []byte("gobridge")})
+	cases["password"] = cp
+	rest := marshal(t, &pb.CheckAuthorizationRequest{User: []byte("u"), Args: [][]byte{[]byte("a"), {}}, RequireLine: []byte("a \"\"")})
+	req := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), marshal(t, fullRequest()))
+	cases["authz request last"] = append(append([]byte(nil), rest...), req...)
+	cases["authz request middle"] = append(append(append([]byte(nil), rest[:3]...), req...), rest[3:]...)
+	cases["authz request twice"] = append(append(append([]byte(nil), req...), rest...), req...)
 	cases["handle no request"] = marshal(t, &pb.HandleRequest{Body: []byte("x")})
 	cases["handle empty request"] = protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), nil)
 	cases["handle twice"] = append(append([]byte(nil), cases["handle full"]...), cases["handle partial"]...)
