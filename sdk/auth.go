@@ -223,9 +223,9 @@ type authCall struct {
 	logs logQueue
 }
 
-func newAuthCall(ctx context.Context, m *pb.Request) *authCall {
+func newAuthCall(ctx context.Context, wr wire.Request) *authCall {
 	c := &authCall{}
-	c.r = newRequest(wire.DecodeRequest(m))
+	c.r = newRequest(wr)
 	c.r.ctx = ctx
 	c.r.out = &mutations{}
 	c.r.logger = slog.New(&requestLogHandler{q: &c.logs, level: requestLevel(), base: requestLogBase(c.r)})
@@ -250,7 +250,11 @@ func (c *authCall) failed(what string, err error) {
 }
 
 func (s *authServer) CheckPassword(ctx context.Context, req *pb.CheckPasswordRequest) (*pb.CheckPasswordResponse, error) {
-	c := newAuthCall(ctx, req.GetRequest())
+	return s.checkPassword(ctx, newAuthCall(ctx, wire.DecodeRequest(req.GetRequest())), req)
+}
+
+// checkPassword answers req, whose snapshot c holds (req's is not read).
+func (s *authServer) checkPassword(ctx context.Context, c *authCall, req *pb.CheckPasswordRequest) (*pb.CheckPasswordResponse, error) {
 	res := AuthnGeneralError
 	if s == nil || s.pc == nil {
 		c.failed("CheckPassword", fmt.Errorf("this plugin implements no sdk.PasswordChecker"))
@@ -271,7 +275,11 @@ func (s *authServer) CheckPassword(ctx context.Context, req *pb.CheckPasswordReq
 }
 
 func (s *authServer) GetRealmHash(ctx context.Context, req *pb.GetRealmHashRequest) (*pb.GetRealmHashResponse, error) {
-	c := newAuthCall(ctx, req.GetRequest())
+	return s.getRealmHash(ctx, newAuthCall(ctx, wire.DecodeRequest(req.GetRequest())), req)
+}
+
+// getRealmHash answers req, whose snapshot c holds (req's is not read).
+func (s *authServer) getRealmHash(ctx context.Context, c *authCall, req *pb.GetRealmHashRequest) (*pb.GetRealmHashResponse, error) {
 	res := AuthnGeneralError
 	var hash string
 	if s == nil || s.rh == nil {
@@ -298,7 +306,11 @@ func (s *authServer) GetRealmHash(ctx context.Context, req *pb.GetRealmHashReque
 }
 
 func (s *authServer) CheckAuthorization(ctx context.Context, req *pb.CheckAuthorizationRequest) (*pb.CheckAuthorizationResponse, error) {
-	c := newAuthCall(ctx, req.GetRequest())
+	return s.checkAuthorization(ctx, newAuthCall(ctx, wire.DecodeRequest(req.GetRequest())), req)
+}
+
+// checkAuthorization answers req, whose snapshot c holds (req's is not read).
+func (s *authServer) checkAuthorization(ctx context.Context, c *authCall, req *pb.CheckAuthorizationRequest) (*pb.CheckAuthorizationResponse, error) {
 	res := AuthzGeneralError
 	if s == nil || s.rc == nil {
 		c.failed("CheckAuthorization", fmt.Errorf("this plugin implements no sdk.RequireChecker"))

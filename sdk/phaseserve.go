@@ -105,13 +105,21 @@ func sdkPhase(p pb.Phase) Phase {
 
 // runPhase answers one Phase call for impl.
 func runPhase(ctx context.Context, impl any, req *pb.PhaseRequest) (*pb.PhaseResponse, error) {
-	p := sdkPhase(req.GetPhase())
-	f := phaseMethod(impl, p)
-	if f == nil {
+	if phaseMethod(impl, sdkPhase(req.GetPhase())) == nil {
 		return nil, status.Errorf(codes.Unimplemented, "sdk: this plugin does not implement phase %v", req.GetPhase())
 	}
+	return runPhaseDecoded(ctx, impl, req.GetPhase(), wire.DecodeRequest(req.GetRequest()))
+}
+
+// runPhaseDecoded is runPhase for a request already decoded.
+func runPhaseDecoded(ctx context.Context, impl any, phase pb.Phase, wr wire.Request) (*pb.PhaseResponse, error) {
+	p := sdkPhase(phase)
+	f := phaseMethod(impl, p)
+	if f == nil {
+		return nil, status.Errorf(codes.Unimplemented, "sdk: this plugin does not implement phase %v", phase)
+	}
 	var logs logQueue
-	r := &PhaseRequest{Request: newRequest(wire.DecodeRequest(req.GetRequest())), Phase: p}
+	r := &PhaseRequest{Request: newRequest(wr), Phase: p}
 	r.ctx = ctx
 	r.out = &mutations{strict: true}
 	r.logger = slog.New(&requestLogHandler{q: &logs, level: requestLevel(), base: requestLogBase(r.Request)})

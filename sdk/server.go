@@ -164,21 +164,30 @@ func (c *call) op(m *pb.HandleResponse, recv bool) (*pb.HandleRequest, error) {
 
 // serveStream runs h for one Handle stream.
 func serveStream(h Handler, st wire.Stream) error {
-	first, err := st.Recv()
+	m, err := st.Recv()
 	if err != nil {
 		return err
 	}
-	if first.GetRequest() == nil {
+	first := wire.HandleFirst{HasRequest: m.GetRequest() != nil, Body: m.GetBody(), BodyEOF: m.GetBodyEof()}
+	if first.HasRequest && len(first.Body) <= wire.MaxChunk {
+		first.Request = wire.DecodeRequest(m.GetRequest())
+	}
+	return serveFirst(h, st, &first)
+}
+
+// serveFirst runs h for a Handle stream whose first message was first.
+func serveFirst(h Handler, st wire.Stream, first *wire.HandleFirst) error {
+	if !first.HasRequest {
 		return status.Error(codes.InvalidArgument, "sdk: the first HandleRequest carries no request")
 	}
-	if len(first.GetBody()) > wire.MaxChunk {
-		return status.Errorf(codes.InvalidArgument, "sdk: first body chunk of %d bytes exceeds %d", len(first.GetBody()), wire.MaxChunk)
+	if len(first.Body) > wire.MaxChunk {
+		return status.Errorf(codes.InvalidArgument, "sdk: first body chunk of %d bytes exceeds %d", len(first.Body), wire.MaxChunk)
 	}
 	ctx := st.Context()
 	// One allocation for the per-call objects instead of one each.
 	cs := &callState{call: call{ctx: ctx, st: st}}
 	c := &cs.call
-	r := newRequest(wire.DecodeRequest(first.GetRequest()))
+	r := newRequest(first.Request)
 	r.ctx = ctx
 	r.call, r.body = c, &cs.body
 	c.muts.strict = true
@@ -186,7 +195,7 @@ func serveStream(h Handler, st wire.Stream) error {
 	cs.logh = requestLogHandler{q: &c.logs, level: requestLevel(), base: requestLogBase(r)}
 	r.logger = slog.New(&cs.logh)
 	body := &cs.body
-	*body = bodyReader{c: c, buf: first.GetBody(), eof: first.GetBodyEof() || !first.GetRequest().GetHasBody()}
+	*body = bodyReader{c: c, buf: first.Body, eof: first.BodyEOF || !first.Request.HasBody}
 	if body.eof && len(body.buf) == 0 {
 		r.Body = http.NoBody
 	} else {
@@ -195,7 +204,7 @@ func serveStream(h Handler, st wire.Stream) error {
 	w := &cs.w
 	*w = ResponseWriter{c: c, req: r, header: make(http.Header)}
 
-	err = w.finish(callHandler(h, w, r))
+	err := w.finish(callHandler(h, w, r))
 	c.mu.Lock()
 	c.gone = true
 	c.mu.Unlock()
@@ -249,7 +258,10 @@ func (w *ResponseWriter) finish(err error) error {
 		return status.Errorf(codes.Aborted, "sdk: %v", w.err)
 	}
 	if err == nil {
-		m := &pb.HandleResponse{Finish: &pb.Finish{Result: pb.Result_RESULT_OK}}
+		// One allocation for the message and its Finish.
+		lm := &lastMessage{fin: pb.Finish{Result: pb.Result_RESULT_OK}}
+		m := &lm.m
+		m.Finish = &lm.fin
 		switch {
 		case w.redirect != "":
 			m.InternalRedirect = []byte(w.redirect) // no head: httpd answers
@@ -299,6 +311,11 @@ func (w *ResponseWriter) finish(err error) error {
 	}
 	_, serr := c.send(&pb.HandleResponse{Finish: fin}, false)
 	return sendError(serr)
+}
+
+type lastMessage struct {
+	m   pb.HandleResponse
+	fin pb.Finish
 }
 
 // sendLocked sends m without taking pending logs again (they are in m).

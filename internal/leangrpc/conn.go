@@ -44,6 +44,8 @@ type conn struct {
 	rtok chan struct{}
 	br   *bufio.Reader
 	fr   *http2.Framer
+	hdec *hpack.Decoder
+	hb   headerBlock
 
 	mu           sync.Mutex
 	streams      map[uint32]*stream
@@ -80,8 +82,8 @@ func newConn(s *Server, nc net.Conn, info credentials.AuthInfo) *conn {
 	c.br = bufio.NewReaderSize(nc, readBufSize)
 	c.fr = http2.NewFramer(nil, c.br)
 	c.fr.SetReuseFrames()
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	c.fr.MaxHeaderListSize = maxHeaderList
+	c.hdec = hpack.NewDecoder(4096, c.onField)
+	c.hdec.SetMaxStringLength(maxHeaderList)
 	c.wfr = http2.NewFramer(&c.wbuf, nil)
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	c.peerMaxFrame.Store(16384)
@@ -147,6 +149,13 @@ func (c *conn) readFrame(free bool) (*stream, error) {
 		}
 	}
 	f, err := c.fr.ReadFrame()
+	if hf, ok := f.(*http2.HeadersFrame); ok && err == nil {
+		fields, herr := c.readHeaderBlock(hf)
+		if herr == nil {
+			return c.onHeaders(hf.StreamID, hf.StreamEnded(), fields, free)
+		}
+		err = herr
+	}
 	if err != nil {
 		var se http2.StreamError
 		if errors.As(err, &se) {
@@ -162,8 +171,6 @@ func (c *conn) readFrame(free bool) (*stream, error) {
 		return nil, err
 	}
 	switch f := f.(type) {
-	case *http2.MetaHeadersFrame:
-		return c.onHeaders(f, free)
 	case *http2.DataFrame:
 		return nil, c.onData(f)
 	case *http2.RSTStreamFrame:
@@ -188,12 +195,11 @@ func (c *conn) readFrame(free bool) (*stream, error) {
 	return nil, nil
 }
 
-func (c *conn) onHeaders(f *http2.MetaHeadersFrame, free bool) (*stream, error) {
-	id := f.StreamID
+func (c *conn) onHeaders(id uint32, ended bool, fields []hpack.HeaderField, free bool) (*stream, error) {
 	c.mu.Lock()
 	if st := c.streams[id]; st != nil {
 		// Trailers from the client: only END_STREAM matters to gRPC.
-		if f.StreamEnded() {
+		if ended {
 			st.recvClosed = true
 			st.wakeLocked()
 		}
@@ -212,7 +218,7 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame, free bool) (*stream, error) 
 		c.resetStream(id, http2.ErrCodeRefusedStream)
 		return nil, nil
 	}
-	st := newStream(c, id, f)
+	st := newStream(c, id, ended, fields)
 	alone := len(c.streams) == 0
 	c.streams[id] = st
 	c.mu.Unlock()
@@ -382,9 +388,30 @@ func (c *conn) await(st *stream, ready func() bool, winWait bool) error {
 		if winWait {
 			win = c.winWake
 		}
+		wake := st.wake
 		c.mu.Unlock()
+		if wake == nil {
+			// Most calls find the read token free (their stream runs on the
+			// reading goroutine) and what they wait for in the buffered
+			// bytes: they never need st.wake, which is made only when
+			// another goroutine reads.
+			select {
+			case <-c.rtok:
+				_, err := c.readFrame(false)
+				c.rtok <- struct{}{}
+				if err != nil {
+					return errConnClosed
+				}
+				continue
+			default:
+			}
+			c.mu.Lock()
+			st.wake = make(chan struct{}, 1)
+			c.mu.Unlock()
+			continue // look again: a wake-up before the channel existed was dropped
+		}
 		select {
-		case <-st.wake:
+		case <-wake:
 		case <-win:
 		case <-c.rtok:
 			_, err := c.readFrame(false)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -34,8 +35,9 @@ type stream struct {
 	timer    *time.Timer
 
 	// Guarded by c.mu.
-	msgs       [][]byte // complete messages not yet read
-	hdr        [5]byte  // the message prefix being collected
+	msgs       [][]byte  // complete messages not yet read
+	msgs1      [1][]byte // msgs' first backing array: most calls have one message
+	hdr        [5]byte   // the message prefix being collected
 	hdrN       int
 	partial    []byte // the message being collected (cap = its length)
 	recvErr    error  // a message we refused; later bytes are dropped
@@ -48,25 +50,24 @@ type stream struct {
 	cerr       error // why the call ended: a status error; nil while live
 	ctxErr     error // context.Canceled or DeadlineExceeded once cerr is set
 	done       chan struct{}
-	wake       chan struct{} // capacity 1: "look again"
+	wake       chan struct{} // capacity 1: "look again"; made by the first await that blocks
 
 	// Guarded by c.wmu.
 	header, trailer metadata.MD
 	headerSent      bool
 }
 
-func newStream(c *conn, id uint32, f *http2.MetaHeadersFrame) *stream {
+func newStream(c *conn, id uint32, ended bool, fields []hpack.HeaderField) *stream {
 	st := &stream{
 		c:       c,
 		id:      id,
 		recvWin: int64(c.srv.opts.InitialWindowSize),
 		sendWin: c.peerInitWin,
-		wake:    make(chan struct{}, 1),
 	}
 	st.ts.st = st
-	st.recvClosed = f.StreamEnded()
+	st.recvClosed = ended
 	var md metadata.MD
-	for _, hf := range f.Fields {
+	for _, hf := range fields {
 		switch hf.Name {
 		case ":path":
 			st.path = hf.Value
@@ -185,10 +186,10 @@ func (c *conn) endStream(st *stream, err error) {
 		unread += int64(len(b)) + 5
 	}
 	unread += int64(st.hdrN + len(st.partial))
-	st.msgs, st.partial, st.pendingWU = nil, nil, 0
+	st.msgs, st.msgs1[0], st.partial, st.pendingWU = nil, nil, nil, 0
 	cinc := c.consumedLocked(unread)
 	st.ended = true
-	st.cancelLocked(status.Error(codes.Canceled, "leangrpc: the call is over"))
+	st.cancelLocked(errCallOver)
 	delete(c.streams, st.id)
 	closeNow := c.draining && len(c.streams) == 0
 	c.mu.Unlock()
@@ -258,6 +259,9 @@ func (st *stream) addData(p []byte) (discarded int64) {
 		st.partial = append(st.partial, p[:n]...)
 		p = p[n:]
 		if len(st.partial) == cap(st.partial) {
+			if st.msgs == nil {
+				st.msgs = st.msgs1[:0]
+			}
 			st.msgs = append(st.msgs, st.partial)
 			st.partial = nil
 		}
@@ -414,6 +418,10 @@ type Buffered interface {
 	SendMsgBuffered(m any) error
 }
 
+// errCallOver cancels a call's context when it has ended: one value for
+// every call, since a status error is never changed.
+var errCallOver = status.Error(codes.Canceled, "leangrpc: the call is over")
+
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 func (st *stream) send(m any, flush bool) error {
@@ -518,14 +526,32 @@ func (st *stream) RecvMsg(m any) error {
 	sinc, cinc := st.consumedLocked(int64(len(b)) + 5)
 	c.mu.Unlock()
 	c.queueWindowUpdates(st.id, sinc, cinc)
+	if r, ok := m.(*Raw); ok {
+		r.Data = b
+		return nil
+	}
 	pm, ok := m.(proto.Message)
 	if !ok {
 		return status.Errorf(codes.Internal, "leangrpc: %T is not a protobuf message", m)
 	}
 	if err := proto.Unmarshal(b, pm); err != nil {
-		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
+		return UnmarshalError(err)
 	}
 	return nil
+}
+
+// Raw receives a message still encoded: RecvMsg(&raw) sets Data to the
+// message's bytes, which the caller then owns. It lets a handler decode
+// its request without protobuf's generated code (internal/wire's raw
+// decoders), which allocates every field on its own.
+type Raw struct {
+	Data []byte
+}
+
+// UnmarshalError is the error a call ends with when its message cannot be
+// decoded, as grpc-go reports it; for handlers that decode Raw messages.
+func UnmarshalError(err error) error {
+	return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
 }
 
 // transportStream is st as grpc.ServerTransportStream, for grpc.SetHeader,

@@ -227,12 +227,18 @@ func HeaderToPairs(h http.Header) (ps []*pb.Pair, invalid []string) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
+	// Sized first, so that the pairs, the pointers to them and their bytes
+	// take three allocations, not one per pair and two per field: the head
+	// is built for every response.
+	n, size := 0, 0
+	for i, k := range keys {
 		if Hop(k) {
+			keys[i] = ""
 			continue
 		}
 		if !ValidName(k) {
 			invalid = append(invalid, k)
+			keys[i] = ""
 			continue
 		}
 		for _, v := range h[k] {
@@ -240,7 +246,30 @@ func HeaderToPairs(h http.Header) (ps []*pb.Pair, invalid []string) {
 				invalid = append(invalid, k)
 				continue
 			}
-			ps = append(ps, &pb.Pair{Key: []byte(k), Value: []byte(v)})
+			n++
+			size += len(k) + len(v)
+		}
+	}
+	if n == 0 {
+		return nil, invalid
+	}
+	pairs := make([]pb.Pair, n)
+	ps = make([]*pb.Pair, 0, n)
+	buf := make([]byte, 0, size)
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		for _, v := range h[k] {
+			if !ValidValue(v) {
+				continue
+			}
+			p := &pairs[len(ps)]
+			buf = append(buf, k...)
+			p.Key = buf[len(buf)-len(k) : len(buf) : len(buf)]
+			buf = append(buf, v...)
+			p.Value = buf[len(buf)-len(v) : len(buf) : len(buf)]
+			ps = append(ps, p)
 		}
 	}
 	return ps, invalid
