@@ -487,6 +487,8 @@ func (d *reqDecoder) request(i, end int) bool {
 			d.str(&r.AuthName, vs, ve)
 		case 45:
 			d.str(&r.RemoteHost, vs, ve)
+		case 46:
+			d.str(&r.Files, vs, ve)
 		}
 		if !ok {
 			return false
