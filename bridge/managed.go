@@ -51,6 +51,22 @@ func (m *managed) setUses(uses []Use) {
 	}
 }
 
+// currentUses returns the directives naming the plugin, as last read.
+func (m *managed) currentUses() []Use {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.uses
+}
+
+// binaryChanged reports whether the binary at the plugin's path is another
+// build than the running process's.
+func (m *managed) binaryChanged() bool {
+	m.mu.Lock()
+	inst := m.cur
+	m.mu.Unlock()
+	return inst != nil && inst.build != "" && binaryID(m.spec.Path) != inst.build
+}
+
 // requestStop makes run stop the process and return. It does not wait.
 func (m *managed) requestStop() { m.stopOnce.Do(func() { close(m.stop) }) }
 
@@ -114,10 +130,7 @@ func (m *managed) run() {
 		}
 		m.setCurrent(inst)
 		log.Info(fmt.Sprintf("plugin %q started", m.spec.Name), "pid", inst.pid, "socket", m.s.reg.Path(m.spec.Name))
-		m.mu.Lock()
-		uses := m.uses
-		m.mu.Unlock()
-		d := m.checkInstance(inst, uses)
+		d := m.checkInstance(inst, m.currentUses())
 		m.mu.Lock()
 		m.desc = d
 		m.mu.Unlock()

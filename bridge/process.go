@@ -36,6 +36,19 @@ type instance struct {
 	socket  string
 	started time.Time
 	log     *slog.Logger
+	build   string // the binary's identity when it was started (binaryID)
+}
+
+// binaryID identifies the file at path as httpd's module does for the spec's
+// build record: device, inode, size and modification time. A new build
+// renamed over the old one, or the old one rewritten, gives another
+// identity. "" when the file cannot be read.
+func binaryID(path string) string {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%d:%d:%d:%d", st.Dev, st.Ino, st.Size, st.Mtim.Nano()/1000)
 }
 
 // launch starts spec's binary through go-plugin, waits for its handshake
@@ -60,6 +73,7 @@ func (s *Supervisor) launch(spec PluginSpec, abort <-chan struct{}) (*instance, 
 		return 0
 	}
 	log := s.log.With("plugin", spec.Name)
+	build := binaryID(spec.Path)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  handshake.Config,
 		Plugins:          pluginSet(),
@@ -86,7 +100,7 @@ func (s *Supervisor) launch(spec PluginSpec, abort <-chan struct{}) (*instance, 
 	addr, err := client.Start()
 	close(watchDone)
 
-	inst := &instance{spec: spec, client: client, cmd: cmd, kill: kill, started: time.Now(), log: log}
+	inst := &instance{spec: spec, client: client, cmd: cmd, kill: kill, started: time.Now(), log: log, build: build}
 	if cmd.Process != nil {
 		inst.pid = cmd.Process.Pid
 	}

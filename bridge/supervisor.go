@@ -256,24 +256,110 @@ func (s *Supervisor) Reload() error {
 	if err != nil {
 		return err
 	}
-	failed := 0
+	changed, failed := s.settle(started, replacing)
+	retire = append(changed, removed...)
+	stopAll(retire)
+	s.log.Info("spec reloaded", "unchanged", len(spec.Plugins)-len(started),
+		"started", len(started)-len(replacing), "replaced", len(changed), "kept", failed, "removed", len(removed))
+	return nil
+}
+
+// settle waits for the first start of each process in started and sorts
+// the ones they replace (replacing, by name): retire holds those whose
+// replacement is up, to be stopped; the others were put back (keepOld).
+func (s *Supervisor) settle(started []*managed, replacing map[string]*managed) (retire []*managed, kept int) {
 	for _, m := range started {
 		<-m.first
 		old := replacing[m.spec.Name]
 		switch {
 		case old == nil:
 		case m.status().PID != 0:
-			changed = append(changed, old)
+			retire = append(retire, old)
 		default:
 			s.keepOld(old, m)
-			failed++
+			kept++
 		}
 	}
-	retire = append(changed, removed...)
+	return retire, kept
+}
+
+// Replacement says what Replace did with one plugin.
+type Replacement struct {
+	Name    string
+	Outcome string // "replaced", "kept" (the new process did not start), "unchanged", "down", "unknown"
+	OldPID  int
+	NewPID  int
+}
+
+// Replace starts a new process for each plugin in names — or, when names
+// is empty, for each running plugin whose binary changed since its process
+// started — and retires the old process once the new one is up, as Reload
+// does for a changed spec: a deploy script can roll out a new build
+// without httpd. A new process that does not start leaves the old one
+// serving. The results are in the order of names (or of plugin names).
+func (s *Supervisor) Replace(names []string) ([]Replacement, error) {
+	s.op.Lock()
+	defer s.op.Unlock()
+	s.mu.Lock()
+	if s.stopped || !s.started {
+		s.mu.Unlock()
+		return nil, ErrStopped
+	}
+	all := len(names) == 0
+	if all {
+		for name := range s.plugins {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+	}
+	results := make([]Replacement, 0, len(names))
+	replacing := make(map[string]*managed)
+	var specs []PluginSpec
+	for _, name := range names {
+		r := Replacement{Name: name}
+		m := s.plugins[name]
+		switch {
+		case m == nil:
+			r.Outcome = "unknown"
+		case m.status().PID == 0:
+			r.Outcome = "down" // its restarts already use the binary at the path
+		case all && !m.binaryChanged():
+			r.Outcome, r.OldPID = "unchanged", m.status().PID
+		case replacing[name] != nil:
+			continue // named twice
+		default:
+			r.OldPID = m.status().PID
+			replacing[name] = m
+			spec := m.spec
+			spec.Uses = m.currentUses()
+			// The build it is, as httpd's module will write it into the
+			// spec: the next graceful restart then finds it unchanged.
+			spec.Build = binaryID(spec.Path)
+			specs = append(specs, spec)
+		}
+		results = append(results, r)
+	}
+	started, err := s.spawnLocked(specs)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	retire, kept := s.settle(started, replacing)
 	stopAll(retire)
-	s.log.Info("spec reloaded", "unchanged", len(spec.Plugins)-len(started),
-		"started", len(started)-len(replacing), "replaced", len(changed), "kept", failed, "removed", len(removed))
-	return nil
+	for i := range results {
+		r := &results[i]
+		if replacing[r.Name] == nil || r.Outcome != "" {
+			continue
+		}
+		r.Outcome = "kept"
+		for _, m := range started {
+			if m.spec.Name == r.Name && m.status().PID != 0 {
+				r.Outcome, r.NewPID = "replaced", m.status().PID
+			}
+		}
+	}
+	s.log.Info("plugins replaced on request", "replaced", len(retire), "kept", kept, "asked", len(results))
+	return results, nil
 }
 
 // keepOld puts old back in place of its replacement, whose first start

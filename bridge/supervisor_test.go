@@ -488,6 +488,74 @@ func TestSupervisorReloadNewBuild(t *testing.T) {
 	checkNoLeaks(t)
 }
 
+// TestSupervisorReplace: on request (gobridged's reload command), a plugin
+// whose binary is another build is replaced blue/green, an unchanged one is
+// left alone unless named, and an unknown name is reported.
+func TestSupervisorReplace(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "plugin")
+	deploy := func() {
+		t.Helper()
+		b, err := os.ReadFile(exe)
+		if err == nil {
+			err = os.WriteFile(bin+".new", b, 0o755)
+		}
+		if err == nil {
+			err = os.Rename(bin+".new", bin)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	deploy()
+	f := newFixture(t, Options{}, PluginSpec{Name: "a", Path: bin, Args: []string{bridgetest.ModeServe}},
+		PluginSpec{Name: "b", Path: exe, Args: []string{bridgetest.ModeServe}})
+	if err := f.sup.Start(); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	pidA, _ := f.mustDescribe("a")
+	pidB, _ := f.mustDescribe("b")
+	outcomes := func(rs []Replacement) string {
+		var parts []string
+		for _, r := range rs {
+			parts = append(parts, r.Name+"="+r.Outcome)
+		}
+		return strings.Join(parts, " ")
+	}
+
+	rs, err := f.sup.Replace(nil)
+	if got := outcomes(rs); err != nil || got != "a=unchanged b=unchanged" {
+		t.Errorf("Replace(nil) with the same binaries = %q, %v; want both unchanged", got, err)
+	}
+	deploy() // a new inode at a's path
+	rs, err = f.sup.Replace(nil)
+	if got := outcomes(rs); err != nil || got != "a=replaced b=unchanged" {
+		t.Fatalf("Replace(nil) after a new build of a = %q, %v; want a replaced", got, err)
+	}
+	if newA, _ := f.mustDescribe("a"); newA == pidA || newA != rs[0].NewPID || rs[0].OldPID != pidA {
+		t.Errorf("a after Replace: pid %d, result %+v; want a new pid, old %d", newA, rs[0], pidA)
+	}
+	waitFor(t, 5*time.Second, "a's old process gone", func() bool { return !alive(pidA) })
+
+	rs, err = f.sup.Replace([]string{"b", "nosuch"})
+	if got := outcomes(rs); err != nil || got != "b=replaced nosuch=unknown" {
+		t.Errorf("Replace(b, nosuch) = %q, %v; want b replaced though unchanged, nosuch unknown", got, err)
+	}
+	if newB, _ := f.mustDescribe("b"); newB == pidB {
+		t.Errorf("b kept pid %d after a forced Replace", pidB)
+	}
+	if err := f.sup.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sup.Replace(nil); !errors.Is(err, ErrStopped) {
+		t.Errorf("Replace after Stop = %v; want ErrStopped", err)
+	}
+	checkNoLeaks(t)
+}
+
 // TestSupervisorChecksUses: after a start, and after a reload that keeps a
 // plugin running, gobridged names every directive that sends the plugin
 // something its Describe answer does not list (the fake plugin implements

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -314,20 +315,8 @@ func TestGobridgedKilledIsRestarted(t *testing.T) {
 func TestGracefulDeploysNewBuild(t *testing.T) {
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		e := harness.New(t, build, mpm)
-		bin := filepath.Join(e.Root, "bin", "deploy")
-		deploy := func(from string) {
-			t.Helper()
-			b, err := os.ReadFile(e.Bin(from))
-			if err == nil {
-				err = os.WriteFile(bin+".new", b, 0o755)
-			}
-			if err == nil {
-				err = os.Rename(bin+".new", bin)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+		bin := e.Bin("deploy")
+		deploy := func(from string) { deployBinary(t, e, "deploy", from) }
 		// Two builds answering /d/pid differently: examples/hello greets,
 		// the echo plugin prints its pid.
 		builds := map[string]func(string) bool{
@@ -418,6 +407,73 @@ func TestGracefulDeploysNewBuild(t *testing.T) {
 		}
 		if !harness.WaitFor(20*time.Second, func() bool { return len(e.ProcessesOf("deploy")) == 1 }) {
 			t.Errorf("plugin processes after five deploys: %v; want the last build's only", e.ProcessesOf("deploy"))
+		}
+		e.ErrorLog().Check(t, "AH00493", "AH00494", "AH00489")
+	})
+}
+
+// deployBinary installs the staged binary from as plugin binary name, the
+// way deploy tools do: a new file renamed over the old one.
+func deployBinary(t *testing.T, e *harness.Env, name, from string) {
+	t.Helper()
+	b, err := os.ReadFile(e.Bin(from))
+	if err == nil {
+		err = os.WriteFile(e.Bin(name)+".new", b, 0o755)
+	}
+	if err == nil {
+		err = os.Rename(e.Bin(name)+".new", e.Bin(name))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGobridgedReloadDeploys: a deploy script without httpd — a new build
+// renamed over the binary, then `gobridged -dir DIR reload` — gets the new
+// build serving and the old process retired, and an exit status that says
+// whether it worked.
+func TestGobridgedReloadDeploys(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		deployBinary(t, e, "deploy", "hello")
+		e.SetConf(fmt.Sprintf("GoBridgePlugin deploy %s\n<Location /d>\n    GoBridgeHandler deploy\n</Location>\n", e.Bin("deploy")))
+		e.Start()
+		e.AssertGet("/d/pid", 200, "Hello")
+		old := e.ProcessesOf("deploy")
+		reload := func(names ...string) (string, error) {
+			args := append([]string{"-dir", filepath.Join(e.Root, "run", "gobridge"), "reload"}, names...)
+			out, err := exec.Command(e.Bin("gobridged"), args...).CombinedOutput()
+			return string(out), err
+		}
+
+		if out, err := reload(); err != nil || !strings.HasPrefix(out, "deploy unchanged") {
+			t.Errorf("reload with the same binary: %v\n%s\nwant exit 0 and \"deploy unchanged\"", err, out)
+		}
+		deployBinary(t, e, "deploy", "echo")
+		out, err := reload()
+		if err != nil || !strings.HasPrefix(out, "deploy replaced") {
+			t.Fatalf("reload after a new build: %v\n%s\nwant exit 0 and \"deploy replaced\"", err, out)
+		}
+		// Replaced means the new build is up and published: no waiting.
+		r := e.AssertGet("/d/pid", 200, "")
+		if _, err := strconv.Atoi(strings.TrimSpace(string(r.Body))); err != nil {
+			t.Errorf("GET /d/pid after reload = %q; want the echo build's pid", r.Body)
+		}
+		if !harness.WaitFor(20*time.Second, func() bool {
+			now := e.ProcessesOf("deploy")
+			return len(now) == 1 && len(old) == 1 && now[0] != old[0]
+		}) {
+			t.Errorf("plugin processes after reload: %v (before: %v); want one new process", e.ProcessesOf("deploy"), old)
+		}
+		// The next graceful restart finds the running build unchanged.
+		now := e.ProcessesOf("deploy")
+		e.Graceful()
+		e.AssertGet("/d/pid", 200, "")
+		if after := e.ProcessesOf("deploy"); len(after) != 1 || len(now) != 1 || after[0] != now[0] {
+			t.Errorf("plugin processes across the graceful restart after reload: %v → %v; want the same one", now, after)
+		}
+		if out, err := reload("nosuch"); err == nil || !strings.Contains(out, "nosuch unknown") {
+			t.Errorf("reload nosuch: %v\n%s\nwant a failure naming it unknown", err, out)
 		}
 		e.ErrorLog().Check(t, "AH00493", "AH00494", "AH00489")
 	})

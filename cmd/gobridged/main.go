@@ -3,12 +3,19 @@
 // server's error log:
 //
 //	gobridged -dir RUNTIME_DIR [-log-level LEVEL] [-parent-pid PID] [-grace 10s]
+//	gobridged -dir RUNTIME_DIR reload [NAME...]
+//
+// The second form asks the running gobridged to start a new process for
+// each named plugin (none named: each plugin whose binary changed) and to
+// retire the old one once the new one is up, printing a line per plugin;
+// its exit status is 0 when every one was replaced or unchanged (reload.go).
 //
 // It runs every plugin declared in RUNTIME_DIR/gobridged.spec and publishes
 // each one's socket as RUNTIME_DIR/NAME.sock (see package bridge and
 // docs/architecture.md §1-§3).
 //
-// Signals: SIGHUP re-reads the spec and reconciles; SIGTERM and SIGINT stop
+// Signals: SIGHUP re-reads the spec and reconciles; SIGUSR1 answers reload
+// requests; SIGTERM and SIGINT stop
 // every plugin gracefully and exit 0. gobridged also stops when its parent
 // goes away (polling getppid, with PR_SET_PDEATHSIG as a backup).
 //
@@ -56,8 +63,10 @@ func run(args []string, stderr io.Writer) int {
 	parentPID := fs.Int("parent-pid", 0, "exit when this process (httpd's parent) goes away; default: gobridged's parent")
 	grace := fs.Duration("grace", 10*time.Second, "how long a plugin may take to finish in-flight calls after SIGTERM before it is killed")
 	startTimeout := fs.Duration("start-timeout", 10*time.Second, "how long a plugin may take to complete go-plugin's handshake")
+	reloadTimeout := fs.Duration("reload-timeout", 2*time.Minute, "reload: how long to wait for gobridged's answer")
 	fs.Usage = func() {
-		_, _ = fmt.Fprintf(fs.Output(), "usage: gobridged -dir RUNTIME_DIR [-log-level LEVEL] [-parent-pid PID] [-grace DURATION]\n")
+		_, _ = fmt.Fprintf(fs.Output(), "usage: gobridged -dir RUNTIME_DIR [-log-level LEVEL] [-parent-pid PID] [-grace DURATION]\n"+
+			"       gobridged -dir RUNTIME_DIR reload [NAME...]\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -67,6 +76,9 @@ func run(args []string, stderr io.Writer) int {
 	if err != nil {
 		_, _ = fmt.Fprintf(stderr, "gobridged: -log-level: %v\n", err)
 		return exitUsage
+	}
+	if fs.NArg() > 0 && fs.Arg(0) == "reload" && *dir != "" {
+		return runReload(*dir, fs.Args()[1:], *reloadTimeout, os.Stdout, stderr)
 	}
 	log := slog.New(bridge.NewHandler(stderr, level))
 	if fs.NArg() > 0 || *dir == "" {
@@ -94,7 +106,7 @@ func run(args []string, stderr io.Writer) int {
 	// Subscribe before starting plugins: a SIGTERM during start must not
 	// kill gobridged without stopping them.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
 
 	sup, err := bridge.New(bridge.Options{
@@ -128,6 +140,10 @@ func run(args []string, stderr io.Writer) int {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				go reload(sup, log)
+				continue
+			}
+			if sig == syscall.SIGUSR1 {
+				go serveReloads(sup, *dir, log)
 				continue
 			}
 			if !parentAlive(ppid, isParent) {
