@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // SpecFile is the name of the plugin list inside the runtime directory.
@@ -26,6 +27,9 @@ const maxNameLen = 64
 // order they were declared.
 type Spec struct {
 	Plugins []PluginSpec
+	// AutoReload is how often gobridged looks for new builds of the
+	// plugins' binaries and starts them (GoBridgeAutoReload); 0: never.
+	AutoReload time.Duration
 }
 
 // PluginSpec declares one plugin: one process, shared by every httpd child.
@@ -78,6 +82,7 @@ func ReadSpec(path string) (*Spec, error) {
 //	plugin<TAB>NAME<TAB>/abs/path/to/binary[<TAB>ARG]...
 //	build<TAB>NAME<TAB>IDENTITY
 //	use<TAB>NAME<TAB>DIRECTIVE<TAB>FILE<TAB>LINE
+//	autoreload<TAB>MILLISECONDS
 //
 // Build and use records name a plugin declared by a plugin record (before
 // or after them); one naming no declared plugin is ignored.
@@ -106,6 +111,13 @@ func ParseSpec(r io.Reader) (*Spec, error) {
 			}
 			uses[name] = append(uses[name], u)
 			continue
+		case "autoreload":
+			ms, err := strconv.Atoi(strings.Join(fields[1:], "\t"))
+			if err != nil || ms < 0 {
+				return nil, &SpecError{Line: line, Msg: "autoreload record needs a number of milliseconds: autoreload<TAB>MS"}
+			}
+			s.AutoReload = time.Duration(ms) * time.Millisecond
+			continue
 		case "build":
 			if len(fields) != 3 || fields[2] == "" || strings.ContainsAny(fields[2], "\r\x00") {
 				return nil, &SpecError{Line: line, Msg: "build record needs a name and an identity: build<TAB>NAME<TAB>IDENTITY"}
@@ -114,7 +126,7 @@ func ParseSpec(r io.Reader) (*Spec, error) {
 			continue
 		default:
 			return nil, &SpecError{Line: line, Msg: fmt.Sprintf(
-				"unknown record type %q: the record types are \"plugin\", \"build\" and \"use\" (the spec is written by mod_gobridge; is gobridged older than the module?)",
+				"unknown record type %q: the record types are \"plugin\", \"build\", \"use\" and \"autoreload\" (the spec is written by mod_gobridge; is gobridged older than the module?)",
 				fields[0])}
 		}
 		if len(fields) < 3 {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseSpec(t *testing.T) {
@@ -41,6 +42,7 @@ func TestParseSpec(t *testing.T) {
 				{Directive: "GoBridgeFixupHandler", File: "/etc/x y.conf", Line: 12}}}}},
 		{name: "build", in: "plugin\ta\t/a\nbuild\ta\t2049:1234:5000:1733500000000000\n",
 			want: []PluginSpec{{Name: "a", Path: "/a", Line: 1, Build: "2049:1234:5000:1733500000000000"}}},
+		{name: "autoreload without a number", in: "autoreload\tsoon\n", wantErr: ":1: autoreload record needs a number of milliseconds"},
 		{name: "build without identity", in: "plugin\ta\t/a\nbuild\ta\n", wantErr: ":2: build record needs a name and an identity"},
 		{name: "use without line", in: "plugin\ta\t/a\nuse\ta\tRequire\t/etc/h.conf\n", wantErr: ":2: use record needs 4 TAB-separated fields"},
 		{name: "use with a bad line", in: "use\ta\tRequire\t/etc/h.conf\tx\n", wantErr: `:1: use record: line "x" is not a number`},
@@ -63,6 +65,22 @@ func TestParseSpec(t *testing.T) {
 				t.Errorf("ParseSpec(%q) = %+v; want %+v", trunc(tt.in), got.Plugins, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseSpecAutoReload(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"plugin\ta\t/a\n", 0},
+		{"plugin\ta\t/a\nautoreload\t2000\n", 2 * time.Second},
+		{"autoreload\t150\n", 150 * time.Millisecond},
+	} {
+		s, err := ParseSpec(strings.NewReader(tt.in))
+		if err != nil || s.AutoReload != tt.want {
+			t.Errorf("ParseSpec(%q).AutoReload = %v, %v; want %v", tt.in, s.AutoReload, err, tt.want)
+		}
 	}
 }
 

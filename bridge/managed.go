@@ -26,6 +26,7 @@ type managed struct {
 	restarts int
 	uses     []Use                        // the directives naming it, as last read
 	desc     *gobridgev1.DescribeResponse // the running instance's Describe answer
+	failed   string                       // a build that did not start (binaryID)
 }
 
 func newManaged(s *Supervisor, p PluginSpec) *managed {
@@ -59,12 +60,21 @@ func (m *managed) currentUses() []Use {
 }
 
 // binaryChanged reports whether the binary at the plugin's path is another
-// build than the running process's.
+// build than the running process's, and not one that already failed to
+// start.
 func (m *managed) binaryChanged() bool {
 	m.mu.Lock()
-	inst := m.cur
+	inst, failed := m.cur, m.failed
 	m.mu.Unlock()
-	return inst != nil && inst.build != "" && binaryID(m.spec.Path) != inst.build
+	id := binaryID(m.spec.Path)
+	return inst != nil && inst.build != "" && id != "" && id != inst.build && id != failed
+}
+
+// setFailedBuild remembers a build whose process did not start.
+func (m *managed) setFailedBuild(id string) {
+	m.mu.Lock()
+	m.failed = id
+	m.mu.Unlock()
 }
 
 // requestStop makes run stop the process and return. It does not wait.

@@ -80,11 +80,14 @@ type Supervisor struct {
 	sockDir string
 	lock    *dirLock
 
-	op      sync.Mutex // serializes Start, Reload and Stop
-	mu      sync.Mutex // guards the fields below
+	op      sync.Mutex    // serializes Start, Reload and Stop
+	quit    chan struct{} // closed by Stop: ends watchBuilds
+	mu      sync.Mutex    // guards the fields below
 	plugins map[string]*managed
 	started bool
 	stopped bool
+	// autoReload is the spec's AutoReload, as last read.
+	autoReload time.Duration
 }
 
 // PluginStatus is a snapshot of one supervised plugin.
@@ -134,6 +137,7 @@ func New(opts Options) (*Supervisor, error) {
 		reg:     newRegistry(dir),
 		sockDir: sockDir,
 		plugins: make(map[string]*managed),
+		quit:    make(chan struct{}),
 	}
 	if err := s.reg.cleanStale(); err != nil {
 		lock.release()
@@ -172,11 +176,13 @@ func (s *Supervisor) Start() error {
 	}
 	s.mu.Lock()
 	s.started = true
+	s.autoReload = spec.AutoReload
 	added, err := s.spawnLocked(spec.Plugins)
 	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
+	go s.watchBuilds()
 	for _, m := range added {
 		<-m.first
 	}
@@ -224,6 +230,7 @@ func (s *Supervisor) Reload() error {
 	}
 
 	s.mu.Lock()
+	s.autoReload = spec.AutoReload
 	var changed, retire []*managed
 	replacing := make(map[string]*managed)
 	keep := make(map[string]bool, len(spec.Plugins))
@@ -352,6 +359,7 @@ func (s *Supervisor) Replace(names []string) ([]Replacement, error) {
 			continue
 		}
 		r.Outcome = "kept"
+		replacing[r.Name].setFailedBuild(binaryID(replacing[r.Name].spec.Path))
 		for _, m := range started {
 			if m.spec.Name == r.Name && m.status().PID != 0 {
 				r.Outcome, r.NewPID = "replaced", m.status().PID
@@ -360,6 +368,34 @@ func (s *Supervisor) Replace(names []string) ([]Replacement, error) {
 	}
 	s.log.Info("plugins replaced on request", "replaced", len(retire), "kept", kept, "asked", len(results))
 	return results, nil
+}
+
+// watchBuilds starts new builds of the plugins' binaries as they appear,
+// every AutoReload interval (GoBridgeAutoReload), until Stop. A build that
+// did not start is not tried again until the binary changes once more.
+func (s *Supervisor) watchBuilds() {
+	for {
+		s.mu.Lock()
+		every := s.autoReload
+		changed := false
+		for _, m := range s.plugins {
+			changed = changed || (every > 0 && m.binaryChanged())
+		}
+		s.mu.Unlock()
+		if changed {
+			if _, err := s.Replace(nil); err != nil && !errors.Is(err, ErrStopped) {
+				s.log.Error("looking for new builds: " + err.Error())
+			}
+		}
+		if every <= 0 {
+			every = time.Second // off: look at the setting again later
+		}
+		select {
+		case <-s.quit:
+			return
+		case <-time.After(every):
+		}
+	}
 }
 
 // keepOld puts old back in place of its replacement, whose first start
@@ -397,6 +433,7 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	s.stopped = true // from now on nothing is spawned
 	first := s.current()
 	s.mu.Unlock()
+	close(s.quit)
 	for _, m := range first {
 		m.requestStop() // aborts starts that Start or Reload wait for
 	}

@@ -556,6 +556,65 @@ func TestSupervisorReplace(t *testing.T) {
 	checkNoLeaks(t)
 }
 
+// TestSupervisorAutoReload: with the spec's autoreload interval set
+// (GoBridgeAutoReload), a new build renamed over a plugin's binary is
+// started without any reload, and a build that does not start leaves the
+// running process serving.
+func TestSupervisorAutoReload(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "plugin")
+	install := func(b []byte) {
+		t.Helper()
+		if err := os.WriteFile(bin+".new", b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(bin+".new", bin); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	install(good)
+	f := newFixture(t, Options{})
+	spec := fmt.Sprintf("plugin\ta\t%s\t%s\nautoreload\t100\n", bin, bridgetest.ModeServe)
+	if err := os.WriteFile(filepath.Join(f.dir, SpecFile), []byte(spec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sup.Start(); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	first, _ := f.mustDescribe("a")
+
+	install(good)
+	var second int
+	waitFor(t, 10*time.Second, "the new build started by autoreload", func() bool {
+		second, _ = f.mustDescribe("a")
+		return second != first
+	})
+
+	install([]byte("#!/bin/sh\necho broken build >&2\nexit 3\n"))
+	waitFor(t, 10*time.Second, "the broken build tried and given up", func() bool {
+		return strings.Contains(f.logs.String(), `plugin "a": the new build or configuration did not start`)
+	})
+	if pid, _ := f.mustDescribe("a"); pid != second {
+		t.Errorf("after a broken build, a.sock reached pid %d; want the running %d", pid, second)
+	}
+	install(good)
+	waitFor(t, 10*time.Second, "the fixed build started by autoreload", func() bool {
+		pid, _ := f.mustDescribe("a")
+		return pid != second
+	})
+	if err := f.sup.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkNoLeaks(t)
+}
+
 // TestSupervisorChecksUses: after a start, and after a reload that keeps a
 // plugin running, gobridged names every directive that sends the plugin
 // something its Describe answer does not list (the fake plugin implements

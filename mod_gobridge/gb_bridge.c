@@ -212,6 +212,11 @@ static const char *gb_bridge_spec(apr_pool_t *p, gb_srv_conf *conf)
         APR_ARRAY_PUSH(parts, const char *) = "\n";
         APR_ARRAY_PUSH(parts, const char *) = gb_bridge_spec_build(p, pl);
     }
+    if (conf->autoreload > 0) {
+        APR_ARRAY_PUSH(parts, const char *) =
+            apr_psprintf(p, "autoreload\t%" APR_TIME_T_FMT "\n",
+                         apr_time_as_msec(conf->autoreload));
+    }
     uses.p = p;
     uses.parts = parts;
     gb_config_refs_do(gb_bridge_spec_use, &uses);

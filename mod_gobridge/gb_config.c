@@ -847,6 +847,32 @@ const char *gb_config_cmd_daemon(cmd_parms *cmd, void *dc, const char *a)
     return NULL;
 }
 
+/* GoBridgeAutoReload Off | duration: at least 100 ms, so that gobridged's
+ * stat of each binary stays a trifle. */
+const char *gb_config_cmd_autoreload(cmd_parms *cmd, void *dc, const char *a)
+{
+    gb_srv_conf *conf = gb_config_sget(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_interval_time_t t;
+
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    if (!strcasecmp(a, "Off")) {
+        conf->autoreload = 0;
+        return NULL;
+    }
+    if (ap_timeout_parameter_parse(a, &t, "s") != APR_SUCCESS
+        || t < apr_time_from_msec(100)) {
+        return apr_psprintf(cmd->pool, "%s: invalid value '%s': give Off, "
+                            "or how often to look for new builds, 100ms or "
+                            "more (e.g. 2s, 500ms)", cmd->cmd->name, a);
+    }
+    conf->autoreload = t;
+    return NULL;
+}
+
 /* --- whole-configuration checks ---------------------------------------- */
 
 void gb_config_pre_config(apr_pool_t *pconf)

@@ -80,6 +80,9 @@ typedef struct gb_srv_conf {
     apr_hash_t *plugin_by_name;      /* name -> gb_plugin * */
     const char *socket_dir;          /* resolved in check_config */
     const char *daemon;              /* NULL: GB_DEFAULT_DAEMON */
+    apr_interval_time_t autoreload;  /* GoBridgeAutoReload: how often
+                                      * gobridged looks for new builds;
+                                      * 0 Off (the default) */
     /* Server-level phase handlers (const char * plugin names, in order);
      * NULL: unset (inherit), empty: None. */
     apr_array_header_t *phases[GB_PHASE_COUNT];
@@ -155,6 +158,8 @@ const char *gb_config_cmd_max_message(cmd_parms *cmd, void *dc,
 const char *gb_config_cmd_socket_dir(cmd_parms *cmd, void *dc,
                                      const char *a);
 const char *gb_config_cmd_daemon(cmd_parms *cmd, void *dc, const char *a);
+const char *gb_config_cmd_autoreload(cmd_parms *cmd, void *dc,
+                                     const char *a);
 
 /* Records that a directive at cmd's file and line names plugin `name`;
  * gb_config_check() refuses the configuration if no GoBridgePlugin

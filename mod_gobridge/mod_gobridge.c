@@ -96,6 +96,9 @@ static const command_rec gb_cmds[] = {
                   "gobridged and the plugin sockets"),
     AP_INIT_TAKE1("GoBridgeDaemon", gb_config_cmd_daemon, NULL, RSRC_CONF,
                   "GoBridgeDaemon /path/to/gobridged: the supervisor binary"),
+    AP_INIT_TAKE1("GoBridgeAutoReload", gb_config_cmd_autoreload, NULL,
+                  RSRC_CONF, "GoBridgeAutoReload Off|interval: start new "
+                  "builds of plugin binaries as soon as they appear"),
     /* Phase handlers (gb_phase.c): plugin names in order, or None. */
 #define GB_PHASE_CMD(name, id, where)                                       \
     AP_INIT_TAKE_ARGV(name, gb_config_cmd_phase, (void *)(id), where,       \

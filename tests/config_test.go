@@ -33,6 +33,8 @@ func TestBadDirectivesFailConfigtest(t *testing.T) {
 		{"negative timeout", "GoBridgeTimeout -5", "GoBridgeTimeout"},
 		{"option without key", "<Location /x>\nGoBridgeOption\n</Location>", "GoBridgeOption"},
 		{"bad max message size", "GoBridgeMaxMessageSize lots", "GoBridgeMaxMessageSize"},
+		{"auto reload too often", "GoBridgeAutoReload 10ms", "GoBridgeAutoReload"},
+		{"auto reload in a vhost", "<VirtualHost 127.0.0.1:1>\nGoBridgeAutoReload 2s\n</VirtualHost>", "GoBridgeAutoReload"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

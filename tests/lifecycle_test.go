@@ -478,3 +478,29 @@ func TestGobridgedReloadDeploys(t *testing.T) {
 		e.ErrorLog().Check(t, "AH00493", "AH00494", "AH00489")
 	})
 }
+
+// TestAutoReloadDeploys: with GoBridgeAutoReload, renaming a new build over
+// the binary is the whole deploy.
+func TestAutoReloadDeploys(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		deployBinary(t, e, "deploy", "hello")
+		e.SetConf(fmt.Sprintf("GoBridgeAutoReload 200ms\nGoBridgePlugin deploy %s\n<Location /d>\n    GoBridgeHandler deploy\n</Location>\n", e.Bin("deploy")))
+		e.Start()
+		e.AssertGet("/d/pid", 200, "Hello")
+		deployBinary(t, e, "deploy", "echo")
+		if !harness.WaitFor(30*time.Second, func() bool {
+			r, err := http.Get(e.URL("/d/pid"))
+			if err != nil {
+				return false
+			}
+			defer r.Body.Close()
+			b, _ := io.ReadAll(r.Body)
+			_, err = strconv.Atoi(strings.TrimSpace(string(b)))
+			return r.StatusCode == 200 && err == nil
+		}) {
+			t.Fatalf("the new build does not serve\n%s", e.ErrorLog().Since())
+		}
+		e.ErrorLog().Check(t)
+	})
+}
