@@ -23,6 +23,9 @@ const maxSpecLine = 1 << 20
 // maxNameLen is the longest plugin name accepted.
 const maxNameLen = 64
 
+// maxProcesses bounds a pool (GB_CONFIG_PROCESSES_MAX in the module).
+const maxProcesses = 64
+
 // Spec is the parsed content of gobridged.spec: the plugins to run, in the
 // order they were declared.
 type Spec struct {
@@ -44,6 +47,13 @@ type PluginSpec struct {
 	Args []string
 	// Line is the spec line the plugin was declared on (0 if not parsed).
 	Line int
+	// Processes is how many processes run the plugin (GoBridgePlugin's
+	// processes=N); Instances runs a pool's as NAME.0 … NAME.N-1. 0 or 1:
+	// one, named NAME.
+	Processes int
+	// Pool is the pool an instance belongs to (its GoBridgePlugin name),
+	// "" for a plugin of one process.
+	Pool string
 	// Build identifies the binary as httpd's parent saw it (device, inode,
 	// size, mtime): a different Build is a new build of the plugin, which
 	// a reload starts in place of the running one. "" when unknown.
@@ -52,6 +62,33 @@ type PluginSpec struct {
 	// order httpd read them: what gobridged checks against the plugin's
 	// Describe answer at start. Equal ignores them.
 	Uses []Use
+}
+
+// Instances returns the processes to run: each plugin, and each process
+// of a pool as its own instance named NAME.I (I from 0), which gobridged
+// supervises and publishes (NAME.I.sock) like a plugin. It fails when an
+// instance's name is another plugin's.
+func (s *Spec) Instances() ([]PluginSpec, error) {
+	var out []PluginSpec
+	seen := make(map[string]bool)
+	for _, p := range s.Plugins {
+		seen[p.Name] = true
+	}
+	for _, p := range s.Plugins {
+		if p.Processes <= 1 {
+			out = append(out, p)
+			continue
+		}
+		for i := 0; i < p.Processes; i++ {
+			q := p
+			q.Name, q.Pool, q.Processes = fmt.Sprintf("%s.%d", p.Name, i), p.Name, 0
+			if seen[q.Name] {
+				return nil, &SpecError{Line: p.Line, Msg: fmt.Sprintf("plugin %q is also the name of process %d of the pool %q: rename one of them", q.Name, i, p.Name)}
+			}
+			out = append(out, q)
+		}
+	}
+	return out, nil
 }
 
 // Equal reports whether p and q run the same process: same name, path,
@@ -82,6 +119,7 @@ func ReadSpec(path string) (*Spec, error) {
 //	plugin<TAB>NAME<TAB>/abs/path/to/binary[<TAB>ARG]...
 //	build<TAB>NAME<TAB>IDENTITY
 //	use<TAB>NAME<TAB>DIRECTIVE<TAB>FILE<TAB>LINE
+//	processes<TAB>NAME<TAB>N
 //	autoreload<TAB>MILLISECONDS
 //
 // Build and use records name a plugin declared by a plugin record (before
@@ -94,6 +132,7 @@ func ParseSpec(r io.Reader) (*Spec, error) {
 	var s Spec
 	uses := make(map[string][]Use)
 	builds := make(map[string]string)
+	procs := make(map[string]int)
 	line := 0
 	for sc.Scan() {
 		line++
@@ -118,6 +157,16 @@ func ParseSpec(r io.Reader) (*Spec, error) {
 			}
 			s.AutoReload = time.Duration(ms) * time.Millisecond
 			continue
+		case "processes":
+			n := 0
+			if len(fields) == 3 {
+				n, _ = strconv.Atoi(fields[2])
+			}
+			if n < 1 || n > maxProcesses {
+				return nil, &SpecError{Line: line, Msg: fmt.Sprintf("processes record needs a name and a number from 1 to %d: processes<TAB>NAME<TAB>N", maxProcesses)}
+			}
+			procs[fields[1]] = n
+			continue
 		case "build":
 			if len(fields) != 3 || fields[2] == "" || strings.ContainsAny(fields[2], "\r\x00") {
 				return nil, &SpecError{Line: line, Msg: "build record needs a name and an identity: build<TAB>NAME<TAB>IDENTITY"}
@@ -126,7 +175,7 @@ func ParseSpec(r io.Reader) (*Spec, error) {
 			continue
 		default:
 			return nil, &SpecError{Line: line, Msg: fmt.Sprintf(
-				"unknown record type %q: the record types are \"plugin\", \"build\", \"use\" and \"autoreload\" (the spec is written by mod_gobridge; is gobridged older than the module?)",
+				"unknown record type %q: the record types are \"plugin\", \"build\", \"processes\", \"use\" and \"autoreload\" (the spec is written by mod_gobridge; is gobridged older than the module?)",
 				fields[0])}
 		}
 		if len(fields) < 3 {
@@ -150,6 +199,7 @@ func ParseSpec(r io.Reader) (*Spec, error) {
 	for i := range s.Plugins {
 		s.Plugins[i].Uses = uses[s.Plugins[i].Name]
 		s.Plugins[i].Build = builds[s.Plugins[i].Name]
+		s.Plugins[i].Processes = procs[s.Plugins[i].Name]
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err

@@ -84,6 +84,40 @@ func TestParseSpecAutoReload(t *testing.T) {
 	}
 }
 
+func TestSpecInstances(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []string // instance names, and their pools after '@'
+		wantErr string
+	}{
+		{"plugin\ta\t/a\n", []string{"a@"}, ""},
+		{"plugin\ta\t/a\nprocesses\ta\t3\nplugin\tb\t/b\n", []string{"a.0@a", "a.1@a", "a.2@a", "b@"}, ""},
+		{"processes\ta\t1\nplugin\ta\t/a\n", []string{"a@"}, ""},
+		{"plugin\ta\t/a\nprocesses\ta\t2\nplugin\ta.1\t/b\n", nil, `plugin "a.1" is also the name of process 1 of the pool "a"`},
+		{"plugin\ta\t/a\nprocesses\ta\t65\n", nil, "processes record needs a name and a number from 1 to 64"},
+	}
+	for _, tt := range tests {
+		s, err := ParseSpec(strings.NewReader(tt.in))
+		var insts []PluginSpec
+		if err == nil {
+			insts, err = s.Instances()
+		}
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("spec %q: error %v; want one containing %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		var got []string
+		for _, p := range insts {
+			got = append(got, p.Name+"@"+p.Pool)
+		}
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("spec %q: instances %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
 func TestReadSpecNamesFile(t *testing.T) {
 	_, err := ReadSpec("/nonexistent/gobridged.spec")
 	if !errors.Is(err, ErrSpec) {

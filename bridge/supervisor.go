@@ -171,13 +171,17 @@ func (s *Supervisor) Start() error {
 	if err != nil {
 		return err
 	}
+	insts, err := spec.Instances()
+	if err != nil {
+		return err
+	}
 	if err := s.lock.writePID(os.Getpid()); err != nil {
 		return fmt.Errorf("%w: writing pid file: %v", ErrRuntimeDir, err)
 	}
 	s.mu.Lock()
 	s.started = true
 	s.autoReload = spec.AutoReload
-	added, err := s.spawnLocked(spec.Plugins)
+	added, err := s.spawnLocked(insts)
 	s.mu.Unlock()
 	if err != nil {
 		return err
@@ -186,7 +190,7 @@ func (s *Supervisor) Start() error {
 	for _, m := range added {
 		<-m.first
 	}
-	s.log.Info("gobridged started", "plugins", len(spec.Plugins), "dir", s.opts.Dir)
+	s.log.Info("gobridged started", "plugins", len(insts), "dir", s.opts.Dir)
 	return nil
 }
 
@@ -228,14 +232,18 @@ func (s *Supervisor) Reload() error {
 	if err != nil {
 		return err
 	}
+	insts, err := spec.Instances()
+	if err != nil {
+		return err
+	}
 
 	s.mu.Lock()
 	s.autoReload = spec.AutoReload
 	var changed, retire []*managed
 	replacing := make(map[string]*managed)
-	keep := make(map[string]bool, len(spec.Plugins))
+	keep := make(map[string]bool, len(insts))
 	var fresh []PluginSpec
-	for _, p := range spec.Plugins {
+	for _, p := range insts {
 		keep[p.Name] = true
 		m := s.plugins[p.Name]
 		switch {
@@ -266,7 +274,7 @@ func (s *Supervisor) Reload() error {
 	changed, failed := s.settle(started, replacing)
 	retire = append(changed, removed...)
 	stopAll(retire)
-	s.log.Info("spec reloaded", "unchanged", len(spec.Plugins)-len(started),
+	s.log.Info("spec reloaded", "unchanged", len(insts)-len(started),
 		"started", len(started)-len(replacing), "replaced", len(changed), "kept", failed, "removed", len(removed))
 	return nil
 }
@@ -298,9 +306,10 @@ type Replacement struct {
 	NewPID  int
 }
 
-// Replace starts a new process for each plugin in names — or, when names
-// is empty, for each running plugin whose binary changed since its process
-// started — and retires the old process once the new one is up, as Reload
+// Replace starts a new process for each plugin in names (a pool's name:
+// for each of its processes) — or, when names is empty, for each
+// running plugin whose binary changed since its process started — and
+// retires the old process once the new one is up, as Reload
 // does for a changed spec: a deploy script can roll out a new build
 // without httpd. A new process that does not start leaves the old one
 // serving. The results are in the order of names (or of plugin names).
@@ -317,6 +326,24 @@ func (s *Supervisor) Replace(names []string) ([]Replacement, error) {
 		for name := range s.plugins {
 			names = append(names, name)
 		}
+	} else {
+		// A pool's name stands for all its processes.
+		var expanded []string
+		for _, name := range names {
+			n := len(expanded)
+			for inst, m := range s.plugins {
+				if m.spec.Pool == name {
+					expanded = append(expanded, inst)
+				}
+			}
+			slices.Sort(expanded[n:])
+			if len(expanded) == n {
+				expanded = append(expanded, name)
+			}
+		}
+		names = expanded
+	}
+	if all {
 		slices.Sort(names)
 	}
 	results := make([]Replacement, 0, len(names))

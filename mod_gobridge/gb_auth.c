@@ -258,7 +258,7 @@ static int gb_auth_invoke(gb_auth_call *c, const char *method,
         ap_log_rerror(APLOG_MARK, APLOG_ERR, res.rv, r, GB_APLOGNO(0251)
                       "%s: %s: cannot connect to %s; is the plugin running? "
                       "Failing closed (500)", c->plugin, c->what,
-                      gb_rpc_socket(r->server, c->plugin));
+                      gb_rpc_socket(r, c->plugin));
     }
     else if (res.rv != APR_SUCCESS && res.outcome == GB_RPC_TIMEOUT) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, res.rv, r, GB_APLOGNO(0252)

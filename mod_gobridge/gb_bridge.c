@@ -2,6 +2,7 @@
 #include "gb_private.h"
 #include "gb_bridge.h"
 #include "gb_config.h"
+#include "gb_conn.h"
 
 #include <apr_file_io.h>
 #include <apr_thread_proc.h>
@@ -211,6 +212,11 @@ static const char *gb_bridge_spec(apr_pool_t *p, gb_srv_conf *conf)
         }
         APR_ARRAY_PUSH(parts, const char *) = "\n";
         APR_ARRAY_PUSH(parts, const char *) = gb_bridge_spec_build(p, pl);
+        if (pl->processes > 1) {
+            APR_ARRAY_PUSH(parts, const char *) =
+                apr_psprintf(p, "processes\t%s\t%d\n", pl->name,
+                             pl->processes);
+        }
     }
     if (conf->autoreload > 0) {
         APR_ARRAY_PUSH(parts, const char *) =
@@ -503,8 +509,9 @@ static void gb_bridge_await_plugins(gb_bridge_state *st, gb_srv_conf *conf,
 
     for (i = 0; i < conf->plugins->nelts; i++) {
         const gb_plugin *pl = APR_ARRAY_IDX(conf->plugins, i, gb_plugin *);
-        const char *sock = apr_pstrcat(ptemp, st->dir, "/", pl->name,
-                                       ".sock", NULL);
+        /* A pool is ready with its first process: calls skip the others
+         * until they are. */
+        const char *sock = gb_conn_endpoint_path(pl->endpoints[0]);
         apr_finfo_t fi;
 
         while (apr_stat(&fi, sock, APR_FINFO_TYPE, ptemp) != APR_SUCCESS) {

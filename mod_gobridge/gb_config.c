@@ -340,18 +340,19 @@ const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,
 {
     gb_srv_conf *conf = gb_config_sget(cmd->server);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *name = argv[0];
     apr_finfo_t fi;
     apr_status_t rv;
     gb_plugin *pl, *prev;
-    int i;
+    int i, opt, processes = 1;
 
     (void)dc;
     if (err) {
         return err;
     }
     if (argc < 2) {
-        return apr_psprintf(cmd->pool, "%s: takes a plugin name and the "
-                            "absolute path of its binary, then optional "
+        return apr_psprintf(cmd->pool, "%s: takes a plugin name, options, "
+                            "the absolute path of its binary, then optional "
                             "arguments", cmd->cmd->name);
     }
     if (!gb_valid_name(argv[0]) || !strcmp(argv[0], ".")
@@ -366,17 +367,47 @@ const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,
                             "at %s:%u; give each plugin a unique name",
                             cmd->cmd->name, argv[0], prev->file, prev->line);
     }
+    /* Options (key=value) come before the binary, whose path is absolute:
+     * everything after the binary is the plugin's own. */
+    for (opt = 1; opt < argc && argv[opt][0] != '/'
+                  && strchr(argv[opt], '='); opt++) {
+        char *end;
+        long n;
+
+        if (strncmp(argv[opt], "processes=", 10)) {
+            return apr_psprintf(cmd->pool, "%s: plugin '%s': unknown option "
+                                "'%s'; the only option is processes=N, "
+                                "before the binary", cmd->cmd->name, argv[0],
+                                argv[opt]);
+        }
+        n = strtol(argv[opt] + 10, &end, 10);
+        if (end == argv[opt] + 10 || *end || n < 1
+            || n > GB_CONFIG_PROCESSES_MAX) {
+            return apr_psprintf(cmd->pool, "%s: plugin '%s': invalid '%s': "
+                                "give a number of processes from 1 to %d",
+                                cmd->cmd->name, argv[0], argv[opt],
+                                GB_CONFIG_PROCESSES_MAX);
+        }
+        processes = (int)n;
+    }
+    if (opt == argc) {
+        return apr_psprintf(cmd->pool, "%s: plugin '%s': no binary after "
+                            "the options", cmd->cmd->name, argv[0]);
+    }
+    /* From here on argv[1] is the binary. */
+    argv += opt - 1;
+    argc -= opt - 1;
     for (i = 1; i < argc; i++) {
         if (!gb_spec_safe(argv[i])) {
             return apr_psprintf(cmd->pool, "%s: plugin '%s': %s '%s' "
                                 "contains a TAB, CR or LF; remove it",
-                                cmd->cmd->name, argv[0],
+                                cmd->cmd->name, name,
                                 i == 1 ? "binary" : "argument", argv[i]);
         }
     }
     if (!ap_os_is_path_absolute(cmd->pool, argv[1])) {
         return apr_psprintf(cmd->pool, "%s: plugin '%s': binary '%s' must "
-                            "be an absolute path", cmd->cmd->name, argv[0],
+                            "be an absolute path", cmd->cmd->name, name,
                             argv[1]);
     }
     rv = apr_stat(&fi, argv[1], APR_FINFO_TYPE | APR_FINFO_PROT, cmd->temp_pool);
@@ -384,18 +415,18 @@ const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,
         char buf[120];
         return apr_psprintf(cmd->pool, "%s: plugin '%s': cannot stat binary "
                             "'%s' (%s); build or install the plugin first",
-                            cmd->cmd->name, argv[0], argv[1],
+                            cmd->cmd->name, name, argv[1],
                             apr_strerror(rv, buf, sizeof(buf)));
     }
     if (fi.filetype != APR_REG
         || !(fi.protection & (APR_UEXECUTE | APR_GEXECUTE | APR_WEXECUTE))) {
         return apr_psprintf(cmd->pool, "%s: plugin '%s': '%s' is not an "
                             "executable regular file", cmd->cmd->name,
-                            argv[0], argv[1]);
+                            name, argv[1]);
     }
 
     pl = apr_pcalloc(cmd->pool, sizeof(*pl));
-    pl->name = apr_pstrdup(cmd->pool, argv[0]);
+    pl->name = apr_pstrdup(cmd->pool, name);
     pl->binary = apr_pstrdup(cmd->pool, argv[1]);
     pl->args = apr_array_make(cmd->pool, argc - 2 > 0 ? argc - 2 : 1,
                               sizeof(const char *));
@@ -403,6 +434,7 @@ const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,
         APR_ARRAY_PUSH(pl->args, const char *) =
             apr_pstrdup(cmd->pool, argv[i]);
     }
+    pl->processes = processes;
     pl->file = cmd->directive->filename;
     pl->line = cmd->directive->line_num;
     APR_ARRAY_PUSH(conf->plugins, gb_plugin *) = pl;
@@ -932,7 +964,29 @@ int gb_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
      * go-plugin's own `<dir>/s/plugin<up to 10 digits>`. */
     for (i = 0; i < conf->plugins->nelts; i++) {
         const gb_plugin *pl = APR_ARRAY_IDX(conf->plugins, i, gb_plugin *);
-        apr_size_t need = strlen(dir) + 1 + strlen(pl->name) + 5;
+        /* `<dir>/<name>.sock`, or `<dir>/<name>.<i>.sock` in a pool. */
+        apr_size_t need = strlen(dir) + 1 + strlen(pl->name) + 5
+                          + (pl->processes > 1 ? 3 : 0);
+        int j;
+
+        /* gobridged runs a pool's processes as NAME.0, NAME.1, …: no
+         * other plugin may be called so. */
+        for (j = 0; pl->processes > 1 && j < pl->processes; j++) {
+            const gb_plugin *other = apr_hash_get(
+                conf->plugin_by_name,
+                apr_psprintf(ptemp, "%s.%d", pl->name, j),
+                APR_HASH_KEY_STRING);
+            if (other) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                             GB_APLOGNO(0348) "GoBridgePlugin: plugin '%s' "
+                             "(%s line %u) has the name of process %d of "
+                             "the pool '%s' (%s line %u, processes=%d); "
+                             "rename one of them", other->name, other->file,
+                             other->line, j, pl->name, pl->file, pl->line,
+                             pl->processes);
+                bad = 1;
+            }
+        }
 
         if (need < strlen(dir) + GB_CONFIG_GOPLUGIN_SOCK_SUFFIX) {
             need = strlen(dir) + GB_CONFIG_GOPLUGIN_SOCK_SUFFIX;

@@ -21,6 +21,7 @@
 #define GB_CONFIG_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(5)
 #define GB_CONFIG_DEFAULT_MAX_MESSAGE     (4 * 1024 * 1024)
 #define GB_CONFIG_PLUGIN_NAME_MAX         64
+#define GB_CONFIG_PROCESSES_MAX           64
 
 #ifndef GB_DEFAULT_DAEMON
 #define GB_DEFAULT_DAEMON "/usr/local/libexec/gobridge/gobridged"
@@ -71,8 +72,9 @@ typedef struct gb_plugin {
     apr_array_header_t *args;        /* const char *, may be empty */
     const char *file;                /* where it was declared */
     unsigned line;
-    struct gb_endpoint *endpoint;    /* its socket, resolved in post_config
-                                      * (gb_rpc.c) */
+    int processes;                   /* processes=N: a pool of N, 1 default */
+    struct gb_endpoint **endpoints;  /* one socket a process, resolved in
+                                      * post_config (gb_rpc.c) */
 } gb_plugin;
 
 typedef struct gb_srv_conf {

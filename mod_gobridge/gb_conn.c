@@ -7,6 +7,7 @@
  * own allocator, so threads never share an allocator and closing a
  * connection returns its memory.
  */
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 
@@ -38,6 +39,7 @@ struct gb_endpoint {
     gb_conn *idle;
     int idle_count;
     unsigned long gen;
+    volatile apr_uint32_t busy;  /* this child's borrowed connections */
 };
 
 typedef struct {
@@ -99,6 +101,11 @@ apr_status_t gb_conn_endpoint_make(apr_pool_t *p, const char *plugin,
 const char *gb_conn_endpoint_path(const gb_endpoint *ep)
 {
     return ep->path;
+}
+
+apr_uint32_t gb_conn_endpoint_busy(gb_endpoint *ep)
+{
+    return apr_atomic_read32(&ep->busy);
 }
 
 apr_status_t gb_conn_child_init(apr_pool_t *pchild, server_rec *s)
@@ -239,6 +246,7 @@ apr_status_t gb_conn_acquire(request_rec *r, gb_endpoint *ep,
                    "gb_conn(%s-%lu): reusing idle connection", ep->plugin,
                    c->id);
             c->reused = 1;
+            apr_atomic_inc32(&ep->busy);
             *out = c;
             return APR_SUCCESS;
         }
@@ -263,6 +271,7 @@ apr_status_t gb_conn_acquire_new(request_rec *r, gb_endpoint *ep,
     rv = gb_conn_open(r, ep, connect_timeout, out);
     if (rv == APR_SUCCESS) {
         gb_h2_set_request((*out)->h2, r);
+        apr_atomic_inc32(&ep->busy);
     }
     return rv;
 }
@@ -273,6 +282,7 @@ void gb_conn_release(gb_conn *c, int reusable)
         /* Without a registry pchild is gone, and c with it. */
         return;
     }
+    apr_atomic_dec32(&c->ep->busy);
     gb_h2_set_request(c->h2, NULL);
     if (reusable && !c->poisoned && gb_h2_usable(c->h2)) {
         gb_endpoint *ep = c->ep;

@@ -129,7 +129,7 @@ static int gb_filter_open(gb_filter_ctx *ctx)
                       "%s: cannot reach the plugin for the %s filter at %s; "
                       "is gobridged running and the plugin healthy?",
                       ctx->plugin, gb_filter_kind(ctx),
-                      gb_rpc_socket(r->server, ctx->plugin));
+                      gb_rpc_socket(r, ctx->plugin));
         ctx->failure = rv;
         ctx->outcome = outcome;
         return GB_ROUND_FAIL;

@@ -939,7 +939,7 @@ static int gb_handle_start(gb_handle_ctx *ctx, apr_pool_t *tmp,
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0042)
                       "%s: cannot connect to %s; is gobridged running and "
                       "the plugin healthy?", ctx->plugin,
-                      gb_rpc_socket(r->server, ctx->plugin));
+                      gb_rpc_socket(r, ctx->plugin));
         return gb_rpc_http_status(r, outcome);
     }
     rv = gb_call_send(ctx->call, &first->base, 0, ctx->timeout);

@@ -247,7 +247,7 @@ static int gb_phase_call(request_rec *r, apr_pool_t *tmp, gb_phase_id id,
             ap_log_rerror(APLOG_MARK, APLOG_ERR, res.rv, r, GB_APLOGNO(0200)
                           "%s: %s phase: cannot connect to %s; is gobridged "
                           "running and the plugin healthy?", plugin,
-                          info->name, gb_rpc_socket(r->server, plugin));
+                          info->name, gb_rpc_socket(r, plugin));
         }
         else if (res.rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, res.rv, r, GB_APLOGNO(0201)

@@ -3,43 +3,53 @@
 #include "gb_rpc.h"
 #include "gb_conn.h"
 
+#include <apr_atomic.h>
 #include <apr_strings.h>
 
 apr_status_t gb_rpc_post_config(apr_pool_t *pconf, server_rec *s)
 {
     gb_srv_conf *conf = gb_config_sget(s);
-    int i;
+    int i, j;
 
     for (i = 0; i < conf->plugins->nelts; i++) {
         gb_plugin *pl = APR_ARRAY_IDX(conf->plugins, i, gb_plugin *);
-        const char *path = apr_pstrcat(pconf, conf->socket_dir, "/",
-                                       pl->name, ".sock", NULL);
-        apr_status_t rv = gb_conn_endpoint_make(pconf, pl->name, path,
-                                                &pl->endpoint);
 
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, GB_APLOGNO(0187)
-                         "%s: cannot resolve the socket %s of plugin %s "
-                         "(declared at %s line %u)", __func__, path,
-                         pl->name, pl->file, pl->line);
-            return rv;
+        pl->endpoints = apr_pcalloc(pconf, pl->processes
+                                           * sizeof(*pl->endpoints));
+        for (j = 0; j < pl->processes; j++) {
+            /* gobridged publishes a pool's processes as NAME.I.sock. */
+            const char *path = pl->processes == 1
+                ? apr_pstrcat(pconf, conf->socket_dir, "/", pl->name,
+                              ".sock", NULL)
+                : apr_psprintf(pconf, "%s/%s.%d.sock", conf->socket_dir,
+                               pl->name, j);
+            apr_status_t rv = gb_conn_endpoint_make(pconf, pl->name, path,
+                                                    &pl->endpoints[j]);
+
+            if (rv != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, GB_APLOGNO(0187)
+                             "%s: cannot resolve the socket %s of plugin %s "
+                             "(declared at %s line %u)", __func__, path,
+                             pl->name, pl->file, pl->line);
+                return rv;
+            }
         }
     }
     return APR_SUCCESS;
 }
 
-static gb_endpoint *gb_rpc_endpoint(server_rec *s, const char *plugin)
+const char *gb_rpc_socket(request_rec *r, const char *plugin)
 {
-    const gb_plugin *pl = gb_config_plugin(s, plugin);
+    const gb_plugin *pl = gb_config_plugin(r->server, plugin);
 
-    return pl ? pl->endpoint : NULL;
-}
-
-const char *gb_rpc_socket(server_rec *s, const char *plugin)
-{
-    gb_endpoint *ep = gb_rpc_endpoint(s, plugin);
-
-    return ep ? gb_conn_endpoint_path(ep) : "(no such plugin)";
+    if (!pl || !pl->endpoints) {
+        return "(no such plugin)";
+    }
+    return pl->processes == 1
+           ? gb_conn_endpoint_path(pl->endpoints[0])
+           : apr_psprintf(r->pool, "%s and %d more",
+                          gb_conn_endpoint_path(pl->endpoints[0]),
+                          pl->processes - 1);
 }
 
 /* A connection that could not be had: the plugin is down unless the
@@ -49,20 +59,54 @@ static gb_rpc_outcome gb_rpc_unreachable(apr_status_t rv)
     return APR_STATUS_IS_TIMEUP(rv) ? GB_RPC_DOWN : gb_rpc_failed(rv);
 }
 
-/* An idle connection, or a new one when fresh is set. */
+/* The process of a pool to call next: the one this child has the fewest
+ * calls in flight with, so that a slow one is given no more than it can
+ * take; ties go round (start). */
+static int gb_rpc_pick(const gb_plugin *pl, unsigned start)
+{
+    apr_uint32_t least = 0;
+    int i, best = -1;
+
+    for (i = 0; i < pl->processes; i++) {
+        int k = (int)((start + (unsigned)i) % (unsigned)pl->processes);
+        apr_uint32_t busy = gb_conn_endpoint_busy(pl->endpoints[k]);
+
+        if (best < 0 || busy < least) {
+            best = k;
+            least = busy;
+        }
+    }
+    return best;
+}
+
+/* An idle connection, or a new one when fresh is set. A pool's processes
+ * are tried in turn: one that is down or restarting is skipped. */
 static apr_status_t gb_rpc_acquire(request_rec *r, const gb_dir_conf *d,
                                    const char *plugin, int fresh,
                                    gb_conn **conn)
 {
-    gb_endpoint *ep = gb_rpc_endpoint(r->server, plugin);
+    static volatile apr_uint32_t turn;
+    const gb_plugin *pl = gb_config_plugin(r->server, plugin);
+    apr_interval_time_t t = gb_config_connect_timeout(d);
+    apr_status_t rv = APR_NOTFOUND;
+    int i, first;
 
-    if (!ep) {
+    if (!pl || !pl->endpoints) {
         /* Refused at configtest; only a plugin gone since gets here. */
         return APR_NOTFOUND;
     }
-    return fresh ? gb_conn_acquire_new(r, ep, gb_config_connect_timeout(d),
-                                       conn)
-                 : gb_conn_acquire(r, ep, gb_config_connect_timeout(d), conn);
+    first = pl->processes == 1 ? 0
+            : gb_rpc_pick(pl, apr_atomic_inc32(&turn));
+    for (i = 0; i < pl->processes; i++) {
+        gb_endpoint *ep = pl->endpoints[(first + i) % pl->processes];
+
+        rv = fresh ? gb_conn_acquire_new(r, ep, t, conn)
+                   : gb_conn_acquire(r, ep, t, conn);
+        if (rv == APR_SUCCESS || gb_rpc_unreachable(rv) != GB_RPC_DOWN) {
+            return rv;
+        }
+    }
+    return rv;
 }
 
 /* The rule of HTTP clients (RFC 9110 §9.2.2, Go's net/http): a request

@@ -36,11 +36,12 @@ typedef struct {
     const char *grpc_message;   /* percent-decoded, or NULL */
 } gb_rpc_result;
 
-/* post_config: resolves every declared plugin's socket. */
+/* post_config: resolves every declared plugin's sockets (one for each
+ * process of a pool). */
 apr_status_t gb_rpc_post_config(apr_pool_t *pconf, server_rec *s);
 
-/* The socket a plugin is reached at (log lines). */
-const char *gb_rpc_socket(server_rec *s, const char *plugin);
+/* The socket a plugin is reached at, or its pool's (log lines). */
+const char *gb_rpc_socket(request_rec *r, const char *plugin);
 
 /* Borrows a connection to plugin (a new one if fresh is set) and starts
  * method on it, with d's connect timeout and message bound; deadline > 0

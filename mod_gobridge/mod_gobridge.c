@@ -65,8 +65,9 @@ static void gb_child_init(apr_pool_t *pchild, server_rec *s)
 
 static const command_rec gb_cmds[] = {
     AP_INIT_TAKE_ARGV("GoBridgePlugin", gb_config_cmd_plugin, NULL,
-                      RSRC_CONF, "GoBridgePlugin name /path/to/binary "
-                      "[args...]: declare a plugin process"),
+                      RSRC_CONF, "GoBridgePlugin name [processes=N] "
+                      "/path/to/binary [args...]: declare a plugin process, "
+                      "or a pool of N"),
     /* Per-directory directives may appear in .htaccess: the handler,
      * timeouts and phases with AllowOverride FileInfo (like SetHandler),
      * options with Options, the auth phases with AuthConfig. */

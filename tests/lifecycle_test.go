@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -502,5 +503,63 @@ func TestAutoReloadDeploys(t *testing.T) {
 			t.Fatalf("the new build does not serve\n%s", e.ErrorLog().Since())
 		}
 		e.ErrorLog().Check(t)
+	})
+}
+
+// TestPluginPool: GoBridgePlugin NAME processes=3 runs three processes
+// behind one name; calls are spread over them, and one that is killed is
+// skipped (calls lost with it sent again) until gobridged has replaced it.
+func TestPluginPool(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		e.SetConf(fmt.Sprintf("GoBridgePlugin pool processes=3 %s\n<Location /pool>\n    GoBridgeHandler pool\n</Location>\n", e.Bin("echo")))
+		e.Start()
+		if !harness.WaitFor(20*time.Second, func() bool { return len(e.ProcessesOf("echo")) == 3 }) {
+			t.Fatalf("plugin processes: %v; want 3", e.ProcessesOf("echo"))
+		}
+		c := &http.Client{Timeout: 30 * time.Second}
+		get := func() (int, error) {
+			resp, err := c.Get(e.URL("/pool/pid"))
+			if err != nil {
+				return 0, err
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != 200 {
+				return 0, fmt.Errorf("status %d, %v: %q", resp.StatusCode, err, b)
+			}
+			return strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+		seen := map[int]int{}
+		for i := 0; i < 30; i++ {
+			pid, err := get()
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+			seen[pid]++
+		}
+		if len(seen) != 3 {
+			t.Errorf("30 calls went to %d processes %v; want all 3", len(seen), seen)
+		}
+
+		victim := e.ProcessesOf("echo")[0]
+		if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 30; i++ {
+			pid, err := get()
+			if err != nil {
+				t.Errorf("request %d after one process was killed: %v", i, err)
+			} else if pid == victim {
+				t.Errorf("request %d answered by the killed process %d", i, pid)
+			}
+		}
+		if !harness.WaitFor(30*time.Second, func() bool {
+			pids := e.ProcessesOf("echo")
+			return len(pids) == 3 && !slices.Contains(pids, victim)
+		}) {
+			t.Errorf("plugin processes after the kill: %v; want 3 again, without %d", e.ProcessesOf("echo"), victim)
+		}
+		e.ErrorLog().Check(t, "exited", "GB0017")
 	})
 }

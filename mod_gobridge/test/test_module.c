@@ -620,6 +620,37 @@ static void test_config_directives(apr_pool_t *p)
     err = gb_config_cmd_plugin(cmd, NULL, 3, argv);
     CHECK(err != NULL, "TAB in argument accepted");
 
+    /* processes=N before the binary; what follows the binary is the
+     * plugin's own, '=' or not. */
+    {
+        char *pool[5] = {"pool", "processes=3", "/bin/sh", "-c",
+                         "processes=9"};
+        const gb_plugin *pl;
+
+        err = gb_config_cmd_plugin(cmd, NULL, 5, pool);
+        pl = gb_config_plugin(s, "pool");
+        CHECK(!err && pl && pl->processes == 3 && !strcmp(pl->binary,
+              "/bin/sh") && pl->args->nelts == 2,
+              "GoBridgePlugin pool processes=3 /bin/sh -c processes=9 = %s, "
+              "processes %d", err ? err : "ok", pl ? pl->processes : -1);
+        CHECK(gb_config_plugin(s, "hello")->processes == 1,
+              "a plugin without processes= is not one process");
+        pool[0] = "pool2";
+        pool[1] = "processes=0";
+        CHECK(gb_config_cmd_plugin(cmd, NULL, 3, pool) != NULL,
+              "processes=0 accepted");
+        pool[1] = "processes=65";
+        CHECK(gb_config_cmd_plugin(cmd, NULL, 3, pool) != NULL,
+              "processes=65 accepted");
+        pool[1] = "threads=4";
+        err = gb_config_cmd_plugin(cmd, NULL, 3, pool);
+        CHECK(err && strstr(err, "unknown option 'threads=4'"),
+              "threads=4 = %s; want an unknown option", err ? err : "ok");
+        pool[1] = "processes=2";
+        CHECK(gb_config_cmd_plugin(cmd, NULL, 2, pool) != NULL,
+              "options without a binary accepted");
+    }
+
     cmd = fake_cmd(p, "GoBridgeTimeout");
     err = gb_config_cmd_timeout(cmd, d, "soon");
     CHECK(err && !strncmp(err, "GoBridgeTimeout:", 16),
