@@ -978,7 +978,7 @@ int gb_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                 APR_HASH_KEY_STRING);
             if (other) {
                 ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                             GB_APLOGNO(0348) "GoBridgePlugin: plugin '%s' "
+                             GB_APLOGNO(0351) "GoBridgePlugin: plugin '%s' "
                              "(%s line %u) has the name of process %d of "
                              "the pool '%s' (%s line %u, processes=%d); "
                              "rename one of them", other->name, other->file,
