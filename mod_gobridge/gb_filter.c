@@ -70,6 +70,10 @@ typedef struct {
     int upstream_eos;           /* input filter: f->next gave EOS */
     apr_status_t failure;       /* input filter: what reads return now */
     gb_rpc_outcome outcome;     /* output filter: how the call failed */
+    int got_msg;                /* a message came on the call */
+    int reopened;               /* the call was opened again, once */
+    int last_flush;             /* the last chunk's flags, to send it */
+    int last_eos;               /*   again on a reopened call */
     apr_bucket_brigade *out;    /* output: to f->next; input: pending data */
     apr_bucket_brigade *tmp;    /* input: reads from f->next */
 } gb_filter_ctx;
@@ -117,13 +121,15 @@ static int gb_filter_open(gb_filter_ctx *ctx)
     gb_rpc_outcome outcome;
     apr_status_t rv;
 
-    apr_pool_create(&ctx->pool, r->pool);
-    apr_pool_tag(ctx->pool, "gobridge (filter)");
-    apr_pool_create(&ctx->mp, ctx->pool);
-    apr_pool_tag(ctx->mp, "gobridge (filter message)");
+    if (!ctx->pool) {
+        apr_pool_create(&ctx->pool, r->pool);
+        apr_pool_tag(ctx->pool, "gobridge (filter)");
+        apr_pool_create(&ctx->mp, ctx->pool);
+        apr_pool_tag(ctx->mp, "gobridge (filter message)");
+    }
     ctx->timeout = gb_config_timeout(ctx->d);
     rv = gb_rpc_open(r, ctx->d, ctx->plugin, ctx->pool, GB_METHOD_FILTER, 0,
-                     0, &ctx->call, &outcome);
+                     ctx->reopened, &ctx->call, &outcome);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0321)
                       "%s: cannot reach the plugin for the %s filter at %s; "
@@ -135,6 +141,30 @@ static int gb_filter_open(gb_filter_ctx *ctx)
         return GB_ROUND_FAIL;
     }
     return GB_ROUND_OK;
+}
+
+static int gb_filter_send(gb_filter_ctx *ctx, int flush, int eos);
+
+/* Whether a call that failed before the plugin sent anything may be opened
+ * again (once) and its first chunk sent again: see gb_rpc_resendable(). A
+ * plugin being replaced leaves such calls behind. */
+static int gb_filter_may_reopen(gb_filter_ctx *ctx)
+{
+    return !ctx->reopened && !ctx->got_msg && ctx->call
+           && gb_rpc_resendable(ctx->call, gb_rpc_idempotent(ctx->r));
+}
+
+static int gb_filter_reopen(gb_filter_ctx *ctx)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, ctx->r, GB_APLOGNO(0190)
+                  "%s: the %s filter's plugin did not take the call; "
+                  "sending it again on a new connection", ctx->plugin,
+                  gb_filter_kind(ctx));
+    gb_rpc_close(ctx->call, 0);
+    ctx->call = NULL;
+    ctx->started = 0;
+    ctx->reopened = 1;
+    return gb_filter_send(ctx, ctx->last_flush, ctx->last_eos);
 }
 
 /* Sends ctx->buf as the next chunk (the first one with the snapshot). */
@@ -156,8 +186,13 @@ static int gb_filter_send(gb_filter_ctx *ctx, int flush, int eos)
     m.flush = flush;
     m.eos = eos;
     ctx->eos_sent = eos;
+    ctx->last_flush = flush;
+    ctx->last_eos = eos;
     rv = gb_call_send(ctx->call, &m.base, eos, ctx->timeout);
     /* APR_EOF: the plugin ended the call first; its answer is queued. */
+    if (rv != APR_SUCCESS && rv != APR_EOF && gb_filter_may_reopen(ctx)) {
+        return gb_filter_reopen(ctx);
+    }
     if (rv != APR_SUCCESS && rv != APR_EOF) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, ctx->r, GB_APLOGNO(0322)
                       "%s: sending a chunk to the %s filter failed",
@@ -179,7 +214,12 @@ static int gb_filter_recv(gb_filter_ctx *ctx,
                       &gobridge__v1__filter_response__descriptor,
                       ctx->timeout, (ProtobufCMessage **)m);
     if (rv == APR_SUCCESS) {
+        ctx->got_msg = 1;
         return GB_ROUND_OK;
+    }
+    if (!APR_STATUS_IS_TIMEUP(rv) && gb_filter_may_reopen(ctx)) {
+        return gb_filter_reopen(ctx) == GB_ROUND_OK ? gb_filter_recv(ctx, m)
+                                                    : GB_ROUND_FAIL;
     }
     if (rv == APR_EOF) {
         const char *msg = NULL;

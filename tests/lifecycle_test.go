@@ -563,3 +563,84 @@ func TestPluginPool(t *testing.T) {
 		e.ErrorLog().Check(t, "exited", "GB0017")
 	})
 }
+
+// TestGracefulDeploysNewFilterBuild is TestGracefulDeploysNewBuild for a
+// body filter's plugin: every response under load is filtered, across five
+// new builds and graceful restarts.
+func TestGracefulDeploysNewFilterBuild(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		if err := os.MkdirAll(filepath.Join(e.Root, "htdocs", "f"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(e.Root, "htdocs", "f", "doc.txt"), []byte("hello filter\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		deployBinary(t, e, "fdeploy", "filter")
+		e.SetConf(fmt.Sprintf("GoBridgePlugin fdeploy %s\n<Location /f>\n    GoBridgeOutputFilter fdeploy\n    GoBridgeOption mode upper\n</Location>\n", e.Bin("fdeploy")))
+		e.Start()
+		var ok, failed atomic.Int64
+		var firstErr atomic.Value
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					resp, err := c.Get(e.URL("/f/doc.txt"))
+					if err != nil { // closed unread by the restart: resend once
+						resp, err = c.Get(e.URL("/f/doc.txt"))
+					}
+					if err == nil {
+						var b []byte
+						b, err = io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if err == nil && (resp.StatusCode != 200 || string(b) != "HELLO FILTER\n") {
+							err = fmt.Errorf("status %d, body %q", resp.StatusCode, b)
+						}
+					}
+					if err != nil {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, fmt.Sprintf("worker %d request %d: %v", w, i, err))
+						continue
+					}
+					ok.Add(1)
+				}
+			}(w)
+		}
+		flowing := func() {
+			t.Helper()
+			want := ok.Load() + 20
+			if !harness.WaitFor(60*time.Second, func() bool { return ok.Load() >= want || failed.Load() > 0 }) {
+				t.Errorf("the load stalled: %d requests succeeded, want %d", ok.Load(), want)
+			}
+		}
+		flowing()
+		for round := 1; round <= 5; round++ {
+			before := e.ProcessesOf("fdeploy")
+			deployBinary(t, e, "fdeploy", "filter") // the same code, a new build
+			e.Graceful()
+			if !harness.WaitFor(30*time.Second, func() bool {
+				now := e.ProcessesOf("fdeploy")
+				return len(now) == 1 && len(before) == 1 && now[0] != before[0]
+			}) {
+				t.Fatalf("round %d: the new build did not replace process %v", round, before)
+			}
+			flowing()
+		}
+		close(stop)
+		wg.Wait()
+		if failed.Load() > 0 {
+			t.Errorf("%d of %d filtered requests failed while new builds were deployed; first: %v",
+				failed.Load(), failed.Load()+ok.Load(), firstErr.Load())
+		}
+		e.ErrorLog().Check(t, "AH00493", "AH00494", "AH00489")
+	})
+}
