@@ -139,6 +139,44 @@ START_TEST(hpack_bomb_refused)
 }
 END_TEST
 
+/* A peer that accepts the connection and closes it without a word (a
+ * plugin's listener closing as it stops, with connections in its backlog):
+ * the call was certainly not served, so it may always be sent again. */
+START_TEST(never_served_is_refused)
+{
+    Gobridge__V1__HandleRequest req = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
+    ProtobufCMessage *msg;
+    gb_endpoint *ep;
+    gb_conn *c;
+    gb_call *call;
+    apr_pool_t *p;
+    apr_status_t rv;
+    int sfd;
+
+    ck_assert_int_eq(apr_pool_create(&p, hpchild), APR_SUCCESS);
+    ck_assert_int_eq(gb_conn_endpoint_make(hpchild, "hostile", hpath, &ep),
+                     APR_SUCCESS);
+    ck_assert_int_eq(gb_conn_acquire(NULL, ep, apr_time_from_sec(2), &c),
+                     APR_SUCCESS);
+    sfd = accept(hlfd, NULL, NULL);
+    ck_assert_int_ge(sfd, 0);
+    close(sfd);
+    ck_assert_int_eq(gb_call_start(c, p, GB_METHOD_HANDLE, 0, 1 << 20, &call),
+                     APR_SUCCESS);
+    rv = gb_call_send(call, &req.base, 1, apr_time_from_sec(2));
+    if (rv == APR_SUCCESS) {
+        rv = gb_call_recv(call, p, &gobridge__v1__handle_response__descriptor,
+                          apr_time_from_sec(2), &msg);
+    }
+    ck_assert_msg(rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv),
+                  "call on a connection closed unheard: %d", rv);
+    ck_assert_int_eq(gb_call_fate_of(call), GB_CALL_REFUSED);
+    gb_call_cancel(call);
+    gb_conn_release(c, 0);
+    apr_pool_destroy(p);
+}
+END_TEST
+
 Suite *gb_test_hostile_suite(void)
 {
     Suite *s = suite_create("hostile");
@@ -146,6 +184,7 @@ Suite *gb_test_hostile_suite(void)
 
     tcase_add_checked_fixture(tc, hostile_setup, hostile_teardown);
     tcase_add_test(tc, hpack_bomb_refused);
+    tcase_add_test(tc, never_served_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -599,6 +599,42 @@ START_TEST(close_mid_stream)
 }
 END_TEST
 
+/* A call on a pooled connection whose plugin died while it was idle: the
+ * plugin spoke on the connection before, so the call's fate is "lost
+ * before any answer" (resent only for requests that may run twice). */
+START_TEST(lost_call_fate)
+{
+    Gobridge__V1__HandleRequest req = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
+    Gobridge__V1__Request r = GOBRIDGE__V1__REQUEST__INIT;
+    Gobridge__V1__HandleResponse *m;
+    gb_call *call = NULL;
+    apr_status_t rv;
+    peer_t pe;
+    gb_conn *c;
+
+    ck_assert_int_eq(peer_start(&pe, "lost.sock"), 0);
+    c = acquire(pe.path);
+    phase_ok(c);
+    peer_kill(&pe, SIGKILL);
+
+    r.uri = gb_pb_bytes("/hello");
+    req.request = &r;
+    req.body_eof = 1;
+    ck_assert_int_eq(gb_call_start(c, pool, GB_METHOD_HANDLE, 0, MIB, &call),
+                     APR_SUCCESS);
+    rv = gb_call_send(call, &req.base, 1, 5 * SEC);
+    if (rv == APR_SUCCESS) {
+        rv = recv_resp(call, pool, 5 * SEC, &m);
+    }
+    ck_assert_msg(rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv),
+                  "call to a killed plugin: %d; want a lost connection", rv);
+    ck_assert_int_eq(gb_call_fate_of(call), GB_CALL_LOST_UNANSWERED);
+    gb_call_cancel(call);
+    release(c, 0);
+    unlink(pe.path);
+}
+END_TEST
+
 Suite *gb_test_transport_suite(void)
 {
     Suite *s = suite_create("transport");
@@ -617,6 +653,7 @@ Suite *gb_test_transport_suite(void)
     tcase_add_test(tc, peer_killed_fails_fast);
     tcase_add_test(tc, goaway_reconnects);
     tcase_add_test(tc, close_mid_stream);
+    tcase_add_test(tc, lost_call_fate);
     suite_add_tcase(s, tc);
     return s;
 }
