@@ -45,7 +45,7 @@ type Request struct {
 	// Header holds the request headers with canonical names. HeaderList
 	// holds them as received: original spelling, order and repeats.
 	Header     http.Header
-	HeaderList []Pair
+	HeaderList Pairs
 
 	// ContentLength is the request body's length, -1 when unknown
 	// (chunked). Body streams the request body; it is never nil, and reads
@@ -84,8 +84,8 @@ type Request struct {
 	ServerAdmin  string
 	DocumentRoot string
 
-	Notes         []Pair
-	SubprocessEnv []Pair
+	Notes         Pairs
+	SubprocessEnv Pairs
 
 	Plugin string // the GoBridgePlugin name being called
 	LogID  string // r->log_id, for correlating log lines
@@ -115,8 +115,8 @@ type Request struct {
 	CanonicalFilename string
 	// HeaderOut and ErrHeaderOut are r->headers_out and r->err_headers_out
 	// as they stand when the phase runs, in order.
-	HeaderOut    []Pair
-	ErrHeaderOut []Pair
+	HeaderOut    Pairs
+	ErrHeaderOut Pairs
 	// WasRedirected: httpd redirected this request internally to another
 	// (r->next; seen in the log phase). MainURI is the main request's URI
 	// of a sub-request; PrevURI and PrevStatus describe the request an
@@ -136,7 +136,7 @@ type Request struct {
 	// last for the whole connection, so a phase can leave something for
 	// later requests on the same keep-alive connection
 	// (PhaseRequest.Set(TableConnNotes, …)).
-	ConnNotes []Pair
+	ConnNotes Pairs
 
 	// TLS describes the connection's TLS session when mod_ssl serves it;
 	// nil for plain HTTP or when mod_ssl is not loaded.
