@@ -322,30 +322,7 @@ func (s *Supervisor) Replace(names []string) ([]Replacement, error) {
 		return nil, ErrStopped
 	}
 	all := len(names) == 0
-	if all {
-		for name := range s.plugins {
-			names = append(names, name)
-		}
-	} else {
-		// A pool's name stands for all its processes.
-		var expanded []string
-		for _, name := range names {
-			n := len(expanded)
-			for inst, m := range s.plugins {
-				if m.spec.Pool == name {
-					expanded = append(expanded, inst)
-				}
-			}
-			slices.Sort(expanded[n:])
-			if len(expanded) == n {
-				expanded = append(expanded, name)
-			}
-		}
-		names = expanded
-	}
-	if all {
-		slices.Sort(names)
-	}
+	names = s.instanceNamesLocked(names)
 	results := make([]Replacement, 0, len(names))
 	replacing := make(map[string]*managed)
 	var specs []PluginSpec
@@ -385,16 +362,46 @@ func (s *Supervisor) Replace(names []string) ([]Replacement, error) {
 		if replacing[r.Name] == nil || r.Outcome != "" {
 			continue
 		}
-		r.Outcome = "kept"
-		replacing[r.Name].setFailedBuild(binaryID(replacing[r.Name].spec.Path))
 		for _, m := range started {
 			if m.spec.Name == r.Name && m.status().PID != 0 {
 				r.Outcome, r.NewPID = "replaced", m.status().PID
 			}
 		}
+		if r.Outcome == "" {
+			r.Outcome = "kept"
+			replacing[r.Name].setFailedBuild(binaryID(replacing[r.Name].spec.Path))
+		}
 	}
 	s.log.Info("plugins replaced on request", "replaced", len(retire), "kept", kept, "asked", len(results))
 	return results, nil
+}
+
+// instanceNamesLocked returns the supervised instances names stand for: a
+// pool's name stands for its processes, in order; no names, for every
+// instance, sorted. Unknown names are kept, for Replace to report. s.mu
+// must be held.
+func (s *Supervisor) instanceNamesLocked(names []string) []string {
+	var out []string
+	if len(names) == 0 {
+		for name := range s.plugins {
+			out = append(out, name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, name := range names {
+		n := len(out)
+		for inst, m := range s.plugins {
+			if m.spec.Pool == name {
+				out = append(out, inst)
+			}
+		}
+		slices.Sort(out[n:])
+		if len(out) == n {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // watchBuilds starts new builds of the plugins' binaries as they appear,

@@ -117,6 +117,9 @@ func (f *fixture) writeSpec(plugins ...PluginSpec) {
 		if p.Build != "" {
 			fmt.Fprintf(&b, "build\t%s\t%s\n", p.Name, p.Build)
 		}
+		if p.Processes > 1 {
+			fmt.Fprintf(&b, "processes\t%s\t%d\n", p.Name, p.Processes)
+		}
 		for _, u := range p.Uses {
 			fmt.Fprintf(&b, "use\t%s\t%s\t%s\t%d\n", p.Name, u.Directive, u.File, u.Line)
 		}
@@ -609,6 +612,34 @@ func TestSupervisorAutoReload(t *testing.T) {
 		pid, _ := f.mustDescribe("a")
 		return pid != second
 	})
+	if err := f.sup.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkNoLeaks(t)
+}
+
+// TestSupervisorPool: a plugin with processes=2 runs as two instances, each
+// published, and Replace with the pool's name replaces both.
+func TestSupervisorPool(t *testing.T) {
+	p := fake("p", bridgetest.ModeServe)
+	p.Processes = 2
+	f := newFixture(t, Options{}, p)
+	if err := f.sup.Start(); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	p0, _ := f.mustDescribe("p.0")
+	p1, _ := f.mustDescribe("p.1")
+	if p0 == p1 {
+		t.Fatalf("p.0 and p.1 are the same process %d", p0)
+	}
+	rs, err := f.sup.Replace([]string{"p"})
+	if err != nil || len(rs) != 2 || rs[0].Name != "p.0" || rs[1].Name != "p.1" ||
+		rs[0].Outcome != "replaced" || rs[1].Outcome != "replaced" {
+		t.Fatalf("Replace(p) = %+v, %v; want p.0 and p.1 replaced", rs, err)
+	}
+	if n0, _ := f.mustDescribe("p.0"); n0 == p0 {
+		t.Errorf("p.0 kept pid %d", p0)
+	}
 	if err := f.sup.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
