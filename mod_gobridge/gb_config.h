@@ -63,6 +63,7 @@ typedef enum {
                              | GB_PHASES_BIT(GB_PHASE_AUTHZ))
 
 struct gb_endpoint;
+struct gb_stats_slot;
 
 /* One GoBridgePlugin line. */
 typedef struct gb_plugin {
@@ -73,6 +74,9 @@ typedef struct gb_plugin {
     unsigned line;
     struct gb_endpoint *endpoint;    /* its socket, resolved in post_config
                                       * (gb_rpc.c) */
+    struct gb_stats_slot *stats;     /* its counters in shared memory, set
+                                      * in post_config (gb_stats.c); NULL
+                                      * if there are none */
 } gb_plugin;
 
 typedef struct gb_srv_conf {
