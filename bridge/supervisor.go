@@ -85,14 +85,27 @@ type Supervisor struct {
 	plugins map[string]*managed
 	started bool
 	stopped bool
+
+	startedAt  time.Time  // when New returned (the status file)
+	statusMu   sync.Mutex // serializes status file writes
+	statusGone bool       // removeStatus ran: write no more
 }
 
 // PluginStatus is a snapshot of one supervised plugin.
 type PluginStatus struct {
 	Name     string
-	PID      int    // 0 while the plugin is down
-	Socket   string // the real socket, "" while down
-	Restarts int    // starts after the first one
+	State    string    // StateStarting, StateRunning or StateDown
+	PID      int       // 0 while the plugin is down
+	Socket   string    // the real socket, "" while down
+	Started  time.Time // when the current process started; zero while down
+	Restarts int       // starts after the first one (of this build and line)
+
+	// How the last process ended: LastExit is "" if none ended yet, else
+	// ExitExited, ExitUnhealthy or ExitStartFailed; LastExitDetail is the
+	// exit status or signal ("exit status 2", "signal: killed").
+	LastExit       string
+	LastExitAt     time.Time
+	LastExitDetail string
 }
 
 // maxSocketPath is the longest unix socket path Linux accepts
@@ -134,6 +147,8 @@ func New(opts Options) (*Supervisor, error) {
 		reg:     newRegistry(dir),
 		sockDir: sockDir,
 		plugins: make(map[string]*managed),
+
+		startedAt: time.Now(),
 	}
 	if err := s.reg.cleanStale(); err != nil {
 		lock.release()
@@ -180,6 +195,7 @@ func (s *Supervisor) Start() error {
 	for _, m := range added {
 		<-m.first
 	}
+	s.writeStatus()
 	s.log.Info("gobridged started", "plugins", len(spec.Plugins), "dir", s.opts.Dir)
 	return nil
 }
@@ -271,6 +287,7 @@ func (s *Supervisor) Reload() error {
 	}
 	retire = append(changed, removed...)
 	stopAll(retire)
+	s.writeStatus()
 	s.log.Info("spec reloaded", "unchanged", len(spec.Plugins)-len(started),
 		"started", len(started)-len(replacing), "replaced", len(changed), "kept", failed, "removed", len(removed))
 	return nil
@@ -286,6 +303,7 @@ func (s *Supervisor) keepOld(old, m *managed) {
 		s.plugins[m.spec.Name] = old
 	}
 	s.mu.Unlock()
+	s.writeStatus()
 	st := old.status()
 	if st.Socket != "" {
 		// The new process may have been up for a moment and published.
@@ -325,6 +343,7 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 		s.mu.Unlock()
 		slices.SortFunc(ms, func(a, b *managed) int { return b.spec.Line - a.spec.Line })
 		stopAll(ms)
+		s.removeStatus()
 		s.lock.release()
 		s.log.Info("gobridged stopped", "plugins", len(ms))
 	}()
