@@ -617,7 +617,8 @@ static void gb_status_html(gb_status_page *pg)
              "(0.5 ms to 10 s).</p>\n</body></html>\n", r);
 }
 
-/* Whether word is one of the &- or ;-separated items of args. */
+/* Whether word is one of the &- or ;-separated items of args, alone or
+ * with a value ("metrics=", as Prometheus' params send it). */
 static int gb_status_arg(const char *args, const char *word)
 {
     apr_size_t n = strlen(word);
@@ -626,7 +627,7 @@ static int gb_status_arg(const char *args, const char *word)
     while (a && *a) {
         apr_size_t len = strcspn(a, "&;");
 
-        if (len == n && !strncmp(a, word, n)) {
+        if (len >= n && !strncmp(a, word, n) && (len == n || a[n] == '=')) {
             return 1;
         }
         a += len;
