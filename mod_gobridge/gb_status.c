@@ -100,36 +100,37 @@ static void gb_status_read_daemon(gb_status_page *pg, const char *dir)
     pg->have_daemon = 1;
     for (line = apr_strtok(buf, "\n", &last); line;
          line = apr_strtok(NULL, "\n", &last)) {
-        char *f_[9];
+        char *fld[9];
         int nf = 0;
         char *p = line;
 
         if (*line == '#') {
             continue;
         }
+        /* Fields past the ninth (a later version's) are cut off. */
         while (nf < 9) {
-            f_[nf++] = p;
+            fld[nf++] = p;
             p = strchr(p, '\t');
             if (!p) {
                 break;
             }
             *p++ = '\0';
         }
-        if (!strcmp(f_[0], "gobridged") && nf >= 3) {
-            pg->daemon_pid = atol(f_[1]);
-            pg->daemon_started = gb_status_usec(f_[2]);
+        if (!strcmp(fld[0], "gobridged") && nf >= 3) {
+            pg->daemon_pid = atol(fld[1]);
+            pg->daemon_started = gb_status_usec(fld[2]);
         }
-        else if (!strcmp(f_[0], "plugin") && nf >= 9) {
+        else if (!strcmp(fld[0], "plugin") && nf >= 9) {
             gb_status_proc *pr = apr_pcalloc(r->pool, sizeof(*pr));
 
-            pr->name = f_[1];
-            pr->state = f_[2];
-            pr->pid = atol(f_[3]);
-            pr->started = gb_status_usec(f_[4]);
-            pr->restarts = atol(f_[5]);
-            pr->last_reason = f_[6];
-            pr->last_exit = gb_status_usec(f_[7]);
-            pr->last_detail = f_[8];
+            pr->name = fld[1];
+            pr->state = fld[2];
+            pr->pid = atol(fld[3]);
+            pr->started = gb_status_usec(fld[4]);
+            pr->restarts = atol(fld[5]);
+            pr->last_reason = fld[6];
+            pr->last_exit = gb_status_usec(fld[7]);
+            pr->last_detail = fld[8];
             apr_hash_set(pg->procs, pr->name, APR_HASH_KEY_STRING, pr);
         }
         /* Other records are for later versions: ignored. */
