@@ -49,9 +49,10 @@ apr_status_t gb_rpc_post_config(apr_pool_t *pconf, server_rec *s);
 /* The socket a plugin is reached at (log lines). */
 const char *gb_rpc_socket(server_rec *s, const char *plugin);
 
-/* Borrows a connection to plugin (the call counted under kind) (a new one if fresh is set) and starts
- * method on it, with d's connect timeout and message bound; deadline > 0
- * is sent as grpc-timeout.
+/* Borrows a connection to plugin (a new one if fresh is set) and starts
+ * method on it, counted under kind (its end is counted by gb_rpc_close(),
+ * or here if it fails), with d's connect timeout and message bound;
+ * deadline > 0 is sent as grpc-timeout.
  * The call lives in p; if p goes before gb_rpc_close(), the call is
  * cancelled and its connection closed. On failure returns the error and
  * sets *outcome (GB_RPC_DOWN: the plugin could not be reached). */
@@ -79,11 +80,12 @@ void gb_rpc_note_failure(gb_call *call, gb_rpc_outcome outcome);
  * Safe to call more than once. */
 void gb_rpc_close(gb_call *call, int clean);
 
-/* One unary call, counted under kind, within d's GoBridgeTimeout (timeout > 0 overrides it).
- * A call the plugin did not process is sent once more on a new connection
- * (gb_rpc_resendable(), with r's method deciding idempotence): what a
- * plugin being stopped or replaced leaves behind. Returns the outcome, with the details in *res and the
- * answer in *out (only with GB_RPC_OK). */
+/* One unary call, counted under kind, within d's GoBridgeTimeout (timeout
+ * > 0 overrides it). A call the plugin did not process is sent once more
+ * on a new connection (gb_rpc_resendable(), with r's method deciding
+ * idempotence): what a plugin being stopped or replaced leaves behind; it
+ * counts as one call. Returns the outcome, with the details in *res and
+ * the answer in *out (only with GB_RPC_OK). */
 gb_rpc_outcome gb_rpc_unary(request_rec *r, const gb_dir_conf *d,
                             const char *plugin, gb_stats_kind kind,
                             apr_pool_t *p,
