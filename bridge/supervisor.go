@@ -192,6 +192,9 @@ func (s *Supervisor) Start() error {
 	if err != nil {
 		return err
 	}
+	// At once, so that a file left by a gobridged that was killed shows
+	// no stale pids while the plugins start.
+	s.writeStatus()
 	for _, m := range added {
 		<-m.first
 	}
