@@ -190,6 +190,21 @@ static const char *gb_status_secs(apr_pool_t *p, apr_int64_t usec)
                         usec / APR_USEC_PER_SEC, usec % APR_USEC_PER_SEC);
 }
 
+/* A bucket bound in seconds, without trailing zeros ("0.0005", "1"). */
+static const char *gb_status_bound(apr_pool_t *p, apr_interval_time_t usec)
+{
+    char *v = apr_pstrdup(p, gb_status_secs(p, usec));
+    char *e = v + strlen(v) - 1;
+
+    while (*e == '0') {
+        *e-- = '\0';
+    }
+    if (*e == '.') {
+        *e = '\0';
+    }
+    return v;
+}
+
 static const char *gb_status_quantile(apr_pool_t *p,
                                       const apr_uint64_t *buckets, double q)
 {
@@ -527,8 +542,7 @@ static void gb_status_metrics(gb_status_page *pg)
                 ap_rprintf(r, "gobridge_call_duration_seconds_bucket{plugin="
                            "\"%s\",kind=\"%s\",le=\"%s\"} %" APR_UINT64_T_FMT
                            "\n", l, kn, b < GB_STATS_BOUNDS
-                           ? apr_psprintf(p, "%g",
-                                          (double)gb_stats_bounds[b] / 1e6)
+                           ? gb_status_bound(p, gb_stats_bounds[b])
                            : "+Inf", cum);
             }
             ap_rprintf(r, "gobridge_call_duration_seconds_sum{plugin=\"%s\","

@@ -326,6 +326,9 @@ func TestStatusPage(t *testing.T) {
 			if got, want := h.GetHistogram().GetSampleCount(), after.calls(t, "echo", "handler"); got != want {
 				t.Errorf("echo handler histogram count = %d; want %d", got, want)
 			}
+			if r := e.Get("/gobridge-status?metrics").Body; !strings.Contains(r, `le="0.0005"`) || !strings.Contains(r, `le="10"`) {
+				t.Errorf("bucket bounds are not written as 0.0005 ... 10:\n%s", r)
+			}
 			var last uint64
 			for _, b := range h.GetHistogram().GetBucket() {
 				if b.GetCumulativeCount() < last {
