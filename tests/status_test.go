@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +31,9 @@ GoBridgePlugin broken %[4]s
 %[5]s
 <Location /echo>
     GoBridgeHandler echo
+</Location>
+<Location /echo/short>
+    GoBridgeTimeout 1
 </Location>
 <Location /fx>
     GoBridgeFixupHandler phases
@@ -363,6 +367,40 @@ func TestStatusPage(t *testing.T) {
 					t.Errorf("HTML shows %q", secret)
 				}
 			}
+		})
+
+		t.Run("timeout and broken", func(t *testing.T) {
+			e.ErrorLog().Check(t, "broken", "AH01630")
+			e.AssertGet("/echo/short/sleep?ms=5000", 504, "")
+			e.AssertGet("/echo/badheader?kind=crlf", 500, "")
+			s := getStatusJSON(t, e)
+			got := s.Plugins[s.plugin(t, "echo")].Calls["handler"]
+			if got.Total != after.calls(t, "echo", "handler")+2 || got.Errors["timeout"] != 1 || got.Errors["broken"] != 1 || got.Errors["down"] != 0 {
+				t.Errorf("echo handler after a 504 and a 500 = %+v; want 2 more calls, 1 timeout, 1 broken", got)
+			}
+			e.ErrorLog().Check(t, "GoBridgeTimeout", "timed out", "timeout", "sleep cancelled", "GB0030")
+		})
+
+		t.Run("plugin killed", func(t *testing.T) {
+			if err := syscall.Kill(echoPID, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			var s statusJSON
+			if !harness.WaitFor(20*time.Second, func() bool {
+				s = getStatusJSON(t, e)
+				p := s.Plugins[s.plugin(t, "echo")]
+				return p.State == "running" && p.PID != echoPID
+			}) {
+				t.Fatalf("the restarted echo plugin never showed: %+v", s.Plugins)
+			}
+			p := s.Plugins[s.plugin(t, "echo")]
+			if p.Restarts != 1 || p.LastExit == nil || p.LastExit.Reason != "exited" || p.LastExit.Detail != "signal: killed" {
+				t.Errorf("echo after SIGKILL = restarts %d, last exit %+v; want 1, exited with signal: killed", p.Restarts, p.LastExit)
+			}
+			if pid, st := getPID(t, e); st != 200 || pid != p.PID {
+				t.Errorf("GET /echo/pid = %d (%d); want 200 from pid %d, the one on the status page", pid, st, p.PID)
+			}
+			e.ErrorLog().Check(t, "exited", "restart", "GB00", "GB01", "signal: killed", "plugin echo")
 		})
 
 		t.Run("Require denies", func(t *testing.T) {
