@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,10 +26,31 @@ import (
 func statusConf(e *harness.Env, extra string) string {
 	return fmt.Sprintf(`
 LoadModule authz_host_module %[1]s/mod_authz_host.so
+LoadModule authz_user_module %[1]s/mod_authz_user.so
+LoadModule authn_core_module %[1]s/mod_authn_core.so
+LoadModule auth_basic_module %[1]s/mod_auth_basic.so
 GoBridgePlugin echo %[2]s
 GoBridgePlugin phases %[3]s
 GoBridgePlugin broken %[4]s
+GoBridgePlugin authstub %[6]s
+GoBridgePlugin filter %[7]s
 %[5]s
+<Location /authn>
+    AuthType Basic
+    AuthName "status test"
+    AuthBasicProvider gobridge
+    GoBridgeAuthnProvider authstub
+    GoBridgeOption stub.authn granted
+    Require valid-user
+</Location>
+<Location /authz>
+    GoBridgeOption stub.authz granted
+    Require gobridge authstub anything
+</Location>
+<Location /flt>
+    GoBridgeOutputFilter filter
+    GoBridgeOption mode copy
+</Location>
 <Location /echo>
     GoBridgeHandler echo
 </Location>
@@ -50,7 +72,7 @@ GoBridgePlugin broken %[4]s
     SetHandler gobridge-status
     Require ip 127.0.0.2
 </Location>
-`, build.Modules, e.Bin("echo"), e.Bin("phases"), e.Bin("broken"), extra)
+`, build.Modules, e.Bin("echo"), e.Bin("phases"), e.Bin("broken"), extra, e.Bin("authstub"), e.Bin("filter"))
 }
 
 func startStatus(t *testing.T, mpm string) *harness.Env {
@@ -59,11 +81,13 @@ func startStatus(t *testing.T, mpm string) *harness.Env {
 	if err := os.WriteFile(broken, []byte("#!/bin/sh\necho 'broken plugin: cannot start' >&2\nexit 1\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Join(e.Root, "htdocs", "fx"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(e.Root, "htdocs", "fx", "a.txt"), []byte("fixed up\n"), 0o644); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{"fx", "authn", "authz", "flt"} {
+		if err := os.MkdirAll(filepath.Join(e.Root, "htdocs", d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(e.Root, "htdocs", d, "a.txt"), []byte("fixed up\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.SetConf(statusConf(e, ""))
 	e.Start()
@@ -264,12 +288,21 @@ func TestStatusPage(t *testing.T) {
 			e.AssertGet("/echo/pid", 200, "")
 			e.AssertGet("/fx/a.txt", 200, "fixed up")
 			e.AssertGet("/broken/x", 503, "")
+			e.AssertGet("/authz/a.txt", 200, "fixed up")
+			e.AssertGet("/flt/a.txt", 200, "fixed up")
+			req, _ := http.NewRequest("GET", e.URL("/authn/a.txt"), nil)
+			req.SetBasicAuth("ann", "secret")
+			if r := harness.Do(t, req); r.Status != 200 {
+				t.Errorf("GET /authn/a.txt as ann = %d; want 200", r.Status)
+			}
 		}
 		after := getStatusJSON(t, e)
 
 		t.Run("counts", func(t *testing.T) {
 			for _, c := range []struct{ plugin, kind string }{
 				{"echo", "handler"}, {"phases", "fixups"}, {"broken", "handler"},
+				{"authstub", "authn_provider"}, {"authstub", "authz_provider"},
+				{"filter", "output_filter"},
 			} {
 				if d := after.calls(t, c.plugin, c.kind) - before.calls(t, c.plugin, c.kind); d != n {
 					t.Errorf("%s %s calls grew by %d; want %d", c.plugin, c.kind, d, n)
@@ -296,8 +329,8 @@ func TestStatusPage(t *testing.T) {
 			if a["Plugin.echo.Pid"] != strconv.Itoa(echoPID) || a["Plugin.echo.State"] != "running" {
 				t.Errorf("?auto echo pid/state = %q/%q; want %d/running", a["Plugin.echo.Pid"], a["Plugin.echo.State"], echoPID)
 			}
-			if a["GobridgedUp"] != "1" || a["Plugins"] != "3" {
-				t.Errorf("?auto GobridgedUp/Plugins = %q/%q; want 1/3", a["GobridgedUp"], a["Plugins"])
+			if a["GobridgedUp"] != "1" || a["Plugins"] != "5" {
+				t.Errorf("?auto GobridgedUp/Plugins = %q/%q; want 1/5", a["GobridgedUp"], a["Plugins"])
 			}
 			if got, want := autoInt(t, a, "Plugin.echo.Calls.handler"), after.calls(t, "echo", "handler"); got != want {
 				t.Errorf("?auto Plugin.echo.Calls.handler = %d; want %d as in ?json", got, want)
@@ -340,7 +373,7 @@ func TestStatusPage(t *testing.T) {
 				}
 				last = b.GetCumulativeCount()
 			}
-			for plugin, want := range map[string]float64{"echo": 1, "phases": 1, "broken": 0} {
+			for plugin, want := range map[string]float64{"echo": 1, "phases": 1, "authstub": 1, "filter": 1, "broken": 0} {
 				m := metric(f, "gobridge_plugin_up", map[string]string{"plugin": plugin})
 				if m == nil || m.GetGauge().GetValue() != want {
 					t.Errorf("gobridge_plugin_up{%s} = %v; want %v", plugin, m, want)
@@ -369,13 +402,43 @@ func TestStatusPage(t *testing.T) {
 			}
 		})
 
+		t.Run("in flight", func(t *testing.T) {
+			done := make(chan *harness.Response, 1)
+			go func() {
+				req, _ := http.NewRequest("GET", e.URL("/echo/sleep?ms=2000"), nil)
+				resp, err := harness.Client.Do(req)
+				if err == nil {
+					resp.Body.Close()
+					done <- &harness.Response{Status: resp.StatusCode}
+					return
+				}
+				done <- &harness.Response{}
+			}()
+			inFlight := func() uint64 {
+				s := getStatusJSON(t, e)
+				return s.Plugins[s.plugin(t, "echo")].Calls["handler"].InFlight
+			}
+			if !harness.WaitFor(10*time.Second, func() bool { return inFlight() == 1 }) {
+				t.Errorf("a sleeping call never showed in flight")
+			}
+			if r := <-done; r.Status != 200 {
+				t.Errorf("GET /echo/sleep = %d; want 200", r.Status)
+			}
+			// The client may have the whole answer a moment before the
+			// call is closed: wait for the close.
+			if !harness.WaitFor(10*time.Second, func() bool { return inFlight() == 0 }) {
+				t.Errorf("in flight after the call ended = %d; want 0", inFlight())
+			}
+		})
+
 		t.Run("timeout and broken", func(t *testing.T) {
 			e.ErrorLog().Check(t, "broken", "AH01630")
+			base := getStatusJSON(t, e).calls(t, "echo", "handler")
 			e.AssertGet("/echo/short/sleep?ms=5000", 504, "")
 			e.AssertGet("/echo/badheader?kind=crlf", 500, "")
 			s := getStatusJSON(t, e)
 			got := s.Plugins[s.plugin(t, "echo")].Calls["handler"]
-			if got.Total != after.calls(t, "echo", "handler")+2 || got.Errors["timeout"] != 1 || got.Errors["broken"] != 1 || got.Errors["down"] != 0 {
+			if got.Total != base+2 || got.Errors["timeout"] != 1 || got.Errors["broken"] != 1 || got.Errors["down"] != 0 {
 				t.Errorf("echo handler after a 504 and a 500 = %+v; want 2 more calls, 1 timeout, 1 broken", got)
 			}
 			e.ErrorLog().Check(t, "GoBridgeTimeout", "timed out", "timeout", "sleep cancelled", "GB0030")
