@@ -171,7 +171,7 @@ void gb_rpc_close(gb_call *call, int clean)
 }
 
 /* gb_rpc_unary without the counting. */
-static gb_rpc_outcome gb_rpc_unary_once(request_rec *r, const gb_dir_conf *d,
+static gb_rpc_outcome gb_rpc_unary_call(request_rec *r, const gb_dir_conf *d,
                                         const gb_plugin *pl, apr_pool_t *p,
                                         const char *method,
                                         const ProtobufCMessage *req,
@@ -238,7 +238,7 @@ gb_rpc_outcome gb_rpc_unary(request_rec *r, const gb_dir_conf *d,
     gb_stats_call sc;
 
     gb_stats_begin(&sc, pl, kind);
-    gb_rpc_unary_once(r, d, pl, p, method, req, resp_desc, timeout, res,
+    gb_rpc_unary_call(r, d, pl, p, method, req, resp_desc, timeout, res,
                       out);
     gb_stats_end(&sc, res->outcome);
     return res->outcome;
