@@ -24,6 +24,10 @@ type managed struct {
 	mu       sync.Mutex
 	cur      *instance
 	restarts int
+	started  bool                         // the first start attempt ended
+	lastExit string                       // ExitExited, ExitUnhealthy, ExitStartFailed or ""
+	lastAt   time.Time                    // when it ended
+	lastWhy  string                       // exit status or signal
 	uses     []Use                        // the directives naming it, as last read
 	desc     *gobridgev1.DescribeResponse // the running instance's Describe answer
 	failed   string                       // a build that did not start (binaryID)
@@ -83,9 +87,20 @@ func (m *managed) requestStop() { m.stopOnce.Do(func() { close(m.stop) }) }
 func (m *managed) status() PluginStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := PluginStatus{Name: m.spec.Name, Restarts: m.restarts}
-	if m.cur != nil {
-		st.PID, st.Socket = m.cur.pid, m.cur.socket
+	st := PluginStatus{
+		Name:           m.spec.Name,
+		State:          StateDown,
+		Restarts:       m.restarts,
+		LastExit:       m.lastExit,
+		LastExitAt:     m.lastAt,
+		LastExitDetail: m.lastWhy,
+	}
+	switch {
+	case m.cur != nil:
+		st.State = StateRunning
+		st.PID, st.Socket, st.Started = m.cur.pid, m.cur.socket, m.cur.started
+	case !m.started:
+		st.State = StateStarting
 	}
 	return st
 }
@@ -93,7 +108,20 @@ func (m *managed) status() PluginStatus {
 func (m *managed) setCurrent(inst *instance) {
 	m.mu.Lock()
 	m.cur = inst
+	m.started = true
 	m.mu.Unlock()
+	m.s.writeStatus()
+}
+
+// ended records how the plugin's last process ended (or failed to start)
+// and publishes it.
+func (m *managed) ended(reason, detail string) {
+	m.mu.Lock()
+	m.cur = nil
+	m.started = true
+	m.lastExit, m.lastAt, m.lastWhy = reason, time.Now(), detail
+	m.mu.Unlock()
+	m.s.writeStatus()
 }
 
 // exitReason says why watch returned.
@@ -126,6 +154,9 @@ func (m *managed) run() {
 			}
 		}
 		if err != nil {
+			// The error may quote what the plugin printed: the log
+			// has it, the status file only says that it happened.
+			m.ended(ExitStartFailed, "did not start, see the error log")
 			firstDone()
 			if m.stopping() {
 				return
@@ -156,10 +187,11 @@ func (m *managed) run() {
 		case reasonUnhealthy:
 			log.Error(fmt.Sprintf("plugin %q failed %d health checks, restarting it", m.spec.Name, m.s.opts.HealthFailures), "pid", inst.pid)
 			m.s.terminate(inst)
+			m.ended(ExitUnhealthy, fmt.Sprintf("failed %d health checks; %s", m.s.opts.HealthFailures, inst.exitStatus()))
 		case reasonExited:
 			m.s.reap(inst)
+			m.ended(ExitExited, inst.exitStatus())
 		}
-		m.setCurrent(nil)
 		up := time.Since(inst.started)
 		bo.Ran(up)
 		if m.stopping() {

@@ -88,14 +88,27 @@ type Supervisor struct {
 	stopped bool
 	// autoReload is the spec's AutoReload, as last read.
 	autoReload time.Duration
+
+	startedAt  time.Time  // when New returned (the status file)
+	statusMu   sync.Mutex // serializes status file writes
+	statusGone bool       // removeStatus ran: write no more
 }
 
 // PluginStatus is a snapshot of one supervised plugin.
 type PluginStatus struct {
 	Name     string
-	PID      int    // 0 while the plugin is down
-	Socket   string // the real socket, "" while down
-	Restarts int    // starts after the first one
+	State    string    // StateStarting, StateRunning or StateDown
+	PID      int       // 0 while the plugin is down
+	Socket   string    // the real socket, "" while down
+	Started  time.Time // when the current process started; zero while down
+	Restarts int       // starts after the first one (of this build and line)
+
+	// How the last process ended: LastExit is "" if none ended yet, else
+	// ExitExited, ExitUnhealthy or ExitStartFailed; LastExitDetail is the
+	// exit status or signal ("exit status 2", "signal: killed").
+	LastExit       string
+	LastExitAt     time.Time
+	LastExitDetail string
 }
 
 // maxSocketPath is the longest unix socket path Linux accepts
@@ -138,6 +151,8 @@ func New(opts Options) (*Supervisor, error) {
 		sockDir: sockDir,
 		plugins: make(map[string]*managed),
 		quit:    make(chan struct{}),
+
+		startedAt: time.Now(),
 	}
 	if err := s.reg.cleanStale(); err != nil {
 		lock.release()
@@ -186,10 +201,14 @@ func (s *Supervisor) Start() error {
 	if err != nil {
 		return err
 	}
+	// At once, so that a file left by a gobridged that was killed shows
+	// no stale pids while the plugins start.
+	s.writeStatus()
 	go s.watchBuilds()
 	for _, m := range added {
 		<-m.first
 	}
+	s.writeStatus()
 	s.log.Info("gobridged started", "plugins", len(insts), "dir", s.opts.Dir)
 	return nil
 }
@@ -274,6 +293,7 @@ func (s *Supervisor) Reload() error {
 	changed, failed := s.settle(started, replacing)
 	retire = append(changed, removed...)
 	stopAll(retire)
+	s.writeStatus()
 	s.log.Info("spec reloaded", "unchanged", len(insts)-len(started),
 		"started", len(started)-len(replacing), "replaced", len(changed), "kept", failed, "removed", len(removed))
 	return nil
@@ -372,6 +392,7 @@ func (s *Supervisor) Replace(names []string) ([]Replacement, error) {
 			replacing[r.Name].setFailedBuild(binaryID(replacing[r.Name].spec.Path))
 		}
 	}
+	s.writeStatus()
 	s.log.Info("plugins replaced on request", "replaced", len(retire), "kept", kept, "asked", len(results))
 	return results, nil
 }
@@ -442,6 +463,7 @@ func (s *Supervisor) keepOld(old, m *managed) {
 		s.plugins[m.spec.Name] = old
 	}
 	s.mu.Unlock()
+	s.writeStatus()
 	st := old.status()
 	if st.Socket != "" {
 		// The new process may have been up for a moment and published.
@@ -482,6 +504,7 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 		s.mu.Unlock()
 		slices.SortFunc(ms, func(a, b *managed) int { return b.spec.Line - a.spec.Line })
 		stopAll(ms)
+		s.removeStatus()
 		s.lock.release()
 		s.log.Info("gobridged stopped", "plugins", len(ms))
 	}()

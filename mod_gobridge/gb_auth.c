@@ -250,7 +250,10 @@ static int gb_auth_invoke(gb_auth_call *c, const char *method,
         return 0;
     }
     /* Fail closed: whatever went wrong, the caller answers 500. */
-    if (gb_rpc_unary(r, c->d, c->plugin, c->tmp, method, req, desc, 0,
+    if (gb_rpc_unary(r, c->d, c->plugin,
+                     !strcmp(method, GB_METHOD_CHECK_AUTHZ)
+                     ? GB_STATS_AUTHZ_PROVIDER
+                     : GB_STATS_AUTHN_PROVIDER, c->tmp, method, req, desc, 0,
                      &res, out) == GB_RPC_OK && *out) {
         return 1;
     }

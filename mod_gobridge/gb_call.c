@@ -57,6 +57,7 @@ struct gb_call {
     int headers;                /* headers and trailers received */
     int got_data;               /* a DATA frame came */
     apr_time_t deadline_at;     /* when grpc-timeout runs out, 0: none */
+    void *baton;                /* the owner's (gb_call_set_baton) */
 };
 
 #define GB_CALL_LOG(call, level, rv, ...)                                   \
@@ -457,6 +458,16 @@ gb_call_fate gb_call_fate_of(const gb_call *call)
                                      : GB_CALL_REFUSED;
     }
     return GB_CALL_SEEN;
+}
+
+void gb_call_set_baton(gb_call *call, void *baton)
+{
+    call->baton = baton;
+}
+
+void *gb_call_baton(const gb_call *call)
+{
+    return call->baton;
 }
 
 gb_conn *gb_call_take_conn(gb_call *call)

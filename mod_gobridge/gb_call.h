@@ -84,6 +84,11 @@ gb_conn *gb_call_conn(const gb_call *call);
  * whoever takes it gives it back with gb_conn_release(). */
 gb_conn *gb_call_take_conn(gb_call *call);
 
+/* A pointer the call's owner keeps with it (gb_rpc.c: its counters);
+ * NULL until set. */
+void gb_call_set_baton(gb_call *call, void *baton);
+void *gb_call_baton(const gb_call *call);
+
 /* Cancels the stream (RST_STREAM CANCEL) if it is still open. Safe to call
  * more than once and after the end. */
 void gb_call_cancel(gb_call *call);

@@ -64,6 +64,7 @@ typedef enum {
                              | GB_PHASES_BIT(GB_PHASE_AUTHZ))
 
 struct gb_endpoint;
+struct gb_stats_slot;
 
 /* One GoBridgePlugin line. */
 typedef struct gb_plugin {
@@ -75,6 +76,9 @@ typedef struct gb_plugin {
     int processes;                   /* processes=N: a pool of N, 1 default */
     struct gb_endpoint **endpoints;  /* one socket a process, resolved in
                                       * post_config (gb_rpc.c) */
+    struct gb_stats_slot *stats;     /* its counters in shared memory, set
+                                      * in post_config (gb_stats.c); NULL
+                                      * if there are none */
 } gb_plugin;
 
 typedef struct gb_srv_conf {

@@ -38,6 +38,7 @@ struct gb_endpoint {
      * only while gen is the registry's (a new registry starts empty). */
     gb_conn *idle;
     int idle_count;
+    int open_count;             /* idle and borrowed, this child */
     unsigned long gen;
     volatile apr_uint32_t busy;  /* this child's borrowed connections */
 };
@@ -134,6 +135,8 @@ apr_status_t gb_conn_child_init(apr_pool_t *pchild, server_rec *s)
     return APR_SUCCESS;
 }
 
+static void gb_conn_idle_sync(gb_endpoint *ep);
+
 /* Closes c: socket, nghttp2 session and memory. */
 static void gb_conn_close(gb_conn *c)
 {
@@ -141,6 +144,10 @@ static void gb_conn_close(gb_conn *c)
 
     /* The pool is a child of pchild: unlink it under the lock. */
     gb_conn_lock();
+    gb_conn_idle_sync(c->ep);
+    if (c->ep->open_count > 0) {
+        c->ep->open_count--;
+    }
     apr_pool_destroy(p);
     gb_conn_unlock();
 }
@@ -162,6 +169,10 @@ static apr_status_t gb_conn_open(request_rec *r, gb_endpoint *ep,
     gb_conn_lock();
     rv = apr_pool_create_ex(&p, gb_reg->pool, NULL, alloc);
     id = ++gb_reg->next_id;
+    if (rv == APR_SUCCESS) {
+        gb_conn_idle_sync(ep);
+        ep->open_count++;
+    }
     gb_conn_unlock();
     if (rv != APR_SUCCESS) {
         apr_allocator_destroy(alloc);
@@ -210,6 +221,7 @@ static void gb_conn_idle_sync(gb_endpoint *ep)
     if (ep->gen != gb_reg->gen) {
         ep->idle = NULL;
         ep->idle_count = 0;
+        ep->open_count = 0;
         ep->gen = gb_reg->gen;
     }
 }
@@ -303,6 +315,19 @@ void gb_conn_release(gb_conn *c, int reusable)
     ap_log_error(APLOG_MARK, APLOG_TRACE2, APR_SUCCESS, gb_reg->s,
                  "gb_conn(%s-%lu): closing connection", c->ep->plugin, c->id);
     gb_conn_close(c);
+}
+
+void gb_conn_endpoint_counts(gb_endpoint *ep, int *open, int *idle)
+{
+    *open = *idle = 0;
+    if (!gb_reg || !ep) {
+        return;
+    }
+    gb_conn_lock();
+    gb_conn_idle_sync(ep);
+    *open = ep->open_count;
+    *idle = ep->idle_count;
+    gb_conn_unlock();
 }
 
 struct gb_h2_session *gb_conn_session(gb_conn *c)

@@ -34,6 +34,10 @@ const char *gb_conn_endpoint_path(const gb_endpoint *ep);
  * in flight there. */
 apr_uint32_t gb_conn_endpoint_busy(gb_endpoint *ep);
 
+/* This child's connections to ep: *open counts those idle and those
+ * borrowed (being used by a request), *idle those waiting in the pool. */
+void gb_conn_endpoint_counts(gb_endpoint *ep, int *open, int *idle);
+
 /* Creates this child's connection registry in pchild. Call from child_init.
  * Idle connections are closed when pchild is destroyed. */
 apr_status_t gb_conn_child_init(apr_pool_t *pchild, server_rec *s);

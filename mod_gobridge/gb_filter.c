@@ -100,6 +100,7 @@ static void gb_filter_end(gb_filter_ctx *ctx, int clean)
 static void gb_filter_failed(gb_filter_ctx *ctx, apr_status_t rv,
                              gb_rpc_outcome outcome)
 {
+    gb_rpc_note_failure(ctx->call, outcome);
     gb_filter_end(ctx, 0);
     ctx->failure = rv;
     ctx->outcome = outcome;
@@ -128,7 +129,9 @@ static int gb_filter_open(gb_filter_ctx *ctx)
         apr_pool_tag(ctx->mp, "gobridge (filter message)");
     }
     ctx->timeout = gb_config_timeout(ctx->d);
-    rv = gb_rpc_open(r, ctx->d, ctx->plugin, ctx->pool, GB_METHOD_FILTER, 0,
+    rv = gb_rpc_open(r, ctx->d, ctx->plugin, ctx->output
+                     ? GB_STATS_OUTPUT_FILTER : GB_STATS_INPUT_FILTER,
+                     ctx->pool, GB_METHOD_FILTER, 0,
                      ctx->reopened, &ctx->call, &outcome);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0321)

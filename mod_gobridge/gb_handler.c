@@ -180,6 +180,7 @@ static int gb_fail(gb_handle_ctx *ctx, int status)
 /* gb_fail for a failed call, by gb_rpc's table. */
 static int gb_fail_rpc(gb_handle_ctx *ctx, gb_rpc_outcome outcome)
 {
+    gb_rpc_note_failure(ctx->call, outcome);
     return gb_fail(ctx, gb_rpc_http_status(ctx->r, outcome));
 }
 
@@ -932,7 +933,8 @@ static int gb_handle_start(gb_handle_ctx *ctx, apr_pool_t *tmp,
     gb_rpc_outcome outcome;
     apr_status_t rv;
 
-    rv = gb_rpc_open(r, ctx->d, ctx->plugin, tmp, GB_METHOD_HANDLE, 0, fresh,
+    rv = gb_rpc_open(r, ctx->d, ctx->plugin, GB_STATS_HANDLER, tmp,
+                     GB_METHOD_HANDLE, 0, fresh,
                      &ctx->call, &outcome);
     if (rv != APR_SUCCESS) {
         ctx->call = NULL;
@@ -954,6 +956,7 @@ static int gb_handle_start(gb_handle_ctx *ctx, apr_pool_t *tmp,
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0043)
                   "%s: cannot start the Handle call", ctx->plugin);
+    gb_rpc_note_failure(ctx->call, gb_rpc_failed(rv));
     gb_rpc_close(ctx->call, 0);
     ctx->call = NULL;
     return gb_rpc_http_status(r, gb_rpc_failed(rv));

@@ -240,7 +240,8 @@ static int gb_phase_call(request_rec *r, apr_pool_t *tmp, gb_phase_id id,
     req.phase = info->wire;
     req.request = gb_request_build(r, tmp, plugin, d);
 
-    if (gb_rpc_unary(r, d, plugin, tmp, GB_METHOD_PHASE, &req.base,
+    if (gb_rpc_unary(r, d, plugin, GB_STATS_PHASE(id), tmp,
+                     GB_METHOD_PHASE, &req.base,
                      &gobridge__v1__phase_response__descriptor, timeout,
                      &res, (ProtobufCMessage **)&m) != GB_RPC_OK) {
         if (!res.connected) {

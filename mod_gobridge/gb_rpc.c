@@ -52,6 +52,12 @@ const char *gb_rpc_socket(request_rec *r, const char *plugin)
                           pl->processes - 1);
 }
 
+/* What gb_rpc keeps with an open stream (the call's baton). */
+typedef struct {
+    gb_stats_call sc;
+    gb_rpc_outcome failure;
+} gb_rpc_track;
+
 /* A connection that could not be had: the plugin is down unless the
  * failure is our own. */
 static gb_rpc_outcome gb_rpc_unreachable(apr_status_t rv)
@@ -82,11 +88,10 @@ static int gb_rpc_pick(const gb_plugin *pl, unsigned start)
 /* An idle connection, or a new one when fresh is set. A pool's processes
  * are tried in turn: one that is down or restarting is skipped. */
 static apr_status_t gb_rpc_acquire(request_rec *r, const gb_dir_conf *d,
-                                   const char *plugin, int fresh,
+                                   const gb_plugin *pl, int fresh,
                                    gb_conn **conn)
 {
     static volatile apr_uint32_t turn;
-    const gb_plugin *pl = gb_config_plugin(r->server, plugin);
     apr_interval_time_t t = gb_config_connect_timeout(d);
     apr_status_t rv = APR_NOTFOUND;
     int i, first;
@@ -149,16 +154,23 @@ static apr_status_t gb_rpc_cleanup(void *data)
 }
 
 apr_status_t gb_rpc_open(request_rec *r, const gb_dir_conf *d,
-                         const char *plugin, apr_pool_t *p,
+                         const char *plugin, gb_stats_kind kind,
+                         apr_pool_t *p,
                          const char *method, apr_interval_time_t deadline,
                          int fresh, gb_call **out, gb_rpc_outcome *outcome)
 {
+    const gb_plugin *pl = gb_config_plugin(r->server, plugin);
+    gb_rpc_track *t;
     gb_conn *conn;
     apr_status_t rv;
 
-    rv = gb_rpc_acquire(r, d, plugin, fresh, &conn);
+    t = apr_palloc(p, sizeof(*t));
+    t->failure = GB_RPC_OK;
+    gb_stats_begin(&t->sc, pl, kind);
+    rv = gb_rpc_acquire(r, d, pl, fresh, &conn);
     if (rv != APR_SUCCESS) {
         *outcome = gb_rpc_unreachable(rv);
+        gb_stats_end(&t->sc, *outcome);
         return rv;
     }
     rv = gb_call_start(conn, p, method, deadline, gb_config_max_message(d),
@@ -166,8 +178,10 @@ apr_status_t gb_rpc_open(request_rec *r, const gb_dir_conf *d,
     if (rv != APR_SUCCESS) {
         gb_conn_release(conn, 0);
         *outcome = gb_rpc_failed(rv);
+        gb_stats_end(&t->sc, *outcome);
         return rv;
     }
+    gb_call_set_baton(*out, t);
     /* Registered after gb_call_start's own cleanup, so it runs first. */
     apr_pool_cleanup_register(p, *out, gb_rpc_cleanup,
                               apr_pool_cleanup_null);
@@ -175,8 +189,18 @@ apr_status_t gb_rpc_open(request_rec *r, const gb_dir_conf *d,
     return APR_SUCCESS;
 }
 
+void gb_rpc_note_failure(gb_call *call, gb_rpc_outcome outcome)
+{
+    gb_rpc_track *t = call ? gb_call_baton(call) : NULL;
+
+    if (t && t->failure == GB_RPC_OK) {
+        t->failure = outcome;
+    }
+}
+
 void gb_rpc_close(gb_call *call, int clean)
 {
+    gb_rpc_track *t;
     gb_conn *conn;
 
     if (!call || !(conn = gb_call_take_conn(call))) {
@@ -184,15 +208,23 @@ void gb_rpc_close(gb_call *call, int clean)
     }
     gb_call_cancel(call);
     gb_conn_release(conn, clean);
+    if ((t = gb_call_baton(call)) != NULL) {
+        gb_stats_end(&t->sc, t->failure);
+    }
 }
 
-gb_rpc_outcome gb_rpc_unary(request_rec *r, const gb_dir_conf *d,
-                            const char *plugin, apr_pool_t *p,
-                            const char *method, const ProtobufCMessage *req,
-                            const ProtobufCMessageDescriptor *resp_desc,
-                            apr_interval_time_t timeout, gb_rpc_result *res,
-                            ProtobufCMessage **out)
+/* gb_rpc_unary without the counting. */
+static gb_rpc_outcome gb_rpc_unary_call(request_rec *r, const gb_dir_conf *d,
+                                        const gb_plugin *pl, apr_pool_t *p,
+                                        const char *method,
+                                        const ProtobufCMessage *req,
+                                        const ProtobufCMessageDescriptor
+                                        *resp_desc,
+                                        apr_interval_time_t timeout,
+                                        gb_rpc_result *res,
+                                        ProtobufCMessage **out)
 {
+    const char *plugin = pl ? pl->name : "(no such plugin)";
     gb_call_fate fate;
     gb_conn *conn;
     apr_status_t rv;
@@ -205,7 +237,7 @@ gb_rpc_outcome gb_rpc_unary(request_rec *r, const gb_dir_conf *d,
         memset(res, 0, sizeof(*res));
         res->grpc_status = GB_GRPC_UNKNOWN;
         *out = NULL;
-        rv = gb_rpc_acquire(r, d, plugin, attempt > 0, &conn);
+        rv = gb_rpc_acquire(r, d, pl, attempt > 0, &conn);
         if (rv != APR_SUCCESS) {
             res->rv = rv;
             return res->outcome = gb_rpc_unreachable(rv);
@@ -235,6 +267,24 @@ gb_rpc_outcome gb_rpc_unary(request_rec *r, const gb_dir_conf *d,
         return res->outcome = gb_rpc_failed(rv);
     }
     return res->outcome = gb_rpc_grpc_failed(res->grpc_status);
+}
+
+gb_rpc_outcome gb_rpc_unary(request_rec *r, const gb_dir_conf *d,
+                            const char *plugin, gb_stats_kind kind,
+                            apr_pool_t *p,
+                            const char *method, const ProtobufCMessage *req,
+                            const ProtobufCMessageDescriptor *resp_desc,
+                            apr_interval_time_t timeout, gb_rpc_result *res,
+                            ProtobufCMessage **out)
+{
+    const gb_plugin *pl = gb_config_plugin(r->server, plugin);
+    gb_stats_call sc;
+
+    gb_stats_begin(&sc, pl, kind);
+    gb_rpc_unary_call(r, d, pl, p, method, req, resp_desc, timeout, res,
+                      out);
+    gb_stats_end(&sc, res->outcome);
+    return res->outcome;
 }
 
 gb_rpc_outcome gb_rpc_failed(apr_status_t rv)

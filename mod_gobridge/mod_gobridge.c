@@ -12,6 +12,8 @@
 #include "gb_phase.h"
 #include "gb_request.h"
 #include "gb_rpc.h"
+#include "gb_stats.h"
+#include "gb_status.h"
 
 #include <http_config.h>
 #include <http_protocol.h>
@@ -49,6 +51,9 @@ static int gb_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (gb_rpc_post_config(pconf, s) != APR_SUCCESS) {
         return !OK;
     }
+    /* Without shared memory the status page shows no counts; gobridge
+     * serves all the same. */
+    gb_stats_post_config(pconf, s);
     return gb_bridge_post_config(pconf, ptemp, s);
 }
 
@@ -159,6 +164,8 @@ static void gb_register_hooks(apr_pool_t *p)
     /* After core's SetHandler (REALLY_FIRST), so GoBridgeHandler wins. */
     ap_hook_fixups(gb_handler_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gb_handler_handle, NULL, NULL, APR_HOOK_MIDDLE);
+    /* SetHandler gobridge-status (gb_status.c). */
+    ap_hook_handler(gb_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* mod_ssl's optional functions, for the TLS facts (gb_request.c). */
     ap_hook_optional_fn_retrieve(gb_request_optional_fns, NULL, NULL,
                                  APR_HOOK_MIDDLE);

@@ -1,6 +1,6 @@
 # mod_gobridge/test/module.mk: unit tests of the module's own pure parts
 # (gb_response header validation, gb_config create/merge and directive
-# parsing, gb_mutate phase-answer validation). No httpd, no Check: a small TAP runner. Kept apart from the
+# parsing, gb_mutate phase-answer validation, gb_stats counters). No httpd, no Check: a small TAP runner. Kept apart from the
 # transport tests' Makefile so the two can change independently.
 #
 #   make -f module.mk check-module
@@ -18,7 +18,7 @@ MCFLAGS    = -g -O1 -Wall -Wextra
 MCPPFLAGS  = -I.. -I../gen -I$(HTTPD_INC) $(APR_CFLAGS) \
              $(shell pkg-config --cflags libprotobuf-c)
 MLIBS      = $(APR_LIBS) $(shell pkg-config --libs libprotobuf-c)
-MUNITS     = gb_response gb_config gb_pb
+MUNITS     = gb_response gb_config gb_pb gb_stats
 MOBJS      = $(MUNITS:%=$(MB)/%.o) $(MB)/test_module.o $(MB)/gobridge.pb-c.o
 
 .PHONY: check-module clean-module

@@ -1,9 +1,11 @@
-/* test_module.c: unit tests of gb_response (what a plugin may send) and
- * gb_config (create/merge, directive parsing), without httpd. TAP output.
+/* test_module.c: unit tests of gb_response (what a plugin may send),
+ * gb_config (create/merge, directive parsing) and gb_stats (the shared
+ * call counters), without httpd. TAP output.
  * Failure messages read "F(x) = got; want w". */
 #include "gb_private.h"
 #include "gb_config.h"
 #include "gb_response.h"
+#include "gb_stats.h"
 
 #include <apr_general.h>
 #include <http_config.h>
@@ -762,6 +764,96 @@ static void test_config_files(apr_pool_t *p)
           loc->files, loc->location);
 }
 
+/* gb_stats: counting, in flight, buckets, quantiles, and the segment kept
+ * across a restart with the same plugins but not with others. */
+static void test_stats(apr_pool_t *p)
+{
+    server_rec *s = apr_pcalloc(p, sizeof(*s));
+    void **mc = apr_pcalloc(p, sizeof(void *));
+    cmd_parms *cmd = fake_cmd(p, "GoBridgePlugin");
+    apr_uint64_t b[GB_STATS_BUCKETS];
+    const gb_plugin *a;
+    gb_stats_plugin st;
+    gb_stats_call sc, open;
+    char *argv[2];
+    int i;
+
+    gobridge_module.module_index = 0;
+    s->process = apr_pcalloc(p, sizeof(*s->process));
+    apr_pool_create(&s->process->pool, p);
+    s->module_config = (ap_conf_vector_t *)mc;
+    mc[0] = gb_config_create_srv(p, s);
+    cmd->server = s;
+    gb_config_pre_config(p);
+    argv[1] = "/bin/sh";
+    argv[0] = "a";
+    gb_config_cmd_plugin(cmd, NULL, 2, argv);
+    argv[0] = "b";
+    gb_config_cmd_plugin(cmd, NULL, 2, argv);
+    CHECK(gb_stats_post_config(p, s) == APR_SUCCESS,
+          "gb_stats_post_config() failed");
+    a = gb_config_plugin(s, "a");
+    CHECK(a && a->stats, "plugin a has no counters");
+
+    for (i = 0; i < 3; i++) {
+        gb_stats_begin(&sc, a, GB_STATS_HANDLER);
+        gb_stats_end(&sc, 0);
+    }
+    gb_stats_begin(&sc, a, GB_STATS_PHASE(GB_PHASE_FIXUPS));
+    sc.start -= 3000;               /* 3 ms: the (2.5, 5] ms bucket */
+    gb_stats_end(&sc, 2);           /* GB_RPC_TIMEOUT */
+    gb_stats_end(&sc, 2);           /* a second end counts nothing */
+    gb_stats_begin(&open, a, GB_STATS_HANDLER);
+    gb_stats_read(a, &st);
+    CHECK(st.calls[GB_STATS_HANDLER] == 4 && st.inflight[GB_STATS_HANDLER] == 1,
+          "handler calls/in flight = %d/%d; want 4/1",
+          (int)st.calls[GB_STATS_HANDLER], (int)st.inflight[GB_STATS_HANDLER]);
+    i = GB_STATS_PHASE(GB_PHASE_FIXUPS);
+    CHECK(st.calls[i] == 1 && st.inflight[i] == 0 && st.errors[i][2] == 1
+          && st.buckets[i][3] == 1 && st.sum_usec[i] >= 3000,
+          "fixups calls %d in flight %d timeouts %d bucket[3] %d sum %d; "
+          "want 1 0 1 1 >=3000", (int)st.calls[i], (int)st.inflight[i],
+          (int)st.errors[i][2], (int)st.buckets[i][3], (int)st.sum_usec[i]);
+    CHECK(!strcmp(gb_stats_kind_name(i), "fixups")
+          && !strcmp(gb_stats_kind_name(GB_STATS_OUTPUT_FILTER),
+                     "output_filter"),
+          "kind names %s/%s; want fixups/output_filter",
+          gb_stats_kind_name(i), gb_stats_kind_name(GB_STATS_OUTPUT_FILTER));
+    gb_stats_end(&open, 0);
+
+    memset(b, 0, sizeof(b));
+    CHECK(gb_stats_quantile(b, 0.5) == -1, "quantile without calls = %d",
+          (int)gb_stats_quantile(b, 0.5));
+    b[0] = 10;
+    CHECK(gb_stats_quantile(b, 0.5) == 250, "p50 of 10 calls <=0.5ms = %d; "
+          "want 250", (int)gb_stats_quantile(b, 0.5));
+    b[GB_STATS_BOUNDS] = 10;
+    CHECK(gb_stats_quantile(b, 0.99) == 10000000, "p99 in +Inf = %d; want "
+          "the largest bound", (int)gb_stats_quantile(b, 0.99));
+
+    /* A restart with the same plugins keeps the counts... */
+    gb_config_pre_config(p);
+    mc[0] = gb_config_create_srv(p, s);
+    argv[0] = "a";
+    gb_config_cmd_plugin(cmd, NULL, 2, argv);
+    argv[0] = "b";
+    gb_config_cmd_plugin(cmd, NULL, 2, argv);
+    gb_stats_post_config(p, s);
+    gb_stats_read(gb_config_plugin(s, "a"), &st);
+    CHECK(st.calls[GB_STATS_HANDLER] == 4, "handler calls after a restart "
+          "with the same plugins = %d; want 4",
+          (int)st.calls[GB_STATS_HANDLER]);
+    /* ... one with another plugin starts from zero. */
+    gb_config_pre_config(p);
+    mc[0] = gb_config_create_srv(p, s);
+    gb_config_cmd_plugin(cmd, NULL, 2, argv);
+    gb_stats_post_config(p, s);
+    gb_stats_read(gb_config_plugin(s, "b"), &st);
+    CHECK(st.calls[GB_STATS_HANDLER] == 0 && gb_config_plugin(s, "b")->stats,
+          "calls of b after the plugin list changed = %d; want 0",
+          (int)st.calls[GB_STATS_HANDLER]);
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -775,6 +867,7 @@ int main(void)
     test_config_phases(p);
     test_config_htaccess(p);
     test_config_files(p);
+    test_stats(p);
     printf("1..%d\n", tap_n);
     apr_terminate();
     return tap_failed ? 1 : 0;
