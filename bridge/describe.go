@@ -12,9 +12,6 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// describeTimeout bounds the Describe call made after every start.
-const describeTimeout = 5 * time.Second
-
 // Use is one directive of httpd.conf that names a plugin.
 type Use struct {
 	Directive string // e.g. "GoBridgeAccessHandler", "Require"
@@ -127,33 +124,30 @@ func places(us []Use) string {
 }
 
 // describe asks a started instance what it serves, on gobridged's own
-// connection to it.
-func describe(inst *instance) (*gobridgev1.DescribeResponse, error) {
+// connection to it, within timeout.
+func describe(inst *instance, timeout time.Duration) (*gobridgev1.DescribeResponse, error) {
 	if inst.rpc == nil || inst.rpc.Conn == nil {
 		return nil, fmt.Errorf("no connection to the plugin")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), describeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return gobridgev1.NewGoBridgeClient(inst.rpc.Conn).Describe(ctx, &gobridgev1.DescribeRequest{})
 }
 
-// checkInstance describes inst and logs, at error level, every directive
-// that sends it something it does not serve. It returns the answer (nil
-// when Describe failed) for later checks.
-func (m *managed) checkInstance(inst *instance, uses []Use) *gobridgev1.DescribeResponse {
-	d, err := describe(inst)
-	if err != nil {
-		level := LevelWarn
-		if status.Code(err) == codes.Unimplemented {
-			level = LevelDebug // not a gobridge SDK: nothing to check
-		}
-		inst.log.Log(context.Background(), level,
-			fmt.Sprintf("plugin %q: Describe failed, cannot check it against its directives: %v", m.spec.Name, err),
-			"pid", inst.pid)
-		return nil
+// vet asks a started instance what it serves, before it is published: an
+// instance that does not answer within Options.HealthTimeout is not
+// healthy and is not given traffic. A plugin without Describe (not built with the SDK)
+// passes, unchecked: the answer is nil then.
+func (s *Supervisor) vet(inst *instance) (*gobridgev1.DescribeResponse, error) {
+	d, err := describe(inst, s.opts.HealthTimeout)
+	if status.Code(err) == codes.Unimplemented {
+		inst.log.Debug("the plugin has no Describe: it cannot be checked against its directives", "pid", inst.pid)
+		return nil, nil
 	}
-	m.logProblems(d, uses, inst.pid)
-	return d
+	if err != nil {
+		return nil, fmt.Errorf("not healthy after its handshake: Describe: %w", err)
+	}
+	return d, nil
 }
 
 func (m *managed) logProblems(d *gobridgev1.DescribeResponse, uses []Use, pid int) {

@@ -147,8 +147,14 @@ func (m *managed) run() {
 			m.mu.Unlock()
 		}
 		inst, err := m.s.launch(m.spec, m.stop)
+		var d *gobridgev1.DescribeResponse
 		if err == nil {
-			err = m.s.reg.Publish(m.spec.Name, inst.socket)
+			// Health-checked before it is published: a process that
+			// does not answer Describe gets no traffic.
+			d, err = m.s.vet(inst)
+			if err == nil {
+				err = m.s.reg.Publish(m.spec.Name, inst.socket)
+			}
 			if err != nil {
 				m.s.terminate(inst)
 			}
@@ -171,7 +177,9 @@ func (m *managed) run() {
 		}
 		m.setCurrent(inst)
 		log.Info(fmt.Sprintf("plugin %q started", m.spec.Name), "pid", inst.pid, "socket", m.s.reg.Path(m.spec.Name))
-		d := m.checkInstance(inst, m.currentUses())
+		if d != nil {
+			m.logProblems(d, m.currentUses(), inst.pid)
+		}
 		m.mu.Lock()
 		m.desc = d
 		m.mu.Unlock()

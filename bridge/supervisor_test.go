@@ -618,6 +618,36 @@ func TestSupervisorAutoReload(t *testing.T) {
 	checkNoLeaks(t)
 }
 
+// TestSupervisorSickBuildKeepsOld: a new build that completes go-plugin's
+// handshake but does not answer Describe is not healthy: it is never
+// published, and the running process keeps serving.
+func TestSupervisorSickBuildKeepsOld(t *testing.T) {
+	f := newFixture(t, Options{HealthTimeout: 300 * time.Millisecond}, fake("a", bridgetest.ModeServe))
+	if err := f.sup.Start(); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	pid, _ := f.mustDescribe("a")
+	f.writeSpec(fake("a", bridgetest.ModeSick))
+	if err := f.sup.Reload(); err != nil {
+		t.Fatalf("Reload() = %v", err)
+	}
+	if now, _ := f.mustDescribe("a"); now != pid {
+		t.Errorf("after a sick build, a.sock reached pid %d; want the running %d", now, pid)
+	}
+	for _, want := range []string{
+		`plugin "a" failed to start: not healthy after its handshake: Describe:`,
+		`plugin "a": the new build or configuration did not start`,
+	} {
+		if !strings.Contains(f.logs.String(), want) {
+			t.Errorf("log has no line %q", want)
+		}
+	}
+	if err := f.sup.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkNoLeaks(t)
+}
+
 // TestSupervisorPool: a plugin with processes=2 runs as two instances, each
 // published, and Replace with the pool's name replaces both.
 func TestSupervisorPool(t *testing.T) {

@@ -570,7 +570,7 @@ int gb_bridge_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     if (level < 0 || level > APLOG_TRACE8) {
         level = APLOG_WARNING;
     }
-    argv = apr_palloc(gen, 8 * sizeof(*argv));
+    argv = apr_palloc(gen, 10 * sizeof(*argv));
     argv[0] = apr_pstrdup(gen, gb_config_daemon(s));
     argv[1] = "-dir";
     argv[2] = st->dir;
@@ -578,9 +578,12 @@ int gb_bridge_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     argv[4] = gb_level_names[level];
     argv[5] = "-parent-pid";
     argv[6] = apr_psprintf(gen, "%" APR_PID_T_FMT, st->parent_pid);
-    argv[7] = NULL;
+    argv[7] = "-grace";
+    argv[8] = apr_psprintf(gen, "%" APR_TIME_T_FMT "ms",
+                           apr_time_as_msec(gb_config_drain_timeout(s)));
+    argv[9] = NULL;
     key = apr_pstrcat(gen, argv[0], " ", argv[2], " ", argv[4], " ",
-                      argv[6], NULL);
+                      argv[6], " ", argv[8], NULL);
     spec = apr_pstrdup(gen, gb_bridge_spec(ptemp, conf));
 
     if (gb_bridge_prepare_dir(st, s, ptemp) != APR_SUCCESS) {

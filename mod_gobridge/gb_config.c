@@ -251,6 +251,12 @@ const gb_plugin *gb_config_plugin(server_rec *s, const char *name)
                 : NULL;
 }
 
+apr_interval_time_t gb_config_drain_timeout(server_rec *s)
+{
+    gb_srv_conf *conf = gb_config_sget(s);
+    return conf->drain > 0 ? conf->drain : GB_CONFIG_DEFAULT_DRAIN;
+}
+
 const char *gb_config_daemon(server_rec *s)
 {
     gb_srv_conf *conf = gb_config_sget(s);
@@ -876,6 +882,28 @@ const char *gb_config_cmd_daemon(cmd_parms *cmd, void *dc, const char *a)
                             cmd->cmd->name, a);
     }
     conf->daemon = a;
+    return NULL;
+}
+
+/* GoBridgeDrainTimeout duration: how long a plugin process being stopped
+ * (replaced, removed, or with httpd) may take to finish its calls. */
+const char *gb_config_cmd_drain(cmd_parms *cmd, void *dc, const char *a)
+{
+    gb_srv_conf *conf = gb_config_sget(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_interval_time_t t;
+
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    if (ap_timeout_parameter_parse(a, &t, "s") != APR_SUCCESS || t <= 0) {
+        return apr_psprintf(cmd->pool, "%s: invalid duration '%s': give a "
+                            "positive number of seconds, or a number with "
+                            "the unit ms, s, mi or h (e.g. 30, 500ms)",
+                            cmd->cmd->name, a);
+    }
+    conf->drain = t;
     return NULL;
 }
 

@@ -20,6 +20,7 @@
 #define GB_CONFIG_DEFAULT_TIMEOUT         apr_time_from_sec(30)
 #define GB_CONFIG_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(5)
 #define GB_CONFIG_DEFAULT_MAX_MESSAGE     (4 * 1024 * 1024)
+#define GB_CONFIG_DEFAULT_DRAIN           apr_time_from_sec(10)
 #define GB_CONFIG_PLUGIN_NAME_MAX         64
 #define GB_CONFIG_PROCESSES_MAX           64
 
@@ -86,6 +87,7 @@ typedef struct gb_srv_conf {
     apr_hash_t *plugin_by_name;      /* name -> gb_plugin * */
     const char *socket_dir;          /* resolved in check_config */
     const char *daemon;              /* NULL: GB_DEFAULT_DAEMON */
+    apr_interval_time_t drain;       /* GoBridgeDrainTimeout, 0 unset */
     apr_interval_time_t autoreload;  /* GoBridgeAutoReload: how often
                                       * gobridged looks for new builds;
                                       * 0 Off (the default) */
@@ -166,6 +168,7 @@ const char *gb_config_cmd_socket_dir(cmd_parms *cmd, void *dc,
 const char *gb_config_cmd_daemon(cmd_parms *cmd, void *dc, const char *a);
 const char *gb_config_cmd_autoreload(cmd_parms *cmd, void *dc,
                                      const char *a);
+const char *gb_config_cmd_drain(cmd_parms *cmd, void *dc, const char *a);
 
 /* Records that a directive at cmd's file and line names plugin `name`;
  * gb_config_check() refuses the configuration if no GoBridgePlugin
@@ -213,6 +216,8 @@ gb_srv_conf *gb_config_sget(server_rec *s);
 gb_dir_conf *gb_config_rget(request_rec *r);
 const gb_plugin *gb_config_plugin(server_rec *s, const char *name);
 const char *gb_config_daemon(server_rec *s);
+/* GoBridgeDrainTimeout, or its default. */
+apr_interval_time_t gb_config_drain_timeout(server_rec *s);
 apr_interval_time_t gb_config_timeout(const gb_dir_conf *d);
 apr_interval_time_t gb_config_connect_timeout(const gb_dir_conf *d);
 apr_size_t gb_config_max_message(const gb_dir_conf *d);

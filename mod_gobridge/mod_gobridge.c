@@ -102,6 +102,10 @@ static const command_rec gb_cmds[] = {
                   "gobridged and the plugin sockets"),
     AP_INIT_TAKE1("GoBridgeDaemon", gb_config_cmd_daemon, NULL, RSRC_CONF,
                   "GoBridgeDaemon /path/to/gobridged: the supervisor binary"),
+    AP_INIT_TAKE1("GoBridgeDrainTimeout", gb_config_cmd_drain, NULL,
+                  RSRC_CONF, "GoBridgeDrainTimeout duration: how long a "
+                  "plugin process being stopped or replaced may take to "
+                  "finish its calls (10s)"),
     AP_INIT_TAKE1("GoBridgeAutoReload", gb_config_cmd_autoreload, NULL,
                   RSRC_CONF, "GoBridgeAutoReload Off|interval: start new "
                   "builds of plugin binaries as soon as they appear"),

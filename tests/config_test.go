@@ -34,6 +34,7 @@ func TestBadDirectivesFailConfigtest(t *testing.T) {
 		{"option without key", "<Location /x>\nGoBridgeOption\n</Location>", "GoBridgeOption"},
 		{"bad max message size", "GoBridgeMaxMessageSize lots", "GoBridgeMaxMessageSize"},
 		{"auto reload too often", "GoBridgeAutoReload 10ms", "GoBridgeAutoReload"},
+		{"bad drain timeout", "GoBridgeDrainTimeout never", "GoBridgeDrainTimeout"},
 		{"auto reload in a vhost", "<VirtualHost 127.0.0.1:1>\nGoBridgeAutoReload 2s\n</VirtualHost>", "GoBridgeAutoReload"},
 	}
 	for _, tc := range cases {

@@ -644,3 +644,26 @@ func TestGracefulDeploysNewFilterBuild(t *testing.T) {
 		e.ErrorLog().Check(t, "AH00493", "AH00494", "AH00489")
 	})
 }
+
+// TestDrainTimeoutReachesGobridged: GoBridgeDrainTimeout is gobridged's
+// -grace, and the default is 10 s.
+func TestDrainTimeoutReachesGobridged(t *testing.T) {
+	e := harness.New(t, build, "event")
+	for _, tc := range []struct{ conf, want string }{
+		{"", "-grace\x0010000ms\x00"},
+		{"GoBridgeDrainTimeout 1500ms\n", "-grace\x001500ms\x00"},
+	} {
+		e.SetConf(tc.conf + fmt.Sprintf("GoBridgePlugin hello %s\n", e.Bin("hello")))
+		e.Start()
+		pids := e.ProcessesOf("gobridged")
+		if len(pids) != 1 {
+			t.Fatalf("gobridged processes: %v; want 1", pids)
+		}
+		cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pids[0]))
+		if err != nil || !strings.Contains(string(cmd), tc.want) {
+			t.Errorf("with %q gobridged runs as %q; want %q in it", tc.conf, cmd, tc.want)
+		}
+		e.Stop()
+	}
+	e.ErrorLog().Check(t)
+}

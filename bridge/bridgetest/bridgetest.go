@@ -49,6 +49,8 @@ const (
 	ModeExit = "exit"
 	// ModeNoTerm serves but ignores SIGTERM, so only SIGKILL stops it.
 	ModeNoTerm = "noterm"
+	// ModeSick completes the handshake but never answers Describe.
+	ModeSick = "sick"
 )
 
 // PIDPrefix starts DescribeResponse.sdk_version: "fake pid=1234 args=a,b".
@@ -139,7 +141,11 @@ type server struct {
 	log  hclog.Logger
 }
 
-func (s *server) Describe(context.Context, *gobridgev1.DescribeRequest) (*gobridgev1.DescribeResponse, error) {
+func (s *server) Describe(ctx context.Context, _ *gobridgev1.DescribeRequest) (*gobridgev1.DescribeResponse, error) {
+	if len(s.args) > 0 && s.args[0] == ModeSick {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	// Reaches gobridged through go-plugin's stdio stream.
 	fmt.Println("describe called")
 	return &gobridgev1.DescribeResponse{
