@@ -156,6 +156,26 @@ static const gb_status_proc *gb_status_proc_of(const gb_status_page *pg,
     return pr ? pr : &unknown;
 }
 
+/* The pids of a plugin's processes, separated by sep ("" when none runs):
+ * one, or a pool's (NAME.0 …). */
+static const char *gb_status_pids(const gb_status_page *pg,
+                                  const gb_plugin *pl, const char *sep)
+{
+    apr_pool_t *p = pg->r->pool;
+    const char *out = "";
+    int j;
+
+    for (j = 0; j < pl->processes; j++) {
+        const gb_status_proc *pr = pl->processes == 1
+            ? gb_status_proc_of(pg, pl->name)
+            : gb_status_proc_of(pg, apr_psprintf(p, "%s.%d", pl->name, j));
+        if (pr->pid > 0) {
+            out = apr_psprintf(p, "%s%s%ld", out, *out ? sep : "", pr->pid);
+        }
+    }
+    return out;
+}
+
 static void gb_status_collect(gb_status_page *pg)
 {
     request_rec *r = pg->r;
@@ -311,6 +331,10 @@ static void gb_status_auto(gb_status_page *pg)
 
         ap_rprintf(r, "Plugin.%s.State: %s\n", nm, pr->state);
         ap_rprintf(r, "Plugin.%s.Pid: %ld\n", nm, pr->pid);
+        ap_rprintf(r, "Plugin.%s.Processes: %d\n", nm,
+                   pg->plugins[i]->processes);
+        ap_rprintf(r, "Plugin.%s.Pids: %s\n", nm,
+                   gb_status_pids(pg, pg->plugins[i], " "));
         ap_rprintf(r, "Plugin.%s.Uptime: %" APR_TIME_T_FMT "\n", nm,
                    pr->started ? apr_time_sec(pg->now - pr->started) : 0);
         ap_rprintf(r, "Plugin.%s.Restarts: %ld\n", nm, pr->restarts);
@@ -378,9 +402,12 @@ static void gb_status_json(gb_status_page *pg)
         int first;
 
         ap_rprintf(r, "%s{\"name\":%s,\"state\":%s,\"pid\":%ld,"
+                   "\"pids\":[%s],\"processes\":%d,"
                    "\"started\":%s,\"uptime_seconds\":%s,\"restarts\":%ld,",
                    i ? "," : "", gb_status_json_str(p, nm),
                    gb_status_json_str(p, pr->state), pr->pid,
+                   gb_status_pids(pg, pg->plugins[i], ","),
+                   pg->plugins[i]->processes,
                    pr->started ? gb_status_secs(p, pr->started) : "null",
                    pr->started ? gb_status_secs(p, pg->now - pr->started)
                                : "null",
@@ -591,18 +618,19 @@ static void gb_status_html(gb_status_page *pg)
                  r);
     }
     ap_rputs("<h2>Plugins</h2>\n<table border=\"1\"><tr><th>Plugin</th>"
-             "<th>State</th><th>PID</th><th>Started</th><th>Uptime (s)</th>"
+             "<th>State</th><th>PIDs</th><th>Started</th><th>Uptime (s)</th>"
              "<th>Restarts</th><th>Last exit</th>"
              "<th>Connections (this child: open/idle)</th></tr>\n", r);
     for (i = 0; i < pg->n; i++) {
         const char *nm = pg->plugins[i]->name;
         const gb_status_proc *pr = gb_status_proc_of(pg, nm);
 
-        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%ld</td><td>%s</td>"
+        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
                    "<td>%" APR_TIME_T_FMT "</td><td>%ld</td><td>%s</td>"
                    "<td>%d/%d</td></tr>\n",
                    ap_escape_html(p, nm), ap_escape_html(p, pr->state),
-                   pr->pid, gb_status_time(p, pr->started),
+                   gb_status_pids(pg, pg->plugins[i], " "),
+                   gb_status_time(p, pr->started),
                    pr->started ? apr_time_sec(pg->now - pr->started) : 0,
                    pr->restarts,
                    *pr->last_reason

@@ -512,7 +512,8 @@ func TestAutoReloadDeploys(t *testing.T) {
 func TestPluginPool(t *testing.T) {
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		e := harness.New(t, build, mpm)
-		e.SetConf(fmt.Sprintf("GoBridgePlugin pool processes=3 %s\n<Location /pool>\n    GoBridgeHandler pool\n</Location>\n", e.Bin("echo")))
+		e.SetConf(fmt.Sprintf("GoBridgePlugin pool processes=3 %s\n<Location /pool>\n    GoBridgeHandler pool\n</Location>\n"+
+			"<Location /gobridge-status>\n    SetHandler gobridge-status\n</Location>\n", e.Bin("echo")))
 		e.Start()
 		if !harness.WaitFor(20*time.Second, func() bool { return len(e.ProcessesOf("echo")) == 3 }) {
 			t.Fatalf("plugin processes: %v; want 3", e.ProcessesOf("echo"))
@@ -540,6 +541,18 @@ func TestPluginPool(t *testing.T) {
 		}
 		if len(seen) != 3 {
 			t.Errorf("30 calls went to %d processes %v; want all 3", len(seen), seen)
+		}
+		// The status page lists the pool's three processes.
+		if !harness.WaitFor(10*time.Second, func() bool {
+			r := e.AssertGet("/gobridge-status?auto", 200, "Plugin.pool.Processes: 3")
+			for _, line := range strings.Split(string(r.Body), "\n") {
+				if pids, ok := strings.CutPrefix(line, "Plugin.pool.Pids: "); ok {
+					return len(strings.Fields(pids)) == 3
+				}
+			}
+			return false
+		}) {
+			t.Errorf("the status page does not list the pool's 3 pids")
 		}
 
 		victim := e.ProcessesOf("echo")[0]
