@@ -34,8 +34,10 @@ const maxRecv = 1 << 20 // the servers' MaxRecvMsgSize in these tests
 type testServer struct {
 	testgrpc.UnimplementedTestServiceServer
 	// observed receives what a waiting handler saw: its context's error
-	// and whether the context had a deadline.
+	// and whether the context had a deadline; waiting is told when a
+	// handler starts waiting.
 	observed chan observation
+	waiting  chan struct{}
 	// leanSeen counts calls whose peer went through the lean server.
 	mu    sync.Mutex
 	peers map[string]int
@@ -51,7 +53,8 @@ type observation struct {
 }
 
 func newTestServer() *testServer {
-	return &testServer{observed: make(chan observation, 16), peers: map[string]int{}, blocked: make(chan struct{}, 1)}
+	return &testServer{observed: make(chan observation, 16), waiting: make(chan struct{}, 16),
+		peers: map[string]int{}, blocked: make(chan struct{}, 1)}
 }
 
 func payload(n int) *testgrpc.Payload {
@@ -64,6 +67,10 @@ func payload(n int) *testgrpc.Payload {
 
 // waitFor blocks until ctx ends and reports what it saw.
 func (s *testServer) waitFor(ctx context.Context) error {
+	select {
+	case s.waiting <- struct{}{}:
+	default:
+	}
 	<-ctx.Done()
 	_, ok := ctx.Deadline()
 	s.observed <- observation{err: ctx.Err(), hadDeadline: ok}
@@ -484,10 +491,14 @@ func TestCancellation(t *testing.T) {
 				_, err := c.UnaryCall(ctx, &testgrpc.SimpleRequest{Payload: wait})
 				errc <- err
 			}()
-			// The handler is waiting once the server has the call; make
-			// sure it has by waiting for a second call to pass through.
-			if _, err := c.EmptyCall(ctxT(t), &testgrpc.Empty{}); err != nil {
-				t.Fatal(err)
+			// Cancel once the handler waits: a call cancelled before the
+			// server has it never reaches a handler at all (another
+			// call's round trip is no proof it has: the two are sent by
+			// different goroutines).
+			select {
+			case <-f.impl.waiting:
+			case err := <-errc:
+				t.Fatalf("streaming=%v: the call ended before its handler waited: %v", streaming, err)
 			}
 			cancel()
 			if err := <-errc; status.Code(err) != codes.Canceled {
