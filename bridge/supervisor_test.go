@@ -622,7 +622,7 @@ func TestSupervisorAutoReload(t *testing.T) {
 // handshake but does not answer Describe is not healthy: it is never
 // published, and the running process keeps serving.
 func TestSupervisorSickBuildKeepsOld(t *testing.T) {
-	f := newFixture(t, Options{HealthTimeout: 300 * time.Millisecond}, fake("a", bridgetest.ModeServe))
+	f := newFixture(t, Options{}, fake("a", bridgetest.ModeServe))
 	if err := f.sup.Start(); err != nil {
 		t.Fatalf("Start() = %v", err)
 	}
