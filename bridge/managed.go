@@ -163,13 +163,16 @@ func (m *managed) run() {
 			// The error may quote what the plugin printed: the log
 			// has it, the status file only says that it happened.
 			m.ended(ExitStartFailed, "did not start, see the error log")
-			firstDone()
-			if m.stopping() {
+			if m.stopping() { // a stop aborted the start: nothing to say
+				firstDone()
 				return
 			}
+			// Logged before the first attempt is reported over: a reload
+			// that puts the old process back stops this one right after.
 			delay := bo.Next()
 			log.Error(fmt.Sprintf("plugin %q failed to start: %v", m.spec.Name, err),
 				"pid", inst.pidOrZero(), "path", m.spec.Path, "retry_in", delay)
+			firstDone()
 			if !m.sleep(delay) {
 				return
 			}
