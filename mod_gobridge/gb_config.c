@@ -791,18 +791,30 @@ const char *gb_config_cmd_option(cmd_parms *cmd, void *dc, const char *key,
 }
 
 /* GoBridgeTimeout and GoBridgeConnectTimeout (cmd->info != NULL). */
-const char *gb_config_cmd_timeout(cmd_parms *cmd, void *dc, const char *a)
+/* A positive duration in GoBridgeTimeout's forms (seconds, or ms, s, mi,
+ * h), or the error naming the directive. */
+static const char *gb_config_duration(cmd_parms *cmd, const char *a,
+                                      apr_interval_time_t *t)
 {
-    gb_dir_conf *conf = dc;
-    apr_interval_time_t t;
-
-    gb_config_note_section(cmd, conf);
-
-    if (ap_timeout_parameter_parse(a, &t, "s") != APR_SUCCESS || t <= 0) {
+    if (ap_timeout_parameter_parse(a, t, "s") != APR_SUCCESS || *t <= 0) {
         return apr_psprintf(cmd->pool, "%s: invalid duration '%s': give a "
                             "positive number of seconds, or a number with "
                             "the unit ms, s, mi or h (e.g. 30, 500ms)",
                             cmd->cmd->name, a);
+    }
+    return NULL;
+}
+
+const char *gb_config_cmd_timeout(cmd_parms *cmd, void *dc, const char *a)
+{
+    gb_dir_conf *conf = dc;
+    apr_interval_time_t t;
+    const char *err;
+
+    gb_config_note_section(cmd, conf);
+
+    if ((err = gb_config_duration(cmd, a, &t)) != NULL) {
+        return err;
     }
     if (cmd->info) {
         conf->connect_timeout = t;
@@ -894,14 +906,8 @@ const char *gb_config_cmd_drain(cmd_parms *cmd, void *dc, const char *a)
     apr_interval_time_t t;
 
     (void)dc;
-    if (err) {
+    if (err || (err = gb_config_duration(cmd, a, &t)) != NULL) {
         return err;
-    }
-    if (ap_timeout_parameter_parse(a, &t, "s") != APR_SUCCESS || t <= 0) {
-        return apr_psprintf(cmd->pool, "%s: invalid duration '%s': give a "
-                            "positive number of seconds, or a number with "
-                            "the unit ms, s, mi or h (e.g. 30, 500ms)",
-                            cmd->cmd->name, a);
     }
     conf->drain = t;
     return NULL;

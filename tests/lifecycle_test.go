@@ -331,52 +331,9 @@ func TestGracefulDeploysNewBuild(t *testing.T) {
 		e.SetConf(fmt.Sprintf("GoBridgePlugin deploy %s\n<Location /d>\n    GoBridgeHandler deploy\n</Location>\n", bin))
 		e.Start()
 
-		var ok, failed atomic.Int64
-		var firstErr atomic.Value
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for w := 0; w < 4; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					resp, err := c.Get(e.URL("/d/pid"))
-					if err != nil {
-						// A connection httpd closed unread while it
-						// restarted (see TestGracefulRestartLosesNoRequest):
-						// resend once.
-						resp, err = c.Get(e.URL("/d/pid"))
-					}
-					var body []byte
-					if err == nil {
-						body, err = io.ReadAll(resp.Body)
-						resp.Body.Close()
-						if err == nil && (resp.StatusCode != 200 || !(builds["hello"](string(body)) || builds["echo"](string(body)))) {
-							err = fmt.Errorf("status %d, body %q", resp.StatusCode, body)
-						}
-					}
-					if err != nil {
-						failed.Add(1)
-						firstErr.CompareAndSwap(nil, fmt.Sprintf("worker %d request %d: %v", w, i, err))
-						continue
-					}
-					ok.Add(1)
-				}
-			}(w)
-		}
-		flowing := func() {
-			t.Helper()
-			want := ok.Load() + 20
-			if !harness.WaitFor(60*time.Second, func() bool { return ok.Load() >= want || failed.Load() > 0 }) {
-				t.Errorf("the load stalled: %d requests succeeded, want %d", ok.Load(), want)
-			}
-		}
+		l := startLoad(e, "/d/pid", func(body string) bool {
+			return builds["hello"](body) || builds["echo"](body)
+		})
 		serving := func(name string) bool {
 			r, err := http.Get(e.URL("/d/pid"))
 			if err != nil {
@@ -386,7 +343,7 @@ func TestGracefulDeploysNewBuild(t *testing.T) {
 			b, _ := io.ReadAll(r.Body)
 			return r.StatusCode == 200 && builds[name](string(b))
 		}
-		flowing()
+		l.flowing(t)
 		next := "echo"
 		for round := 1; round <= 5; round++ {
 			deploy(next)
@@ -394,15 +351,10 @@ func TestGracefulDeploysNewBuild(t *testing.T) {
 			if !harness.WaitFor(30*time.Second, func() bool { return serving(next) }) {
 				t.Fatalf("round %d: the %s build does not serve after the graceful restart\n%s", round, next, e.ErrorLog().Since())
 			}
-			flowing()
+			l.flowing(t)
 			next = map[string]string{"echo": "hello", "hello": "echo"}[next]
 		}
-		close(stop)
-		wg.Wait()
-		if failed.Load() > 0 {
-			t.Errorf("%d of %d requests failed while new builds were deployed; first: %v",
-				failed.Load(), failed.Load()+ok.Load(), firstErr.Load())
-		}
+		l.finish(t, "requests")
 		if !serving("echo") {
 			t.Errorf("the last build (echo) does not serve")
 		}
@@ -411,6 +363,74 @@ func TestGracefulDeploysNewBuild(t *testing.T) {
 		}
 		e.ErrorLog().Check(t, "AH00493", "AH00494", "AH00489")
 	})
+}
+
+// load is four clients GETting one path in a loop while a test deploys,
+// each answer checked: a 200 with a body good accepts.
+type load struct {
+	ok, failed atomic.Int64
+	firstErr   atomic.Value
+	stop       chan struct{}
+	wg         sync.WaitGroup
+}
+
+func startLoad(e *harness.Env, path string, good func(body string) bool) *load {
+	l := &load{stop: make(chan struct{})}
+	for w := 0; w < 4; w++ {
+		l.wg.Add(1)
+		go func(w int) {
+			defer l.wg.Done()
+			c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
+			for i := 0; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				resp, err := c.Get(e.URL(path))
+				if err != nil {
+					// A connection httpd closed unread while it restarted
+					// (see TestGracefulRestartLosesNoRequest): resend once.
+					resp, err = c.Get(e.URL(path))
+				}
+				if err == nil {
+					var b []byte
+					b, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err == nil && (resp.StatusCode != 200 || !good(string(b))) {
+						err = fmt.Errorf("status %d, body %q", resp.StatusCode, b)
+					}
+				}
+				if err != nil {
+					l.failed.Add(1)
+					l.firstErr.CompareAndSwap(nil, fmt.Sprintf("worker %d request %d: %v", w, i, err))
+					continue
+				}
+				l.ok.Add(1)
+			}
+		}(w)
+	}
+	return l
+}
+
+// flowing waits for 20 more answers, however slow the machine is.
+func (l *load) flowing(t *testing.T) {
+	t.Helper()
+	want := l.ok.Load() + 20
+	if !harness.WaitFor(60*time.Second, func() bool { return l.ok.Load() >= want || l.failed.Load() > 0 }) {
+		t.Errorf("the load stalled: %d requests succeeded, want %d", l.ok.Load(), want)
+	}
+}
+
+// finish stops the clients and fails the test if any answer was wrong.
+func (l *load) finish(t *testing.T, what string) {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	if l.failed.Load() > 0 {
+		t.Errorf("%d of %d %s failed while new builds were deployed; first: %v",
+			l.failed.Load(), l.failed.Load()+l.ok.Load(), what, l.firstErr.Load())
+	}
 }
 
 // deployBinary installs the staged binary from as plugin binary name, the
@@ -592,50 +612,8 @@ func TestGracefulDeploysNewFilterBuild(t *testing.T) {
 		deployBinary(t, e, "fdeploy", "filter")
 		e.SetConf(fmt.Sprintf("GoBridgePlugin fdeploy %s\n<Location /f>\n    GoBridgeOutputFilter fdeploy\n    GoBridgeOption mode upper\n</Location>\n", e.Bin("fdeploy")))
 		e.Start()
-		var ok, failed atomic.Int64
-		var firstErr atomic.Value
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for w := 0; w < 4; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					resp, err := c.Get(e.URL("/f/doc.txt"))
-					if err != nil { // closed unread by the restart: resend once
-						resp, err = c.Get(e.URL("/f/doc.txt"))
-					}
-					if err == nil {
-						var b []byte
-						b, err = io.ReadAll(resp.Body)
-						resp.Body.Close()
-						if err == nil && (resp.StatusCode != 200 || string(b) != "HELLO FILTER\n") {
-							err = fmt.Errorf("status %d, body %q", resp.StatusCode, b)
-						}
-					}
-					if err != nil {
-						failed.Add(1)
-						firstErr.CompareAndSwap(nil, fmt.Sprintf("worker %d request %d: %v", w, i, err))
-						continue
-					}
-					ok.Add(1)
-				}
-			}(w)
-		}
-		flowing := func() {
-			t.Helper()
-			want := ok.Load() + 20
-			if !harness.WaitFor(60*time.Second, func() bool { return ok.Load() >= want || failed.Load() > 0 }) {
-				t.Errorf("the load stalled: %d requests succeeded, want %d", ok.Load(), want)
-			}
-		}
-		flowing()
+		l := startLoad(e, "/f/doc.txt", func(body string) bool { return body == "HELLO FILTER\n" })
+		l.flowing(t)
 		for round := 1; round <= 5; round++ {
 			before := e.ProcessesOf("fdeploy")
 			deployBinary(t, e, "fdeploy", "filter") // the same code, a new build
@@ -646,14 +624,9 @@ func TestGracefulDeploysNewFilterBuild(t *testing.T) {
 			}) {
 				t.Fatalf("round %d: the new build did not replace process %v", round, before)
 			}
-			flowing()
+			l.flowing(t)
 		}
-		close(stop)
-		wg.Wait()
-		if failed.Load() > 0 {
-			t.Errorf("%d of %d filtered requests failed while new builds were deployed; first: %v",
-				failed.Load(), failed.Load()+ok.Load(), firstErr.Load())
-		}
+		l.finish(t, "filtered requests")
 		e.ErrorLog().Check(t, "AH00493", "AH00494", "AH00489")
 	})
 }
