@@ -21,6 +21,7 @@
 #include "gb_call.h"
 #include "gb_config.h"
 #include "gb_mutate.h"
+#include "gb_phase.h"
 #include "gb_request.h"
 #include "gb_response.h"
 #include "gb_rpc.h"
@@ -844,31 +845,62 @@ void gb_filter_register(apr_pool_t *p)
                                                    AP_FTYPE_CONTENT_SET);
 }
 
+static void gb_filter_add_one(request_rec *r, gb_dir_conf *d,
+                              const char *name, int output)
+{
+    gb_filter_ctx *ctx;
+
+    if (!gb_config_plugin(r->server, name)) {
+        return;     /* refused at configtest / .htaccess parse / phase */
+    }
+    ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    ctx->r = r;
+    ctx->plugin = name;
+    ctx->d = d;
+    ctx->output = output;
+    /* Instances of one type run in the order they are added. */
+    if (output) {
+        ap_add_output_filter_handle(gb_filter_out_handle, ctx, r,
+                                    r->connection);
+    }
+    else {
+        ap_add_input_filter_handle(gb_filter_in_handle, ctx, r,
+                                   r->connection);
+    }
+}
+
 static void gb_filter_add(request_rec *r, gb_dir_conf *d,
                           const apr_array_header_t *names, int output)
 {
     int i;
 
     for (i = 0; names && i < names->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(names, i, const char *);
-        gb_filter_ctx *ctx;
+        gb_filter_add_one(r, d, APR_ARRAY_IDX(names, i, const char *),
+                          output);
+    }
+}
 
-        if (!gb_config_plugin(r->server, name)) {
-            continue;   /* refused at configtest / .htaccess parse */
+/* The filters phases asked for (gb_phase_added_filters), after the
+ * configured ones, in the order asked. */
+static void gb_filter_add_phase_chosen(request_rec *r, gb_dir_conf *d)
+{
+    const apr_array_header_t *added = gb_phase_added_filters(r);
+    int i, body = ap_request_has_body(r);
+
+    for (i = 0; added && i < added->nelts; i++) {
+        const gb_phase_filter *pf = &APR_ARRAY_IDX(added, i, gb_phase_filter);
+
+        if (!pf->output && !body) {
+            continue;
         }
-        ctx = apr_pcalloc(r->pool, sizeof(*ctx));
-        ctx->r = r;
-        ctx->plugin = name;
-        ctx->d = d;
-        ctx->output = output;
-        /* Instances of one type run in the order they are added. */
-        if (output) {
-            ap_add_output_filter_handle(gb_filter_out_handle, ctx, r,
-                                        r->connection);
+        if (pf->gobridge) {
+            gb_filter_add_one(r, d, pf->name, pf->output);
+        }
+        else if (pf->output) {
+            ap_add_output_filter(pf->name, NULL, r, r->connection);
         }
         else {
-            ap_add_input_filter_handle(gb_filter_in_handle, ctx, r,
-                                       r->connection);
+            ap_add_input_filter(pf->name, NULL, r, r->connection);
         }
     }
 }
@@ -885,4 +917,5 @@ void gb_filter_insert(request_rec *r)
     if (ap_request_has_body(r)) {
         gb_filter_add(r, d, gb_config_filters(d, 0), 0);
     }
+    gb_filter_add_phase_chosen(r, d);
 }

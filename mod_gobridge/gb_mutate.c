@@ -182,7 +182,13 @@ int gb_mutate_valid_field(Gobridge__V1__FieldUpdate__Field f,
     case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_MTIME:
         return gb_valid_usec(v, n);
     case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_GOBRIDGE_HANDLER:
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_GOBRIDGE_OUTPUT_FILTER:
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_GOBRIDGE_INPUT_FILTER:
         return gb_valid_plugin_name(v, n);
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_OUTPUT_FILTER:
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_INPUT_FILTER:
+        /* A registered filter's name; whether one is, at apply time. */
+        return gb_response_valid_name(v, n);
     default:
         return 0;
     }
@@ -200,9 +206,47 @@ static int gb_known_level(Gobridge__V1__LogRecord__Level l)
     return gb_response_log_level(l, &level);
 }
 
+/* The fields that only make sense before the response is made. */
+static int gb_field_before_response(Gobridge__V1__FieldUpdate__Field f)
+{
+    switch (f) {
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_OUTPUT_FILTER:
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_INPUT_FILTER:
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_GOBRIDGE_OUTPUT_FILTER:
+    case GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_GOBRIDGE_INPUT_FILTER:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static apr_status_t gb_reply_check(apr_pool_t *p,
+                                   const Gobridge__V1__PhaseResponse *m,
+                                   const char **why)
+{
+    const Gobridge__V1__PhaseReply *rep = m->reply;
+
+    if (m->result != GOBRIDGE__V1__RESULT__RESULT_DONE) {
+        *why = "a reply comes only with RESULT_DONE";
+        return APR_EINVAL;
+    }
+    if (rep->status < 200 || rep->status > 599) {
+        *why = apr_psprintf(p, "reply status %d is outside 200..599",
+                            (int)rep->status);
+        return APR_EINVAL;
+    }
+    if (rep->content_type.len
+        && !gb_valid_content_type(rep->content_type.data,
+                                  rep->content_type.len)) {
+        *why = "reply content type is not type/subtype[; params]";
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t gb_mutate_check(apr_pool_t *p,
                              const Gobridge__V1__PhaseResponse *m,
-                             int allow_redirect, const char **why)
+                             int before_response, const char **why)
 {
     size_t i;
 
@@ -267,9 +311,24 @@ apr_status_t gb_mutate_check(apr_pool_t *p,
                                 (unsigned long)i, (int)f->field);
             return APR_EINVAL;
         }
+        if (!before_response && gb_field_before_response(f->field)) {
+            *why = apr_psprintf(p, "field update #%lu (field %d) is not "
+                                "allowed once the response is made",
+                                (unsigned long)i, (int)f->field);
+            return APR_EINVAL;
+        }
+    }
+    if (m->reply) {
+        if (!before_response) {
+            *why = "a reply is not allowed once the response is made";
+            return APR_EINVAL;
+        }
+        if (gb_reply_check(p, m, why) != APR_SUCCESS) {
+            return APR_EINVAL;
+        }
     }
     if (m->internal_redirect.len) {
-        if (!allow_redirect) {
+        if (!before_response) {
             *why = "internal_redirect is not allowed in this phase";
             return APR_EINVAL;
         }

@@ -37,11 +37,13 @@ int gb_mutate_valid_redirect(ProtobufCBinaryData b);
 /* Checks every part of m: the result and its status (300..599 with
  * RESULT_HTTP_STATUS), log levels, each mutation (known table and op,
  * header-token key, value without control characters but HTAB), each field
- * update, and the redirect target (refused unless allow_redirect). On a bad
- * answer returns APR_EINVAL with *why (allocated in p) saying what. */
+ * update, the reply (RESULT_DONE, status 200..599, content type) and the
+ * redirect target. Unless before_response (the log phase), a reply, a
+ * redirect and added filters are refused. On a bad answer returns
+ * APR_EINVAL with *why (allocated in p) saying what. */
 apr_status_t gb_mutate_check(apr_pool_t *p,
                              const Gobridge__V1__PhaseResponse *m,
-                             int allow_redirect, const char **why);
+                             int before_response, const char **why);
 
 /* Applies m's mutations (already checked) in order, copying keys and values
  * into p (into t->conn_pool for t->conn_notes, which outlive the request;

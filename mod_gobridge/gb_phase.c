@@ -37,6 +37,7 @@ typedef struct {
     const char *redirect;       /* internal redirect target */
     const char *content_plugin; /* FIELD_GOBRIDGE_HANDLER: a declared
                                  * plugin that serves the content */
+    apr_array_header_t *filters;    /* gb_phase_filter: FIELD_ADD_*_FILTER */
 } gb_phase_req;
 
 static gb_phase_req *gb_phase_req_get(request_rec *r)
@@ -55,6 +56,13 @@ const char *gb_phase_content_plugin(request_rec *r)
     gb_phase_req *pr = ap_get_module_config(r->request_config,
                                             &gobridge_module);
     return pr ? pr->content_plugin : NULL;
+}
+
+const apr_array_header_t *gb_phase_added_filters(request_rec *r)
+{
+    gb_phase_req *pr = ap_get_module_config(r->request_config,
+                                            &gobridge_module);
+    return pr ? pr->filters : NULL;
 }
 
 #define GB_FIELD(x) GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_##x
@@ -121,6 +129,96 @@ static void gb_phase_set_languages(request_rec *r, ProtobufCBinaryData b)
     }
 }
 
+/* Kept for the insert_filter hook, which adds them once the
+ * configuration of the request's final location is known. */
+static void gb_phase_add_filter(request_rec *r,
+                                const Gobridge__V1__FieldUpdate *f)
+{
+    gb_phase_req *pr = gb_phase_req_get(r);
+    gb_phase_filter *pf;
+
+    if (!pr->filters) {
+        pr->filters = apr_array_make(r->pool, 2, sizeof(gb_phase_filter));
+    }
+    pf = apr_array_push(pr->filters);
+    pf->name = gb_dup(r, f->value);
+    pf->output = f->field == GB_FIELD(ADD_OUTPUT_FILTER)
+                 || f->field == GB_FIELD(ADD_GOBRIDGE_OUTPUT_FILTER);
+    pf->gobridge = f->field == GB_FIELD(ADD_GOBRIDGE_OUTPUT_FILTER)
+                   || f->field == GB_FIELD(ADD_GOBRIDGE_INPUT_FILTER);
+}
+
+/* The name a field update gives a plugin or a filter is one httpd knows:
+ * NULL, or why not. Checked before anything of the answer is applied. */
+static const char *gb_phase_check_name(request_rec *r, apr_pool_t *tmp,
+                                       const Gobridge__V1__FieldUpdate *f)
+{
+    const char *name = gb_pb_strdup(tmp, f->value);
+
+    switch (f->field) {
+    case GB_FIELD(GOBRIDGE_HANDLER):
+    case GB_FIELD(ADD_GOBRIDGE_OUTPUT_FILTER):
+    case GB_FIELD(ADD_GOBRIDGE_INPUT_FILTER):
+        if (gb_config_plugin(r->server, name)) {
+            return NULL;
+        }
+        return apr_psprintf(tmp, "%s names plugin '%s', which no "
+                            "GoBridgePlugin line declares",
+                            f->field == GB_FIELD(GOBRIDGE_HANDLER)
+                            ? "SetGoBridgeHandler" : "AddGoBridge*Filter",
+                            name);
+    case GB_FIELD(ADD_OUTPUT_FILTER):
+        return ap_get_output_filter_handle(name) ? NULL
+               : apr_psprintf(tmp, "AddOutputFilter names '%s', which no "
+                              "loaded module registered as an output "
+                              "filter", name);
+    case GB_FIELD(ADD_INPUT_FILTER):
+        return ap_get_input_filter_handle(name) ? NULL
+               : apr_psprintf(tmp, "AddInputFilter names '%s', which no "
+                              "loaded module registered as an input "
+                              "filter", name);
+    default:
+        return NULL;
+    }
+}
+
+/* PhaseResponse.reply, sent the way a content handler sends a response
+ * (httpd's protocol filters are in place from the start of the request),
+ * so the phase can return DONE: the status, the headers as the answer left
+ * them and the body, nothing of httpd's error document. */
+static int gb_phase_reply(request_rec *r, const char *plugin,
+                          const Gobridge__V1__PhaseReply *rep)
+{
+    conn_rec *c = r->connection;
+    apr_bucket_brigade *bb;
+    apr_status_t rv;
+    int rc;
+
+    if ((rc = ap_discard_request_body(r)) != OK) {
+        return rc;
+    }
+    r->status = rep->status;
+    if (rep->content_type.len) {
+        ap_set_content_type(r, gb_dup(r, rep->content_type));
+    }
+    ap_set_content_length(r, (apr_off_t)rep->body.len);
+    bb = apr_brigade_create(r->pool, c->bucket_alloc);
+    if (rep->body.len) {
+        /* A copy: the answer lives in the phase's scratch pool. */
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_heap_create(
+            (const char *)rep->body.data, rep->body.len, NULL,
+            c->bucket_alloc));
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(c->bucket_alloc));
+    rv = ap_pass_brigade(r->output_filters, bb);
+    if (rv != APR_SUCCESS) {
+        /* The client went away: nothing to tell it, and nothing wrong. */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, GB_APLOGNO(0353)
+                      "%s: sending the phase's reply failed", plugin);
+    }
+    return DONE;
+}
+
 /* Applies checked field updates. A new filename after translate_name is
  * stat()ed again, so later phases and the default handler see the file it
  * names, not the one httpd mapped first. */
@@ -184,6 +282,12 @@ static void gb_phase_apply_fields(request_rec *r, gb_phase_id id,
             /* Declared: checked with the rest of the answer. */
             r->handler = GB_HANDLER_NAME;
             gb_phase_req_get(r)->content_plugin = gb_dup(r, f->value);
+            break;
+        case GB_FIELD(ADD_OUTPUT_FILTER):
+        case GB_FIELD(ADD_INPUT_FILTER):
+        case GB_FIELD(ADD_GOBRIDGE_OUTPUT_FILTER):
+        case GB_FIELD(ADD_GOBRIDGE_INPUT_FILTER):
+            gb_phase_add_filter(r, f);  /* checked with the answer, too */
             break;
         default:
             break;      /* refused by gb_mutate_check */
@@ -279,17 +383,18 @@ static int gb_phase_call(request_rec *r, apr_pool_t *tmp, gb_phase_id id,
     }
     for (i = 0; i < (int)m->n_fields; i++) {
         const Gobridge__V1__FieldUpdate *f = m->fields[i];
-        const char *name;
 
-        if (f->field != GB_FIELD(GOBRIDGE_HANDLER)) {
-            continue;
-        }
-        name = gb_pb_strdup(tmp, f->value);
-        if (!gb_config_plugin(r->server, name)) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0347)
-                          "%s: %s phase: SetGoBridgeHandler names plugin "
-                          "'%s', which no GoBridgePlugin line declares; "
-                          "refusing the request", plugin, info->name, name);
+        if ((why = gb_phase_check_name(r, tmp, f)) != NULL) {
+            if (f->field == GB_FIELD(GOBRIDGE_HANDLER)) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0347)
+                              "%s: %s phase: %s; refusing the request",
+                              plugin, info->name, why);
+            }
+            else {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, GB_APLOGNO(0352)
+                              "%s: %s phase: %s; refusing the request",
+                              plugin, info->name, why);
+            }
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
@@ -329,7 +434,14 @@ static int gb_phase_call(request_rec *r, apr_pool_t *tmp, gb_phase_id id,
     case GOBRIDGE__V1__RESULT__RESULT_DECLINED:
         return DECLINED;
     case GOBRIDGE__V1__RESULT__RESULT_DONE:
-        return DONE;
+        if (!m->reply) {
+            return DONE;
+        }
+        if (r->main) {
+            /* A lookup sends nothing: its status says what it would be. */
+            return m->reply->status < 300 ? OK : m->reply->status;
+        }
+        return gb_phase_reply(r, plugin, m->reply);
     default:
         return m->http_status;      /* 300..599, checked */
     }

@@ -39,6 +39,21 @@ int gb_phase_redirect_handler(request_rec *r);
  */
 const char *gb_phase_content_plugin(request_rec *r);
 
+/* A filter a phase added to r (PhaseRequest's AddOutputFilter and
+ * friends), already checked to exist. */
+typedef struct {
+    const char *name;   /* httpd's registered name, or a GoBridgePlugin */
+    int output;         /* output filter, else input */
+    int gobridge;       /* name is a plugin run as a gobridge body filter */
+} gb_phase_filter;
+
+/**
+ * The filters phases added to r, in order, for the insert_filter hook.
+ * @param r the request
+ * @return an array of gb_phase_filter, or NULL when no phase added one
+ */
+const apr_array_header_t *gb_phase_added_filters(request_rec *r);
+
 /* How long the log phase waits for a plugin at most (GoBridgeTimeout
  * applies when shorter): the response is already sent, but the worker is
  * still held. */

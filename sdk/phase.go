@@ -203,6 +203,7 @@ type PhaseRequest struct {
 
 	fields   []*pb.FieldUpdate
 	redirect string
+	reply    *pb.PhaseReply // Reply's response
 	bad      error
 }
 

@@ -141,6 +141,7 @@ func runPhaseDecoded(ctx context.Context, impl any, phase pb.Phase, wr wire.Requ
 		resp.Result = pb.Result_RESULT_DECLINED
 	case errors.Is(err, Done):
 		resp.Result = pb.Result_RESULT_DONE
+		resp.Reply = r.reply
 	case errors.As(err, &se) && se.Code >= 300 && se.Code <= 599:
 		resp.Result = pb.Result_RESULT_HTTP_STATUS
 		resp.HttpStatus = int32(se.Code)

@@ -36,17 +36,11 @@ func ValidField(f pb.FieldUpdate_Field, v string) bool {
 		return v == "0" || v == "1"
 	case pb.FieldUpdate_FIELD_ALLOWED_METHODS:
 		return v == "" || validMethods(v)
-	case pb.FieldUpdate_FIELD_GOBRIDGE_HANDLER:
-		if v == "" || len(v) > 64 {
-			return false
-		}
-		for i := 0; i < len(v); i++ {
-			c := v[i]
-			if !isDigit(c) && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && c != '_' && c != '.' && c != '-' {
-				return false
-			}
-		}
-		return true
+	case pb.FieldUpdate_FIELD_GOBRIDGE_HANDLER, pb.FieldUpdate_FIELD_ADD_GOBRIDGE_OUTPUT_FILTER,
+		pb.FieldUpdate_FIELD_ADD_GOBRIDGE_INPUT_FILTER:
+		return validPluginName(v)
+	case pb.FieldUpdate_FIELD_ADD_OUTPUT_FILTER, pb.FieldUpdate_FIELD_ADD_INPUT_FILTER:
+		return ValidName(v)
 	case pb.FieldUpdate_FIELD_MTIME:
 		if v == "" || len(v) > 18 {
 			return false
@@ -59,6 +53,28 @@ func ValidField(f pb.FieldUpdate_Field, v string) bool {
 		return true
 	}
 	return false
+}
+
+// validPluginName: a GoBridgePlugin name as the directive accepts it
+// (whether one is declared is httpd's to check).
+func validPluginName(v string) bool {
+	if v == "" || len(v) > 64 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !isDigit(c) && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && c != '_' && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidReply reports whether a phase's own response may be sent: a status
+// in 200..599 and, when given, a valid content type. It mirrors the check
+// of PhaseResponse.reply in gb_mutate_check.
+func ValidReply(status int, contentType string) bool {
+	return status >= 200 && status <= 599 && (contentType == "" || validContentType(contentType))
 }
 
 // validMethods: comma-separated method tokens, spaces after commas.

@@ -69,6 +69,10 @@ static void test_fields(void)
         {F(MTIME), "1700000000000000", 1}, {F(MTIME), "", 0},
         {F(MTIME), "-1", 0}, {F(MTIME), "17e9", 0},
         {F(MTIME), "1234567890123456789", 0},
+        {F(ADD_OUTPUT_FILTER), "DEFLATE", 1}, {F(ADD_INPUT_FILTER), "", 0},
+        {F(ADD_OUTPUT_FILTER), "DE FLATE", 0},
+        {F(ADD_GOBRIDGE_OUTPUT_FILTER), "gzip.0", 1},
+        {F(ADD_GOBRIDGE_INPUT_FILTER), "a/b", 0},
         {F(UNSPECIFIED), "x", 0}, {(Gobridge__V1__FieldUpdate__Field)99, "x", 0},
     };
     size_t i;
@@ -185,6 +189,60 @@ static void test_check_fields_and_logs(apr_pool_t *p)
           "check(log level 42) = success; want EINVAL");
 }
 
+/* PhaseResponse.reply and added filters: only before the response, a
+ * reply only with DONE, 200..599 and a valid content type. */
+static void test_check_reply(apr_pool_t *p)
+{
+    static const struct {
+        int result, status;
+        const char *ctype;
+        int before_response, ok;
+    } cases[] = {
+        {R(DONE), 403, "application/json", 1, 1},
+        {R(DONE), 200, "", 1, 1},
+        {R(DONE), 599, "text/html; charset=utf-8", 1, 1},
+        {R(DONE), 403, "text/plain", 0, 0},         /* the log phase */
+        {R(OK), 403, "text/plain", 1, 0},
+        {R(HTTP_STATUS), 403, "text/plain", 1, 0},
+        {R(DONE), 199, "text/plain", 1, 0},
+        {R(DONE), 600, "text/plain", 1, 0},
+        {R(DONE), 403, "no type", 1, 0},
+        {R(DONE), 403, "text/plain\r\nX: 1", 1, 0},
+    };
+    Gobridge__V1__FieldUpdate f = GOBRIDGE__V1__FIELD_UPDATE__INIT, *fp = &f;
+    Gobridge__V1__PhaseResponse fm = GOBRIDGE__V1__PHASE_RESPONSE__INIT;
+    const char *why;
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        Gobridge__V1__PhaseResponse m = GOBRIDGE__V1__PHASE_RESPONSE__INIT;
+        Gobridge__V1__PhaseReply rep = GOBRIDGE__V1__PHASE_REPLY__INIT;
+        int ok;
+
+        why = NULL;
+        m.result = cases[i].result;
+        m.http_status = cases[i].status;
+        rep.status = cases[i].status;
+        rep.content_type = gb_pb_bytes(cases[i].ctype);
+        rep.body = gb_pb_bytes("body");
+        m.reply = &rep;
+        ok = gb_mutate_check(p, &m, cases[i].before_response, &why)
+             == APR_SUCCESS;
+        CHECK(ok == cases[i].ok && (ok || why), "check_reply(#%lu) = %d "
+              "(%s); want %d", (unsigned long)i, ok, why ? why : "",
+              cases[i].ok);
+    }
+    fm.result = R(OK);
+    fm.n_fields = 1;
+    fm.fields = &fp;
+    f.field = F(ADD_GOBRIDGE_OUTPUT_FILTER);
+    f.value = gb_pb_bytes("gzip");
+    CHECK(gb_mutate_check(p, &fm, 1, &why) == APR_SUCCESS,
+          "check(add filter) failed");
+    CHECK(gb_mutate_check(p, &fm, 0, &why) == APR_EINVAL,
+          "check(add filter in the log phase) = success; want EINVAL");
+}
+
 static void test_apply(apr_pool_t *p)
 {
     Gobridge__V1__PhaseResponse m = GOBRIDGE__V1__PHASE_RESPONSE__INIT;
@@ -254,6 +312,7 @@ int main(void)
     test_fields();
     test_check(p);
     test_check_fields_and_logs(p);
+    test_check_reply(p);
     test_apply(p);
     printf("1..%d\n", tap_n);
     apr_terminate();

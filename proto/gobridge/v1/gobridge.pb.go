@@ -371,11 +371,22 @@ const (
 	FieldUpdate_FIELD_CANONICAL_FILENAME FieldUpdate_Field = 13 // r->canonical_filename: an absolute path
 	FieldUpdate_FIELD_ALLOWED_METHODS    FieldUpdate_Field = 14 // r->allowed(_methods): comma-separated method tokens; empty: none
 	FieldUpdate_FIELD_MTIME              FieldUpdate_Field = 15 // decimal microseconds since the epoch: ap_update_mtime
+	// then ap_set_last_modified (Last-Modified, never in the future)
 	// The GoBridgePlugin that serves the content: r->handler becomes
 	// "gobridge" and that plugin alone answers, whatever GoBridgeHandler or
 	// GoBridgePhases say. A name no GoBridgePlugin declares fails the
 	// request (500).
-	FieldUpdate_FIELD_GOBRIDGE_HANDLER FieldUpdate_Field = 16 // then ap_set_last_modified (Last-Modified, never in the future)
+	FieldUpdate_FIELD_GOBRIDGE_HANDLER FieldUpdate_Field = 16
+	// Filters added to this request (mod_python's add_output_filter): an
+	// httpd filter by its registered name (DEFLATE, INCLUDES, SUBSTITUTE…),
+	// or a declared GoBridgePlugin that runs as a body filter, as
+	// GoBridgeOutputFilter / GoBridgeInputFilter would add it, after the
+	// configured ones. An unknown name fails the request (500). Not allowed
+	// in PHASE_LOG; input filters only apply to a request with a body.
+	FieldUpdate_FIELD_ADD_OUTPUT_FILTER          FieldUpdate_Field = 17
+	FieldUpdate_FIELD_ADD_INPUT_FILTER           FieldUpdate_Field = 18
+	FieldUpdate_FIELD_ADD_GOBRIDGE_OUTPUT_FILTER FieldUpdate_Field = 19
+	FieldUpdate_FIELD_ADD_GOBRIDGE_INPUT_FILTER  FieldUpdate_Field = 20
 )
 
 // Enum value maps for FieldUpdate_Field.
@@ -398,25 +409,33 @@ var (
 		14: "FIELD_ALLOWED_METHODS",
 		15: "FIELD_MTIME",
 		16: "FIELD_GOBRIDGE_HANDLER",
+		17: "FIELD_ADD_OUTPUT_FILTER",
+		18: "FIELD_ADD_INPUT_FILTER",
+		19: "FIELD_ADD_GOBRIDGE_OUTPUT_FILTER",
+		20: "FIELD_ADD_GOBRIDGE_INPUT_FILTER",
 	}
 	FieldUpdate_Field_value = map[string]int32{
-		"FIELD_UNSPECIFIED":        0,
-		"FIELD_FILENAME":           1,
-		"FIELD_URI":                2,
-		"FIELD_PATH_INFO":          3,
-		"FIELD_ARGS":               4,
-		"FIELD_HANDLER":            5,
-		"FIELD_CONTENT_TYPE":       6,
-		"FIELD_CONTENT_ENCODING":   7,
-		"FIELD_CONTENT_LANGUAGES":  8,
-		"FIELD_USER":               9,
-		"FIELD_AUTH_TYPE":          10,
-		"FIELD_STATUS_LINE":        11,
-		"FIELD_NO_CACHE":           12,
-		"FIELD_CANONICAL_FILENAME": 13,
-		"FIELD_ALLOWED_METHODS":    14,
-		"FIELD_MTIME":              15,
-		"FIELD_GOBRIDGE_HANDLER":   16,
+		"FIELD_UNSPECIFIED":                0,
+		"FIELD_FILENAME":                   1,
+		"FIELD_URI":                        2,
+		"FIELD_PATH_INFO":                  3,
+		"FIELD_ARGS":                       4,
+		"FIELD_HANDLER":                    5,
+		"FIELD_CONTENT_TYPE":               6,
+		"FIELD_CONTENT_ENCODING":           7,
+		"FIELD_CONTENT_LANGUAGES":          8,
+		"FIELD_USER":                       9,
+		"FIELD_AUTH_TYPE":                  10,
+		"FIELD_STATUS_LINE":                11,
+		"FIELD_NO_CACHE":                   12,
+		"FIELD_CANONICAL_FILENAME":         13,
+		"FIELD_ALLOWED_METHODS":            14,
+		"FIELD_MTIME":                      15,
+		"FIELD_GOBRIDGE_HANDLER":           16,
+		"FIELD_ADD_OUTPUT_FILTER":          17,
+		"FIELD_ADD_INPUT_FILTER":           18,
+		"FIELD_ADD_GOBRIDGE_OUTPUT_FILTER": 19,
+		"FIELD_ADD_GOBRIDGE_INPUT_FILTER":  20,
 	}
 )
 
@@ -495,7 +514,7 @@ func (x SubRequest_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SubRequest_Kind.Descriptor instead.
 func (SubRequest_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{16, 0}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{17, 0}
 }
 
 type FileInfo_Type int32
@@ -547,7 +566,7 @@ func (x FileInfo_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FileInfo_Type.Descriptor instead.
 func (FileInfo_Type) EnumDescriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{17, 0}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{18, 0}
 }
 
 // Pair is one entry of an ordered, multi-valued table (headers, notes,
@@ -826,9 +845,23 @@ type Server struct {
 	IsVirtual    bool                   `protobuf:"varint,6,opt,name=is_virtual,json=isVirtual,proto3" json:"is_virtual,omitempty"` // a <VirtualHost>, not the main server
 	IsDefault    bool                   `protobuf:"varint,7,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"` // the default server for the connection's address
 	// (c->base_server): no name-based vhost was chosen
-	Defines       [][]byte `protobuf:"bytes,8,rep,name=defines,proto3" json:"defines,omitempty"` // names set with Define or -D (ap_server_config_defines)
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Defines [][]byte `protobuf:"bytes,8,rep,name=defines,proto3" json:"defines,omitempty"` // names set with Define or -D (ap_server_config_defines)
+	// The virtual host's own GoBridgeOption values (server or <VirtualHost>
+	// level, outside any section), as mod_python's server.get_options().
+	Options               []*Pair `protobuf:"bytes,9,rep,name=options,proto3" json:"options,omitempty"`
+	DefinedIn             []byte  `protobuf:"bytes,10,opt,name=defined_in,json=definedIn,proto3" json:"defined_in,omitempty"`                                        // the file of <VirtualHost> (or ServerRoot's config)
+	DefinedAt             uint32  `protobuf:"varint,11,opt,name=defined_at,json=definedAt,proto3" json:"defined_at,omitempty"`                                       // its line; 0 for the main server
+	ErrorLog              []byte  `protobuf:"bytes,12,opt,name=error_log,json=errorLog,proto3" json:"error_log,omitempty"`                                           // ErrorLog as httpd resolved it
+	LogLevel              []byte  `protobuf:"bytes,13,opt,name=log_level,json=logLevel,proto3" json:"log_level,omitempty"`                                           // LogLevel for mod_gobridge: "warn", "debug", "trace3"…
+	TimeoutUs             int64   `protobuf:"varint,14,opt,name=timeout_us,json=timeoutUs,proto3" json:"timeout_us,omitempty"`                                       // Timeout
+	KeepAlive             bool    `protobuf:"varint,15,opt,name=keep_alive,json=keepAlive,proto3" json:"keep_alive,omitempty"`                                       // KeepAlive
+	KeepAliveTimeoutUs    int64   `protobuf:"varint,16,opt,name=keep_alive_timeout_us,json=keepAliveTimeoutUs,proto3" json:"keep_alive_timeout_us,omitempty"`        // KeepAliveTimeout
+	KeepAliveMax          int32   `protobuf:"varint,17,opt,name=keep_alive_max,json=keepAliveMax,proto3" json:"keep_alive_max,omitempty"`                            // MaxKeepAliveRequests; 0: unlimited
+	LimitRequestLine      int32   `protobuf:"varint,18,opt,name=limit_request_line,json=limitRequestLine,proto3" json:"limit_request_line,omitempty"`                // LimitRequestLine
+	LimitRequestFieldsize int32   `protobuf:"varint,19,opt,name=limit_request_fieldsize,json=limitRequestFieldsize,proto3" json:"limit_request_fieldsize,omitempty"` // LimitRequestFieldSize
+	LimitRequestFields    int32   `protobuf:"varint,20,opt,name=limit_request_fields,json=limitRequestFields,proto3" json:"limit_request_fields,omitempty"`          // LimitRequestFields; 0: unlimited
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Server) Reset() {
@@ -915,6 +948,90 @@ func (x *Server) GetDefines() [][]byte {
 		return x.Defines
 	}
 	return nil
+}
+
+func (x *Server) GetOptions() []*Pair {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+func (x *Server) GetDefinedIn() []byte {
+	if x != nil {
+		return x.DefinedIn
+	}
+	return nil
+}
+
+func (x *Server) GetDefinedAt() uint32 {
+	if x != nil {
+		return x.DefinedAt
+	}
+	return 0
+}
+
+func (x *Server) GetErrorLog() []byte {
+	if x != nil {
+		return x.ErrorLog
+	}
+	return nil
+}
+
+func (x *Server) GetLogLevel() []byte {
+	if x != nil {
+		return x.LogLevel
+	}
+	return nil
+}
+
+func (x *Server) GetTimeoutUs() int64 {
+	if x != nil {
+		return x.TimeoutUs
+	}
+	return 0
+}
+
+func (x *Server) GetKeepAlive() bool {
+	if x != nil {
+		return x.KeepAlive
+	}
+	return false
+}
+
+func (x *Server) GetKeepAliveTimeoutUs() int64 {
+	if x != nil {
+		return x.KeepAliveTimeoutUs
+	}
+	return 0
+}
+
+func (x *Server) GetKeepAliveMax() int32 {
+	if x != nil {
+		return x.KeepAliveMax
+	}
+	return 0
+}
+
+func (x *Server) GetLimitRequestLine() int32 {
+	if x != nil {
+		return x.LimitRequestLine
+	}
+	return 0
+}
+
+func (x *Server) GetLimitRequestFieldsize() int32 {
+	if x != nil {
+		return x.LimitRequestFieldsize
+	}
+	return 0
+}
+
+func (x *Server) GetLimitRequestFields() int32 {
+	if x != nil {
+		return x.LimitRequestFields
+	}
+	return 0
 }
 
 // Request is the snapshot of request_rec that a phase may read.
@@ -1709,8 +1826,14 @@ type PhaseResponse struct {
 	// still run for this request, then httpd serves the new URI as a new
 	// (internally redirected) request. Not allowed in PHASE_LOG.
 	InternalRedirect []byte `protobuf:"bytes,6,opt,name=internal_redirect,json=internalRedirect,proto3" json:"internal_redirect,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// A response the phase sends itself, ending the request: only with
+	// RESULT_DONE, never in PHASE_LOG. The module discards the request body
+	// and sends reply.status with the headers as this answer leaves them
+	// (headers_out and err_headers_out) and reply.body. In a sub-request,
+	// where nothing is sent, only the status counts.
+	Reply         *PhaseReply `protobuf:"bytes,7,opt,name=reply,proto3" json:"reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PhaseResponse) Reset() {
@@ -1785,6 +1908,75 @@ func (x *PhaseResponse) GetInternalRedirect() []byte {
 	return nil
 }
 
+func (x *PhaseResponse) GetReply() *PhaseReply {
+	if x != nil {
+		return x.Reply
+	}
+	return nil
+}
+
+// PhaseReply is a whole response sent by a phase (a custom 403 page, a
+// JSON error, a redirect page), as a mod_python handler writes to req.
+type PhaseReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        int32                  `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`                             // 200..599
+	ContentType   []byte                 `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"` // "type/subtype[; params]"; empty: none
+	Body          []byte                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`                                  // bounded by GoBridgeMaxMessageSize
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PhaseReply) Reset() {
+	*x = PhaseReply{}
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PhaseReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PhaseReply) ProtoMessage() {}
+
+func (x *PhaseReply) ProtoReflect() protoreflect.Message {
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PhaseReply.ProtoReflect.Descriptor instead.
+func (*PhaseReply) Descriptor() ([]byte, []int) {
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PhaseReply) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *PhaseReply) GetContentType() []byte {
+	if x != nil {
+		return x.ContentType
+	}
+	return nil
+}
+
+func (x *PhaseReply) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
 // HandleRequest flows from the module to the plugin on the Handle stream.
 type HandleRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -1803,7 +1995,7 @@ type HandleRequest struct {
 
 func (x *HandleRequest) Reset() {
 	*x = HandleRequest{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[12]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +2007,7 @@ func (x *HandleRequest) String() string {
 func (*HandleRequest) ProtoMessage() {}
 
 func (x *HandleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[12]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,7 +2020,7 @@ func (x *HandleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleRequest.ProtoReflect.Descriptor instead.
 func (*HandleRequest) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{12}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *HandleRequest) GetRequest() *Request {
@@ -1871,7 +2063,7 @@ type ResponseHead struct {
 
 func (x *ResponseHead) Reset() {
 	*x = ResponseHead{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[13]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1883,7 +2075,7 @@ func (x *ResponseHead) String() string {
 func (*ResponseHead) ProtoMessage() {}
 
 func (x *ResponseHead) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[13]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +2088,7 @@ func (x *ResponseHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResponseHead.ProtoReflect.Descriptor instead.
 func (*ResponseHead) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{13}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ResponseHead) GetStatus() int32 {
@@ -1936,7 +2128,7 @@ type Finish struct {
 
 func (x *Finish) Reset() {
 	*x = Finish{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[14]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1948,7 +2140,7 @@ func (x *Finish) String() string {
 func (*Finish) ProtoMessage() {}
 
 func (x *Finish) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[14]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1961,7 +2153,7 @@ func (x *Finish) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finish.ProtoReflect.Descriptor instead.
 func (*Finish) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{14}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Finish) GetResult() Result {
@@ -1998,7 +2190,7 @@ type SendFile struct {
 
 func (x *SendFile) Reset() {
 	*x = SendFile{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[15]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2010,7 +2202,7 @@ func (x *SendFile) String() string {
 func (*SendFile) ProtoMessage() {}
 
 func (x *SendFile) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[15]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2023,7 +2215,7 @@ func (x *SendFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendFile.ProtoReflect.Descriptor instead.
 func (*SendFile) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{15}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SendFile) GetPath() []byte {
@@ -2075,7 +2267,7 @@ type SubRequest struct {
 
 func (x *SubRequest) Reset() {
 	*x = SubRequest{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[16]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2087,7 +2279,7 @@ func (x *SubRequest) String() string {
 func (*SubRequest) ProtoMessage() {}
 
 func (x *SubRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[16]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2100,7 +2292,7 @@ func (x *SubRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubRequest.ProtoReflect.Descriptor instead.
 func (*SubRequest) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{16}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SubRequest) GetId() uint32 {
@@ -2157,7 +2349,7 @@ type FileInfo struct {
 
 func (x *FileInfo) Reset() {
 	*x = FileInfo{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[17]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2169,7 +2361,7 @@ func (x *FileInfo) String() string {
 func (*FileInfo) ProtoMessage() {}
 
 func (x *FileInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[17]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2182,7 +2374,7 @@ func (x *FileInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileInfo.ProtoReflect.Descriptor instead.
 func (*FileInfo) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{17}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FileInfo) GetType() FileInfo_Type {
@@ -2236,7 +2428,7 @@ type SubRequestResult struct {
 
 func (x *SubRequestResult) Reset() {
 	*x = SubRequestResult{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[18]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2248,7 +2440,7 @@ func (x *SubRequestResult) String() string {
 func (*SubRequestResult) ProtoMessage() {}
 
 func (x *SubRequestResult) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[18]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2261,7 +2453,7 @@ func (x *SubRequestResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubRequestResult.ProtoReflect.Descriptor instead.
 func (*SubRequestResult) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{18}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SubRequestResult) GetId() uint32 {
@@ -2404,7 +2596,7 @@ type HandleResponse struct {
 
 func (x *HandleResponse) Reset() {
 	*x = HandleResponse{}
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[19]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2416,7 +2608,7 @@ func (x *HandleResponse) String() string {
 func (*HandleResponse) ProtoMessage() {}
 
 func (x *HandleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gobridge_v1_gobridge_proto_msgTypes[19]
+	mi := &file_gobridge_v1_gobridge_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2429,7 +2621,7 @@ func (x *HandleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleResponse.ProtoReflect.Descriptor instead.
 func (*HandleResponse) Descriptor() ([]byte, []int) {
-	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{19}
+	return file_gobridge_v1_gobridge_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *HandleResponse) GetLogs() []*LogRecord {
@@ -2541,7 +2733,7 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\rclient_verify\x18\x04 \x01(\fR\fclientVerify\x12%\n" +
 	"\x0eclient_subject\x18\x05 \x01(\fR\rclientSubject\x12#\n" +
 	"\rclient_issuer\x18\x06 \x01(\fR\fclientIssuer\x12#\n" +
-	"\rclient_serial\x18\a \x01(\fR\fclientSerial\"\xe5\x01\n" +
+	"\rclient_serial\x18\a \x01(\fR\fclientSerial\"\xb9\x05\n" +
 	"\x06Server\x12\x1a\n" +
 	"\bhostname\x18\x01 \x01(\fR\bhostname\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\rR\x04port\x12\x14\n" +
@@ -2552,7 +2744,24 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"is_virtual\x18\x06 \x01(\bR\tisVirtual\x12\x1d\n" +
 	"\n" +
 	"is_default\x18\a \x01(\bR\tisDefault\x12\x18\n" +
-	"\adefines\x18\b \x03(\fR\adefines\"\xb5\f\n" +
+	"\adefines\x18\b \x03(\fR\adefines\x12+\n" +
+	"\aoptions\x18\t \x03(\v2\x11.gobridge.v1.PairR\aoptions\x12\x1d\n" +
+	"\n" +
+	"defined_in\x18\n" +
+	" \x01(\fR\tdefinedIn\x12\x1d\n" +
+	"\n" +
+	"defined_at\x18\v \x01(\rR\tdefinedAt\x12\x1b\n" +
+	"\terror_log\x18\f \x01(\fR\berrorLog\x12\x1b\n" +
+	"\tlog_level\x18\r \x01(\fR\blogLevel\x12\x1d\n" +
+	"\n" +
+	"timeout_us\x18\x0e \x01(\x03R\ttimeoutUs\x12\x1d\n" +
+	"\n" +
+	"keep_alive\x18\x0f \x01(\bR\tkeepAlive\x121\n" +
+	"\x15keep_alive_timeout_us\x18\x10 \x01(\x03R\x12keepAliveTimeoutUs\x12$\n" +
+	"\x0ekeep_alive_max\x18\x11 \x01(\x05R\fkeepAliveMax\x12,\n" +
+	"\x12limit_request_line\x18\x12 \x01(\x05R\x10limitRequestLine\x126\n" +
+	"\x17limit_request_fieldsize\x18\x13 \x01(\x05R\x15limitRequestFieldsize\x120\n" +
+	"\x14limit_request_fields\x18\x14 \x01(\x05R\x12limitRequestFields\"\xb5\f\n" +
 	"\aRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\fR\x06method\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\fR\bprotocol\x12\x1f\n" +
@@ -2645,10 +2854,10 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x06OP_SET\x10\x01\x12\n" +
 	"\n" +
 	"\x06OP_ADD\x10\x02\x12\f\n" +
-	"\bOP_UNSET\x10\x03\"\xdc\x03\n" +
+	"\bOP_UNSET\x10\x03\"\xe0\x04\n" +
 	"\vFieldUpdate\x124\n" +
 	"\x05field\x18\x01 \x01(\x0e2\x1e.gobridge.v1.FieldUpdate.FieldR\x05field\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value\"\x80\x03\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\x84\x04\n" +
 	"\x05Field\x12\x15\n" +
 	"\x11FIELD_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eFIELD_FILENAME\x10\x01\x12\r\n" +
@@ -2669,7 +2878,11 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x18FIELD_CANONICAL_FILENAME\x10\r\x12\x19\n" +
 	"\x15FIELD_ALLOWED_METHODS\x10\x0e\x12\x0f\n" +
 	"\vFIELD_MTIME\x10\x0f\x12\x1a\n" +
-	"\x16FIELD_GOBRIDGE_HANDLER\x10\x10\"\x11\n" +
+	"\x16FIELD_GOBRIDGE_HANDLER\x10\x10\x12\x1b\n" +
+	"\x17FIELD_ADD_OUTPUT_FILTER\x10\x11\x12\x1a\n" +
+	"\x16FIELD_ADD_INPUT_FILTER\x10\x12\x12$\n" +
+	" FIELD_ADD_GOBRIDGE_OUTPUT_FILTER\x10\x13\x12#\n" +
+	"\x1fFIELD_ADD_GOBRIDGE_INPUT_FILTER\x10\x14\"\x11\n" +
 	"\x0fDescribeRequest\"\xa2\x02\n" +
 	"\x10DescribeResponse\x12*\n" +
 	"\x06phases\x18\x01 \x03(\x0e2\x12.gobridge.v1.PhaseR\x06phases\x12\x1f\n" +
@@ -2683,7 +2896,7 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"bodyFilter\"h\n" +
 	"\fPhaseRequest\x12(\n" +
 	"\x05phase\x18\x01 \x01(\x0e2\x12.gobridge.v1.PhaseR\x05phase\x12.\n" +
-	"\arequest\x18\x02 \x01(\v2\x14.gobridge.v1.RequestR\arequest\"\x9d\x02\n" +
+	"\arequest\x18\x02 \x01(\v2\x14.gobridge.v1.RequestR\arequest\"\xcc\x02\n" +
 	"\rPhaseResponse\x12+\n" +
 	"\x06result\x18\x01 \x01(\x0e2\x13.gobridge.v1.ResultR\x06result\x12\x1f\n" +
 	"\vhttp_status\x18\x02 \x01(\x05R\n" +
@@ -2691,7 +2904,13 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\tmutations\x18\x03 \x03(\v2\x15.gobridge.v1.MutationR\tmutations\x12*\n" +
 	"\x04logs\x18\x04 \x03(\v2\x16.gobridge.v1.LogRecordR\x04logs\x120\n" +
 	"\x06fields\x18\x05 \x03(\v2\x18.gobridge.v1.FieldUpdateR\x06fields\x12+\n" +
-	"\x11internal_redirect\x18\x06 \x01(\fR\x10internalRedirect\"\xae\x01\n" +
+	"\x11internal_redirect\x18\x06 \x01(\fR\x10internalRedirect\x12-\n" +
+	"\x05reply\x18\a \x01(\v2\x17.gobridge.v1.PhaseReplyR\x05reply\"[\n" +
+	"\n" +
+	"PhaseReply\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\x05R\x06status\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\fR\vcontentType\x12\x12\n" +
+	"\x04body\x18\x03 \x01(\fR\x04body\"\xae\x01\n" +
 	"\rHandleRequest\x12.\n" +
 	"\arequest\x18\x01 \x01(\v2\x14.gobridge.v1.RequestR\arequest\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\x12\x19\n" +
@@ -2803,7 +3022,7 @@ func file_gobridge_v1_gobridge_proto_rawDescGZIP() []byte {
 }
 
 var file_gobridge_v1_gobridge_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_gobridge_v1_gobridge_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_gobridge_v1_gobridge_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_gobridge_v1_gobridge_proto_goTypes = []any{
 	(Phase)(0),               // 0: gobridge.v1.Phase
 	(Result)(0),              // 1: gobridge.v1.Result
@@ -2825,63 +3044,66 @@ var file_gobridge_v1_gobridge_proto_goTypes = []any{
 	(*DescribeResponse)(nil), // 17: gobridge.v1.DescribeResponse
 	(*PhaseRequest)(nil),     // 18: gobridge.v1.PhaseRequest
 	(*PhaseResponse)(nil),    // 19: gobridge.v1.PhaseResponse
-	(*HandleRequest)(nil),    // 20: gobridge.v1.HandleRequest
-	(*ResponseHead)(nil),     // 21: gobridge.v1.ResponseHead
-	(*Finish)(nil),           // 22: gobridge.v1.Finish
-	(*SendFile)(nil),         // 23: gobridge.v1.SendFile
-	(*SubRequest)(nil),       // 24: gobridge.v1.SubRequest
-	(*FileInfo)(nil),         // 25: gobridge.v1.FileInfo
-	(*SubRequestResult)(nil), // 26: gobridge.v1.SubRequestResult
-	(*HandleResponse)(nil),   // 27: gobridge.v1.HandleResponse
+	(*PhaseReply)(nil),       // 20: gobridge.v1.PhaseReply
+	(*HandleRequest)(nil),    // 21: gobridge.v1.HandleRequest
+	(*ResponseHead)(nil),     // 22: gobridge.v1.ResponseHead
+	(*Finish)(nil),           // 23: gobridge.v1.Finish
+	(*SendFile)(nil),         // 24: gobridge.v1.SendFile
+	(*SubRequest)(nil),       // 25: gobridge.v1.SubRequest
+	(*FileInfo)(nil),         // 26: gobridge.v1.FileInfo
+	(*SubRequestResult)(nil), // 27: gobridge.v1.SubRequestResult
+	(*HandleResponse)(nil),   // 28: gobridge.v1.HandleResponse
 }
 var file_gobridge_v1_gobridge_proto_depIdxs = []int32{
 	8,  // 0: gobridge.v1.Connection.notes:type_name -> gobridge.v1.Pair
 	10, // 1: gobridge.v1.Connection.tls:type_name -> gobridge.v1.TLS
-	8,  // 2: gobridge.v1.Request.headers_in:type_name -> gobridge.v1.Pair
-	8,  // 3: gobridge.v1.Request.options:type_name -> gobridge.v1.Pair
-	9,  // 4: gobridge.v1.Request.connection:type_name -> gobridge.v1.Connection
-	11, // 5: gobridge.v1.Request.server:type_name -> gobridge.v1.Server
-	8,  // 6: gobridge.v1.Request.notes:type_name -> gobridge.v1.Pair
-	8,  // 7: gobridge.v1.Request.subprocess_env:type_name -> gobridge.v1.Pair
-	8,  // 8: gobridge.v1.Request.headers_out:type_name -> gobridge.v1.Pair
-	8,  // 9: gobridge.v1.Request.err_headers_out:type_name -> gobridge.v1.Pair
-	2,  // 10: gobridge.v1.LogRecord.level:type_name -> gobridge.v1.LogRecord.Level
-	3,  // 11: gobridge.v1.Mutation.table:type_name -> gobridge.v1.Mutation.Table
-	4,  // 12: gobridge.v1.Mutation.op:type_name -> gobridge.v1.Mutation.Op
-	5,  // 13: gobridge.v1.FieldUpdate.field:type_name -> gobridge.v1.FieldUpdate.Field
-	0,  // 14: gobridge.v1.DescribeResponse.phases:type_name -> gobridge.v1.Phase
-	0,  // 15: gobridge.v1.PhaseRequest.phase:type_name -> gobridge.v1.Phase
-	12, // 16: gobridge.v1.PhaseRequest.request:type_name -> gobridge.v1.Request
-	1,  // 17: gobridge.v1.PhaseResponse.result:type_name -> gobridge.v1.Result
-	14, // 18: gobridge.v1.PhaseResponse.mutations:type_name -> gobridge.v1.Mutation
-	13, // 19: gobridge.v1.PhaseResponse.logs:type_name -> gobridge.v1.LogRecord
-	15, // 20: gobridge.v1.PhaseResponse.fields:type_name -> gobridge.v1.FieldUpdate
-	12, // 21: gobridge.v1.HandleRequest.request:type_name -> gobridge.v1.Request
-	26, // 22: gobridge.v1.HandleRequest.sub_request:type_name -> gobridge.v1.SubRequestResult
-	8,  // 23: gobridge.v1.ResponseHead.headers:type_name -> gobridge.v1.Pair
-	8,  // 24: gobridge.v1.ResponseHead.err_headers:type_name -> gobridge.v1.Pair
-	1,  // 25: gobridge.v1.Finish.result:type_name -> gobridge.v1.Result
-	6,  // 26: gobridge.v1.SubRequest.kind:type_name -> gobridge.v1.SubRequest.Kind
-	7,  // 27: gobridge.v1.FileInfo.type:type_name -> gobridge.v1.FileInfo.Type
-	25, // 28: gobridge.v1.SubRequestResult.file:type_name -> gobridge.v1.FileInfo
-	8,  // 29: gobridge.v1.SubRequestResult.headers_out:type_name -> gobridge.v1.Pair
-	13, // 30: gobridge.v1.HandleResponse.logs:type_name -> gobridge.v1.LogRecord
-	21, // 31: gobridge.v1.HandleResponse.head:type_name -> gobridge.v1.ResponseHead
-	22, // 32: gobridge.v1.HandleResponse.finish:type_name -> gobridge.v1.Finish
-	23, // 33: gobridge.v1.HandleResponse.send_file:type_name -> gobridge.v1.SendFile
-	24, // 34: gobridge.v1.HandleResponse.sub_request:type_name -> gobridge.v1.SubRequest
-	14, // 35: gobridge.v1.HandleResponse.mutations:type_name -> gobridge.v1.Mutation
-	16, // 36: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
-	18, // 37: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
-	20, // 38: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
-	17, // 39: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
-	19, // 40: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
-	27, // 41: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
-	39, // [39:42] is the sub-list for method output_type
-	36, // [36:39] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	8,  // 2: gobridge.v1.Server.options:type_name -> gobridge.v1.Pair
+	8,  // 3: gobridge.v1.Request.headers_in:type_name -> gobridge.v1.Pair
+	8,  // 4: gobridge.v1.Request.options:type_name -> gobridge.v1.Pair
+	9,  // 5: gobridge.v1.Request.connection:type_name -> gobridge.v1.Connection
+	11, // 6: gobridge.v1.Request.server:type_name -> gobridge.v1.Server
+	8,  // 7: gobridge.v1.Request.notes:type_name -> gobridge.v1.Pair
+	8,  // 8: gobridge.v1.Request.subprocess_env:type_name -> gobridge.v1.Pair
+	8,  // 9: gobridge.v1.Request.headers_out:type_name -> gobridge.v1.Pair
+	8,  // 10: gobridge.v1.Request.err_headers_out:type_name -> gobridge.v1.Pair
+	2,  // 11: gobridge.v1.LogRecord.level:type_name -> gobridge.v1.LogRecord.Level
+	3,  // 12: gobridge.v1.Mutation.table:type_name -> gobridge.v1.Mutation.Table
+	4,  // 13: gobridge.v1.Mutation.op:type_name -> gobridge.v1.Mutation.Op
+	5,  // 14: gobridge.v1.FieldUpdate.field:type_name -> gobridge.v1.FieldUpdate.Field
+	0,  // 15: gobridge.v1.DescribeResponse.phases:type_name -> gobridge.v1.Phase
+	0,  // 16: gobridge.v1.PhaseRequest.phase:type_name -> gobridge.v1.Phase
+	12, // 17: gobridge.v1.PhaseRequest.request:type_name -> gobridge.v1.Request
+	1,  // 18: gobridge.v1.PhaseResponse.result:type_name -> gobridge.v1.Result
+	14, // 19: gobridge.v1.PhaseResponse.mutations:type_name -> gobridge.v1.Mutation
+	13, // 20: gobridge.v1.PhaseResponse.logs:type_name -> gobridge.v1.LogRecord
+	15, // 21: gobridge.v1.PhaseResponse.fields:type_name -> gobridge.v1.FieldUpdate
+	20, // 22: gobridge.v1.PhaseResponse.reply:type_name -> gobridge.v1.PhaseReply
+	12, // 23: gobridge.v1.HandleRequest.request:type_name -> gobridge.v1.Request
+	27, // 24: gobridge.v1.HandleRequest.sub_request:type_name -> gobridge.v1.SubRequestResult
+	8,  // 25: gobridge.v1.ResponseHead.headers:type_name -> gobridge.v1.Pair
+	8,  // 26: gobridge.v1.ResponseHead.err_headers:type_name -> gobridge.v1.Pair
+	1,  // 27: gobridge.v1.Finish.result:type_name -> gobridge.v1.Result
+	6,  // 28: gobridge.v1.SubRequest.kind:type_name -> gobridge.v1.SubRequest.Kind
+	7,  // 29: gobridge.v1.FileInfo.type:type_name -> gobridge.v1.FileInfo.Type
+	26, // 30: gobridge.v1.SubRequestResult.file:type_name -> gobridge.v1.FileInfo
+	8,  // 31: gobridge.v1.SubRequestResult.headers_out:type_name -> gobridge.v1.Pair
+	13, // 32: gobridge.v1.HandleResponse.logs:type_name -> gobridge.v1.LogRecord
+	22, // 33: gobridge.v1.HandleResponse.head:type_name -> gobridge.v1.ResponseHead
+	23, // 34: gobridge.v1.HandleResponse.finish:type_name -> gobridge.v1.Finish
+	24, // 35: gobridge.v1.HandleResponse.send_file:type_name -> gobridge.v1.SendFile
+	25, // 36: gobridge.v1.HandleResponse.sub_request:type_name -> gobridge.v1.SubRequest
+	14, // 37: gobridge.v1.HandleResponse.mutations:type_name -> gobridge.v1.Mutation
+	16, // 38: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
+	18, // 39: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
+	21, // 40: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
+	17, // 41: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
+	19, // 42: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
+	28, // 43: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
+	41, // [41:44] is the sub-list for method output_type
+	38, // [38:41] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_gobridge_v1_gobridge_proto_init() }
@@ -2895,7 +3117,7 @@ func file_gobridge_v1_gobridge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gobridge_v1_gobridge_proto_rawDesc), len(file_gobridge_v1_gobridge_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

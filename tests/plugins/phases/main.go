@@ -15,6 +15,9 @@
 //	filename=/p uri=/p ctype=t/s handler=h encoding=e lang=en
 //	gbhandler=NAME       SetGoBridgeHandler: plugin NAME serves the content
 //	redirect=/u          internal redirect (not from a redirected request)
+//	reply=N:CTYPE:BODY   Reply(N, CTYPE, BODY) and end the script with its result
+//	oflt=NAME iflt=NAME  AddOutputFilter / AddInputFilter (httpd's filter NAME)
+//	gboflt=P gbiflt=P    AddGoBridgeOutputFilter / AddGoBridgeInputFilter (plugin P)
 //	chain                append the plugin name to note "chain" and echo it
 //	                     in the X-Chain response header (err_headers_out)
 //	userhdr=H            SetUser from request header H, or 401 without it
@@ -122,6 +125,29 @@ func run(r *sdk.PhaseRequest) error {
 		case "redirect":
 			if !r.IsInternalRedirect { // the new request has the same headers
 				r.InternalRedirect(arg)
+			}
+		case "reply":
+			parts := strings.SplitN(arg, ":", 3)
+			for len(parts) < 3 {
+				parts = append(parts, "")
+			}
+			n, _ := strconv.Atoi(parts[0])
+			return r.Reply(n, parts[1], []byte(parts[2]))
+		case "oflt":
+			if err := r.AddOutputFilter(arg); err != nil {
+				return err
+			}
+		case "iflt":
+			if err := r.AddInputFilter(arg); err != nil {
+				return err
+			}
+		case "gboflt":
+			if err := r.AddGoBridgeOutputFilter(arg); err != nil {
+				return err
+			}
+		case "gbiflt":
+			if err := r.AddGoBridgeInputFilter(arg); err != nil {
+				return err
 			}
 		case "encoding":
 			r.SetContentEncoding(arg)

@@ -547,6 +547,51 @@ void   gobridge__v1__phase_response__free_unpacked
   assert(message->base.descriptor == &gobridge__v1__phase_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   gobridge__v1__phase_reply__init
+                     (Gobridge__V1__PhaseReply         *message)
+{
+  static const Gobridge__V1__PhaseReply init_value = GOBRIDGE__V1__PHASE_REPLY__INIT;
+  *message = init_value;
+}
+size_t gobridge__v1__phase_reply__get_packed_size
+                     (const Gobridge__V1__PhaseReply *message)
+{
+  assert(message->base.descriptor == &gobridge__v1__phase_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t gobridge__v1__phase_reply__pack
+                     (const Gobridge__V1__PhaseReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &gobridge__v1__phase_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t gobridge__v1__phase_reply__pack_to_buffer
+                     (const Gobridge__V1__PhaseReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &gobridge__v1__phase_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Gobridge__V1__PhaseReply *
+       gobridge__v1__phase_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Gobridge__V1__PhaseReply *)
+     protobuf_c_message_unpack (&gobridge__v1__phase_reply__descriptor,
+                                allocator, len, data);
+}
+void   gobridge__v1__phase_reply__free_unpacked
+                     (Gobridge__V1__PhaseReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &gobridge__v1__phase_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   gobridge__v1__handle_request__init
                      (Gobridge__V1__HandleRequest         *message)
 {
@@ -1229,7 +1274,7 @@ const ProtobufCMessageDescriptor gobridge__v1__tls__descriptor =
   (ProtobufCMessageInit) gobridge__v1__tls__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__server__field_descriptors[8] =
+static const ProtobufCFieldDescriptor gobridge__v1__server__field_descriptors[20] =
 {
   {
     "hostname",
@@ -1327,21 +1372,177 @@ static const ProtobufCFieldDescriptor gobridge__v1__server__field_descriptors[8]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "options",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Gobridge__V1__Server, n_options),
+    offsetof(Gobridge__V1__Server, options),
+    &gobridge__v1__pair__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "defined_in",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Server, defined_in),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "defined_at",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Server, defined_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "error_log",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Server, error_log),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "log_level",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Server, log_level),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "timeout_us",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Server, timeout_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "keep_alive",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Server, keep_alive),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "keep_alive_timeout_us",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Server, keep_alive_timeout_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "keep_alive_max",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Server, keep_alive_max),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit_request_line",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Server, limit_request_line),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit_request_fieldsize",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Server, limit_request_fieldsize),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit_request_fields",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__Server, limit_request_fields),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__server__field_indices_by_name[] = {
   2,   /* field[2] = admin */
   4,   /* field[4] = aliases */
+  10,   /* field[10] = defined_at */
+  9,   /* field[9] = defined_in */
   7,   /* field[7] = defines */
   3,   /* field[3] = document_root */
+  11,   /* field[11] = error_log */
   0,   /* field[0] = hostname */
   6,   /* field[6] = is_default */
   5,   /* field[5] = is_virtual */
+  14,   /* field[14] = keep_alive */
+  16,   /* field[16] = keep_alive_max */
+  15,   /* field[15] = keep_alive_timeout_us */
+  19,   /* field[19] = limit_request_fields */
+  18,   /* field[18] = limit_request_fieldsize */
+  17,   /* field[17] = limit_request_line */
+  12,   /* field[12] = log_level */
+  8,   /* field[8] = options */
   1,   /* field[1] = port */
+  13,   /* field[13] = timeout_us */
 };
 static const ProtobufCIntRange gobridge__v1__server__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 20 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__server__descriptor =
 {
@@ -1351,7 +1552,7 @@ const ProtobufCMessageDescriptor gobridge__v1__server__descriptor =
   "Gobridge__V1__Server",
   "gobridge.v1",
   sizeof(Gobridge__V1__Server),
-  8,
+  20,
   gobridge__v1__server__field_descriptors,
   gobridge__v1__server__field_indices_by_name,
   1,  gobridge__v1__server__number_ranges,
@@ -2223,7 +2424,7 @@ const ProtobufCMessageDescriptor gobridge__v1__mutation__descriptor =
   (ProtobufCMessageInit) gobridge__v1__mutation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue gobridge__v1__field_update__field__enum_values_by_number[17] =
+static const ProtobufCEnumValue gobridge__v1__field_update__field__enum_values_by_number[21] =
 {
   { "FIELD_UNSPECIFIED", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_UNSPECIFIED", 0 },
   { "FIELD_FILENAME", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_FILENAME", 1 },
@@ -2242,12 +2443,20 @@ static const ProtobufCEnumValue gobridge__v1__field_update__field__enum_values_b
   { "FIELD_ALLOWED_METHODS", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ALLOWED_METHODS", 14 },
   { "FIELD_MTIME", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_MTIME", 15 },
   { "FIELD_GOBRIDGE_HANDLER", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_GOBRIDGE_HANDLER", 16 },
+  { "FIELD_ADD_OUTPUT_FILTER", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_OUTPUT_FILTER", 17 },
+  { "FIELD_ADD_INPUT_FILTER", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_INPUT_FILTER", 18 },
+  { "FIELD_ADD_GOBRIDGE_OUTPUT_FILTER", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_GOBRIDGE_OUTPUT_FILTER", 19 },
+  { "FIELD_ADD_GOBRIDGE_INPUT_FILTER", "GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_GOBRIDGE_INPUT_FILTER", 20 },
 };
 static const ProtobufCIntRange gobridge__v1__field_update__field__value_ranges[] = {
-{0, 0},{0, 17}
+{0, 0},{0, 21}
 };
-static const ProtobufCEnumValueIndex gobridge__v1__field_update__field__enum_values_by_name[17] =
+static const ProtobufCEnumValueIndex gobridge__v1__field_update__field__enum_values_by_name[21] =
 {
+  { "FIELD_ADD_GOBRIDGE_INPUT_FILTER", 20 },
+  { "FIELD_ADD_GOBRIDGE_OUTPUT_FILTER", 19 },
+  { "FIELD_ADD_INPUT_FILTER", 18 },
+  { "FIELD_ADD_OUTPUT_FILTER", 17 },
   { "FIELD_ALLOWED_METHODS", 14 },
   { "FIELD_ARGS", 4 },
   { "FIELD_AUTH_TYPE", 10 },
@@ -2273,9 +2482,9 @@ const ProtobufCEnumDescriptor gobridge__v1__field_update__field__descriptor =
   "Field",
   "Gobridge__V1__FieldUpdate__Field",
   "gobridge.v1",
-  17,
+  21,
   gobridge__v1__field_update__field__enum_values_by_number,
-  17,
+  21,
   gobridge__v1__field_update__field__enum_values_by_name,
   1,
   gobridge__v1__field_update__field__value_ranges,
@@ -2517,7 +2726,7 @@ const ProtobufCMessageDescriptor gobridge__v1__phase_request__descriptor =
   (ProtobufCMessageInit) gobridge__v1__phase_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__phase_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor gobridge__v1__phase_response__field_descriptors[7] =
 {
   {
     "result",
@@ -2591,6 +2800,18 @@ static const ProtobufCFieldDescriptor gobridge__v1__phase_response__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "reply",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__PhaseResponse, reply),
+    &gobridge__v1__phase_reply__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__phase_response__field_indices_by_name[] = {
   4,   /* field[4] = fields */
@@ -2598,12 +2819,13 @@ static const unsigned gobridge__v1__phase_response__field_indices_by_name[] = {
   5,   /* field[5] = internal_redirect */
   3,   /* field[3] = logs */
   2,   /* field[2] = mutations */
+  6,   /* field[6] = reply */
   0,   /* field[0] = result */
 };
 static const ProtobufCIntRange gobridge__v1__phase_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__phase_response__descriptor =
 {
@@ -2613,11 +2835,75 @@ const ProtobufCMessageDescriptor gobridge__v1__phase_response__descriptor =
   "Gobridge__V1__PhaseResponse",
   "gobridge.v1",
   sizeof(Gobridge__V1__PhaseResponse),
-  6,
+  7,
   gobridge__v1__phase_response__field_descriptors,
   gobridge__v1__phase_response__field_indices_by_name,
   1,  gobridge__v1__phase_response__number_ranges,
   (ProtobufCMessageInit) gobridge__v1__phase_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor gobridge__v1__phase_reply__field_descriptors[3] =
+{
+  {
+    "status",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__PhaseReply, status),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "content_type",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__PhaseReply, content_type),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "body",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Gobridge__V1__PhaseReply, body),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned gobridge__v1__phase_reply__field_indices_by_name[] = {
+  2,   /* field[2] = body */
+  1,   /* field[1] = content_type */
+  0,   /* field[0] = status */
+};
+static const ProtobufCIntRange gobridge__v1__phase_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor gobridge__v1__phase_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "gobridge.v1.PhaseReply",
+  "PhaseReply",
+  "Gobridge__V1__PhaseReply",
+  "gobridge.v1",
+  sizeof(Gobridge__V1__PhaseReply),
+  3,
+  gobridge__v1__phase_reply__field_descriptors,
+  gobridge__v1__phase_reply__field_indices_by_name,
+  1,  gobridge__v1__phase_reply__number_ranges,
+  (ProtobufCMessageInit) gobridge__v1__phase_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor gobridge__v1__handle_request__field_descriptors[4] =

@@ -27,6 +27,7 @@ typedef struct Gobridge__V1__DescribeRequest Gobridge__V1__DescribeRequest;
 typedef struct Gobridge__V1__DescribeResponse Gobridge__V1__DescribeResponse;
 typedef struct Gobridge__V1__PhaseRequest Gobridge__V1__PhaseRequest;
 typedef struct Gobridge__V1__PhaseResponse Gobridge__V1__PhaseResponse;
+typedef struct Gobridge__V1__PhaseReply Gobridge__V1__PhaseReply;
 typedef struct Gobridge__V1__HandleRequest Gobridge__V1__HandleRequest;
 typedef struct Gobridge__V1__ResponseHead Gobridge__V1__ResponseHead;
 typedef struct Gobridge__V1__Finish Gobridge__V1__Finish;
@@ -150,15 +151,25 @@ typedef enum _Gobridge__V1__FieldUpdate__Field {
    */
   GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_MTIME = 15,
   /*
+   * then ap_set_last_modified (Last-Modified, never in the future)
    * The GoBridgePlugin that serves the content: r->handler becomes
    * "gobridge" and that plugin alone answers, whatever GoBridgeHandler or
    * GoBridgePhases say. A name no GoBridgePlugin declares fails the
    * request (500).
    */
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_GOBRIDGE_HANDLER = 16,
   /*
-   * then ap_set_last_modified (Last-Modified, never in the future)
+   * Filters added to this request (mod_python's add_output_filter): an
+   * httpd filter by its registered name (DEFLATE, INCLUDES, SUBSTITUTE…),
+   * or a declared GoBridgePlugin that runs as a body filter, as
+   * GoBridgeOutputFilter / GoBridgeInputFilter would add it, after the
+   * configured ones. An unknown name fails the request (500). Not allowed
+   * in PHASE_LOG; input filters only apply to a request with a body.
    */
-  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_GOBRIDGE_HANDLER = 16
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_OUTPUT_FILTER = 17,
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_INPUT_FILTER = 18,
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_GOBRIDGE_OUTPUT_FILTER = 19,
+  GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_ADD_GOBRIDGE_INPUT_FILTER = 20
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GOBRIDGE__V1__FIELD_UPDATE__FIELD)
 } Gobridge__V1__FieldUpdate__Field;
 typedef enum _Gobridge__V1__SubRequest__Kind {
@@ -380,10 +391,60 @@ struct  Gobridge__V1__Server
    */
   size_t n_defines;
   ProtobufCBinaryData *defines;
+  /*
+   * The virtual host's own GoBridgeOption values (server or <VirtualHost>
+   * level, outside any section), as mod_python's server.get_options().
+   */
+  size_t n_options;
+  Gobridge__V1__Pair **options;
+  /*
+   * the file of <VirtualHost> (or ServerRoot's config)
+   */
+  ProtobufCBinaryData defined_in;
+  /*
+   * its line; 0 for the main server
+   */
+  uint32_t defined_at;
+  /*
+   * ErrorLog as httpd resolved it
+   */
+  ProtobufCBinaryData error_log;
+  /*
+   * LogLevel for mod_gobridge: "warn", "debug", "trace3"…
+   */
+  ProtobufCBinaryData log_level;
+  /*
+   * Timeout
+   */
+  int64_t timeout_us;
+  /*
+   * KeepAlive
+   */
+  protobuf_c_boolean keep_alive;
+  /*
+   * KeepAliveTimeout
+   */
+  int64_t keep_alive_timeout_us;
+  /*
+   * MaxKeepAliveRequests; 0: unlimited
+   */
+  int32_t keep_alive_max;
+  /*
+   * LimitRequestLine
+   */
+  int32_t limit_request_line;
+  /*
+   * LimitRequestFieldSize
+   */
+  int32_t limit_request_fieldsize;
+  /*
+   * LimitRequestFields; 0: unlimited
+   */
+  int32_t limit_request_fields;
 };
 #define GOBRIDGE__V1__SERVER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__server__descriptor) \
-    , {0,NULL}, 0, {0,NULL}, {0,NULL}, 0,NULL, 0, 0, 0,NULL }
+    , {0,NULL}, 0, {0,NULL}, {0,NULL}, 0,NULL, 0, 0, 0,NULL, 0,NULL, {0,NULL}, 0, {0,NULL}, {0,NULL}, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -687,10 +748,43 @@ struct  Gobridge__V1__PhaseResponse
    * (internally redirected) request. Not allowed in PHASE_LOG.
    */
   ProtobufCBinaryData internal_redirect;
+  /*
+   * A response the phase sends itself, ending the request: only with
+   * RESULT_DONE, never in PHASE_LOG. The module discards the request body
+   * and sends reply.status with the headers as this answer leaves them
+   * (headers_out and err_headers_out) and reply.body. In a sub-request,
+   * where nothing is sent, only the status counts.
+   */
+  Gobridge__V1__PhaseReply *reply;
 };
 #define GOBRIDGE__V1__PHASE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__phase_response__descriptor) \
-    , GOBRIDGE__V1__RESULT__RESULT_UNSPECIFIED, 0, 0,NULL, 0,NULL, 0,NULL, {0,NULL} }
+    , GOBRIDGE__V1__RESULT__RESULT_UNSPECIFIED, 0, 0,NULL, 0,NULL, 0,NULL, {0,NULL}, NULL }
+
+
+/*
+ * PhaseReply is a whole response sent by a phase (a custom 403 page, a
+ * JSON error, a redirect page), as a mod_python handler writes to req.
+ */
+struct  Gobridge__V1__PhaseReply
+{
+  ProtobufCMessage base;
+  /*
+   * 200..599
+   */
+  int32_t status;
+  /*
+   * "type/subtype[; params]"; empty: none
+   */
+  ProtobufCBinaryData content_type;
+  /*
+   * bounded by GoBridgeMaxMessageSize
+   */
+  ProtobufCBinaryData body;
+};
+#define GOBRIDGE__V1__PHASE_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__phase_reply__descriptor) \
+    , 0, {0,NULL}, {0,NULL} }
 
 
 /*
@@ -1210,6 +1304,25 @@ Gobridge__V1__PhaseResponse *
 void   gobridge__v1__phase_response__free_unpacked
                      (Gobridge__V1__PhaseResponse *message,
                       ProtobufCAllocator *allocator);
+/* Gobridge__V1__PhaseReply methods */
+void   gobridge__v1__phase_reply__init
+                     (Gobridge__V1__PhaseReply         *message);
+size_t gobridge__v1__phase_reply__get_packed_size
+                     (const Gobridge__V1__PhaseReply   *message);
+size_t gobridge__v1__phase_reply__pack
+                     (const Gobridge__V1__PhaseReply   *message,
+                      uint8_t             *out);
+size_t gobridge__v1__phase_reply__pack_to_buffer
+                     (const Gobridge__V1__PhaseReply   *message,
+                      ProtobufCBuffer     *buffer);
+Gobridge__V1__PhaseReply *
+       gobridge__v1__phase_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   gobridge__v1__phase_reply__free_unpacked
+                     (Gobridge__V1__PhaseReply *message,
+                      ProtobufCAllocator *allocator);
 /* Gobridge__V1__HandleRequest methods */
 void   gobridge__v1__handle_request__init
                      (Gobridge__V1__HandleRequest         *message);
@@ -1400,6 +1513,9 @@ typedef void (*Gobridge__V1__PhaseRequest_Closure)
 typedef void (*Gobridge__V1__PhaseResponse_Closure)
                  (const Gobridge__V1__PhaseResponse *message,
                   void *closure_data);
+typedef void (*Gobridge__V1__PhaseReply_Closure)
+                 (const Gobridge__V1__PhaseReply *message,
+                  void *closure_data);
 typedef void (*Gobridge__V1__HandleRequest_Closure)
                  (const Gobridge__V1__HandleRequest *message,
                   void *closure_data);
@@ -1487,6 +1603,7 @@ extern const ProtobufCMessageDescriptor gobridge__v1__describe_request__descript
 extern const ProtobufCMessageDescriptor gobridge__v1__describe_response__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__phase_request__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__phase_response__descriptor;
+extern const ProtobufCMessageDescriptor gobridge__v1__phase_reply__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__handle_request__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__response_head__descriptor;
 extern const ProtobufCMessageDescriptor gobridge__v1__finish__descriptor;
