@@ -197,7 +197,16 @@ static apr_size_t server_body(const Gobridge__V1__Server *m)
          + bytes_size(3, m->admin) + bytes_size(4, m->document_root)
          + rbytes_size(5, m->n_aliases, m->aliases)
          + bool_size(6, m->is_virtual) + bool_size(7, m->is_default)
-         + rbytes_size(8, m->n_defines, m->defines);
+         + rbytes_size(8, m->n_defines, m->defines)
+         + pairs_size(9, m->n_options, m->options)
+         + bytes_size(10, m->defined_in) + uint_size(11, m->defined_at)
+         + bytes_size(12, m->error_log) + bytes_size(13, m->log_level)
+         + int_size(14, m->timeout_us) + bool_size(15, m->keep_alive)
+         + int_size(16, m->keep_alive_timeout_us)
+         + int_size(17, m->keep_alive_max)
+         + int_size(18, m->limit_request_line)
+         + int_size(19, m->limit_request_fieldsize)
+         + int_size(20, m->limit_request_fields);
 }
 
 static unsigned char *put_server(unsigned char *p,
@@ -210,7 +219,19 @@ static unsigned char *put_server(unsigned char *p,
     p = put_rbytes(p, 5, m->n_aliases, m->aliases);
     p = put_bool(p, 6, m->is_virtual);
     p = put_bool(p, 7, m->is_default);
-    return put_rbytes(p, 8, m->n_defines, m->defines);
+    p = put_rbytes(p, 8, m->n_defines, m->defines);
+    p = put_pairs(p, 9, m->n_options, m->options);
+    p = put_bytes(p, 10, m->defined_in);
+    p = put_uint(p, 11, m->defined_at);
+    p = put_bytes(p, 12, m->error_log);
+    p = put_bytes(p, 13, m->log_level);
+    p = put_int(p, 14, m->timeout_us);
+    p = put_bool(p, 15, m->keep_alive);
+    p = put_int(p, 16, m->keep_alive_timeout_us);
+    p = put_int(p, 17, m->keep_alive_max);
+    p = put_int(p, 18, m->limit_request_line);
+    p = put_int(p, 19, m->limit_request_fieldsize);
+    return put_int(p, 20, m->limit_request_fields);
 }
 
 /* Request: every field in field-number order. */

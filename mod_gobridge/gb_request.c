@@ -178,6 +178,9 @@ static int gb_conn_is_tls(conn_rec *c, request_rec *r)
 #endif
 }
 
+static const Gobridge__V1__Server *gb_request_server_facts(server_rec *s,
+                                                           apr_pool_t *p);
+
 Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
                                         const char *plugin,
                                         const gb_dir_conf *d)
@@ -282,26 +285,110 @@ Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
     cm->tls = gb_request_tls(r, p);
     m->connection = cm;
 
-    sm->hostname = gb_pb_bytes(r->server->server_hostname);
+    /* Shallow: the constant part's arrays are shared, read only. */
+    *sm = *gb_request_server_facts(r->server, p);
     sm->port = ap_get_server_port(r);
-    sm->admin = gb_pb_bytes(r->server->server_admin);
     sm->document_root = gb_pb_bytes(ap_document_root(r));
-    if (r->server->names || r->server->wild_names) {
-        int nn = r->server->names ? r->server->names->nelts : 0;
-        int nw = r->server->wild_names ? r->server->wild_names->nelts : 0;
+    sm->is_default = r->server == c->base_server;
+    m->server = sm;
+    return m;
+}
+
+/* httpd's LogLevel names, by APLOG_ level. */
+static const char *const gb_level_names[] = {
+    "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
+    "trace1", "trace2", "trace3", "trace4", "trace5", "trace6", "trace7",
+    "trace8"
+};
+
+/* The ErrorLog as httpd opened it: a virtual host without one writes to
+ * the main server's (ap_fixup_virtual_hosts), and a file name is relative
+ * to ServerRoot; pipes and syslog are left as written. */
+static const char *gb_request_error_log(apr_pool_t *p, server_rec *s)
+{
+    const char *f = s->error_fname;
+
+    if (!f && s->is_virtual && ap_server_conf) {
+        f = ap_server_conf->error_fname;
+    }
+    if (!f || *f == '|' || !strncasecmp(f, "syslog", 6)) {
+        return f;
+    }
+    return ap_server_root_relative(p, f);
+}
+
+static Gobridge__V1__Server *gb_request_server_build(apr_pool_t *p,
+                                                     server_rec *s)
+{
+    Gobridge__V1__Server *sm = apr_palloc(p, sizeof(*sm));
+    const gb_dir_conf *d = ap_get_module_config(s->lookup_defaults,
+                                                &gobridge_module);
+    int level = ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX);
+    size_t nopt = 0;
+
+    gobridge__v1__server__init(sm);
+    sm->hostname = gb_pb_bytes(s->server_hostname);
+    sm->admin = gb_pb_bytes(s->server_admin);
+    if (s->names || s->wild_names) {
+        int nn = s->names ? s->names->nelts : 0;
+        int nw = s->wild_names ? s->wild_names->nelts : 0;
         apr_array_header_t *all = apr_array_make(p, nn + nw + 1,
                                                  sizeof(const char *));
         if (nn) {
-            apr_array_cat(all, r->server->names);
+            apr_array_cat(all, s->names);
         }
         if (nw) {
-            apr_array_cat(all, r->server->wild_names);
+            apr_array_cat(all, s->wild_names);
         }
         gb_strings(p, all, &sm->n_aliases, &sm->aliases);
     }
-    sm->is_virtual = r->server->is_virtual != 0;
-    sm->is_default = r->server == c->base_server;
+    sm->is_virtual = s->is_virtual != 0;
     gb_strings(p, ap_server_config_defines, &sm->n_defines, &sm->defines);
-    m->server = sm;
-    return m;
+    if (d) {
+        gb_config_options_do(d, gb_count_option, &nopt);
+    }
+    if (nopt) {
+        gb_pairs ps;
+        ps.p = p;
+        ps.n = 0;
+        ps.v = apr_palloc(p, nopt * sizeof(*ps.v));
+        gb_config_options_do(d, gb_pairs_add, &ps);
+        sm->n_options = ps.n;
+        sm->options = ps.v;
+    }
+    sm->defined_in = gb_pb_bytes(s->defn_name);
+    sm->defined_at = s->defn_line_number;
+    sm->error_log = gb_pb_bytes(gb_request_error_log(p, s));
+    if (level >= 0 && level < (int)(sizeof(gb_level_names)
+                                    / sizeof(gb_level_names[0]))) {
+        sm->log_level = gb_pb_bytes(gb_level_names[level]);
+    }
+    sm->timeout_us = s->timeout;
+    sm->keep_alive = s->keep_alive != 0;
+    sm->keep_alive_timeout_us = s->keep_alive_timeout;
+    sm->keep_alive_max = s->keep_alive_max;
+    sm->limit_request_line = s->limit_req_line;
+    sm->limit_request_fieldsize = s->limit_req_fieldsize;
+    sm->limit_request_fields = s->limit_req_fields;
+    return sm;
+}
+
+void gb_request_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    for (; s; s = s->next) {
+        gb_srv_conf *sc = ap_get_module_config(s->module_config,
+                                               &gobridge_module);
+        sc->facts = gb_request_server_build(pchild, s);
+    }
+}
+
+/* The server's constant facts; built in p if child_init has not run (a
+ * request in a process that was not forked as a child, as in tests). */
+static const Gobridge__V1__Server *gb_request_server_facts(server_rec *s,
+                                                           apr_pool_t *p)
+{
+    const gb_srv_conf *sc = ap_get_module_config(s->module_config,
+                                                 &gobridge_module);
+
+    return sc->facts ? sc->facts : gb_request_server_build(p, s);
 }

@@ -14,6 +14,11 @@ Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
                                         const char *plugin,
                                         const gb_dir_conf *d);
 
+/* child_init: builds each server's constant part of the snapshot (names,
+ * limits, timeouts, its own GoBridgeOption values) once, so a request
+ * copies it instead of building it. */
+void gb_request_child_init(apr_pool_t *pchild, server_rec *s);
+
 /* The request body length from Content-Length, -1 when the body is chunked
  * or the header is unusable, 0 without a body. */
 apr_off_t gb_request_content_length(request_rec *r);

@@ -61,6 +61,8 @@ static void gb_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv = gb_conn_child_init(pchild, s);
 
+    gb_request_child_init(pchild, s);
+
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, GB_APLOGNO(0050)
                      "gb_child_init: cannot set up the connection pool; "

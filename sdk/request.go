@@ -156,6 +156,10 @@ type Request struct {
 	// httpd's command line (<IfDefine> names), in order.
 	Defines []string
 
+	// Server is the virtual host's configuration: timeouts, keep-alive,
+	// limits, log level, its own GoBridgeOption values.
+	Server ServerConfig
+
 	options []Pair
 	ctx     context.Context
 	logger  *slog.Logger
@@ -364,6 +368,7 @@ func newRequest(w wire.Request) *Request {
 		IsVirtualHost:      w.IsVirtual,
 		IsDefaultVhost:     w.IsDefault,
 		Defines:            w.Defines,
+		Server:             serverConfigFromWire(&w),
 	}
 	if t := w.TLS; t != nil {
 		r.TLS = &TLSInfo{Protocol: t.Protocol, Cipher: t.Cipher, SNI: t.SNI, ClientVerify: t.ClientVerify,
@@ -441,6 +446,7 @@ func (r *Request) toWire() wire.Request {
 		IsDefault:          r.IsDefaultVhost,
 		Defines:            r.Defines,
 	}
+	r.Server.toWire(&w)
 	if t := r.TLS; t != nil {
 		w.TLS = &wire.TLS{Protocol: t.Protocol, Cipher: t.Cipher, SNI: t.SNI, ClientVerify: t.ClientVerify,
 			ClientSubject: t.ClientSubject, ClientIssuer: t.ClientIssuer, ClientSerial: t.ClientSerial}

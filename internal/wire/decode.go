@@ -54,6 +54,14 @@ func DecodeRequest(m *pb.Request) Request {
 		r.ServerPort = int(s.GetPort())
 		r.IsVirtual = s.GetIsVirtual()
 		r.IsDefault = s.GetIsDefault()
+		r.DefinedAt = int(s.GetDefinedAt())
+		r.Timeout = time.Duration(s.GetTimeoutUs()) * time.Microsecond
+		r.KeepAlive = s.GetKeepAlive()
+		r.KeepAliveTimeout = time.Duration(s.GetKeepAliveTimeoutUs()) * time.Microsecond
+		r.KeepAliveMax = int(s.GetKeepAliveMax())
+		r.LimitRequestLine = int(s.GetLimitRequestLine())
+		r.LimitRequestFieldSize = int(s.GetLimitRequestFieldsize())
+		r.LimitRequestFields = int(s.GetLimitRequestFields())
 	}
 	return r
 }
@@ -150,6 +158,10 @@ func walkStrings(r *Request, m *pb.Request, t *textWalk) {
 		t.visit(&r.DocumentRoot, s.GetDocumentRoot())
 		walkList(&r.ServerAliases, s.GetAliases(), t)
 		walkList(&r.Defines, s.GetDefines(), t)
+		walkPairs(&r.ServerOptions, s.GetOptions(), t)
+		t.visit(&r.DefinedIn, s.GetDefinedIn())
+		t.visit(&r.ErrorLog, s.GetErrorLog())
+		t.visit(&r.LogLevel, s.GetLogLevel())
 	}
 }
 

@@ -182,6 +182,7 @@ const (
 	lHeadersOut
 	lErrHeadersOut
 	lConnNotes
+	lServerOptions
 	nPairLists
 )
 
@@ -239,6 +240,7 @@ func decodeRequest(s string) (Request, error) {
 	r.Headers, r.Options, r.Notes = cut(lHeaders), cut(lOptions), cut(lNotes)
 	r.SubprocessEnv, r.HeadersOut = cut(lEnv), cut(lHeadersOut)
 	r.ErrHeadersOut, r.ConnNotes = cut(lErrHeadersOut), cut(lConnNotes)
+	r.ServerOptions = cut(lServerOptions)
 	cutS := func(list int) []string {
 		n := d.strs[list]
 		if n == 0 {
@@ -595,6 +597,22 @@ func (d *reqDecoder) server(i, end int) bool {
 				r.IsVirtual = v != 0
 			case 7:
 				r.IsDefault = v != 0
+			case 11:
+				r.DefinedAt = int(uint32(v))
+			case 14:
+				r.Timeout = time.Duration(int64(v)) * time.Microsecond
+			case 15:
+				r.KeepAlive = v != 0
+			case 16:
+				r.KeepAliveTimeout = time.Duration(int64(v)) * time.Microsecond
+			case 17:
+				r.KeepAliveMax = int(int32(v))
+			case 18:
+				r.LimitRequestLine = int(int32(v))
+			case 19:
+				r.LimitRequestFieldSize = int(int32(v))
+			case 20:
+				r.LimitRequestFields = int(int32(v))
 			}
 			continue
 		}
@@ -602,6 +620,16 @@ func (d *reqDecoder) server(i, end int) bool {
 			continue
 		}
 		switch num {
+		case 9:
+			if !d.pair(&r.ServerOptions, lServerOptions, vs, ve) {
+				return false
+			}
+		case 10:
+			d.str(&r.DefinedIn, vs, ve)
+		case 12:
+			d.str(&r.ErrorLog, vs, ve)
+		case 13:
+			d.str(&r.LogLevel, vs, ve)
 		case 1:
 			d.str(&r.ServerName, vs, ve)
 		case 3:

@@ -75,6 +75,16 @@ type Request struct {
 	ServerAliases        []string
 	IsVirtual, IsDefault bool
 	Defines              []string
+
+	// The virtual host's settings (Server fields 9 and up).
+	ServerOptions                  []Pair
+	DefinedIn, ErrorLog, LogLevel  string
+	DefinedAt                      int
+	Timeout, KeepAliveTimeout      time.Duration
+	KeepAlive                      bool
+	KeepAliveMax, LimitRequestLine int
+	LimitRequestFieldSize          int
+	LimitRequestFields             int
 }
 
 // TLS holds mod_ssl's facts about a TLS connection.
@@ -181,6 +191,18 @@ func EncodeRequest(r Request) *pb.Request {
 	m.Server.IsVirtual = r.IsVirtual
 	m.Server.IsDefault = r.IsDefault
 	m.Server.Defines = encodeStrings(r.Defines)
+	m.Server.Options = EncodePairs(r.ServerOptions)
+	m.Server.DefinedIn = []byte(r.DefinedIn)
+	m.Server.DefinedAt = uint32(r.DefinedAt)
+	m.Server.ErrorLog = []byte(r.ErrorLog)
+	m.Server.LogLevel = []byte(r.LogLevel)
+	m.Server.TimeoutUs = r.Timeout.Microseconds()
+	m.Server.KeepAlive = r.KeepAlive
+	m.Server.KeepAliveTimeoutUs = r.KeepAliveTimeout.Microseconds()
+	m.Server.KeepAliveMax = int32(r.KeepAliveMax)
+	m.Server.LimitRequestLine = int32(r.LimitRequestLine)
+	m.Server.LimitRequestFieldsize = int32(r.LimitRequestFieldSize)
+	m.Server.LimitRequestFields = int32(r.LimitRequestFields)
 	return m
 }
 

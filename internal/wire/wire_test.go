@@ -130,6 +130,10 @@ func fillRequest(t *testing.T) Request {
 		case reflect.Bool:
 			v.SetBool(true)
 		case reflect.Int, reflect.Int64:
+			if v.Type() == reflect.TypeOf(time.Duration(0)) {
+				v.SetInt(int64(time.Duration(next()) * time.Microsecond)) // µs on the wire
+				return
+			}
 			v.SetInt(int64(next()))
 		case reflect.Uint64:
 			v.SetUint(uint64(next()))

@@ -101,6 +101,19 @@ static Gobridge__V1__Request *full_request(void)
     s->is_default = 1;
     s->n_defines = 2;
     s->defines = blist(2);
+    s->n_options = 3;
+    s->options = pairs(3, "sopt");
+    s->defined_in = gb_pb_bytes("/etc/apache2/sites-enabled/app.conf");
+    s->defined_at = 12;
+    s->error_log = gb_pb_bytes("/var/log/apache2/error.log");
+    s->log_level = gb_pb_bytes("trace3");
+    s->timeout_us = 60000000;
+    s->keep_alive = 1;
+    s->keep_alive_timeout_us = 5000000;
+    s->keep_alive_max = -1;     /* negative: sign-extended like int32 */
+    s->limit_request_line = 8190;
+    s->limit_request_fieldsize = 8190;
+    s->limit_request_fields = 100;
 
     m->method = gb_pb_bytes("POST");
     m->protocol = gb_pb_bytes("HTTP/1.1");

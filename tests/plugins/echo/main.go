@@ -8,6 +8,7 @@
 //	                      ?status=201&h=X-Test:1&h=X-Test:2&e=Set-Cookie:a=b sets the
 //	                      status, response headers (h) and error headers (e)
 //	…/options             the GoBridgeOption values as JSON
+//	…/server              Request.Server (the virtual host's settings) as JSON
 //	…/sha256              reads the body, streaming, and answers {"bytes":N,"sha256":"…"}
 //	…/echo                streams the request body back unchanged
 //	…/download?mb=N       streams N MiB (default 1) where byte i is byte(i % 251)
@@ -100,6 +101,8 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 		return headers(w, r, q)
 	case "options":
 		return writeJSON(w, r.Options())
+	case "server":
+		return writeJSON(w, r.Server)
 	case "sha256":
 		h := sha256.New()
 		n, err := io.Copy(h, r.Body)
