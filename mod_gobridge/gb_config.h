@@ -95,8 +95,8 @@ typedef struct gb_srv_conf {
      * NULL: unset (inherit), empty: None. */
     apr_array_header_t *phases[GB_PHASE_COUNT];
     /* The snapshot's part that is the same for every request this server
-     * serves, built once per child (gb_request_child_init). */
-    const struct Gobridge__V1__Server *facts;
+     * serves, encoded once per child (gb_request_child_init). */
+    const struct ProtobufCMessageUnknownField *facts;
 } gb_srv_conf;
 
 /* How a granted Basic password is offered to mod_authn_socache. */

@@ -191,6 +191,56 @@ static unsigned char *put_conn(unsigned char *p,
     return p;
 }
 
+/* Fields carried already encoded, as protobuf-c's unknown fields (see
+ * gb_encode_fixed): written last, tag then data, as protobuf-c does. */
+static apr_size_t unknown_size(const ProtobufCMessage *m)
+{
+    apr_size_t i, n = 0;
+
+    for (i = 0; i < m->n_unknown_fields; i++) {
+        n += tag_size(m->unknown_fields[i].tag) + m->unknown_fields[i].len;
+    }
+    return n;
+}
+
+static unsigned char *put_unknown(unsigned char *p, const ProtobufCMessage *m)
+{
+    apr_size_t i;
+
+    for (i = 0; i < m->n_unknown_fields; i++) {
+        const ProtobufCMessageUnknownField *uf = &m->unknown_fields[i];
+
+        p = put_tag(p, uf->tag, uf->wire_type);
+        memcpy(p, uf->data, uf->len);
+        p += uf->len;
+    }
+    return p;
+}
+
+int gb_encode_fixed(apr_pool_t *p, const ProtobufCMessage *msg,
+                    ProtobufCMessageUnknownField *uf)
+{
+    apr_size_t n = protobuf_c_message_get_packed_size(msg), i = 0;
+    apr_uint64_t tag = 0;
+    unsigned char *b;
+
+    if (n == 0) {
+        return 0;
+    }
+    b = apr_palloc(p, n);
+    protobuf_c_message_pack(msg, b);
+    /* The first field's tag becomes the entry's; its value and every
+     * other field are the entry's data, so tag + data is msg's bytes. */
+    do {
+        tag |= (apr_uint64_t)(b[i] & 0x7f) << (7 * i);
+    } while (b[i++] & 0x80);
+    uf->tag = (uint32_t)(tag >> 3);
+    uf->wire_type = (ProtobufCWireType)(tag & 7);
+    uf->data = b + i;
+    uf->len = n - i;
+    return 1;
+}
+
 static apr_size_t server_body(const Gobridge__V1__Server *m)
 {
     return bytes_size(1, m->hostname) + uint_size(2, m->port)
@@ -206,7 +256,8 @@ static apr_size_t server_body(const Gobridge__V1__Server *m)
          + int_size(17, m->keep_alive_max)
          + int_size(18, m->limit_request_line)
          + int_size(19, m->limit_request_fieldsize)
-         + int_size(20, m->limit_request_fields);
+         + int_size(20, m->limit_request_fields)
+         + unknown_size(&m->base);
 }
 
 static unsigned char *put_server(unsigned char *p,
@@ -231,7 +282,8 @@ static unsigned char *put_server(unsigned char *p,
     p = put_int(p, 17, m->keep_alive_max);
     p = put_int(p, 18, m->limit_request_line);
     p = put_int(p, 19, m->limit_request_fieldsize);
-    return put_int(p, 20, m->limit_request_fields);
+    p = put_int(p, 20, m->limit_request_fields);
+    return put_unknown(p, &m->base);
 }
 
 /* Request: every field in field-number order. */

@@ -13,6 +13,7 @@
 #define GB_ENCODE_H
 
 #include <apr.h>
+#include <apr_pools.h>
 #include <protobuf-c/protobuf-c.h>
 
 #include "gen/gobridge/v1/gobridge.pb-c.h"
@@ -28,5 +29,15 @@ apr_size_t gb_encode_pack(ProtobufCMessage *msg, unsigned char *out);
 apr_size_t gb_encode_request_size(const Gobridge__V1__Request *m);
 unsigned char *gb_encode_request(const Gobridge__V1__Request *m,
                                  unsigned char *out);
+
+/* Packs msg once, into p, as one protobuf-c unknown-field entry: attached
+ * to another message of msg's type (its unknown_fields), msg's fields are
+ * written after that message's own, by protobuf-c and by the hand encoder
+ * alike: one occurrence of the message with all the fields, in an order
+ * every decoder accepts. For what is the same on every request (a
+ * server's facts), packed per child instead of per call. Returns 0 (and
+ * leaves uf alone) when msg packs to nothing. */
+int gb_encode_fixed(apr_pool_t *p, const ProtobufCMessage *msg,
+                    ProtobufCMessageUnknownField *uf);
 
 #endif /* GB_ENCODE_H */

@@ -1,6 +1,7 @@
 /* gb_request.c: the snapshot of request_rec sent with every call. */
 #include "gb_private.h"
 #include "gb_request.h"
+#include "gb_encode.h"
 
 #include <apr_optional.h>
 #include <http_core.h>
@@ -178,8 +179,8 @@ static int gb_conn_is_tls(conn_rec *c, request_rec *r)
 #endif
 }
 
-static const Gobridge__V1__Server *gb_request_server_facts(server_rec *s,
-                                                           apr_pool_t *p);
+static const ProtobufCMessageUnknownField *
+gb_request_server_facts(server_rec *s, apr_pool_t *p);
 
 Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
                                         const char *plugin,
@@ -189,6 +190,7 @@ Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
     Gobridge__V1__Connection *cm = apr_palloc(p, sizeof(*cm));
     Gobridge__V1__Server *sm = apr_palloc(p, sizeof(*sm));
     conn_rec *c = r->connection;
+    const ProtobufCMessageUnknownField *facts;
     size_t nopt = 0;
 
     gobridge__v1__request__init(m);
@@ -285,11 +287,16 @@ Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
     cm->tls = gb_request_tls(r, p);
     m->connection = cm;
 
-    /* Shallow: the constant part's arrays are shared, read only. */
-    *sm = *gb_request_server_facts(r->server, p);
+    /* What may differ per request; the rest of the Server message is
+     * packed once per child and rides after these (gb_encode_fixed). */
     sm->port = ap_get_server_port(r);
     sm->document_root = gb_pb_bytes(ap_document_root(r));
     sm->is_default = r->server == c->base_server;
+    facts = gb_request_server_facts(r->server, p);
+    if (facts->len) {
+        sm->base.n_unknown_fields = 1;
+        sm->base.unknown_fields = (ProtobufCMessageUnknownField *)facts;
+    }
     m->server = sm;
     return m;
 }
@@ -373,22 +380,32 @@ static Gobridge__V1__Server *gb_request_server_build(apr_pool_t *p,
     return sm;
 }
 
+/* Request.server's constant part, packed once (len 0: nothing to send). */
+static ProtobufCMessageUnknownField *gb_request_server_encode(apr_pool_t *p,
+                                                              server_rec *s)
+{
+    ProtobufCMessageUnknownField *uf = apr_pcalloc(p, sizeof(*uf));
+
+    gb_encode_fixed(p, &gb_request_server_build(p, s)->base, uf);
+    return uf;
+}
+
 void gb_request_child_init(apr_pool_t *pchild, server_rec *s)
 {
     for (; s; s = s->next) {
         gb_srv_conf *sc = ap_get_module_config(s->module_config,
                                                &gobridge_module);
-        sc->facts = gb_request_server_build(pchild, s);
+        sc->facts = gb_request_server_encode(pchild, s);
     }
 }
 
-/* The server's constant facts; built in p if child_init has not run (a
- * request in a process that was not forked as a child, as in tests). */
-static const Gobridge__V1__Server *gb_request_server_facts(server_rec *s,
-                                                           apr_pool_t *p)
+/* The server's constant part; made in p if child_init has not run for s
+ * (a request in a process that was not forked as a child, as in tests). */
+static const ProtobufCMessageUnknownField *
+gb_request_server_facts(server_rec *s, apr_pool_t *p)
 {
     const gb_srv_conf *sc = ap_get_module_config(s->module_config,
                                                  &gobridge_module);
 
-    return sc->facts ? sc->facts : gb_request_server_build(p, s);
+    return sc->facts ? sc->facts : gb_request_server_encode(p, s);
 }

@@ -212,6 +212,54 @@ START_TEST(request_matches_protobuf_c)
 }
 END_TEST
 
+/* The server's constant part, packed once (gb_encode_fixed, as
+ * gb_request.c does per child) and attached to the per-request Server:
+ * the bytes are protobuf-c's own, and decode to one Server with both. */
+START_TEST(server_facts_ride_encoded)
+{
+    Gobridge__V1__Request *m = full_request();
+    Gobridge__V1__Server facts = GOBRIDGE__V1__SERVER__INIT, empty =
+        GOBRIDGE__V1__SERVER__INIT;
+    ProtobufCMessageUnknownField uf;
+    Gobridge__V1__Request *back;
+    unsigned char *out;
+    size_t total;
+
+    ck_assert_int_eq(gb_encode_fixed(pool, &empty.base, &uf), 0);
+    facts.hostname = gb_pb_bytes("facts.example.org");
+    facts.timeout_us = 42000000;
+    facts.n_options = 2;
+    facts.options = pairs(2, "fopt");
+    facts.limit_request_fields = 100;
+    ck_assert_int_eq(gb_encode_fixed(pool, &facts.base, &uf), 1);
+    ck_assert_uint_eq(uf.tag, 1);   /* hostname's, split off */
+    m->server->hostname.len = 0;    /* in the facts only */
+    m->server->timeout_us = 0;
+    m->server->n_options = 0;
+    m->server->limit_request_fields = 0;
+    m->server->base.n_unknown_fields = 1;
+    m->server->base.unknown_fields = &uf;
+    assert_same_as_protobuf_c(m);
+
+    total = gb_encode_request_size(m);
+    out = malloc(total);
+    gb_encode_request(m, out);
+    back = gobridge__v1__request__unpack(NULL, total, out);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_ptr_nonnull(back->server);
+    ck_assert_uint_eq(back->server->hostname.len, 17);
+    ck_assert(memcmp(back->server->hostname.data, "facts.example.org", 17) == 0);
+    ck_assert_int_eq(back->server->timeout_us, 42000000);
+    ck_assert_uint_eq(back->server->n_options, 2);
+    ck_assert_int_eq(back->server->limit_request_fields, 100);
+    ck_assert_uint_eq(back->server->port, 443);      /* per request */
+    ck_assert_uint_eq(back->server->n_aliases, 3);
+    ck_assert_uint_eq(back->server->base.n_unknown_fields, 0);
+    gobridge__v1__request__free_unpacked(back, NULL);
+    free(out);
+}
+END_TEST
+
 /* A message holding the snapshot: packed by gb_encode, it decodes to what
  * it held (protobuf-c unpacks it and packs it again to the same bytes as
  * the original), and the message is left as it was. */
@@ -295,6 +343,7 @@ Suite *gb_test_encode_suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, request_matches_protobuf_c);
+    tcase_add_test(tc, server_facts_ride_encoded);
     tcase_add_test(tc, messages_around_the_snapshot);
     suite_add_tcase(s, tc);
     return s;
