@@ -174,6 +174,14 @@ func run(r *sdk.PhaseRequest) error {
 				Mutations: []*pb.Mutation{{Table: pb.Mutation_TABLE_HEADERS_OUT, Op: pb.Mutation_OP_SET,
 					Key: []byte("X-Bad"), Value: []byte("a\r\nInjected: 1")}},
 			}}
+		case "badnote":
+			// The same bad notes authstub sends as a provider
+			// (TestOneMutationRule); arg is "notekey" or "notevalue".
+			m := &pb.Mutation{Table: pb.Mutation_TABLE_NOTES, Op: pb.Mutation_OP_SET, Key: []byte("k"), Value: []byte("a\x01b")}
+			if arg == "notekey" {
+				m.Key, m.Value = []byte("bad key"), []byte("v")
+			}
+			return &wire.RawPhaseResponse{Resp: &pb.PhaseResponse{Result: pb.Result_RESULT_OK, Mutations: []*pb.Mutation{m}}}
 		case "":
 		default:
 			return fmt.Errorf("unknown script action %q", verb)
