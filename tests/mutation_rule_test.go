@@ -66,7 +66,7 @@ func TestOneMutationRule(t *testing.T) {
 		for _, bad := range []string{"notekey", "notevalue"} {
 			for _, c := range []struct {
 				who, path, code string
-				hdrs             []string
+				hdrs            []string
 			}{
 				{"authn provider", "/r/authn-" + bad + "/f.txt", "GB0254", []string{"Authorization: Basic " + b64("ann:pw")}},
 				{"authz provider", "/r/authz-" + bad + "/f.txt", "GB0254", nil},
