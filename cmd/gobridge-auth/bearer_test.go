@@ -42,8 +42,8 @@ func TestBearer(t *testing.T) {
 		if auth != "" {
 			r.Header.Set("Authorization", auth)
 		}
-		r.SetOptions(append([]sdk.Pair{{Key: "jwks", Value: jwks}, {Key: "jwt.audience", Value: "api"}, {Key: "jwt.env", Value: "email=JWT_EMAIL"}}, opts...))
-		return sdktest.RunPhase(t, p, sdk.PhaseAuthn, r)
+		r.Options = append(sdk.Pairs{{Key: "jwks", Value: jwks}, {Key: "jwt.audience", Value: "api"}, {Key: "jwt.env", Value: "email=JWT_EMAIL"}}, opts...)
+		return sdktest.RunPhase(t, sdk.PhaseAuthn, p.Authenticate, r)
 	}
 	rec := run("Bearer " + good)
 	if rec.Result != sdktest.OK || rec.Fields["user"] != "ann" || rec.Fields["auth_type"] != "Bearer" {

@@ -2,17 +2,11 @@ package sdktest
 
 import (
 	"context"
-	"net"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/gobridge/gobridge/internal/wire"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 	"github.com/gobridge/gobridge/sdk"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // AuthRecorder is what an auth provider answered, as mod_gobridge receives
@@ -39,9 +33,10 @@ func (r *AuthRecorder) Logged(substr string) bool {
 func CheckPassword(t testing.TB, p sdk.PasswordChecker, req *sdk.Request, user, password string) *AuthRecorder {
 	t.Helper()
 	req = authReq(req)
-	resp, err := wire.Hooks.AuthServer(p, nil, nil).CheckPassword(req.Context(), &pb.CheckPasswordRequest{
+	resp := &pb.CheckPasswordResponse{}
+	err := newPlugin(&sdk.ServeConfig{PasswordChecker: p}).unary(req.Context(), serviceAuth, "CheckPassword", &pb.CheckPasswordRequest{
 		Request: encode(req), User: []byte(user), Password: []byte(password), Provider: []byte("gobridge"),
-	})
+	}, resp)
 	if err != nil {
 		t.Fatalf("sdktest: CheckPassword: %v", err)
 	}
@@ -55,9 +50,10 @@ func CheckPassword(t testing.TB, p sdk.PasswordChecker, req *sdk.Request, user, 
 func GetRealmHash(t testing.TB, h sdk.RealmHasher, req *sdk.Request, user, realm string) *AuthRecorder {
 	t.Helper()
 	req = authReq(req)
-	resp, err := wire.Hooks.AuthServer(nil, h, nil).GetRealmHash(req.Context(), &pb.GetRealmHashRequest{
+	resp := &pb.GetRealmHashResponse{}
+	err := newPlugin(&sdk.ServeConfig{RealmHasher: h}).unary(req.Context(), serviceAuth, "GetRealmHash", &pb.GetRealmHashRequest{
 		Request: encode(req), User: []byte(user), Realm: []byte(realm), Provider: []byte("gobridge"),
-	})
+	}, resp)
 	if err != nil {
 		t.Fatalf("sdktest: GetRealmHash: %v", err)
 	}
@@ -75,46 +71,14 @@ func CheckAuthorization(t testing.TB, c sdk.RequireChecker, req *sdk.Request, us
 	for _, a := range args {
 		m.Args = append(m.Args, []byte(a))
 	}
-	resp, err := wire.Hooks.AuthServer(nil, nil, c).CheckAuthorization(req.Context(), m)
+	resp := &pb.CheckAuthorizationResponse{}
+	err := newPlugin(&sdk.ServeConfig{RequireChecker: c}).unary(req.Context(), serviceAuth, "CheckAuthorization", m, resp)
 	if err != nil {
 		t.Fatalf("sdktest: CheckAuthorization: %v", err)
 	}
 	rec := &AuthRecorder{Authz: sdk.AuthzResult(resp.GetResult())}
 	rec.record(t, resp.GetMutations(), resp.GetLogs())
 	return rec
-}
-
-// AuthConn serves the GoBridgeAuth service for impl (any value implementing
-// some of sdk.PasswordChecker, sdk.RealmHasher, sdk.RequireChecker) on a
-// unix socket and returns a client, for wire-level tests. Everything is
-// torn down when the test ends.
-func AuthConn(t testing.TB, impl any) pb.GoBridgeAuthClient {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "gbt")
-	if err != nil {
-		t.Fatalf("sdktest: %v", err)
-	}
-	path := filepath.Join(dir, "a.sock")
-	lis, err := net.Listen("unix", path)
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		t.Fatalf("sdktest: %v", err)
-	}
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(wire.MaxMessage))
-	pb.RegisterGoBridgeAuthServer(gs, wire.Hooks.AuthServer(impl, impl, impl))
-	go func() { _ = gs.Serve(lis) }()
-	cc, err := grpc.NewClient("unix://"+path, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		gs.Stop()
-		_ = os.RemoveAll(dir)
-		t.Fatalf("sdktest: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cc.Close()
-		gs.Stop()
-		_ = os.RemoveAll(dir)
-	})
-	return pb.NewGoBridgeAuthClient(cc)
 }
 
 func authReq(req *sdk.Request) *sdk.Request {
@@ -125,15 +89,15 @@ func authReq(req *sdk.Request) *sdk.Request {
 }
 
 func encode(req *sdk.Request) *pb.Request {
-	return wire.EncodeRequest(wire.Hooks.RequestToWire(req))
+	return wire.EncodeRequest(snapshot(req))
 }
 
 func (rec *AuthRecorder) record(t testing.TB, muts []*pb.Mutation, logs []*pb.LogRecord) {
 	t.Helper()
 	for _, m := range muts {
 		p := sdk.Pair{Key: string(m.GetKey()), Value: string(m.GetValue())}
-		if p.Key == "" || strings.ContainsAny(p.Key, "\x00\r\n") || strings.ContainsAny(p.Value, "\x00\r\n") {
-			t.Errorf("sdktest: mutation %q=%q: the module refuses empty keys and NUL, CR, LF", p.Key, p.Value)
+		if !wire.ValidName(p.Key) || (m.GetOp() != pb.Mutation_OP_UNSET && !wire.ValidValue(p.Value)) {
+			t.Errorf("sdktest: mutation %q=%q: the module refuses keys that are not HTTP tokens and values with control characters", p.Key, p.Value)
 		}
 		switch m.GetTable() {
 		case pb.Mutation_TABLE_NOTES:

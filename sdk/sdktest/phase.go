@@ -33,7 +33,7 @@ type PhaseRecorder struct {
 	Fields   map[string]string
 	Redirect string // the internal redirect target, if any
 	Logs     []LogRecord
-	Err      error // a gRPC-level error (e.g. the phase is not implemented)
+	Err      error // a gRPC-level error (the phase is not one httpd has)
 
 	// Violations lists what mod_gobridge would refuse (and answer 500 for).
 	Violations []string
@@ -42,18 +42,26 @@ type PhaseRecorder struct {
 // Done is a PhaseRecorder result: the request is fully answered.
 const Done Result = HTTPStatus + 1
 
-// RunPhase runs impl's method for phase on req, without httpd or gRPC, the
-// way mod_gobridge would call it, and records the answer. impl implements
-// the phase's interface (sdk.Fixupper for sdk.PhaseFixups, …). Answers
-// mod_gobridge would refuse are reported with t.Errorf.
-func RunPhase(t testing.TB, impl any, phase sdk.Phase, req *sdk.Request) *PhaseRecorder {
-	t.Helper()
-	w := wire.Hooks.RequestToWire(req)
+// RunPhase runs fn as httpd's phase on req, without httpd or gRPC, the
+// way mod_gobridge would call the phase method fn is (a Fixupper's Fixup
+// for sdk.PhaseFixups, an AccessChecker's CheckAccess for sdk.PhaseAccess,
+// …), and records the answer:
+//
+//	rec := sdktest.RunPhase(t, sdk.PhaseFixups, plugin.Fixup, req)
+//
+// Answers mod_gobridge would refuse are reported with t.Errorf; t may be
+// nil (in examples), and they then panic.
+func RunPhase(t testing.TB, phase sdk.Phase, fn func(*sdk.PhaseRequest) error, req *sdk.Request) *PhaseRecorder {
+	if t != nil {
+		t.Helper()
+	}
 	wp := pb.Phase(phase)
 	if phase == sdk.PhaseLog {
 		wp = pb.Phase_PHASE_LOG
 	}
-	resp, err := wire.Hooks.Phase(req.Context(), impl, &pb.PhaseRequest{Phase: wp, Request: wire.EncodeRequest(w)})
+	resp := &pb.PhaseResponse{}
+	err := newPlugin(&sdk.ServeConfig{Phases: phaseFunc(fn)}).unary(req.Context(), serviceGoBridge, "Phase",
+		&pb.PhaseRequest{Phase: wp, Request: wire.EncodeRequest(snapshot(req))}, resp)
 	rec := &PhaseRecorder{Fields: map[string]string{}, Err: err}
 	if err != nil {
 		return rec
@@ -77,7 +85,7 @@ func RunPhase(t testing.TB, impl any, phase sdk.Phase, req *sdk.Request) *PhaseR
 	for _, m := range resp.GetMutations() {
 		op := strings.ToLower(strings.TrimPrefix(m.GetOp().String(), "OP_"))
 		rec.Mutations = append(rec.Mutations, Mutation{Table: sdk.Table(m.GetTable()), Op: op, Key: string(m.GetKey()), Value: string(m.GetValue())})
-		if !wire.ValidName(string(m.GetKey())) || !wire.ValidValue(string(m.GetValue())) {
+		if !wire.ValidName(string(m.GetKey())) || (m.GetOp() != pb.Mutation_OP_UNSET && !wire.ValidValue(string(m.GetValue()))) {
 			rec.Violations = append(rec.Violations, "invalid mutation "+string(m.GetKey()))
 		}
 	}
@@ -93,10 +101,28 @@ func RunPhase(t testing.TB, impl any, phase sdk.Phase, req *sdk.Request) *PhaseR
 		rec.Logs = append(rec.Logs, LogRecord{Level: wire.SlogLevel(l.GetLevel()), Message: string(l.GetMessage())})
 	}
 	for _, v := range rec.Violations {
+		if t == nil {
+			panic("sdktest: mod_gobridge would refuse the answer: " + v)
+		}
 		t.Errorf("sdktest: mod_gobridge would refuse the answer: %s", v)
 	}
 	return rec
 }
+
+// phaseFunc implements every phase interface with one function, so the
+// sdk runs it for whichever phase RunPhase asks for.
+type phaseFunc func(*sdk.PhaseRequest) error
+
+func (f phaseFunc) PostReadRequest(r *sdk.PhaseRequest) error { return f(r) }
+func (f phaseFunc) TranslateName(r *sdk.PhaseRequest) error   { return f(r) }
+func (f phaseFunc) MapToStorage(r *sdk.PhaseRequest) error    { return f(r) }
+func (f phaseFunc) ParseHeader(r *sdk.PhaseRequest) error     { return f(r) }
+func (f phaseFunc) CheckAccess(r *sdk.PhaseRequest) error     { return f(r) }
+func (f phaseFunc) Authenticate(r *sdk.PhaseRequest) error    { return f(r) }
+func (f phaseFunc) Authorize(r *sdk.PhaseRequest) error       { return f(r) }
+func (f phaseFunc) CheckType(r *sdk.PhaseRequest) error       { return f(r) }
+func (f phaseFunc) Fixup(r *sdk.PhaseRequest) error           { return f(r) }
+func (f phaseFunc) LogTransaction(r *sdk.PhaseRequest) error  { return f(r) }
 
 // Get returns the value the recorded mutations leave for key in table t,
 // starting from an empty table (canonical header-name matching for the

@@ -99,7 +99,7 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 	case "headers":
 		return headers(w, r, q)
 	case "options":
-		return writeJSON(w, r.Options())
+		return writeJSON(w, r.Options)
 	case "sha256":
 		h := sha256.New()
 		n, err := io.Copy(h, r.Body)
@@ -301,7 +301,7 @@ func snapshot(r *sdk.Request) map[string]any {
 		"document_root": r.DocumentRoot, "notes": r.Notes, "subprocess_env": r.SubprocessEnv,
 		"plugin": r.Plugin, "log_id": r.LogID, "location": r.Location, "files": r.Files,
 		"is_subrequest": r.IsSubrequest, "is_internal_redirect": r.IsInternalRedirect,
-		"options": r.Options(), "pid": os.Getpid(),
+		"options": r.Options, "pid": os.Getpid(),
 	}
 }
 
