@@ -144,7 +144,9 @@ func startPlugin(t *testing.T) (*exec.Cmd, string) {
 	return cmd, f[3]
 }
 
-func dial(t *testing.T, addr string) pb.GoBridgeClient { return pb.NewGoBridgeClient(dialConn(t, addr)) }
+func dial(t *testing.T, addr string) pb.GoBridgeClient {
+	return pb.NewGoBridgeClient(dialConn(t, addr))
+}
 
 func dialConn(t *testing.T, addr string) *grpc.ClientConn {
 	cc, err := grpc.NewClient("unix://"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
