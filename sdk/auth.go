@@ -29,6 +29,8 @@ const (
 	AuthnGeneralError
 )
 
+// String returns the result as httpd's documentation names it ("granted",
+// "user not found").
 func (a AuthnResult) String() string {
 	switch a {
 	case AuthnGranted:
@@ -64,6 +66,8 @@ const (
 	AuthzGeneralError
 )
 
+// String returns the result as httpd's documentation names it ("granted",
+// "denied (no user)").
 func (a AuthzResult) String() string {
 	switch a {
 	case AuthzGranted:

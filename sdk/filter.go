@@ -22,8 +22,14 @@ type FilterKind int
 
 // The kinds of filter.
 const (
-	OutputFilter FilterKind = FilterKind(pb.FilterKind_FILTER_KIND_OUTPUT) // GoBridgeOutputFilter: the response body
-	InputFilter  FilterKind = FilterKind(pb.FilterKind_FILTER_KIND_INPUT)  // GoBridgeInputFilter: the request body
+	OutputFilter FilterKind = iota + 1 // GoBridgeOutputFilter: the response body
+	InputFilter                        // GoBridgeInputFilter: the request body
+)
+
+// The wire numbers the kinds the same way (compile-time checks).
+var (
+	_ = [1]struct{}{}[int(OutputFilter)-int(pb.FilterKind_FILTER_KIND_OUTPUT)]
+	_ = [1]struct{}{}[int(InputFilter)-int(pb.FilterKind_FILTER_KIND_INPUT)]
 )
 
 // String returns "output" or "input".
@@ -133,6 +139,12 @@ func (f *Filter) SetContentType(ct string) error {
 // whatever the filter buffers into out (gzip.Writer.Flush); the SDK then
 // sends out's buffer and httpd flushes it through. Without OnFlush, what
 // was written to out so far is still sent and flushed.
+//
+// Because fn runs inside a Read, do not feed in to the writer fn flushes
+// through that writer's ReadFrom: io.Copy(bufio.Writer, in) reads into the
+// bufio.Writer's own buffer while fn flushes it. Write to it instead (a
+// loop, a bufio.Scanner, or io.Copy into a gzip.Writer, which has no
+// ReadFrom).
 func (f *Filter) OnFlush(fn func() error) {
 	f.c.mu.Lock()
 	f.c.onFlush = fn

@@ -2,6 +2,7 @@ package sdktest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/gobridge/gobridge/internal/wire"
@@ -31,14 +32,14 @@ func (r *AuthRecorder) Logged(substr string) bool {
 // errors and invalid results are mapped exactly as in production), and
 // returns the answer. req may be nil (NewRequest("GET", "/", nil)).
 func CheckPassword(t testing.TB, p sdk.PasswordChecker, req *sdk.Request, user, password string) *AuthRecorder {
-	t.Helper()
+	helper(t)
 	req = authReq(req)
 	resp := &pb.CheckPasswordResponse{}
 	err := newPlugin(&sdk.ServeConfig{PasswordChecker: p}).unary(req.Context(), serviceAuth, "CheckPassword", &pb.CheckPasswordRequest{
 		Request: encode(req), User: []byte(user), Password: []byte(password), Provider: []byte("gobridge"),
 	}, resp)
 	if err != nil {
-		t.Fatalf("sdktest: CheckPassword: %v", err)
+		fatalf(t, "sdktest: CheckPassword: %v", err)
 	}
 	rec := &AuthRecorder{Authn: sdk.AuthnResult(resp.GetResult())}
 	rec.record(t, resp.GetMutations(), resp.GetLogs())
@@ -48,14 +49,14 @@ func CheckPassword(t testing.TB, p sdk.PasswordChecker, req *sdk.Request, user, 
 // GetRealmHash asks h for the Digest realm hash of user, as
 // `AuthDigestProvider gobridge` does.
 func GetRealmHash(t testing.TB, h sdk.RealmHasher, req *sdk.Request, user, realm string) *AuthRecorder {
-	t.Helper()
+	helper(t)
 	req = authReq(req)
 	resp := &pb.GetRealmHashResponse{}
 	err := newPlugin(&sdk.ServeConfig{RealmHasher: h}).unary(req.Context(), serviceAuth, "GetRealmHash", &pb.GetRealmHashRequest{
 		Request: encode(req), User: []byte(user), Realm: []byte(realm), Provider: []byte("gobridge"),
 	}, resp)
 	if err != nil {
-		t.Fatalf("sdktest: GetRealmHash: %v", err)
+		fatalf(t, "sdktest: GetRealmHash: %v", err)
 	}
 	rec := &AuthRecorder{Authn: sdk.AuthnResult(resp.GetResult()), Hash: string(resp.GetHash())}
 	rec.record(t, resp.GetMutations(), resp.GetLogs())
@@ -65,7 +66,7 @@ func GetRealmHash(t testing.TB, h sdk.RealmHasher, req *sdk.Request, user, realm
 // CheckAuthorization asks c about one `Require gobridge <plugin> args...`
 // line for user ("" when nobody authenticated).
 func CheckAuthorization(t testing.TB, c sdk.RequireChecker, req *sdk.Request, user string, args ...string) *AuthRecorder {
-	t.Helper()
+	helper(t)
 	req = authReq(req)
 	m := &pb.CheckAuthorizationRequest{Request: encode(req), User: []byte(user)}
 	for _, a := range args {
@@ -74,7 +75,7 @@ func CheckAuthorization(t testing.TB, c sdk.RequireChecker, req *sdk.Request, us
 	resp := &pb.CheckAuthorizationResponse{}
 	err := newPlugin(&sdk.ServeConfig{RequireChecker: c}).unary(req.Context(), serviceAuth, "CheckAuthorization", m, resp)
 	if err != nil {
-		t.Fatalf("sdktest: CheckAuthorization: %v", err)
+		fatalf(t, "sdktest: CheckAuthorization: %v", err)
 	}
 	rec := &AuthRecorder{Authz: sdk.AuthzResult(resp.GetResult())}
 	rec.record(t, resp.GetMutations(), resp.GetLogs())
@@ -93,11 +94,11 @@ func encode(req *sdk.Request) *pb.Request {
 }
 
 func (rec *AuthRecorder) record(t testing.TB, muts []*pb.Mutation, logs []*pb.LogRecord) {
-	t.Helper()
+	helper(t)
 	for _, m := range muts {
 		p := sdk.Pair{Key: string(m.GetKey()), Value: string(m.GetValue())}
 		if !wire.ValidName(p.Key) || (m.GetOp() != pb.Mutation_OP_UNSET && !wire.ValidValue(p.Value)) {
-			t.Errorf("sdktest: mutation %q=%q: the module refuses keys that are not HTTP tokens and values with control characters", p.Key, p.Value)
+			errorf(t, "sdktest: mutation %q=%q: the module refuses keys that are not HTTP tokens and values with control characters", p.Key, p.Value)
 		}
 		switch m.GetTable() {
 		case pb.Mutation_TABLE_NOTES:
@@ -105,10 +106,36 @@ func (rec *AuthRecorder) record(t testing.TB, muts []*pb.Mutation, logs []*pb.Lo
 		case pb.Mutation_TABLE_SUBPROCESS_ENV:
 			rec.Env = append(rec.Env, p)
 		default:
-			t.Errorf("sdktest: auth providers may only set notes and subprocess_env; got table %v", m.GetTable())
+			errorf(t, "sdktest: auth providers may only set notes and subprocess_env; got table %v", m.GetTable())
 		}
 	}
 	for _, l := range logs {
 		rec.Logs = append(rec.Logs, LogRecord{Level: wire.SlogLevel(l.GetLevel()), Message: string(l.GetMessage())})
 	}
+}
+
+// helper marks the caller as a test helper, when there is a test: every
+// function of the package takes a nil t in examples.
+func helper(t testing.TB) {
+	if t != nil {
+		t.Helper()
+	}
+}
+
+// fatalf fails and stops the test, or panics without one.
+func fatalf(t testing.TB, format string, args ...any) {
+	if t == nil {
+		panic(fmt.Sprintf(format, args...))
+	}
+	t.Helper()
+	t.Fatalf(format, args...)
+}
+
+// errorf fails the test, or panics without one.
+func errorf(t testing.TB, format string, args ...any) {
+	if t == nil {
+		panic(fmt.Sprintf(format, args...))
+	}
+	t.Helper()
+	t.Errorf(format, args...)
 }

@@ -150,6 +150,8 @@ func (r Result) String() string {
 		return "Declined"
 	case HTTPStatus:
 		return "HTTPStatus"
+	case Done:
+		return "Done"
 	}
 	return "Unfinished"
 }
@@ -343,18 +345,18 @@ func Conn(t testing.TB, cfg *sdk.ServeConfig) *grpc.ClientConn {
 // module would and records the response. Cancelling req.Context() cancels
 // the call.
 func Do(t testing.TB, cc grpc.ClientConnInterface, req *sdk.Request) *Recorder {
-	t.Helper()
+	helper(t)
 	return new(Module).Do(t, cc, req)
 }
 
 // Do is the package's Do with m's answers to sub-requests.
 func (m *Module) Do(t testing.TB, cc grpc.ClientConnInterface, req *sdk.Request) *Recorder {
-	t.Helper()
+	helper(t)
 	ctx, cancel := context.WithCancel(req.Context())
 	defer cancel()
 	st, err := pb.NewGoBridgeClient(cc).Handle(ctx)
 	if err != nil {
-		t.Fatalf("sdktest: Handle: %v", err)
+		fatalf(t, "sdktest: Handle: %v", err)
 	}
 	rec := m.run(st, req)
 	report(t, rec)

@@ -175,14 +175,21 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 		}
 		for _, kv := range q["note"] {
 			k, v, _ := strings.Cut(kv, ":")
-			r.SetNote(k, v)
+			if err := r.SetNote(k, v); err != nil {
+				return err
+			}
 		}
 		for _, kv := range q["env"] {
 			k, v, _ := strings.Cut(kv, ":")
-			r.SetEnv(k, v)
+			if err := r.SetEnv(k, v); err != nil {
+				return err
+			}
 		}
 		if q.Get("bad") == "1" {
-			r.SetNote("bad key", "x")
+			// Refused by the sdk, which says why; the valid notes still go.
+			if err := r.SetNote("bad key", "x"); err != nil {
+				r.Logger().Warn("SetNote refused", "err", err)
+			}
 		}
 		return text(w, "set")
 	case "status":
