@@ -76,4 +76,11 @@ func TestBearer(t *testing.T) {
 	if rec := run("Bearer "+good, sdk.Pair{Key: "jwks", Value: "/nonexistent"}); rec.Result != sdktest.HTTPStatus || rec.Status != 500 {
 		t.Errorf("missing JWKS: %v %d; want 500", rec.Result, rec.Status)
 	}
+	// A signed subject httpd cannot take as r->user fails the request
+	// (SetUser's error), never logs in without a user. (jwt.env values
+	// have their control characters removed by auth/jwt.)
+	ctl := sign(map[string]any{"sub": "ann\x01", "aud": "api", "exp": time.Now().Add(time.Hour).Unix()})
+	if rec := run("Bearer " + ctl); rec.Result != sdktest.HTTPStatus || rec.Status != 500 || len(rec.Fields) != 0 {
+		t.Errorf("control character in sub: %v %d %v; want 500 changing nothing", rec.Result, rec.Status, rec.Fields)
+	}
 }

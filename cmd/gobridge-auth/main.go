@@ -118,7 +118,9 @@ func (p *provider) CheckPassword(r *sdk.Request, user, password string) (sdk.Aut
 		p.guard.Record(user, client, res == sdk.AuthnGranted)
 	}
 	if res == sdk.AuthnGranted {
-		r.SetEnv("GOBRIDGE_AUTH_SOURCE", "htpasswd")
+		if err := r.SetEnv("GOBRIDGE_AUTH_SOURCE", "htpasswd"); err != nil {
+			return sdk.AuthnGeneralError, err
+		}
 	}
 	return res, nil
 }

@@ -78,22 +78,29 @@ func run(r *sdk.PhaseRequest) error {
 		return sdk.Declined
 	}
 	var result error
+	// A change the sdk refuses fails the phase (500), as httpd would.
+	var bad error
+	keep := func(err error) {
+		if bad == nil {
+			bad = err
+		}
+	}
 	for _, act := range strings.Split(s, ";") {
 		verb, arg, _ := strings.Cut(strings.TrimSpace(act), "=")
 		k, v, _ := strings.Cut(arg, ":")
 		switch verb {
 		case "note":
-			r.Set(sdk.TableNotes, k, v)
+			keep(r.Set(sdk.TableNotes, k, v))
 		case "env":
-			r.Set(sdk.TableSubprocessEnv, k, v)
+			keep(r.Set(sdk.TableSubprocessEnv, k, v))
 		case "hout":
-			r.Add(sdk.TableHeadersOut, k, v)
+			keep(r.Add(sdk.TableHeadersOut, k, v))
 		case "herr":
-			r.Add(sdk.TableErrHeadersOut, k, v)
+			keep(r.Add(sdk.TableErrHeadersOut, k, v))
 		case "hin":
-			r.Set(sdk.TableHeadersIn, k, v)
+			keep(r.Set(sdk.TableHeadersIn, k, v))
 		case "cnote":
-			r.Set(sdk.TableConnNotes, k, v)
+			keep(r.Set(sdk.TableConnNotes, k, v))
 		case "cnotecount":
 			n := 0
 			for _, p := range r.ConnNotes {
@@ -101,46 +108,46 @@ func run(r *sdk.PhaseRequest) error {
 					n, _ = strconv.Atoi(p.Value)
 				}
 			}
-			r.Set(sdk.TableConnNotes, arg, strconv.Itoa(n+1))
+			keep(r.Set(sdk.TableConnNotes, arg, strconv.Itoa(n+1)))
 		case "allow":
-			r.SetAllowedMethods(strings.Split(arg, ",")...)
+			keep(r.SetAllowedMethods(strings.Split(arg, ",")...))
 		case "mtime":
 			sec, _ := strconv.ParseInt(arg, 10, 64)
 			r.UpdateMtime(time.Unix(sec, 0))
 		case "etag":
-			r.SetETag(`"` + arg + `"`)
+			keep(r.SetETag(`"` + arg + `"`))
 		case "filename":
-			r.SetFilename(arg)
+			keep(r.SetFilename(arg))
 		case "uri":
-			r.SetURI(arg)
+			keep(r.SetURI(arg))
 		case "ctype":
-			r.SetContentType(arg)
+			keep(r.SetContentType(arg))
 		case "handler":
-			r.SetHandler(arg)
+			keep(r.SetHandler(arg))
 		case "gbhandler":
-			r.SetGoBridgeHandler(arg)
+			keep(r.SetGoBridgeHandler(arg))
 		case "redirect":
 			if !r.IsInternalRedirect { // the new request has the same headers
-				r.InternalRedirect(arg)
+				keep(r.InternalRedirect(arg))
 			}
 		case "encoding":
-			r.SetContentEncoding(arg)
+			keep(r.SetContentEncoding(arg))
 		case "lang":
-			r.SetContentLanguages(strings.Split(arg, ",")...)
+			keep(r.SetContentLanguages(strings.Split(arg, ",")...))
 		case "chain":
 			c := note(r, "chain") + r.Plugin + "/" + r.Phase.String() + ","
-			r.Set(sdk.TableNotes, "chain", c)
-			r.Set(sdk.TableErrHeadersOut, "X-Chain", c)
+			keep(r.Set(sdk.TableNotes, "chain", c))
+			keep(r.Set(sdk.TableErrHeadersOut, "X-Chain", c))
 		case "userhdr":
 			u := r.Header.Get(arg)
 			if u == "" {
-				r.Set(sdk.TableErrHeadersOut, "WWW-Authenticate", `Bearer realm="test"`)
+				keep(r.Set(sdk.TableErrHeadersOut, "WWW-Authenticate", `Bearer realm="test"`))
 				return sdk.HTTPError(401)
 			}
-			r.SetUser(u)
-			r.SetAuthType("Bearer")
+			keep(r.SetUser(u))
+			keep(r.SetAuthType("Bearer"))
 		case "authtype":
-			r.Add(sdk.TableErrHeadersOut, "X-Auth-Type", r.Phase.String()+"=["+r.AuthType+"]")
+			keep(r.Add(sdk.TableErrHeadersOut, "X-Auth-Type", r.Phase.String()+"=["+r.AuthType+"]"))
 		case "requser":
 			if r.User != arg {
 				return sdk.HTTPError(403)
@@ -186,6 +193,9 @@ func run(r *sdk.PhaseRequest) error {
 		default:
 			return fmt.Errorf("unknown script action %q", verb)
 		}
+	}
+	if bad != nil {
+		return bad
 	}
 	return result
 }
