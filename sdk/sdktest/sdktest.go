@@ -1,14 +1,19 @@
-// Package sdktest runs gobridge handlers without Apache httpd, the way
-// net/http/httptest runs http.Handlers without a network.
+// Package sdktest runs gobridge plugin code without Apache httpd, the way
+// net/http/httptest runs http.Handlers without a network: content
+// handlers (Serve), phase methods (RunPhase), auth providers
+// (CheckPassword, GetRealmHash, CheckAuthorization) and body filters
+// (RunFilter), each given and recorded with the sdk's own types.
 //
-// Serve plays mod_gobridge's part on an in-memory Handle stream: it sends
-// the request snapshot and body the way the module does (the first 64 KiB
-// unasked, the rest in the chunks the handler asks for), records the
-// response, and checks every message against the rules the module
-// enforces. Conn serves the real gRPC service on a unix socket for
-// wire-level tests, and Do plays the module's part over it. A Module
-// answers the handler's sub-requests (Request.LookupURI, Include, …) with
-// what the test says httpd would find.
+// Every function plays mod_gobridge's part against the plugin's real gRPC
+// services, registered with sdk.Register and called in memory: it sends
+// the request snapshot (and body) the way the module does, records the
+// answer, and checks every message against the rules the module enforces,
+// reporting breaches as test errors. Conn serves the services on a unix
+// socket for wire-level tests, and Do plays the module's part over it. A
+// Module answers the handler's sub-requests (Request.LookupURI, Include,
+// …) with what the test says httpd would find. Every function but Conn
+// takes a nil testing.TB in Examples, and panics where it would fail a
+// test.
 //
 //	func TestHello(t *testing.T) {
 //		rec := sdktest.Serve(t, sdk.HandlerFunc(hello), sdktest.NewRequest("GET", "/hello?name=Ann", nil))
