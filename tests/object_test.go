@@ -326,7 +326,7 @@ GoBridgePlugin phases %s
 // reach httpd: the GoBridgeLogHandler sees the note (mod_python's
 // register_cleanup pattern) and the access log both, also when they were
 // set after the response was flushed; a key that is not a token is
-// dropped with a warning, never sent.
+// refused by SetNote with an error (the plugin logs it), never sent.
 func TestHandlerNotesAndEnv(t *testing.T) {
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		e := harness.New(t, build, mpm)
