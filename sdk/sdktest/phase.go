@@ -42,8 +42,8 @@ type PhaseRecorder struct {
 // Done is a PhaseRecorder result: the request is fully answered.
 const Done Result = HTTPStatus + 1
 
-// RunPhase runs fn as httpd's phase on req, without httpd or gRPC, the
-// way mod_gobridge would call the phase method fn is (a Fixupper's Fixup
+// RunPhase runs fn as httpd's phase on req, without httpd or a network,
+// the way mod_gobridge would call the phase method fn is (a Fixupper's Fixup
 // for sdk.PhaseFixups, an AccessChecker's CheckAccess for sdk.PhaseAccess,
 // …), and records the answer:
 //
