@@ -35,7 +35,7 @@ func CheckPassword(t testing.TB, p sdk.PasswordChecker, req *sdk.Request, user, 
 	helper(t)
 	req = authReq(req)
 	resp := &pb.CheckPasswordResponse{}
-	err := newPlugin(&sdk.ServeConfig{PasswordChecker: p}).unary(req.Context(), serviceAuth, "CheckPassword", &pb.CheckPasswordRequest{
+	err := newPlugin(t, &sdk.ServeConfig{PasswordChecker: p}).unary(req.Context(), serviceAuth, "CheckPassword", &pb.CheckPasswordRequest{
 		Request: encode(req), User: []byte(user), Password: []byte(password), Provider: []byte("gobridge"),
 	}, resp)
 	if err != nil {
@@ -52,7 +52,7 @@ func GetRealmHash(t testing.TB, h sdk.RealmHasher, req *sdk.Request, user, realm
 	helper(t)
 	req = authReq(req)
 	resp := &pb.GetRealmHashResponse{}
-	err := newPlugin(&sdk.ServeConfig{RealmHasher: h}).unary(req.Context(), serviceAuth, "GetRealmHash", &pb.GetRealmHashRequest{
+	err := newPlugin(t, &sdk.ServeConfig{RealmHasher: h}).unary(req.Context(), serviceAuth, "GetRealmHash", &pb.GetRealmHashRequest{
 		Request: encode(req), User: []byte(user), Realm: []byte(realm), Provider: []byte("gobridge"),
 	}, resp)
 	if err != nil {
@@ -73,7 +73,7 @@ func CheckAuthorization(t testing.TB, c sdk.RequireChecker, req *sdk.Request, us
 		m.Args = append(m.Args, []byte(a))
 	}
 	resp := &pb.CheckAuthorizationResponse{}
-	err := newPlugin(&sdk.ServeConfig{RequireChecker: c}).unary(req.Context(), serviceAuth, "CheckAuthorization", m, resp)
+	err := newPlugin(t, &sdk.ServeConfig{RequireChecker: c}).unary(req.Context(), serviceAuth, "CheckAuthorization", m, resp)
 	if err != nil {
 		fatalf(t, "sdktest: CheckAuthorization: %v", err)
 	}

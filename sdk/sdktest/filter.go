@@ -96,7 +96,7 @@ func RunFilterChunks(t testing.TB, impl sdk.BodyFilter, kind sdk.FilterKind, req
 	ctx, cancel := context.WithCancel(req.Context())
 	defer cancel()
 	p := &filterPipe{ctx: ctx, in: make(chan *pb.FilterRequest), out: make(chan *pb.FilterResponse), done: make(chan struct{})}
-	plug := newPlugin(&sdk.ServeConfig{Filter: impl})
+	plug := newPlugin(t, &sdk.ServeConfig{Filter: impl})
 	go func() {
 		p.err = plug.stream(serviceFilter, "Filter",
 			&memStream[*pb.FilterRequest, *pb.FilterResponse]{ctx: ctx, in: p.in, out: p.out})

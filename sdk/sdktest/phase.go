@@ -60,7 +60,7 @@ func RunPhase(t testing.TB, phase sdk.Phase, fn func(*sdk.PhaseRequest) error, r
 		wp = pb.Phase_PHASE_LOG
 	}
 	resp := &pb.PhaseResponse{}
-	err := newPlugin(&sdk.ServeConfig{Phases: phaseFunc(fn)}).unary(req.Context(), serviceGoBridge, "Phase",
+	err := newPlugin(t, &sdk.ServeConfig{Phases: phaseFunc(fn)}).unary(req.Context(), serviceGoBridge, "Phase",
 		&pb.PhaseRequest{Phase: wp, Request: wire.EncodeRequest(snapshot(req))}, resp)
 	rec := &PhaseRecorder{Fields: map[string]string{}, Err: err}
 	if err != nil {

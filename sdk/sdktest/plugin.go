@@ -2,8 +2,8 @@ package sdktest
 
 import (
 	"context"
-	"fmt"
 	"io"
+	"testing"
 
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 	"github.com/gobridge/gobridge/sdk"
@@ -33,12 +33,13 @@ func (p *plugin) RegisterService(sd *grpc.ServiceDesc, impl any) {
 	p.services[sd.ServiceName] = registered{sd, impl}
 }
 
-// newPlugin registers cfg's services; a cfg sdk.Serve would refuse is a
-// test error.
-func newPlugin(cfg *sdk.ServeConfig) *plugin {
+// newPlugin registers cfg's services; a cfg sdk.Serve would refuse (a nil
+// handler, provider or filter) fails the test.
+func newPlugin(t testing.TB, cfg *sdk.ServeConfig) *plugin {
+	helper(t)
 	p := &plugin{services: map[string]registered{}}
 	if err := sdk.Register(p, cfg); err != nil {
-		panic(fmt.Sprintf("sdktest: %v", err))
+		fatalf(t, "sdktest: %v", err)
 	}
 	return p
 }

@@ -291,7 +291,7 @@ func (m *Module) Serve(t testing.TB, h sdk.Handler, req *sdk.Request) *Recorder 
 		out:  make(chan *pb.HandleResponse),
 		done: make(chan struct{}),
 	}
-	plug := newPlugin(&sdk.ServeConfig{Handler: h})
+	plug := newPlugin(t, &sdk.ServeConfig{Handler: h})
 	go func() {
 		p.err = plug.stream(serviceGoBridge, "Handle",
 			&memStream[*pb.HandleRequest, *pb.HandleResponse]{ctx: ctx, in: p.in, out: p.out})
