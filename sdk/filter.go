@@ -91,8 +91,8 @@ func (fn BodyFilterFunc) FilterBody(f *Filter, in io.Reader, out io.Writer) erro
 }
 
 // ErrFilterStarted is returned by a Filter's Set, Add, Unset, SetNote,
-// SetEnv and SetContentType once the filter's output (or its request for more input) went to httpd: the
-// response head is on its way.
+// SetEnv and SetContentType once the filter's output (or its request for
+// more input) went to httpd: the response head is on its way.
 var ErrFilterStarted = errors.New("sdk: the filter's output has started; headers can no longer change")
 
 // Filter describes the body being filtered. The embedded *Request is the

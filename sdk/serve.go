@@ -215,9 +215,11 @@ func (cfg *ServeConfig) check() error {
 // GoBridge (Describe, the content handler and the phases), and
 // GoBridgeAuth and GoBridgeFilter when cfg has an auth provider or a
 // filter. Serve registers them on its own server; Register is for serving
-// them from another gRPC server, such as sdktest's in-memory one. It
-// returns the error Serve would exit with, registering nothing, for a cfg
-// that serves nothing or whose Phases implements no phase.
+// them from another gRPC server, such as sdktest's in-memory one. The
+// process settings (Logger, RequestLogLevel, ParentPollInterval,
+// ShutdownTimeout, GCPercent) are Serve's and are not applied. It returns
+// the error Serve would exit with, registering nothing, for a cfg that
+// serves nothing or whose Phases implements no phase.
 func Register(s grpc.ServiceRegistrar, cfg *ServeConfig) error {
 	if err := cfg.check(); err != nil {
 		return fmt.Errorf("sdk: Register: %w", err)
