@@ -23,6 +23,8 @@
 #include <http_request.h>
 #include <mod_auth.h>
 
+#include "gb_mutate.h"
+
 #define GB_METHOD_CHECK_PASSWORD "/gobridge.v1.GoBridgeAuth/CheckPassword"
 #define GB_METHOD_REALM_HASH     "/gobridge.v1.GoBridgeAuth/GetRealmHash"
 #define GB_METHOD_CHECK_AUTHZ    "/gobridge.v1.GoBridgeAuth/CheckAuthorization"
@@ -141,20 +143,9 @@ static const char *gb_authz_parse(cmd_parms *cmd, const char *require_line,
 
 /* --- the call ----------------------------------------------------------- */
 
-static int gb_auth_bad_char(ProtobufCBinaryData b)
-{
-    apr_size_t i;
-
-    for (i = 0; i < b.len; i++) {
-        if (b.data[i] == '\0' || b.data[i] == '\r' || b.data[i] == '\n') {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Checks logs and mutations before anything is applied: all or nothing.
- * Only notes and subprocess_env may be changed by an auth provider. */
+ * Only notes and subprocess_env may be changed by an auth provider, by
+ * the rule every plugin answer is checked with (gb_mutate.c). */
 static const char *gb_auth_check_answer(apr_pool_t *p, size_t n_logs,
                                         Gobridge__V1__LogRecord **logs,
                                         size_t n_muts,
@@ -162,6 +153,7 @@ static const char *gb_auth_check_answer(apr_pool_t *p, size_t n_logs,
 {
     size_t i;
     int level;
+    const char *why;
 
     for (i = 0; i < n_logs; i++) {
         if (!gb_response_log_level(logs[i]->level, &level)) {
@@ -169,24 +161,11 @@ static const char *gb_auth_check_answer(apr_pool_t *p, size_t n_logs,
                                 (int)logs[i]->level);
         }
     }
-    for (i = 0; i < n_muts; i++) {
-        const Gobridge__V1__Mutation *m = muts[i];
-        if (m->table != GOBRIDGE__V1__MUTATION__TABLE__TABLE_NOTES
-            && m->table != GOBRIDGE__V1__MUTATION__TABLE__TABLE_SUBPROCESS_ENV) {
-            return apr_psprintf(p, "mutation of table %d: auth providers "
-                                "may only set notes and subprocess_env",
-                                (int)m->table);
-        }
-        if (m->op != GOBRIDGE__V1__MUTATION__OP__OP_SET
-            && m->op != GOBRIDGE__V1__MUTATION__OP__OP_ADD
-            && m->op != GOBRIDGE__V1__MUTATION__OP__OP_UNSET) {
-            return apr_psprintf(p, "mutation with unknown op %d",
-                                (int)m->op);
-        }
-        if (!m->key.len || gb_auth_bad_char(m->key)
-            || gb_auth_bad_char(m->value)) {
-            return "mutation with an empty key or NUL, CR or LF";
-        }
+    /* The rule a phase's changes are checked by, not a weaker one of our
+     * own: an auth answer is no more trusted than a phase answer. */
+    if (gb_mutate_check_mutations(p, n_muts, muts, GB_MUTATE_TABLES_NOTES_ENV,
+                                  "an auth provider", &why) != APR_SUCCESS) {
+        return why;
     }
     return NULL;
 }

@@ -321,28 +321,14 @@ static int gb_filter_apply(gb_filter_ctx *ctx,
             return gb_filter_protocol_error(ctx, "header changes after the "
                                                  "output started");
         }
-        for (i = 0; i < m->n_mutations; i++) {
-            switch (m->mutations[i]->table) {
-            case GB_TABLE(HEADERS_OUT):
-            case GB_TABLE(ERR_HEADERS_OUT):
-            case GB_TABLE(NOTES):
-            case GB_TABLE(SUBPROCESS_ENV):
-                break;
-            default:
-                return gb_filter_protocol_error(ctx, apr_psprintf(ctx->mp,
-                    "mutation #%lu of table %d: a filter may change "
-                    "headers_out, err_headers_out, notes and "
-                    "subprocess_env only", (unsigned long)i,
-                    (int)m->mutations[i]->table));
-            }
-        }
-        /* The phases' checks, on a response that carries only these. */
-        pr.result = GOBRIDGE__V1__RESULT__RESULT_OK;
-        pr.n_mutations = m->n_mutations;
-        pr.mutations = m->mutations;
-        if (gb_mutate_check(ctx->mp, &pr, 0, &why) != APR_SUCCESS) {
+        /* The rule every table change of a plugin is checked by. */
+        if (gb_mutate_check_mutations(ctx->mp, m->n_mutations, m->mutations,
+                                      GB_MUTATE_TABLES_FILTER, "a filter",
+                                      &why) != APR_SUCCESS) {
             return gb_filter_protocol_error(ctx, why);
         }
+        pr.n_mutations = m->n_mutations;
+        pr.mutations = m->mutations;
         if (m->content_type.len
             && !gb_mutate_valid_field(
                    GOBRIDGE__V1__FIELD_UPDATE__FIELD__FIELD_CONTENT_TYPE,

@@ -221,26 +221,14 @@ static int gb_apply_notes_env(gb_handle_ctx *ctx, apr_pool_t *mp,
 {
     Gobridge__V1__PhaseResponse pr = GOBRIDGE__V1__PHASE_RESPONSE__INIT;
     gb_mutate_tables t;
-    size_t i;
 
-    for (i = 0; i < m->n_mutations; i++) {
-        if (m->mutations[i]->table
-                != GOBRIDGE__V1__MUTATION__TABLE__TABLE_NOTES
-            && m->mutations[i]->table
-                != GOBRIDGE__V1__MUTATION__TABLE__TABLE_SUBPROCESS_ENV) {
-            *why = apr_psprintf(mp, "mutation #%lu of table %d: a handler "
-                                "may change notes and subprocess_env only",
-                                (unsigned long)i,
-                                (int)m->mutations[i]->table);
-            return 0;
-        }
-    }
-    pr.result = GOBRIDGE__V1__RESULT__RESULT_OK;
-    pr.n_mutations = m->n_mutations;
-    pr.mutations = m->mutations;
-    if (gb_mutate_check(mp, &pr, 0, why) != APR_SUCCESS) {
+    if (gb_mutate_check_mutations(mp, m->n_mutations, m->mutations,
+                                  GB_MUTATE_TABLES_NOTES_ENV, "a handler",
+                                  why) != APR_SUCCESS) {
         return 0;
     }
+    pr.n_mutations = m->n_mutations;
+    pr.mutations = m->mutations;
     memset(&t, 0, sizeof(t));
     t.notes = ctx->r->notes;
     t.subprocess_env = ctx->r->subprocess_env;

@@ -244,6 +244,50 @@ static apr_status_t gb_reply_check(apr_pool_t *p,
     return APR_SUCCESS;
 }
 
+apr_status_t gb_mutate_check_mutations(apr_pool_t *p, size_t n,
+                                       Gobridge__V1__Mutation *const *muts,
+                                       unsigned allowed, const char *who,
+                                       const char **why)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        const Gobridge__V1__Mutation *mu = muts[i];
+
+        if (mu->table < GOBRIDGE__V1__MUTATION__TABLE__TABLE_HEADERS_IN
+            || mu->table > GOBRIDGE__V1__MUTATION__TABLE__TABLE_CONN_NOTES) {
+            *why = apr_psprintf(p, "mutation #%lu has unknown table %d",
+                                (unsigned long)i, (int)mu->table);
+            return APR_EINVAL;
+        }
+        if (!(allowed & GB_MUTATE_TABLE_BIT(mu->table))) {
+            *why = apr_psprintf(p, "mutation #%lu of table %d: %s may not "
+                                "change that table", (unsigned long)i,
+                                (int)mu->table, who);
+            return APR_EINVAL;
+        }
+        if (mu->op < GOBRIDGE__V1__MUTATION__OP__OP_SET
+            || mu->op > GOBRIDGE__V1__MUTATION__OP__OP_UNSET) {
+            *why = apr_psprintf(p, "mutation #%lu has unknown op %d",
+                                (unsigned long)i, (int)mu->op);
+            return APR_EINVAL;
+        }
+        if (!gb_response_valid_name(mu->key.data, mu->key.len)) {
+            *why = apr_psprintf(p, "mutation #%lu: key is not an HTTP "
+                                "token", (unsigned long)i);
+            return APR_EINVAL;
+        }
+        if (mu->op != GOBRIDGE__V1__MUTATION__OP__OP_UNSET
+            && !gb_response_valid_value(mu->value.data, mu->value.len)) {
+            *why = apr_psprintf(p, "mutation #%lu ('%s') has a control "
+                                "character in its value", (unsigned long)i,
+                                gb_pb_strdup(p, mu->key));
+            return APR_EINVAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t gb_mutate_check(apr_pool_t *p,
                              const Gobridge__V1__PhaseResponse *m,
                              int before_response, const char **why)
@@ -274,33 +318,10 @@ apr_status_t gb_mutate_check(apr_pool_t *p,
             return APR_EINVAL;
         }
     }
-    for (i = 0; i < m->n_mutations; i++) {
-        const Gobridge__V1__Mutation *mu = m->mutations[i];
-
-        if (mu->table < GOBRIDGE__V1__MUTATION__TABLE__TABLE_HEADERS_IN
-            || mu->table > GOBRIDGE__V1__MUTATION__TABLE__TABLE_CONN_NOTES) {
-            *why = apr_psprintf(p, "mutation #%lu has unknown table %d",
-                                (unsigned long)i, (int)mu->table);
-            return APR_EINVAL;
-        }
-        if (mu->op < GOBRIDGE__V1__MUTATION__OP__OP_SET
-            || mu->op > GOBRIDGE__V1__MUTATION__OP__OP_UNSET) {
-            *why = apr_psprintf(p, "mutation #%lu has unknown op %d",
-                                (unsigned long)i, (int)mu->op);
-            return APR_EINVAL;
-        }
-        if (!gb_response_valid_name(mu->key.data, mu->key.len)) {
-            *why = apr_psprintf(p, "mutation #%lu: key is not an HTTP "
-                                "token", (unsigned long)i);
-            return APR_EINVAL;
-        }
-        if (mu->op != GOBRIDGE__V1__MUTATION__OP__OP_UNSET
-            && !gb_response_valid_value(mu->value.data, mu->value.len)) {
-            *why = apr_psprintf(p, "mutation #%lu ('%s') has a control "
-                                "character in its value", (unsigned long)i,
-                                gb_pb_strdup(p, mu->key));
-            return APR_EINVAL;
-        }
+    if (gb_mutate_check_mutations(p, m->n_mutations, m->mutations,
+                                  GB_MUTATE_TABLES_ALL, "a phase", why)
+        != APR_SUCCESS) {
+        return APR_EINVAL;
     }
     for (i = 0; i < m->n_fields; i++) {
         const Gobridge__V1__FieldUpdate *f = m->fields[i];

@@ -34,6 +34,41 @@ int gb_mutate_valid_field(Gobridge__V1__FieldUpdate__Field f,
  * no control characters, spaces or fragment. */
 int gb_mutate_valid_redirect(ProtobufCBinaryData b);
 
+/* Table bits for gb_mutate_check_mutations: which tables a caller may
+ * change. Phases may change all of them; the content handler and auth
+ * providers notes and subprocess_env; output filters the response headers
+ * too. */
+#define GB_MUTATE_TABLE_BIT(t) (1u << (unsigned)(t))
+#define GB_MUTATE_TABLES_ALL                                            \
+    (GB_MUTATE_TABLE_BIT(GOBRIDGE__V1__MUTATION__TABLE__TABLE_HEADERS_IN)     \
+     | GB_MUTATE_TABLE_BIT(GOBRIDGE__V1__MUTATION__TABLE__TABLE_HEADERS_OUT)  \
+     | GB_MUTATE_TABLE_BIT(                                             \
+           GOBRIDGE__V1__MUTATION__TABLE__TABLE_ERR_HEADERS_OUT)        \
+     | GB_MUTATE_TABLE_BIT(GOBRIDGE__V1__MUTATION__TABLE__TABLE_NOTES)        \
+     | GB_MUTATE_TABLE_BIT(                                             \
+           GOBRIDGE__V1__MUTATION__TABLE__TABLE_SUBPROCESS_ENV)         \
+     | GB_MUTATE_TABLE_BIT(GOBRIDGE__V1__MUTATION__TABLE__TABLE_CONN_NOTES))
+#define GB_MUTATE_TABLES_NOTES_ENV                                      \
+    (GB_MUTATE_TABLE_BIT(GOBRIDGE__V1__MUTATION__TABLE__TABLE_NOTES)          \
+     | GB_MUTATE_TABLE_BIT(                                             \
+           GOBRIDGE__V1__MUTATION__TABLE__TABLE_SUBPROCESS_ENV))
+#define GB_MUTATE_TABLES_FILTER                                         \
+    (GB_MUTATE_TABLES_NOTES_ENV                                         \
+     | GB_MUTATE_TABLE_BIT(GOBRIDGE__V1__MUTATION__TABLE__TABLE_HEADERS_OUT)  \
+     | GB_MUTATE_TABLE_BIT(                                             \
+           GOBRIDGE__V1__MUTATION__TABLE__TABLE_ERR_HEADERS_OUT))
+
+/* The one rule for every table change a plugin sends, whoever sends it (a
+ * phase, the content handler, an auth provider, a filter): a table among
+ * allowed (GB_MUTATE_TABLE_BIT of each), a known op, a key that is an HTTP
+ * token and, unless the op is unset, a value without control characters
+ * but HTAB. On a bad mutation returns APR_EINVAL with *why (allocated in p)
+ * naming it; who is the caller's name in that message ("a handler"). */
+apr_status_t gb_mutate_check_mutations(apr_pool_t *p, size_t n,
+                                       Gobridge__V1__Mutation *const *muts,
+                                       unsigned allowed, const char *who,
+                                       const char **why);
+
 /* Checks every part of m: the result and its status (300..599 with
  * RESULT_HTTP_STATUS), log levels, each mutation (known table and op,
  * header-token key, value without control characters but HTAB), each field

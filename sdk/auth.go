@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
-	"sync"
 
 	"github.com/gobridge/gobridge/internal/wire"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
@@ -30,6 +29,8 @@ const (
 	AuthnGeneralError
 )
 
+// String returns the result as httpd's documentation names it ("granted",
+// "user not found").
 func (a AuthnResult) String() string {
 	switch a {
 	case AuthnGranted:
@@ -65,6 +66,8 @@ const (
 	AuthzGeneralError
 )
 
+// String returns the result as httpd's documentation names it ("granted",
+// "denied (no user)").
 func (a AuthzResult) String() string {
 	switch a {
 	case AuthzGranted:
@@ -93,10 +96,12 @@ func (a AuthzResult) String() string {
 // same time on unknown users as on known ones.
 //
 // r is the request being authenticated: GoBridgeOption values (r.Option),
-// the client address, headers. r.SetNote and r.SetEnv take effect only when
-// the result is AuthnGranted. r.Logger writes into httpd's error log.
+// the client address, headers; r.Context() is cancelled when httpd gives up
+// on the call. Changes to notes and subprocess_env (r.SetNote, r.Set) take
+// effect only when the result is AuthnGranted. r.Logger writes into httpd's
+// error log.
 type PasswordChecker interface {
-	CheckPassword(ctx context.Context, r *Request, user, password string) (AuthnResult, error)
+	CheckPassword(r *Request, user, password string) (AuthnResult, error)
 }
 
 // RealmHasher is an Apache authentication provider for AuthType Digest
@@ -104,7 +109,7 @@ type PasswordChecker interface {
 // and the lower-case hex MD5 of "user:realm:password", which is what an
 // htdigest file stores; for an unknown user AuthnUserNotFound.
 type RealmHasher interface {
-	GetRealmHash(ctx context.Context, r *Request, user, realm string) (hash string, res AuthnResult, err error)
+	GetRealmHash(r *Request, user, realm string) (hash string, res AuthnResult, err error)
 }
 
 // RequireChecker is an Apache authorization provider:
@@ -113,91 +118,23 @@ type RealmHasher interface {
 // name, "" when nobody has authenticated. Return AuthzDeniedNoUser when a
 // login is needed to decide. Errors and panics become AuthzGeneralError.
 type RequireChecker interface {
-	CheckAuthorization(ctx context.Context, r *Request, user string, args []string) (AuthzResult, error)
+	CheckAuthorization(r *Request, user string, args []string) (AuthzResult, error)
 }
 
 // PasswordCheckerFunc adapts a function to PasswordChecker.
-type PasswordCheckerFunc func(ctx context.Context, r *Request, user, password string) (AuthnResult, error)
+type PasswordCheckerFunc func(r *Request, user, password string) (AuthnResult, error)
 
 // CheckPassword calls f.
-func (f PasswordCheckerFunc) CheckPassword(ctx context.Context, r *Request, user, password string) (AuthnResult, error) {
-	return f(ctx, r, user, password)
+func (f PasswordCheckerFunc) CheckPassword(r *Request, user, password string) (AuthnResult, error) {
+	return f(r, user, password)
 }
 
 // RequireCheckerFunc adapts a function to RequireChecker.
-type RequireCheckerFunc func(ctx context.Context, r *Request, user string, args []string) (AuthzResult, error)
+type RequireCheckerFunc func(r *Request, user string, args []string) (AuthzResult, error)
 
 // CheckAuthorization calls f.
-func (f RequireCheckerFunc) CheckAuthorization(ctx context.Context, r *Request, user string, args []string) (AuthzResult, error) {
-	return f(ctx, r, user, args)
-}
-
-// mutations records SetNote/SetEnv calls of a provider, a phase or a
-// content handler, until the answer or the next message carries them.
-type mutations struct {
-	mu   sync.Mutex
-	list []*pb.Mutation
-	// strict: keys must be HTTP tokens and values free of control
-	// characters but HTAB, as the module checks a phase's or a handler's
-	// changes; others are dropped with a warning instead of failing the
-	// whole answer.
-	strict bool
-}
-
-func (m *mutations) add(t pb.Mutation_Table, key, value string) {
-	if m == nil {
-		return
-	}
-	m.mu.Lock()
-	m.list = append(m.list, &pb.Mutation{Table: t, Op: pb.Mutation_OP_SET, Key: []byte(key), Value: []byte(value)})
-	m.mu.Unlock()
-}
-
-func (m *mutations) take() []*pb.Mutation {
-	if m == nil {
-		return nil
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	l := m.list
-	m.list = nil
-	return l
-}
-
-// SetNote sets r->notes[key] = value in httpd, for later phases (a
-// GoBridgeLogHandler), other modules and the access log's %{key}n to read.
-// Auth providers (PasswordChecker, RealmHasher, RequireChecker) and phases
-// send it with their answer; a content handler sends it with its next
-// message to httpd, at the latest with the end of the response, and httpd
-// applies it even when the handler then declines or fails. In a handler
-// or phase the key must be an HTTP token and the value free of control
-// characters but HTAB: anything else is dropped with a warning in the
-// error log. An auth provider's keys and values must not contain NUL, CR
-// or LF (httpd refuses the whole answer otherwise). A Filter has its own
-// SetNote.
-func (r *Request) SetNote(key, value string) { r.setTable(pb.Mutation_TABLE_NOTES, key, value) }
-
-// SetEnv sets r->subprocess_env[key] = value in httpd: CGI scripts, SSI,
-// mod_rewrite and %{key}e in the access log see it. Sent and checked like
-// SetNote.
-func (r *Request) SetEnv(key, value string) {
-	r.setTable(pb.Mutation_TABLE_SUBPROCESS_ENV, key, value)
-}
-
-// setTable records a SetNote/SetEnv. Every Request the SDK hands to
-// plugin code records them; only a Request built by hand (a zero value,
-// sdk.Request{} in a test) has nowhere to send them, and panics rather
-// than drop them without a word.
-func (r *Request) setTable(t pb.Mutation_Table, key, value string) {
-	if r.out == nil {
-		panic("sdk: SetNote/SetEnv on a Request that is not being served (build test requests with sdktest)")
-	}
-	if r.out.strict && (!wire.ValidName(key) || !wire.ValidValue(value)) {
-		r.Logger().Warn("sdk: SetNote/SetEnv ignored: the key must be an HTTP token and the value free of control characters",
-			"key", key)
-		return
-	}
-	r.out.add(t, key, value)
+func (f RequireCheckerFunc) CheckAuthorization(r *Request, user string, args []string) (AuthzResult, error) {
+	return f(r, user, args)
 }
 
 // authServer implements gobridge.v1.GoBridgeAuth over the provider
@@ -227,7 +164,7 @@ func newAuthCall(ctx context.Context, wr wire.Request) *authCall {
 	c := &authCall{}
 	c.r = newRequest(wr)
 	c.r.ctx = ctx
-	c.r.out = &mutations{}
+	c.r.out = newChanges(providerTables, "an auth provider")
 	c.r.logger = slog.New(&requestLogHandler{q: &c.logs, level: requestLevel(), base: requestLogBase(c.r)})
 	return c
 }
@@ -261,7 +198,7 @@ func (s *authServer) checkPassword(ctx context.Context, c *authCall, req *pb.Che
 	} else {
 		err := c.run("CheckPassword", func() error {
 			var err error
-			res, err = s.pc.CheckPassword(ctx, c.r, string(req.GetUser()), string(req.GetPassword()))
+			res, err = s.pc.CheckPassword(c.r, string(req.GetUser()), string(req.GetPassword()))
 			return err
 		})
 		res = c.authnOutcome("CheckPassword", res, err)
@@ -287,7 +224,7 @@ func (s *authServer) getRealmHash(ctx context.Context, c *authCall, req *pb.GetR
 	} else {
 		err := c.run("GetRealmHash", func() error {
 			var err error
-			hash, res, err = s.rh.GetRealmHash(ctx, c.r, string(req.GetUser()), string(req.GetRealm()))
+			hash, res, err = s.rh.GetRealmHash(c.r, string(req.GetUser()), string(req.GetRealm()))
 			return err
 		})
 		res = c.authnOutcome("GetRealmHash", res, err)
@@ -321,7 +258,7 @@ func (s *authServer) checkAuthorization(ctx context.Context, c *authCall, req *p
 		}
 		err := c.run("CheckAuthorization", func() error {
 			var err error
-			res, err = s.rc.CheckAuthorization(ctx, c.r, string(req.GetUser()), args)
+			res, err = s.rc.CheckAuthorization(c.r, string(req.GetUser()), args)
 			return err
 		})
 		switch {
@@ -365,14 +302,4 @@ func validRealmHash(h string) bool {
 		return false
 	}
 	return strings.Trim(h, "0123456789abcdef") == ""
-}
-
-func init() {
-	wire.Hooks.AuthServer = func(pc, rh, rc any) pb.GoBridgeAuthServer {
-		s := &authServer{}
-		s.pc, _ = pc.(PasswordChecker)
-		s.rh, _ = rh.(RealmHasher)
-		s.rc, _ = rc.(RequireChecker)
-		return s
-	}
 }

@@ -19,7 +19,7 @@ type fakeAuth struct {
 	boom bool
 }
 
-func (f *fakeAuth) CheckPassword(_ context.Context, r *sdk.Request, user, password string) (sdk.AuthnResult, error) {
+func (f *fakeAuth) CheckPassword(r *sdk.Request, user, password string) (sdk.AuthnResult, error) {
 	if f.boom {
 		panic("kaboom")
 	}
@@ -29,11 +29,11 @@ func (f *fakeAuth) CheckPassword(_ context.Context, r *sdk.Request, user, passwo
 	return f.res, f.err
 }
 
-func (f *fakeAuth) GetRealmHash(_ context.Context, _ *sdk.Request, _, _ string) (string, sdk.AuthnResult, error) {
+func (f *fakeAuth) GetRealmHash(_ *sdk.Request, _, _ string) (string, sdk.AuthnResult, error) {
 	return f.hash, f.res, f.err
 }
 
-func (f *fakeAuth) CheckAuthorization(_ context.Context, r *sdk.Request, user string, args []string) (sdk.AuthzResult, error) {
+func (f *fakeAuth) CheckAuthorization(r *sdk.Request, user string, args []string) (sdk.AuthzResult, error) {
 	if f.boom {
 		panic("kaboom")
 	}
@@ -113,17 +113,23 @@ func TestCheckAuthorizationArgs(t *testing.T) {
 	}
 }
 
+// A plugin that serves some auth providers answers a call for one it does
+// not implement with a general error (500), never a grant.
 func TestAuthUnimplementedFailsClosed(t *testing.T) {
-	if rec := sdktest.CheckPassword(t, nil, nil, "a", "b"); rec.Authn != sdk.AuthnGeneralError {
-		t.Errorf("no checker: %v; want general error", rec.Authn)
+	c := pb.NewGoBridgeAuthClient(sdktest.Conn(t, &sdk.ServeConfig{RealmHasher: &fakeAuth{}}))
+	pr, err := c.CheckPassword(t.Context(), &pb.CheckPasswordRequest{User: []byte("a"), Password: []byte("b")})
+	if err != nil || pr.GetResult() != pb.AuthnResult_AUTHN_RESULT_GENERAL_ERROR {
+		t.Errorf("no checker: %v, %v; want general error", pr.GetResult(), err)
 	}
-	if rec := sdktest.CheckAuthorization(t, nil, nil, "a"); rec.Authz != sdk.AuthzGeneralError {
-		t.Errorf("no authorizer: %v; want general error", rec.Authz)
+	zr, err := c.CheckAuthorization(t.Context(), &pb.CheckAuthorizationRequest{User: []byte("a")})
+	if err != nil || zr.GetResult() != pb.AuthzResult_AUTHZ_RESULT_GENERAL_ERROR {
+		t.Errorf("no authorizer: %v, %v; want general error", zr.GetResult(), err)
 	}
 }
 
 func TestAuthOverGRPC(t *testing.T) {
-	c := sdktest.AuthConn(t, &fakeAuth{res: sdk.AuthnGranted, zres: sdk.AuthzDeniedNoUser})
+	fa := &fakeAuth{res: sdk.AuthnGranted, zres: sdk.AuthzDeniedNoUser}
+	c := pb.NewGoBridgeAuthClient(sdktest.Conn(t, &sdk.ServeConfig{PasswordChecker: fa, RealmHasher: fa, RequireChecker: fa}))
 	resp, err := c.CheckPassword(context.Background(), &pb.CheckPasswordRequest{User: []byte("\xff\xfeann"), Password: []byte("p\x00w")})
 	if err != nil || resp.GetResult() != pb.AuthnResult_AUTHN_RESULT_GRANTED {
 		t.Fatalf("CheckPassword over gRPC = %v, %v; want granted", resp.GetResult(), err)

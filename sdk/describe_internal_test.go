@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"context"
 	"io"
 	"slices"
 	"testing"
@@ -17,9 +16,9 @@ func (fixupOnly) Fixup(*PhaseRequest) error { return nil }
 // service a ServeConfig makes the plugin serve, and nothing else.
 func TestDescribeReportsServices(t *testing.T) {
 	hello := HandlerFunc(func(w *ResponseWriter, r *Request) error { return nil })
-	pw := PasswordCheckerFunc(func(context.Context, *Request, string, string) (AuthnResult, error) { return AuthnDenied, nil })
-	rq := RequireCheckerFunc(func(context.Context, *Request, string, []string) (AuthzResult, error) { return AuthzDenied, nil })
-	bf := BodyFilterFunc(func(context.Context, *Filter, io.Reader, io.Writer) error { return nil })
+	pw := PasswordCheckerFunc(func(*Request, string, string) (AuthnResult, error) { return AuthnDenied, nil })
+	rq := RequireCheckerFunc(func(*Request, string, []string) (AuthzResult, error) { return AuthzDenied, nil })
+	bf := BodyFilterFunc(func(*Filter, io.Reader, io.Writer) error { return nil })
 	tests := []struct {
 		name    string
 		cfg     ServeConfig

@@ -46,6 +46,24 @@
 // Request.Context is cancelled when httpd gives up on the request
 // (GoBridgeTimeout) or the client goes away.
 //
+// # Phases, auth providers and filters
+//
+// The same plugin may take part in httpd's other phases (the phase
+// interfaces, such as Fixupper, on ServeConfig.Phases), answer as an
+// authentication or authorization provider (PasswordChecker, RealmHasher,
+// RequireChecker) and transform bodies (BodyFilter). Each gets the request
+// the way a handler does, with its context from Request.Context: a phase
+// method a *PhaseRequest, a provider a *Request, a filter a *Filter.
+//
+// # Changing httpd's request
+//
+// Request.Set, Add and Unset change httpd's tables (headers, notes,
+// subprocess_env, the connection's notes), and PhaseRequest's setters its
+// fields. Every one of them checks the change by the rule httpd checks
+// answers with, the same for every kind of plugin code, and returns an
+// error wrapping ErrInvalidChange, recording nothing, for a change httpd
+// would refuse or a table the call may not change (see Request.Set).
+//
 // # Existing net/http code
 //
 // Package nethttp serves any http.Handler, such as an http.ServeMux, as a
@@ -62,5 +80,6 @@
 //
 // # Testing
 //
-// Package sdktest runs a handler without httpd, like net/http/httptest.
+// Package sdktest runs a handler, a phase method, an auth provider or a
+// filter without httpd, like net/http/httptest, with the sdk's own types.
 package sdk

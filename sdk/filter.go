@@ -22,8 +22,14 @@ type FilterKind int
 
 // The kinds of filter.
 const (
-	OutputFilter FilterKind = FilterKind(pb.FilterKind_FILTER_KIND_OUTPUT) // GoBridgeOutputFilter: the response body
-	InputFilter  FilterKind = FilterKind(pb.FilterKind_FILTER_KIND_INPUT)  // GoBridgeInputFilter: the request body
+	OutputFilter FilterKind = iota + 1 // GoBridgeOutputFilter: the response body
+	InputFilter                        // GoBridgeInputFilter: the request body
+)
+
+// The wire numbers the kinds the same way (compile-time checks).
+var (
+	_ = [1]struct{}{}[int(OutputFilter)-int(pb.FilterKind_FILTER_KIND_OUTPUT)]
+	_ = [1]struct{}{}[int(InputFilter)-int(pb.FilterKind_FILTER_KIND_INPUT)]
 )
 
 // String returns "output" or "input".
@@ -69,24 +75,24 @@ func (k FilterKind) String() string {
 //     response, never a wrong one). For an input filter the handler's read
 //     of the request body fails.
 //
-// ctx is cancelled when httpd gives up on the request (GoBridgeTimeout) or
-// the client goes away. FilterBody is called concurrently for concurrent
-// requests.
+// f.Context() is cancelled when httpd gives up on the request
+// (GoBridgeTimeout) or the client goes away. FilterBody is called
+// concurrently for concurrent requests.
 type BodyFilter interface {
-	FilterBody(ctx context.Context, f *Filter, in io.Reader, out io.Writer) error
+	FilterBody(f *Filter, in io.Reader, out io.Writer) error
 }
 
 // BodyFilterFunc adapts an ordinary function to BodyFilter.
-type BodyFilterFunc func(ctx context.Context, f *Filter, in io.Reader, out io.Writer) error
+type BodyFilterFunc func(f *Filter, in io.Reader, out io.Writer) error
 
-// FilterBody calls fn(ctx, f, in, out).
-func (fn BodyFilterFunc) FilterBody(ctx context.Context, f *Filter, in io.Reader, out io.Writer) error {
-	return fn(ctx, f, in, out)
+// FilterBody calls fn(f, in, out).
+func (fn BodyFilterFunc) FilterBody(f *Filter, in io.Reader, out io.Writer) error {
+	return fn(f, in, out)
 }
 
-// ErrFilterStarted is returned by the Filter's header methods once the
-// filter's output (or its request for more input) went to httpd: the
-// response head is on its way.
+// ErrFilterStarted is returned by a Filter's Set, Add, Unset, SetNote,
+// SetEnv and SetContentType once the filter's output (or its request for
+// more input) went to httpd: the response head is on its way.
 var ErrFilterStarted = errors.New("sdk: the filter's output has started; headers can no longer change")
 
 // Filter describes the body being filtered. The embedded *Request is the
@@ -95,10 +101,11 @@ var ErrFilterStarted = errors.New("sdk: the filter's output has started; headers
 // sent to the plugin, so Status, HeaderOut, ContentType and
 // ContentEncoding are what the handler set.
 //
-// An output filter may change the response's headers and content type
-// before it writes anything and before it reads beyond the first chunk;
-// httpd applies the changes before the response head is sent. httpd drops
-// Content-Length itself whenever a filter transforms the body.
+// An output filter may change the response's headers (f.Set(TableHeadersOut,
+// …), Add, Unset), notes, subprocess_env and content type before it writes
+// anything and before it reads beyond the first chunk; httpd applies the
+// changes before the response head is sent. httpd drops Content-Length
+// itself whenever a filter transforms the body.
 type Filter struct {
 	*Request
 	Kind FilterKind
@@ -106,39 +113,10 @@ type Filter struct {
 	c *filterCall
 }
 
-// SetHeader sets the response header key to value (apr_table_set on
-// r->headers_out), e.g. SetHeader("Content-Encoding", "gzip").
-func (f *Filter) SetHeader(key, value string) error {
-	return f.c.mutate(pb.Mutation_TABLE_HEADERS_OUT, pb.Mutation_OP_SET, key, value)
-}
-
-// AddHeader adds value to the response header key (apr_table_add), e.g.
-// AddHeader("Vary", "Accept-Encoding").
-func (f *Filter) AddHeader(key, value string) error {
-	return f.c.mutate(pb.Mutation_TABLE_HEADERS_OUT, pb.Mutation_OP_ADD, key, value)
-}
-
-// DelHeader removes the response header key (apr_table_unset), e.g.
-// DelHeader("ETag") when the transformed body no longer matches it.
-func (f *Filter) DelHeader(key string) error {
-	return f.c.mutate(pb.Mutation_TABLE_HEADERS_OUT, pb.Mutation_OP_UNSET, key, "")
-}
-
-// SetNote sets r->notes[key] (seen by later modules and the access log's
-// %{key}n). Output filters only, with the same timing as SetHeader.
-func (f *Filter) SetNote(key, value string) error {
-	return f.c.mutate(pb.Mutation_TABLE_NOTES, pb.Mutation_OP_SET, key, value)
-}
-
-// SetEnv sets r->subprocess_env[key] (seen by later modules and the access
-// log's %{key}e). Output filters only, with the same timing as SetHeader.
-func (f *Filter) SetEnv(key, value string) error {
-	return f.c.mutate(pb.Mutation_TABLE_SUBPROCESS_ENV, pb.Mutation_OP_SET, key, value)
-}
-
 // SetContentType sets the response content type ("type/subtype[;
 // params]") through ap_set_content_type. Output filters only, before the
-// output starts.
+// output starts. It returns an error wrapping ErrInvalidChange, and changes
+// nothing, for an invalid type.
 func (f *Filter) SetContentType(ct string) error {
 	c := f.c
 	c.mu.Lock()
@@ -147,7 +125,7 @@ func (f *Filter) SetContentType(ct string) error {
 		return err
 	}
 	if !wire.ValidField(pb.FieldUpdate_FIELD_CONTENT_TYPE, ct) {
-		return fmt.Errorf("sdk: invalid content type %q", ct)
+		return invalid("content type", ct)
 	}
 	c.ctype = ct
 	f.ContentType = ct
@@ -161,6 +139,12 @@ func (f *Filter) SetContentType(ct string) error {
 // whatever the filter buffers into out (gzip.Writer.Flush); the SDK then
 // sends out's buffer and httpd flushes it through. Without OnFlush, what
 // was written to out so far is still sent and flushed.
+//
+// Because fn runs inside a Read, do not feed in to the writer fn flushes
+// through that writer's ReadFrom: io.Copy(bufio.Writer, in) reads into the
+// bufio.Writer's own buffer while fn flushes it. Write to it instead (a
+// loop, a bufio.Scanner, or io.Copy into a gzip.Writer, which has no
+// ReadFrom).
 func (f *Filter) OnFlush(fn func() error) {
 	f.c.mu.Lock()
 	f.c.onFlush = fn
@@ -190,9 +174,6 @@ func newFilterServer(cfg *ServeConfig) *filterServer {
 }
 
 func init() {
-	wire.FilterHooks.ServeFilter = func(impl any, st wire.FilterStream) error {
-		return serveFilter(impl.(BodyFilter), st)
-	}
 	wire.FilterHooks.SendRaw = func(f any, m *pb.FilterResponse) error {
 		c := f.(*Filter).c
 		c.mu.Lock()
@@ -211,7 +192,7 @@ type filterCall struct {
 	logs logQueue
 
 	mu      sync.Mutex
-	muts    []*pb.Mutation
+	muts    *changes // the Filter's Request.Set & co., guarded by mu
 	ctype   string
 	started bool   // a message went to httpd: headers are final, Declined too late
 	cur     []byte // unread input of the current chunk
@@ -232,24 +213,6 @@ func (c *filterCall) canMutate() error {
 	return nil
 }
 
-func (c *filterCall) mutate(t pb.Mutation_Table, op pb.Mutation_Op, key, value string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.canMutate(); err != nil {
-		return err
-	}
-	switch {
-	case !wire.ValidName(key):
-		return fmt.Errorf("sdk: invalid header name %q", key)
-	case op != pb.Mutation_OP_UNSET && !wire.ValidValue(value):
-		return fmt.Errorf("sdk: invalid value for %s: %q", key, value)
-	case (t == pb.Mutation_TABLE_HEADERS_OUT) && (wire.Hop(key) || http.CanonicalHeaderKey(key) == "Content-Length"):
-		return fmt.Errorf("sdk: %s is httpd's to set, not a filter's", key)
-	}
-	c.muts = append(c.muts, &pb.Mutation{Table: t, Op: op, Key: []byte(key), Value: []byte(value)})
-	return nil
-}
-
 // sendLocked sends out (and the pending head and logs) with mark; c.mu is
 // held.
 func (c *filterCall) sendLocked(mark pb.FilterMark, final bool) error {
@@ -258,7 +221,7 @@ func (c *filterCall) sendLocked(mark pb.FilterMark, final bool) error {
 	}
 	m := &pb.FilterResponse{Data: c.out, Mark: mark}
 	if !c.started {
-		m.Mutations, m.ContentType = c.muts, []byte(c.ctype)
+		m.Mutations, m.ContentType = c.muts.takeLocked(), []byte(c.ctype)
 		c.started = true
 	}
 	m.Logs = c.logs.take(final)
@@ -376,11 +339,17 @@ func serveFilter(impl BodyFilter, st wire.FilterStream) error {
 	c := &filterCall{ctx: ctx, st: st, kind: kind, cur: first.GetData(), flush: first.GetFlush(), eos: first.GetEos()}
 	r := newRequest(wire.DecodeRequest(first.GetRequest()))
 	r.ctx = ctx
+	allowed := filterTables
+	if kind != OutputFilter {
+		allowed = 0 // an input filter changes nothing: the head is gone
+	}
+	c.muts = &changes{allowed: allowed, who: "an " + kind.String() + " filter", lock: &c.mu, gate: c.canMutate}
+	r.out = c.muts
 	r.Body = http.NoBody
 	r.logger = slog.New(&requestLogHandler{q: &c.logs, level: requestLevel(), base: requestLogBase(r)})
 	f := &Filter{Request: r, Kind: kind, c: c}
 
-	err = callFilter(impl, ctx, f, filterReader{c}, filterWriter{c})
+	err = callFilter(impl, f, filterReader{c}, filterWriter{c})
 	if ctx.Err() != nil {
 		c.logs.close()
 		return status.FromContextError(ctx.Err()).Err()
@@ -388,7 +357,7 @@ func serveFilter(impl BodyFilter, st wire.FilterStream) error {
 	return c.finish(f, err)
 }
 
-func callFilter(impl BodyFilter, ctx context.Context, f *Filter, in io.Reader, out io.Writer) (err error) {
+func callFilter(impl BodyFilter, f *Filter, in io.Reader, out io.Writer) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			Logger().Error("panic in filter", "kind", f.Kind.String(), "uri", f.UnparsedURI, "log_id", f.LogID,
@@ -396,7 +365,7 @@ func callFilter(impl BodyFilter, ctx context.Context, f *Filter, in io.Reader, o
 			err = fmt.Errorf("sdk: %v filter panicked: %v", f.Kind, v)
 		}
 	}()
-	return impl.FilterBody(ctx, f, in, out)
+	return impl.FilterBody(f, in, out)
 }
 
 // finish ends the stream after FilterBody returned err.
@@ -410,7 +379,8 @@ func (c *filterCall) finish(f *Filter, err error) error {
 	case err == nil:
 		return sendError(c.sendLocked(pb.FilterMark_FILTER_MARK_DONE, true))
 	case errors.Is(err, Declined) && !c.started:
-		c.muts, c.ctype, c.out = nil, "", nil // passing through changes nothing
+		c.muts.takeLocked()
+		c.ctype, c.out = "", nil // passing through changes nothing
 		return sendError(c.sendLocked(pb.FilterMark_FILTER_MARK_DECLINED, true))
 	case errors.Is(err, Declined):
 		err = errors.New("sdk: filter declined after its output started")

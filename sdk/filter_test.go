@@ -3,7 +3,6 @@ package sdk_test
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"errors"
 	"fmt"
 	"html"
@@ -16,14 +15,14 @@ import (
 )
 
 // gzipFilter compresses text bodies and passes anything else through.
-var gzipFilter = sdk.BodyFilterFunc(func(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) error {
+var gzipFilter = sdk.BodyFilterFunc(func(f *sdk.Filter, in io.Reader, out io.Writer) error {
 	if !strings.HasPrefix(f.ContentType, "text/") {
 		return sdk.Declined
 	}
-	if err := f.SetHeader("Content-Encoding", "gzip"); err != nil {
+	if err := f.Set(sdk.TableHeadersOut, "Content-Encoding", "gzip"); err != nil {
 		return err
 	}
-	if err := f.AddHeader("Vary", "Accept-Encoding"); err != nil {
+	if err := f.Add(sdk.TableHeadersOut, "Vary", "Accept-Encoding"); err != nil {
 		return err
 	}
 	gz := gzip.NewWriter(out)
@@ -111,7 +110,7 @@ func TestFilterFlush(t *testing.T) {
 func TestFilterFlushWithoutOnFlush(t *testing.T) {
 	// A filter that buffers nothing itself: what it wrote goes out with
 	// the answer to the flushed chunk.
-	upper := sdk.BodyFilterFunc(func(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) error {
+	upper := sdk.BodyFilterFunc(func(f *sdk.Filter, in io.Reader, out io.Writer) error {
 		buf := make([]byte, 4)
 		for {
 			n, err := in.Read(buf)
@@ -133,12 +132,12 @@ func TestFilterFlushWithoutOnFlush(t *testing.T) {
 
 func TestFilterHeaderRules(t *testing.T) {
 	var errs []error
-	f := sdk.BodyFilterFunc(func(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) error {
+	f := sdk.BodyFilterFunc(func(f *sdk.Filter, in io.Reader, out io.Writer) error {
 		errs = append(errs,
-			f.SetHeader("Bad Name", "x"),
-			f.SetHeader("X-Ok", "line\r\nInjected: 1"),
-			f.SetHeader("Content-Length", "3"),
-			f.SetHeader("Transfer-Encoding", "chunked"),
+			f.Set(sdk.TableHeadersOut, "Bad Name", "x"),
+			f.Set(sdk.TableHeadersOut, "X-Ok", "line\r\nInjected: 1"),
+			f.Set(sdk.TableHeadersOut, "Content-Length", "3"),
+			f.Set(sdk.TableHeadersOut, "Transfer-Encoding", "chunked"),
 			f.SetContentType("not a type"),
 		)
 		if err := f.SetContentType("text/html; charset=utf-8"); err != nil {
@@ -147,7 +146,7 @@ func TestFilterHeaderRules(t *testing.T) {
 		if _, err := io.Copy(out, in); err != nil {
 			return err
 		}
-		errs = append(errs, f.SetHeader("X-Late", "1"))
+		errs = append(errs, f.Set(sdk.TableHeadersOut, "X-Late", "1"))
 		return nil
 	})
 	// Two chunks: asking for the second one starts the output.
@@ -165,8 +164,8 @@ func TestFilterHeaderRules(t *testing.T) {
 		t.Errorf("content type %q, mutations %v, output of %d bytes", rec.ContentType, rec.Mutations, rec.Output.Len())
 	}
 
-	in := sdk.BodyFilterFunc(func(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) error {
-		if err := f.SetHeader("X-In", "1"); err == nil {
+	in := sdk.BodyFilterFunc(func(f *sdk.Filter, in io.Reader, out io.Writer) error {
+		if err := f.Set(sdk.TableHeadersOut, "X-In", "1"); err == nil {
 			t.Error("SetHeader in an input filter: no error")
 		}
 		_, err := io.Copy(out, in)
@@ -181,18 +180,18 @@ func TestFilterFailures(t *testing.T) {
 		f    sdk.BodyFilterFunc
 		log  string
 	}{
-		{"error before output", func(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) error {
+		{"error before output", func(f *sdk.Filter, in io.Reader, out io.Writer) error {
 			return errors.New("disk on fire")
 		}, "disk on fire"},
-		{"error after output", func(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) error {
+		{"error after output", func(f *sdk.Filter, in io.Reader, out io.Writer) error {
 			out.Write(bytes.Repeat([]byte("x"), 300<<10))
 			return errors.New("half way")
 		}, "half way"},
-		{"declined after output", func(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) error {
+		{"declined after output", func(f *sdk.Filter, in io.Reader, out io.Writer) error {
 			io.Copy(out, in)
 			return sdk.Declined
 		}, "declined after"},
-		{"panic", func(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) error {
+		{"panic", func(f *sdk.Filter, in io.Reader, out io.Writer) error {
 			panic("boom")
 		}, "boom"},
 	} {
@@ -207,7 +206,7 @@ func TestFilterFailures(t *testing.T) {
 }
 
 func TestFilterStopsEarly(t *testing.T) {
-	head := sdk.BodyFilterFunc(func(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) error {
+	head := sdk.BodyFilterFunc(func(f *sdk.Filter, in io.Reader, out io.Writer) error {
 		_, err := io.CopyN(out, in, 10)
 		return err
 	})
@@ -221,7 +220,7 @@ func TestFilterSeesSnapshotAndOptions(t *testing.T) {
 	var kind sdk.FilterKind
 	var status int
 	var opt string
-	f := sdk.BodyFilterFunc(func(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) error {
+	f := sdk.BodyFilterFunc(func(f *sdk.Filter, in io.Reader, out io.Writer) error {
 		kind, status, opt = f.Kind, f.Status, f.Option("banner")
 		f.Logger().Info("filtering", "uri", f.URI)
 		_, err := io.Copy(out, in)
@@ -229,7 +228,7 @@ func TestFilterSeesSnapshotAndOptions(t *testing.T) {
 	})
 	r := textRequest()
 	r.Status = 404
-	r.SetOptions([]sdk.Pair{{Key: "banner", Value: "hi"}})
+	r.Options = sdk.Pairs{{Key: "banner", Value: "hi"}}
 	rec := sdktest.RunFilter(t, f, sdk.OutputFilter, r, []byte("x"))
 	if kind != sdk.OutputFilter || status != 404 || opt != "hi" || !rec.Logged("filtering") {
 		t.Errorf("kind %v, status %d, option %q, logs %v", kind, status, opt, rec.Logs)
@@ -239,7 +238,7 @@ func TestFilterSeesSnapshotAndOptions(t *testing.T) {
 // A header and a footer around every HTML page, whatever serves it
 // (GoBridgeOutputFilter banner in httpd.conf).
 func ExampleBodyFilter() {
-	banner := sdk.BodyFilterFunc(func(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) error {
+	banner := sdk.BodyFilterFunc(func(f *sdk.Filter, in io.Reader, out io.Writer) error {
 		if f.Kind != sdk.OutputFilter || !strings.HasPrefix(f.ContentType, "text/html") {
 			return sdk.Declined
 		}
@@ -254,7 +253,7 @@ func ExampleBodyFilter() {
 	// In main: sdk.Serve(&sdk.ServeConfig{Filter: banner})
 	r := sdktest.NewRequest("GET", "/", nil)
 	r.ContentType = "text/html"
-	r.SetOptions([]sdk.Pair{{Key: "banner", Value: "Hello & welcome"}})
+	r.Options = sdk.Pairs{{Key: "banner", Value: "Hello & welcome"}}
 	rec := sdktest.RunFilter(nil, banner, sdk.OutputFilter, r, []byte("<p>page</p>\n"))
 	fmt.Print(rec.Output)
 	// Output:

@@ -20,18 +20,18 @@ import (
 // echoAuth answers every auth call with what it was given.
 type echoAuth struct{}
 
-func (echoAuth) CheckPassword(_ context.Context, r *Request, user, password string) (AuthnResult, error) {
+func (echoAuth) CheckPassword(r *Request, user, password string) (AuthnResult, error) {
 	r.SetNote("seen", fmt.Sprintf("%s %s %s %q %s %v", r.Method, r.URI, r.Header.Get("X-A"), r.Notes, r.ServerName, r.TLS != nil))
 	r.SetEnv("USER", user+":"+password)
 	return AuthnGranted, nil
 }
 
-func (echoAuth) GetRealmHash(_ context.Context, r *Request, user, realm string) (string, AuthnResult, error) {
+func (echoAuth) GetRealmHash(r *Request, user, realm string) (string, AuthnResult, error) {
 	r.SetNote("seen", r.URI+" "+user+" "+realm)
 	return "0123456789abcdef0123456789abcdef", AuthnGranted, nil
 }
 
-func (echoAuth) CheckAuthorization(_ context.Context, r *Request, user string, args []string) (AuthzResult, error) {
+func (echoAuth) CheckAuthorization(r *Request, user string, args []string) (AuthzResult, error) {
 	r.SetNote("seen", r.URI+" "+user+" "+strings.Join(args, "|"))
 	return AuthzGranted, nil
 }

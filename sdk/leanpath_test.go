@@ -167,13 +167,19 @@ func TestLeanPathSameAnswers(t *testing.T) {
 		c := pb.NewGoBridgeClient(cc)
 		var sb strings.Builder
 		for _, n := range []int{0, 10, wire.MaxFirstBody + 1, 3*wire.MaxChunk + 5} {
-			rec := sdktest.Do(t, c, leanTestRequest(name, n))
+			rec := sdktest.Do(t, cc, leanTestRequest(name, n))
 			fmt.Fprintf(&sb, "%d %v %q %v\n", rec.Code, rec.Header, rec.Body.String(), rec.Err)
 		}
 		// A phase with every field of the snapshot set.
-		w := wire.Hooks.RequestToWire(leanTestRequest(name, 0))
-		w.TLS = &wire.TLS{Protocol: "TLSv1.3", SNI: "example.com"}
-		w.Options = []wire.Pair{{Key: "o", Value: "ov"}}
+		w := wire.Request{
+			Method: "POST", Protocol: "HTTP/1.1", TheRequest: "POST /echo?a=1 HTTP/1.1", UnparsedURI: "/echo?a=1",
+			URI: "/echo", Args: "a=1", Hostname: "example.com", Scheme: "http", Handler: "gobridge",
+			Plugin: "sdktest", LogID: "sdktest", RemoteIP: "192.0.2.1", RemotePort: 1234, UseragentIP: "192.0.2.1",
+			LocalIP: "192.0.2.2", LocalPort: 80, ServerName: "example.com", ServerPort: 80,
+			Headers: []wire.Pair{{Key: "Host", Value: "example.com"}, {Key: "X-Via", Value: name}, {Key: "X-B", Value: "b1"}, {Key: "X-B", Value: "b2"}},
+			TLS:     &wire.TLS{Protocol: "TLSv1.3", SNI: "example.com"},
+			Options: []wire.Pair{{Key: "o", Value: "ov"}},
+		}
 		resp, err := c.Phase(t.Context(), &pb.PhaseRequest{Phase: pb.Phase_PHASE_FIXUPS, Request: wire.EncodeRequest(w)})
 		b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(resp)
 		fmt.Fprintf(&sb, "phase %x %v\n", b, err)

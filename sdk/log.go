@@ -27,15 +27,24 @@ import (
 //
 // A level between two of these counts as the less severe one.
 const (
-	LevelTrace  = wire.LevelTrace  // httpd trace1
-	LevelDebug  = slog.LevelDebug  // httpd debug
-	LevelInfo   = slog.LevelInfo   // httpd info
-	LevelNotice = wire.LevelNotice // httpd notice
-	LevelWarn   = slog.LevelWarn   // httpd warn
-	LevelError  = slog.LevelError  // httpd error
-	LevelCrit   = wire.LevelCrit   // httpd crit
-	LevelAlert  = wire.LevelAlert  // httpd alert
-	LevelEmerg  = wire.LevelEmerg  // httpd emerg
+	LevelTrace  = slog.Level(-8)  // httpd trace1
+	LevelDebug  = slog.LevelDebug // httpd debug
+	LevelInfo   = slog.LevelInfo  // httpd info
+	LevelNotice = slog.Level(2)   // httpd notice
+	LevelWarn   = slog.LevelWarn  // httpd warn
+	LevelError  = slog.LevelError // httpd error
+	LevelCrit   = slog.Level(12)  // httpd crit
+	LevelAlert  = slog.Level(16)  // httpd alert
+	LevelEmerg  = slog.Level(20)  // httpd emerg
+)
+
+// The wire maps the same levels (compile-time checks).
+var (
+	_ = [1]struct{}{}[LevelTrace-wire.LevelTrace]
+	_ = [1]struct{}{}[LevelNotice-wire.LevelNotice]
+	_ = [1]struct{}{}[LevelCrit-wire.LevelCrit]
+	_ = [1]struct{}{}[LevelAlert-wire.LevelAlert]
+	_ = [1]struct{}{}[LevelEmerg-wire.LevelEmerg]
 )
 
 // Limits on what one request may log into httpd's error log.

@@ -8,12 +8,12 @@ import (
 
 func TestOptionLookup(t *testing.T) {
 	r := &sdk.Request{}
-	r.SetOptions([]sdk.Pair{
+	r.Options = sdk.Pairs{
 		{Key: "Greeting", Value: "hello"},
 		{Key: "realm", Value: "outer"},
 		{Key: "REALM", Value: "inner"}, // a more specific section, other case
 		{Key: "empty", Value: ""},
-	})
+	}
 	for _, tc := range []struct {
 		key    string
 		want   string

@@ -171,32 +171,17 @@ type (
 	}
 )
 
-// Table names a request_rec table a phase may change.
-type Table int
-
-// The tables.
-const (
-	TableHeadersIn     Table = Table(pb.Mutation_TABLE_HEADERS_IN)      // r->headers_in
-	TableHeadersOut    Table = Table(pb.Mutation_TABLE_HEADERS_OUT)     // r->headers_out (dropped on errors)
-	TableErrHeadersOut Table = Table(pb.Mutation_TABLE_ERR_HEADERS_OUT) // r->err_headers_out (kept on errors)
-	TableNotes         Table = Table(pb.Mutation_TABLE_NOTES)           // r->notes: %{key}n in the access log
-	TableSubprocessEnv Table = Table(pb.Mutation_TABLE_SUBPROCESS_ENV)  // r->subprocess_env: CGI, SSI, %{key}e
-	// TableConnNotes is c->notes: kept for the rest of the connection and
-	// seen by later requests on it (Request.ConnNotes). Keep what you put
-	// there small: it lives as long as the connection.
-	TableConnNotes Table = Table(pb.Mutation_TABLE_CONN_NOTES)
-)
-
 // PhaseRequest is what a phase method gets: the request snapshot (the
 // embedded *Request; Body is always empty) and methods that record
-// changes to httpd's request_rec. The changes are applied in the order
-// they were recorded when the method returns. Setters also update the
-// snapshot, so later reads in the same method see the new value.
+// changes to httpd's request_rec: the embedded Request's Set, Add, Unset,
+// SetNote and SetEnv for its tables (every Table), and the setters below
+// for its fields. The changes are applied in the order they were recorded
+// when the method returns. Field setters also update the snapshot, so
+// later reads in the same method see the new value.
 //
-// Keys must be HTTP tokens and values free of control characters but
-// HTAB (so no CR, LF or NUL); httpd refuses the whole answer otherwise.
-// A setter given an invalid value records the problem instead, and the
-// phase then fails with a 500 and a log line naming it.
+// Every setter checks its value by the rule httpd checks it with and
+// returns an error wrapping ErrInvalidChange, recording nothing, for a
+// value httpd would refuse: a plugin never sends an answer httpd refuses.
 type PhaseRequest struct {
 	*Request
 	Phase Phase // the phase being run
@@ -204,93 +189,79 @@ type PhaseRequest struct {
 	fields   []*pb.FieldUpdate
 	redirect string
 	reply    *pb.PhaseReply // Reply's response
-	bad      error
 }
 
-func (r *PhaseRequest) invalid(what, v string) {
-	if r.bad == nil {
-		r.bad = fmt.Errorf("sdk: invalid %s %q", what, v)
-	}
+func invalid(what, v string) error {
+	return fmt.Errorf("%w: %s %q", ErrInvalidChange, what, v)
 }
 
-// Set records apr_table_set(t, key, value): every value of key replaced.
-func (r *PhaseRequest) Set(t Table, key, value string) { r.table(t, pb.Mutation_OP_SET, key, value) }
-
-// Add records apr_table_add(t, key, value): one more value for key.
-func (r *PhaseRequest) Add(t Table, key, value string) { r.table(t, pb.Mutation_OP_ADD, key, value) }
-
-// Unset records apr_table_unset(t, key): every value of key removed.
-func (r *PhaseRequest) Unset(t Table, key string) { r.table(t, pb.Mutation_OP_UNSET, key, "") }
-
-func (r *PhaseRequest) table(t Table, op pb.Mutation_Op, key, value string) {
-	switch {
-	case t < TableHeadersIn || t > TableConnNotes:
-		r.invalid("table", strconv.Itoa(int(t)))
-		return
-	case !wire.ValidName(key):
-		r.invalid("key", key)
-		return
-	case op != pb.Mutation_OP_UNSET && !wire.ValidValue(value):
-		r.invalid("value of "+key, value)
-		return
-	}
-	r.out.addOp(pb.Mutation_Table(t), op, key, value)
-}
-
-func (r *PhaseRequest) field(f pb.FieldUpdate_Field, name, v string) bool {
+// field records one field update: the internal entry point of every field
+// setter (a new setter validates and records through it).
+func (r *PhaseRequest) field(f pb.FieldUpdate_Field, name, v string) error {
 	if !wire.ValidField(f, v) {
-		r.invalid(name, v)
-		return false
+		return invalid(name, v)
 	}
 	r.fields = append(r.fields, &pb.FieldUpdate{Field: f, Value: []byte(v)})
-	return true
+	return nil
 }
 
 // SetFilename sets r->filename (an absolute path). After translate_name,
 // httpd stats the new file again, so the default handler serves it.
-func (r *PhaseRequest) SetFilename(path string) {
-	if r.field(pb.FieldUpdate_FIELD_FILENAME, "filename", path) {
-		r.Filename = path
+func (r *PhaseRequest) SetFilename(path string) error {
+	if err := r.field(pb.FieldUpdate_FIELD_FILENAME, "filename", path); err != nil {
+		return err
 	}
+	r.Filename = path
+	return nil
 }
 
 // SetCanonicalFilename sets r->canonical_filename (an absolute path).
-func (r *PhaseRequest) SetCanonicalFilename(path string) {
-	if r.field(pb.FieldUpdate_FIELD_CANONICAL_FILENAME, "canonical filename", path) {
-		r.CanonicalFilename = path
+func (r *PhaseRequest) SetCanonicalFilename(path string) error {
+	if err := r.field(pb.FieldUpdate_FIELD_CANONICAL_FILENAME, "canonical filename", path); err != nil {
+		return err
 	}
+	r.CanonicalFilename = path
+	return nil
 }
 
 // SetURI sets r->uri, the decoded path ("/..."). In post_read_request and
 // translate_name this changes what httpd maps.
-func (r *PhaseRequest) SetURI(uri string) {
-	if r.field(pb.FieldUpdate_FIELD_URI, "uri", uri) {
-		r.URI = uri
+func (r *PhaseRequest) SetURI(uri string) error {
+	if err := r.field(pb.FieldUpdate_FIELD_URI, "uri", uri); err != nil {
+		return err
 	}
+	r.URI = uri
+	return nil
 }
 
 // SetPathInfo sets r->path_info ("" or "/...").
-func (r *PhaseRequest) SetPathInfo(p string) {
-	if r.field(pb.FieldUpdate_FIELD_PATH_INFO, "path info", p) {
-		r.PathInfo = p
+func (r *PhaseRequest) SetPathInfo(p string) error {
+	if err := r.field(pb.FieldUpdate_FIELD_PATH_INFO, "path info", p); err != nil {
+		return err
 	}
+	r.PathInfo = p
+	return nil
 }
 
 // SetArgs sets r->args, the query string without '?' ("" for none).
-func (r *PhaseRequest) SetArgs(args string) {
-	if r.field(pb.FieldUpdate_FIELD_ARGS, "args", args) {
-		r.Args = args
+func (r *PhaseRequest) SetArgs(args string) error {
+	if err := r.field(pb.FieldUpdate_FIELD_ARGS, "args", args); err != nil {
+		return err
 	}
+	r.Args = args
+	return nil
 }
 
 // SetHandler sets r->handler ("" for none), e.g. "default-handler", to
 // hand the content to another httpd module. To have a gobridge plugin
 // serve it, use SetGoBridgeHandler: r->handler "gobridge" alone names no
 // plugin, and httpd answers 500 (GB0040) where no GoBridgeHandler applies.
-func (r *PhaseRequest) SetHandler(h string) {
-	if r.field(pb.FieldUpdate_FIELD_HANDLER, "handler", h) {
-		r.Handler = h
+func (r *PhaseRequest) SetHandler(h string) error {
+	if err := r.field(pb.FieldUpdate_FIELD_HANDLER, "handler", h); err != nil {
+		return err
 	}
+	r.Handler = h
+	return nil
 }
 
 // SetGoBridgeHandler makes the plugin declared as GoBridgePlugin plugin
@@ -302,65 +273,80 @@ func (r *PhaseRequest) SetHandler(h string) {
 // against its GoBridgePlugin lines when the phase answers: a name no line
 // declares fails the request with 500 and GB0347 in the error log. Call it
 // in a phase before the handler runs (fixups at the latest).
-func (r *PhaseRequest) SetGoBridgeHandler(plugin string) {
-	if r.field(pb.FieldUpdate_FIELD_GOBRIDGE_HANDLER, "gobridge handler", plugin) {
-		r.Handler = "gobridge"
+func (r *PhaseRequest) SetGoBridgeHandler(plugin string) error {
+	if err := r.field(pb.FieldUpdate_FIELD_GOBRIDGE_HANDLER, "gobridge handler", plugin); err != nil {
+		return err
 	}
+	r.Handler = "gobridge"
+	return nil
 }
 
 // SetContentType sets the response content type ("type/subtype[; params]")
 // through ap_set_content_type.
-func (r *PhaseRequest) SetContentType(ct string) {
-	if r.field(pb.FieldUpdate_FIELD_CONTENT_TYPE, "content type", ct) {
-		r.ContentType = ct
+func (r *PhaseRequest) SetContentType(ct string) error {
+	if err := r.field(pb.FieldUpdate_FIELD_CONTENT_TYPE, "content type", ct); err != nil {
+		return err
 	}
+	r.ContentType = ct
+	return nil
 }
 
 // SetContentEncoding sets r->content_encoding (a token such as "gzip";
 // "" for none).
-func (r *PhaseRequest) SetContentEncoding(enc string) {
-	if r.field(pb.FieldUpdate_FIELD_CONTENT_ENCODING, "content encoding", enc) {
-		r.ContentEncoding = enc
+func (r *PhaseRequest) SetContentEncoding(enc string) error {
+	if err := r.field(pb.FieldUpdate_FIELD_CONTENT_ENCODING, "content encoding", enc); err != nil {
+		return err
 	}
+	r.ContentEncoding = enc
+	return nil
 }
 
 // SetContentLanguages sets r->content_languages (tags such as "en",
 // "pt-BR"; none clears them).
-func (r *PhaseRequest) SetContentLanguages(langs ...string) {
-	if r.field(pb.FieldUpdate_FIELD_CONTENT_LANGUAGES, "content languages", strings.Join(langs, ",")) {
-		r.ContentLanguages = append([]string(nil), langs...)
+func (r *PhaseRequest) SetContentLanguages(langs ...string) error {
+	if err := r.field(pb.FieldUpdate_FIELD_CONTENT_LANGUAGES, "content languages", strings.Join(langs, ",")); err != nil {
+		return err
 	}
+	r.ContentLanguages = append([]string(nil), langs...)
+	return nil
 }
 
 // SetUser sets r->user, the authenticated user ("" for none): REMOTE_USER
 // for CGI, %u in the access log, what Require lines check.
-func (r *PhaseRequest) SetUser(user string) {
-	if r.field(pb.FieldUpdate_FIELD_USER, "user", user) {
-		r.User = user
+func (r *PhaseRequest) SetUser(user string) error {
+	if err := r.field(pb.FieldUpdate_FIELD_USER, "user", user); err != nil {
+		return err
 	}
+	r.User = user
+	return nil
 }
 
 // SetAuthType sets r->ap_auth_type (a token such as "Bearer"; "" for none).
-func (r *PhaseRequest) SetAuthType(t string) {
-	if r.field(pb.FieldUpdate_FIELD_AUTH_TYPE, "auth type", t) {
-		r.AuthType = t
+func (r *PhaseRequest) SetAuthType(t string) error {
+	if err := r.field(pb.FieldUpdate_FIELD_AUTH_TYPE, "auth type", t); err != nil {
+		return err
 	}
+	r.AuthType = t
+	return nil
 }
 
 // SetStatusLine sets r->status_line ("NNN Reason"; "" lets httpd choose).
-func (r *PhaseRequest) SetStatusLine(line string) {
-	if r.field(pb.FieldUpdate_FIELD_STATUS_LINE, "status line", line) {
-		r.StatusLine = line
+func (r *PhaseRequest) SetStatusLine(line string) error {
+	if err := r.field(pb.FieldUpdate_FIELD_STATUS_LINE, "status line", line); err != nil {
+		return err
 	}
+	r.StatusLine = line
+	return nil
 }
 
-// SetNoCache sets r->no_cache: the response must not be cached.
+// SetNoCache sets r->no_cache: the response must not be cached. (Every
+// bool is valid: it returns no error.)
 func (r *PhaseRequest) SetNoCache(on bool) {
 	v := "0"
 	if on {
 		v = "1"
 	}
-	if r.field(pb.FieldUpdate_FIELD_NO_CACHE, "no cache", v) {
+	if r.field(pb.FieldUpdate_FIELD_NO_CACHE, "no cache", v) == nil {
 		r.NoCache = on
 	}
 }
@@ -369,46 +355,51 @@ func (r *PhaseRequest) SetNoCache(on bool) {
 // and r->allowed_methods, as ap_allow_methods(r, 1, …) does): httpd lists
 // them in the Allow header of OPTIONS and 405 answers. Method names are
 // tokens ("GET", "PROPFIND"); none clears the list.
-func (r *PhaseRequest) SetAllowedMethods(methods ...string) {
-	if r.field(pb.FieldUpdate_FIELD_ALLOWED_METHODS, "allowed methods", strings.Join(methods, ",")) {
-		r.AllowedMethods = append([]string(nil), methods...)
+func (r *PhaseRequest) SetAllowedMethods(methods ...string) error {
+	if err := r.field(pb.FieldUpdate_FIELD_ALLOWED_METHODS, "allowed methods", strings.Join(methods, ",")); err != nil {
+		return err
 	}
+	r.AllowedMethods = append([]string(nil), methods...)
+	return nil
 }
 
 // UpdateMtime tells httpd that the response depends on something last
 // changed at t: like ap_update_mtime, r->mtime only moves forward (the
 // newest dependency wins), then httpd sets Last-Modified from it
-// (ap_set_last_modified: never later than the request time). A zero t
-// does nothing.
+// (ap_set_last_modified: never later than the request time). A zero t,
+// or one before 1970, does nothing: it returns no error.
 func (r *PhaseRequest) UpdateMtime(t time.Time) {
 	if t.IsZero() || t.UnixMicro() <= 0 {
 		return
 	}
-	if r.field(pb.FieldUpdate_FIELD_MTIME, "mtime", strconv.FormatInt(t.UnixMicro(), 10)) && t.After(r.Mtime) {
+	if r.field(pb.FieldUpdate_FIELD_MTIME, "mtime", strconv.FormatInt(t.UnixMicro(), 10)) == nil && t.After(r.Mtime) {
 		r.Mtime = t
 	}
 }
 
 // SetETag sets the response's ETag header (headers_out) to etag, an entity
 // tag in its quoted form as made by ETag or WeakETag (`"abc"`, `W/"abc"`).
-// An invalid tag is recorded as an error, failing the phase with a 500.
-func (r *PhaseRequest) SetETag(etag string) {
+// It returns an error, and sets nothing, for an invalid tag.
+func (r *PhaseRequest) SetETag(etag string) error {
 	if !validETag(etag) {
-		r.invalid("ETag", etag)
-		return
+		return invalid("ETag", etag)
 	}
-	r.Set(TableHeadersOut, "ETag", etag)
+	return r.Set(TableHeadersOut, "ETag", etag)
 }
 
 // InternalRedirect asks httpd to serve uri ("/path[?query]") instead of
 // this request's content, as a new internally redirected request (its
 // phases run again for the new URI, and IsInternalRedirect is true
 // there). The phases up to the content handler still run for this request
-// first. Not allowed in the log phase.
-func (r *PhaseRequest) InternalRedirect(uri string) {
+// first. It returns an error, and changes nothing, for a uri that is not
+// local, and in the log phase (the response has been sent).
+func (r *PhaseRequest) InternalRedirect(uri string) error {
+	if r.Phase == PhaseLog {
+		return fmt.Errorf("%w: no internal redirect in the log phase", ErrInvalidChange)
+	}
 	if !wire.ValidRedirect(uri) {
-		r.invalid("internal redirect", uri)
-		return
+		return invalid("internal redirect", uri)
 	}
 	r.redirect = uri
+	return nil
 }

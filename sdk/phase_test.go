@@ -53,7 +53,7 @@ func TestPhaseResults(t *testing.T) {
 				}
 				return tc.err
 			}}
-			rec := sdktest.RunPhase(t, p, ph, sdktest.NewRequest("GET", "/x", nil))
+			rec := sdktest.RunPhase(t, ph, p.f, sdktest.NewRequest("GET", "/x", nil))
 			if rec.Result != tc.result || rec.Status != tc.status {
 				t.Errorf("%s in %v: result %v %d; want %v %d", tc.name, ph, rec.Result, rec.Status, tc.result, tc.status)
 			}
@@ -63,7 +63,7 @@ func TestPhaseResults(t *testing.T) {
 
 func TestPhasePanicIs500(t *testing.T) {
 	p := phasePlugin{f: func(r *sdk.PhaseRequest) error { panic("oops") }}
-	rec := sdktest.RunPhase(t, p, sdk.PhaseFixups, sdktest.NewRequest("GET", "/x", nil))
+	rec := sdktest.RunPhase(t, sdk.PhaseFixups, p.f, sdktest.NewRequest("GET", "/x", nil))
 	if rec.Result != sdktest.HTTPStatus || rec.Status != 500 || !rec.Logged("panicked") {
 		t.Errorf("panic: %v %d logs %v; want HTTPStatus 500 with a log", rec.Result, rec.Status, rec.Logs)
 	}
@@ -89,7 +89,7 @@ func TestPhaseMutations(t *testing.T) {
 		}
 		return nil
 	}}
-	rec := sdktest.RunPhase(t, p, sdk.PhaseFixups, sdktest.NewRequest("GET", "/x", nil))
+	rec := sdktest.RunPhase(t, sdk.PhaseFixups, p.f, sdktest.NewRequest("GET", "/x", nil))
 	if rec.Result != sdktest.OK {
 		t.Fatalf("result %v; want OK (logs %v)", rec.Result, rec.Logs)
 	}
@@ -120,36 +120,56 @@ func TestPhaseMutations(t *testing.T) {
 	}
 }
 
-func TestPhaseInvalidSettersFail(t *testing.T) {
+// Every setter checks its value by httpd's rule and returns an error
+// wrapping ErrInvalidChange for one httpd would refuse, recording nothing:
+// the answer the phase then gives (here OK) is what httpd gets, and httpd
+// never sees an invalid change.
+func TestPhaseInvalidSettersRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		f    func(r *sdk.PhaseRequest)
+		f    func(r *sdk.PhaseRequest) error
 	}{
-		{"relative filename", func(r *sdk.PhaseRequest) { r.SetFilename("etc/passwd") }},
-		{"uri without slash", func(r *sdk.PhaseRequest) { r.SetURI("x") }},
-		{"CRLF in header", func(r *sdk.PhaseRequest) { r.Set(sdk.TableHeadersOut, "X", "a\r\nB: c") }},
-		{"NUL in note", func(r *sdk.PhaseRequest) { r.Set(sdk.TableNotes, "k", "a\x00b") }},
-		{"bad key", func(r *sdk.PhaseRequest) { r.Set(sdk.TableNotes, "a b", "v") }},
-		{"bad table", func(r *sdk.PhaseRequest) { r.Set(sdk.Table(9), "k", "v") }},
-		{"bad content type", func(r *sdk.PhaseRequest) { r.SetContentType("text") }},
-		{"bad language", func(r *sdk.PhaseRequest) { r.SetContentLanguages("e n") }},
-		{"bad status line", func(r *sdk.PhaseRequest) { r.SetStatusLine("99 x") }},
-		{"bad redirect", func(r *sdk.PhaseRequest) { r.InternalRedirect("http://elsewhere/") }},
-		{"NUL in user", func(r *sdk.PhaseRequest) { r.SetUser("a\x00") }},
+		{"relative filename", func(r *sdk.PhaseRequest) error { return r.SetFilename("etc/passwd") }},
+		{"uri without slash", func(r *sdk.PhaseRequest) error { return r.SetURI("x") }},
+		{"CRLF in header", func(r *sdk.PhaseRequest) error { return r.Set(sdk.TableHeadersOut, "X", "a\r\nB: c") }},
+		{"NUL in note", func(r *sdk.PhaseRequest) error { return r.Set(sdk.TableNotes, "k", "a\x00b") }},
+		{"control character in env", func(r *sdk.PhaseRequest) error { return r.SetEnv("k", "a\x01b") }},
+		{"bad key", func(r *sdk.PhaseRequest) error { return r.Set(sdk.TableNotes, "a b", "v") }},
+		{"bad note key", func(r *sdk.PhaseRequest) error { return r.SetNote("a:b", "v") }},
+		{"bad table", func(r *sdk.PhaseRequest) error { return r.Set(sdk.Table(9), "k", "v") }},
+		{"hop-by-hop header", func(r *sdk.PhaseRequest) error { return r.Add(sdk.TableHeadersOut, "Connection", "close") }},
+		{"Content-Length", func(r *sdk.PhaseRequest) error { return r.Set(sdk.TableErrHeadersOut, "content-length", "3") }},
+		{"bad content type", func(r *sdk.PhaseRequest) error { return r.SetContentType("text") }},
+		{"bad language", func(r *sdk.PhaseRequest) error { return r.SetContentLanguages("e n") }},
+		{"bad status line", func(r *sdk.PhaseRequest) error { return r.SetStatusLine("99 x") }},
+		{"bad redirect", func(r *sdk.PhaseRequest) error { return r.InternalRedirect("http://elsewhere/") }},
+		{"NUL in user", func(r *sdk.PhaseRequest) error { return r.SetUser("a\x00") }},
+		{"method with a space", func(r *sdk.PhaseRequest) error { return r.SetAllowedMethods("GE T") }},
+		{"unquoted ETag", func(r *sdk.PhaseRequest) error { return r.SetETag("abc") }},
 	} {
-		p := phasePlugin{f: func(r *sdk.PhaseRequest) error { tc.f(r); return nil }}
-		rec := sdktest.RunPhase(t, p, sdk.PhaseFixups, sdktest.NewRequest("GET", "/x", nil))
-		if rec.Result != sdktest.HTTPStatus || rec.Status != 500 || len(rec.Mutations)+len(rec.Fields) != 0 {
-			t.Errorf("%s: %v %d with %d mutations, %d fields; want a 500 that changes nothing", tc.name, rec.Result, rec.Status, len(rec.Mutations), len(rec.Fields))
+		var got error
+		rec := sdktest.RunPhase(t, sdk.PhaseFixups, func(r *sdk.PhaseRequest) error {
+			got = tc.f(r)
+			return nil
+		}, sdktest.NewRequest("GET", "/x", nil))
+		if !errors.Is(got, sdk.ErrInvalidChange) {
+			t.Errorf("%s: error %v; want one wrapping ErrInvalidChange", tc.name, got)
+		}
+		if rec.Result != sdktest.OK || len(rec.Mutations)+len(rec.Fields) != 0 || rec.Redirect != "" {
+			t.Errorf("%s: %v with %d mutations, %d fields; want OK changing nothing", tc.name, rec.Result, len(rec.Mutations), len(rec.Fields))
 		}
 	}
 }
 
-func TestPhaseNotImplemented(t *testing.T) {
-	type fixupOnly struct{ sdk.Fixupper }
-	rec := sdktest.RunPhase(t, fixupOnly{phasePlugin{f: func(*sdk.PhaseRequest) error { return nil }}}, sdk.PhaseAuthn, sdktest.NewRequest("GET", "/", nil))
-	if rec.Err == nil {
-		t.Errorf("authn on a fixup-only plugin: no error")
+// The log phase's answer changes nothing: a redirect there is refused.
+func TestPhaseLogRefusesRedirect(t *testing.T) {
+	var got error
+	sdktest.RunPhase(t, sdk.PhaseLog, func(r *sdk.PhaseRequest) error {
+		got = r.InternalRedirect("/x")
+		return nil
+	}, sdktest.NewRequest("GET", "/", nil))
+	if !errors.Is(got, sdk.ErrInvalidChange) {
+		t.Errorf("InternalRedirect in the log phase = %v; want ErrInvalidChange", got)
 	}
 }
 
@@ -158,7 +178,7 @@ func TestPhaseSnapshot(t *testing.T) {
 	req.Status = 200
 	req.ContentLanguages = []string{"de"}
 	req.HeaderOut = []sdk.Pair{{Key: "X-Before", Value: "1"}}
-	req.SetOptions([]sdk.Pair{{Key: "k", Value: "v"}})
+	req.Options = sdk.Pairs{{Key: "k", Value: "v"}}
 	p := phasePlugin{f: func(r *sdk.PhaseRequest) error {
 		if r.Status != 200 || r.Args != "a=1" || len(r.ContentLanguages) != 1 || r.HeaderOut[0].Key != "X-Before" || r.Option("k") != "v" {
 			t.Errorf("snapshot not passed through: %+v", r.Request)
@@ -166,7 +186,7 @@ func TestPhaseSnapshot(t *testing.T) {
 		r.Logger().Warn("hello from fixups")
 		return sdk.Declined
 	}}
-	rec := sdktest.RunPhase(t, p, sdk.PhaseFixups, req)
+	rec := sdktest.RunPhase(t, sdk.PhaseFixups, p.f, req)
 	if !rec.Logged("hello from fixups") {
 		t.Errorf("log record missing: %v", rec.Logs)
 	}

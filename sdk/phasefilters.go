@@ -3,7 +3,6 @@ package sdk
 import (
 	"fmt"
 
-	"github.com/gobridge/gobridge/internal/wire"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 )
 
@@ -41,12 +40,8 @@ func (r *PhaseRequest) AddGoBridgeInputFilter(plugin string) error {
 }
 
 func (r *PhaseRequest) addFilter(f pb.FieldUpdate_Field, what, name string) error {
-	switch {
-	case r.Phase == PhaseLog:
-		return r.fail(fmt.Errorf("sdk: adding %s %q in the log phase: the response has been sent", what, name))
-	case !wire.ValidField(f, name):
-		return r.fail(fmt.Errorf("sdk: invalid %s name %q", what, name))
+	if r.Phase == PhaseLog {
+		return fmt.Errorf("%w: no %s added in the log phase: the response has been sent", ErrInvalidChange, what)
 	}
-	r.fields = append(r.fields, &pb.FieldUpdate{Field: f, Value: []byte(name)})
-	return nil
+	return r.field(f, what, name)
 }

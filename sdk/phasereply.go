@@ -26,24 +26,18 @@ import (
 // bounded by GoBridgeMaxMessageSize. In a sub-request, where nothing is
 // sent, only the status counts (a 2xx one as OK).
 //
-// It returns Done, or an error (and the phase fails with a 500) when
-// status is outside 200..599, contentType is not "type/subtype[; params]",
-// or the phase is the log phase, when the response has already gone.
+// It returns Done, or, recording nothing, an error wrapping
+// ErrInvalidChange when status is outside 200..599, contentType is not
+// "type/subtype[; params]", or the phase is the log phase, when the
+// response has already gone (returned, that error fails the phase with a
+// 500).
 func (r *PhaseRequest) Reply(status int, contentType string, body []byte) error {
 	switch {
 	case r.Phase == PhaseLog:
-		return r.fail(fmt.Errorf("sdk: Reply in the log phase: the response has been sent"))
+		return fmt.Errorf("%w: no reply in the log phase: the response has been sent", ErrInvalidChange)
 	case !wire.ValidReply(status, contentType):
-		return r.fail(fmt.Errorf("sdk: invalid reply: status %d, content type %q", status, contentType))
+		return fmt.Errorf("%w: reply with status %d and content type %q", ErrInvalidChange, status, contentType)
 	}
 	r.reply = &pb.PhaseReply{Status: int32(status), ContentType: []byte(contentType), Body: body}
 	return Done
-}
-
-// fail records err as the phase's first problem and returns it.
-func (r *PhaseRequest) fail(err error) error {
-	if r.bad == nil {
-		r.bad = err
-	}
-	return err
 }

@@ -13,16 +13,6 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// addOp records any table operation (auth.go's add records OP_SET only).
-func (m *mutations) addOp(t pb.Mutation_Table, op pb.Mutation_Op, key, value string) {
-	if m == nil {
-		return
-	}
-	m.mu.Lock()
-	m.list = append(m.list, &pb.Mutation{Table: t, Op: op, Key: []byte(key), Value: []byte(value)})
-	m.mu.Unlock()
-}
-
 // phaseMethod returns impl's method for phase p, or nil.
 func phaseMethod(impl any, p Phase) func(*PhaseRequest) error {
 	switch p {
@@ -121,16 +111,13 @@ func runPhaseDecoded(ctx context.Context, impl any, phase pb.Phase, wr wire.Requ
 	var logs logQueue
 	r := &PhaseRequest{Request: newRequest(wr), Phase: p}
 	r.ctx = ctx
-	r.out = &mutations{strict: true}
+	r.out = newChanges(phaseTables, "a phase")
 	r.logger = slog.New(&requestLogHandler{q: &logs, level: requestLevel(), base: requestLogBase(r.Request)})
 
 	err := callPhase(f, r)
 	var raw *wire.RawPhaseResponse
 	if errors.As(err, &raw) {
 		return raw.Resp, nil
-	}
-	if err == nil && r.bad != nil {
-		err = r.bad
 	}
 	resp := &pb.PhaseResponse{}
 	var se *StatusError

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -88,7 +87,10 @@ type Request struct {
 	SubprocessEnv Pairs
 
 	Plugin string // the GoBridgePlugin name being called
-	LogID  string // r->log_id, for correlating log lines
+	// Options are the GoBridgeOption values in effect, in merge order (the
+	// most specific section's last); read one with Option or LookupOption.
+	Options Pairs
+	LogID   string // r->log_id, for correlating log lines
 	// Location is the section whose configuration applies: the
 	// <Location> or <Directory> path as httpd names it (a directory with a
 	// trailing slash), or the directory of the .htaccess file; empty at
@@ -160,10 +162,9 @@ type Request struct {
 	// limits, log level, its own GoBridgeOption values.
 	Server ServerConfig
 
-	options []Pair
-	ctx     context.Context
-	logger  *slog.Logger
-	out     *mutations // SetNote/SetEnv in auth providers (auth.go)
+	ctx    context.Context
+	logger *slog.Logger
+	out    *changes // Set, Add, Unset, SetNote, SetEnv (mutate.go)
 	// The content handler's stream, for calls into httpd mid-request
 	// (sub-requests, DiscardBody); nil in other phases.
 	call *call
@@ -228,22 +229,13 @@ func (r *Request) Option(key string) string {
 
 // LookupOption is like Option and also reports whether key was set.
 func (r *Request) LookupOption(key string) (string, bool) {
-	for i := len(r.options) - 1; i >= 0; i-- {
-		if strings.EqualFold(r.options[i].Key, key) {
-			return r.options[i].Value, true
+	for i := len(r.Options) - 1; i >= 0; i-- {
+		if strings.EqualFold(r.Options[i].Key, key) {
+			return r.Options[i].Value, true
 		}
 	}
 	return "", false
 }
-
-// Options returns every GoBridgeOption in effect, in merge order.
-func (r *Request) Options() []Pair {
-	return append([]Pair(nil), r.options...)
-}
-
-// SetOptions replaces the request's GoBridgeOption values. It is meant for
-// tests (see sdktest) and for handlers that call other handlers.
-func (r *Request) SetOptions(opts []Pair) { r.options = append([]Pair(nil), opts...) }
 
 // AbsoluteURL returns an absolute URL for path ("/x?y=1") on the server
 // that answers this request, like httpd's ap_construct_url, from the
@@ -345,7 +337,7 @@ func newRequest(w wire.Request) *Request {
 		Files:              w.Files,
 		IsSubrequest:       w.IsSubrequest,
 		IsInternalRedirect: w.IsInternalRedirect,
-		options:            toPairs(w.Options),
+		Options:            toPairs(w.Options),
 		Status:             w.Status,
 		StatusLine:         w.StatusLine,
 		ContentEncoding:    w.ContentEncoding,
@@ -386,99 +378,6 @@ func newRequest(w wire.Request) *Request {
 	return r
 }
 
-// toWire is the inverse of newRequest (for sdktest).
-func (r *Request) toWire() wire.Request {
-	w := wire.Request{
-		Method:             r.Method,
-		Protocol:           r.Protocol,
-		TheRequest:         r.TheRequest,
-		UnparsedURI:        r.UnparsedURI,
-		URI:                r.URI,
-		Args:               r.Args,
-		PathInfo:           r.PathInfo,
-		Filename:           r.Filename,
-		Hostname:           r.Hostname,
-		Scheme:             r.Scheme,
-		User:               r.User,
-		AuthType:           r.AuthType,
-		Handler:            r.Handler,
-		ContentType:        r.ContentType,
-		Plugin:             r.Plugin,
-		LogID:              r.LogID,
-		Location:           r.Location,
-		Files:              r.Files,
-		RequestTime:        r.RequestTime,
-		ContentLength:      r.ContentLength,
-		HasBody:            r.Body != nil && r.Body != http.NoBody,
-		IsSubrequest:       r.IsSubrequest,
-		IsInternalRedirect: r.IsInternalRedirect,
-		Options:            fromPairs(r.options),
-		Notes:              fromPairs(r.Notes),
-		SubprocessEnv:      fromPairs(r.SubprocessEnv),
-		UseragentIP:        r.UseragentIP,
-		Secure:             r.Secure,
-		ConnID:             r.ConnID,
-		Keepalives:         r.Keepalives,
-		ServerName:         r.ServerName,
-		ServerPort:         r.ServerPort,
-		ServerAdmin:        r.ServerAdmin,
-		DocumentRoot:       r.DocumentRoot,
-		Status:             r.Status,
-		StatusLine:         r.StatusLine,
-		ContentEncoding:    r.ContentEncoding,
-		ContentLanguages:   r.ContentLanguages,
-		Mtime:              r.Mtime,
-		NoCache:            r.NoCache,
-		CanonicalFilename:  r.CanonicalFilename,
-		HeadersOut:         fromPairs(r.HeaderOut),
-		ErrHeadersOut:      fromPairs(r.ErrHeaderOut),
-		WasRedirected:      r.WasRedirected,
-		MainURI:            r.MainURI,
-		PrevURI:            r.PrevURI,
-		PrevStatus:         r.PrevStatus,
-		BytesSent:          r.BytesSent,
-		AllowedMethods:     r.AllowedMethods,
-		AuthName:           r.AuthName,
-		RemoteHost:         r.RemoteHost,
-		ConnNotes:          fromPairs(r.ConnNotes),
-		ServerAliases:      r.ServerAliases,
-		IsVirtual:          r.IsVirtualHost,
-		IsDefault:          r.IsDefaultVhost,
-		Defines:            r.Defines,
-	}
-	r.Server.toWire(&w)
-	if t := r.TLS; t != nil {
-		w.TLS = &wire.TLS{Protocol: t.Protocol, Cipher: t.Cipher, SNI: t.SNI, ClientVerify: t.ClientVerify,
-			ClientSubject: t.ClientSubject, ClientIssuer: t.ClientIssuer, ClientSerial: t.ClientSerial}
-	}
-	if r.HeaderList != nil {
-		w.Headers = fromPairs(r.HeaderList)
-	} else {
-		keys := make([]string, 0, len(r.Header))
-		for k := range r.Header {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			for _, v := range r.Header[k] {
-				w.Headers = append(w.Headers, wire.Pair{Key: k, Value: v})
-			}
-		}
-	}
-	w.RemoteIP, w.RemotePort = splitAddr(r.RemoteAddr)
-	w.LocalIP, w.LocalPort = splitAddr(r.LocalAddr)
-	return w
-}
-
-func splitAddr(a string) (string, int) {
-	host, port, err := net.SplitHostPort(a)
-	if err != nil {
-		return a, 0
-	}
-	p, _ := strconv.Atoi(port)
-	return host, p
-}
-
 func toPairs(ps []wire.Pair) []Pair {
 	if ps == nil {
 		return nil
@@ -486,17 +385,6 @@ func toPairs(ps []wire.Pair) []Pair {
 	out := make([]Pair, len(ps))
 	for i, p := range ps {
 		out[i] = Pair(p)
-	}
-	return out
-}
-
-func fromPairs(ps []Pair) []wire.Pair {
-	if ps == nil {
-		return nil
-	}
-	out := make([]wire.Pair, len(ps))
-	for i, p := range ps {
-		out[i] = wire.Pair(p)
 	}
 	return out
 }

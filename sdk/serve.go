@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -40,7 +41,9 @@ type ServeConfig struct {
 	// Authenticator, Authorizer, TypeChecker, Fixupper, TransactionLogger)
 	// that GoBridge<Phase>Handler directives send to the plugin; Describe
 	// reports which. Default: the Handler, so one value may implement the
-	// content handler and phases together.
+	// content handler and phases together. Serve refuses a value that
+	// implements none of them (it exits with status 2 and says what to
+	// implement).
 	Phases any
 
 	// Filter transforms response or request bodies for GoBridgeOutputFilter
@@ -111,8 +114,8 @@ func ServeHandler(h Handler) { Serve(&ServeConfig{Handler: h}) }
 // Run by hand, outside gobridged, Serve explains what the program is and
 // exits with status 1. To try a handler without Apache, use sdktest.
 func Serve(cfg *ServeConfig) {
-	if cfg == nil || (cfg.Handler == nil && newAuthServer(cfg) == nil && cfg.Phases == nil && cfg.Filter == nil) {
-		fmt.Fprintln(os.Stderr, "sdk: Serve needs a ServeConfig with a Handler, Phases, a Filter or an auth provider")
+	if err := cfg.check(); err != nil {
+		fmt.Fprintln(os.Stderr, "sdk: Serve:", err)
 		os.Exit(2)
 	}
 	if os.Getenv(handshake.Config.MagicCookieKey) != handshake.Config.MagicCookieValue {
@@ -190,6 +193,51 @@ func Serve(cfg *ServeConfig) {
 			return gs
 		},
 	})
+}
+
+// check refuses a configuration that serves nothing, or whose Phases
+// value implements no phase: such a plugin would start, and then fail
+// every call httpd sends it.
+func (cfg *ServeConfig) check() error {
+	if cfg == nil || (cfg.Handler == nil && newAuthServer(cfg) == nil && cfg.Phases == nil && cfg.Filter == nil) {
+		return errors.New("the ServeConfig needs a Handler, Phases, a Filter or an auth provider (PasswordChecker, RealmHasher, RequireChecker)")
+	}
+	if cfg.Phases != nil && len(implementedPhases(cfg.Phases)) == 0 {
+		return fmt.Errorf("ServeConfig.Phases is a %T, which implements no phase interface: "+
+			"give it one of the methods PostReadRequest, TranslateName, MapToStorage, ParseHeader, "+
+			"CheckAccess, Authenticate, Authorize, CheckType, Fixup or LogTransaction, "+
+			"each func(*sdk.PhaseRequest) error (sdk.Fixupper and the others)", cfg.Phases)
+	}
+	return nil
+}
+
+// Register registers the plugin's gobridge.v1 gRPC services for cfg on s:
+// GoBridge (Describe, the content handler and the phases), and
+// GoBridgeAuth and GoBridgeFilter when cfg has an auth provider or a
+// filter. Serve registers them on its own server; Register is for serving
+// them from another gRPC server, such as sdktest's in-memory one. The
+// process settings (Logger, RequestLogLevel, ParentPollInterval,
+// ShutdownTimeout, GCPercent) are Serve's and are not applied. It returns
+// the error Serve would exit with, registering nothing, for a cfg that
+// serves nothing or whose Phases implements no phase.
+func Register(s grpc.ServiceRegistrar, cfg *ServeConfig) error {
+	if err := cfg.check(); err != nil {
+		return fmt.Errorf("sdk: Register: %w", err)
+	}
+	srv := newServer(cfg)
+	srv.register(s)
+	return nil
+}
+
+// register registers s's services on r.
+func (s *server) register(r grpc.ServiceRegistrar) {
+	pb.RegisterGoBridgeServer(r, s)
+	if s.auth != nil {
+		pb.RegisterGoBridgeAuthServer(r, s.auth)
+	}
+	if s.filter != nil {
+		pb.RegisterGoBridgeFilterServer(r, s.filter)
+	}
 }
 
 // newServer returns the GoBridge service for cfg.
@@ -280,14 +328,7 @@ type grpcPlugin struct {
 }
 
 func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	r := both{s, p.lean}
-	pb.RegisterGoBridgeServer(r, p.srv)
-	if p.auth != nil {
-		pb.RegisterGoBridgeAuthServer(r, p.auth)
-	}
-	if p.filter != nil {
-		pb.RegisterGoBridgeFilterServer(r, p.filter)
-	}
+	p.srv.register(both{s, p.lean})
 	return nil
 }
 

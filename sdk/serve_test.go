@@ -21,7 +21,13 @@ import (
 // TestHelperProcess is not a test: it is the plugin that the tests below
 // start by re-executing the test binary.
 func TestHelperProcess(t *testing.T) {
-	if os.Getenv("GO_WANT_HELPER_PROCESS") != "1" {
+	switch os.Getenv("GO_WANT_HELPER_PROCESS") {
+	case "1":
+	case "nophase":
+		// A Phases value with no phase method: Serve must refuse it.
+		sdk.Serve(&sdk.ServeConfig{Phases: struct{ Name string }{"x"}})
+		os.Exit(0)
+	default:
 		return
 	}
 	sdk.ServeHandler(sdk.HandlerFunc(func(w *sdk.ResponseWriter, r *sdk.Request) error {
@@ -49,6 +55,55 @@ func TestServeByHand(t *testing.T) {
 		t.Errorf("plugin run by hand printed %q; want an explanation with a config example", out)
 	}
 }
+
+// Serve refuses, before anything else, a Phases value that implements no
+// phase: exit status 2 and a message saying what to implement.
+func TestServeRefusesPhasesWithoutPhase(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd.Env = append(os.Environ(), "GO_WANT_HELPER_PROCESS=nophase")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Errorf("Serve(Phases: a struct with no phase method): err = %v; want exit status 2", err)
+	}
+	for _, want := range []string{"ServeConfig.Phases", "implements no phase interface", "Fixup", "CheckAccess"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("Serve's message %q does not say %q", out, want)
+		}
+	}
+}
+
+func TestRegisterRefuses(t *testing.T) {
+	type nothing struct{}
+	for _, tc := range []struct {
+		name string
+		cfg  *sdk.ServeConfig
+		want string // in the error; "" for none
+	}{
+		{"nil", nil, "needs a Handler"},
+		{"empty", &sdk.ServeConfig{}, "needs a Handler"},
+		{"Phases with no phase", &sdk.ServeConfig{Phases: nothing{}}, "sdk_test.nothing, which implements no phase interface"},
+		{"Phases an int", &sdk.ServeConfig{Handler: sdk.HandlerFunc(hello), Phases: 7}, "implements no phase interface"},
+		{"Phases with a phase", &sdk.ServeConfig{Phases: fixupFunc(func(*sdk.PhaseRequest) error { return nil })}, ""},
+		{"a Handler only", &sdk.ServeConfig{Handler: sdk.HandlerFunc(hello)}, ""},
+	} {
+		s := grpc.NewServer()
+		err := sdk.Register(s, tc.cfg)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("Register(%s) = %v; want nil", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("Register(%s) = %v; want an error saying %q", tc.name, err, tc.want)
+		case tc.want != "" && len(s.GetServiceInfo()) != 0:
+			t.Errorf("Register(%s) registered %d services; want none", tc.name, len(s.GetServiceInfo()))
+		}
+		s.Stop()
+	}
+}
+
+// fixupFunc is a Fixupper.
+type fixupFunc func(*sdk.PhaseRequest) error
+
+func (f fixupFunc) Fixup(r *sdk.PhaseRequest) error { return f(r) }
 
 // startPlugin runs the helper plugin as gobridged would and returns it
 // with the socket address from its handshake line.
@@ -90,12 +145,16 @@ func startPlugin(t *testing.T) (*exec.Cmd, string) {
 }
 
 func dial(t *testing.T, addr string) pb.GoBridgeClient {
+	return pb.NewGoBridgeClient(dialConn(t, addr))
+}
+
+func dialConn(t *testing.T, addr string) *grpc.ClientConn {
 	cc, err := grpc.NewClient("unix://"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cc.Close() })
-	return pb.NewGoBridgeClient(cc)
+	return cc
 }
 
 // TestServeHandshake runs the plugin as gobridged would and calls it over
@@ -117,7 +176,7 @@ func TestServeHandshake(t *testing.T) {
 // gobridged: on SIGTERM a call in progress completes, then the plugin exits 0.
 func TestServeSIGTERMFinishesInFlightCall(t *testing.T) {
 	cmd, addr := startPlugin(t)
-	c := dial(t, addr)
+	c := dialConn(t, addr)
 	got := make(chan *sdktest.Recorder, 1)
 	go func() { got <- sdktest.Do(t, c, sdktest.NewRequest("GET", "/slow", nil)) }()
 	time.Sleep(200 * time.Millisecond) // the call is in the handler's sleep

@@ -102,8 +102,6 @@ func init() {
 		return gs
 	}
 	wire.Hooks.ServeStream = func(h any, st wire.Stream) error { return serveStream(h.(Handler), st) }
-	wire.Hooks.RequestToWire = func(r any) wire.Request { return r.(*Request).toWire() }
-	wire.Hooks.Phase = runPhase
 	wire.Hooks.SendRaw = func(w any, m *pb.HandleResponse) error {
 		rw := w.(*ResponseWriter)
 		rw.headSent = true // whatever m holds, the SDK must not send a head now
@@ -127,7 +125,7 @@ type call struct {
 	mu   sync.Mutex // serialises operations on st
 	gone bool       // Handle returned
 	logs logQueue
-	muts mutations // SetNote/SetEnv, sent with the next message
+	muts changes // Request.Set & co., sent with the next message
 	// subID numbers sub-requests (subrequest.go); ops are serialised, the
 	// id only double-checks that an answer is for its question.
 	subID atomic.Uint32
@@ -190,7 +188,8 @@ func serveFirst(h Handler, st wire.Stream, first *wire.HandleFirst) error {
 	r := newRequest(first.Request)
 	r.ctx = ctx
 	r.call, r.body = c, &cs.body
-	c.muts.strict = true
+	c.muts = changes{allowed: handlerTables, who: "a content handler"}
+	c.muts.lock = &c.muts.mu
 	r.out = &c.muts
 	cs.logh = requestLogHandler{q: &c.logs, level: requestLevel(), base: requestLogBase(r)}
 	r.logger = slog.New(&cs.logh)

@@ -56,7 +56,7 @@ func hello(w *sdk.ResponseWriter, r *sdk.Request) error {
 // TestSmallResponseIsOneMessage checks, on the real gRPC wire, that a small
 // response is exactly one HandleResponse{head, body, finish}.
 func TestSmallResponseIsOneMessage(t *testing.T) {
-	c := sdktest.Conn(t, sdk.HandlerFunc(func(w *sdk.ResponseWriter, r *sdk.Request) error {
+	c := handlerClient(t, sdk.HandlerFunc(func(w *sdk.ResponseWriter, r *sdk.Request) error {
 		r.Logger().Warn("marker", "k", "v w")
 		return hello(w, r)
 	}))
@@ -99,7 +99,7 @@ func TestSmallResponseIsOneMessage(t *testing.T) {
 }
 
 func TestDescribeAndPhase(t *testing.T) {
-	c := sdktest.Conn(t, sdk.HandlerFunc(hello))
+	c := handlerClient(t, sdk.HandlerFunc(hello))
 	d, err := c.Describe(t.Context(), &pb.DescribeRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -323,7 +323,7 @@ func TestStreaming50MiB(t *testing.T) {
 		runtime.ReadMemStats(&ms)
 		peak = max(peak, ms.HeapAlloc)
 	}
-	c := sdktest.Conn(t, sdk.HandlerFunc(func(w *sdk.ResponseWriter, r *sdk.Request) error {
+	c := sdktest.Conn(t, &sdk.ServeConfig{Handler: sdk.HandlerFunc(func(w *sdk.ResponseWriter, r *sdk.Request) error {
 		switch r.URI {
 		case "/up":
 			sum := sha256.New()
@@ -337,7 +337,7 @@ func TestStreaming50MiB(t *testing.T) {
 			_, err := io.Copy(w, sampling{&pattern{n: size}, sample})
 			return err
 		}
-	}))
+	})})
 	runtime.GC()
 
 	t.Run("upload", func(t *testing.T) {
@@ -347,7 +347,7 @@ func TestStreaming50MiB(t *testing.T) {
 		}
 	})
 	t.Run("download", func(t *testing.T) {
-		st, err := c.Handle(t.Context())
+		st, err := pb.NewGoBridgeClient(c).Handle(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -396,7 +396,7 @@ func (s sampling) Read(p []byte) (int, error) {
 func TestContextCancelled(t *testing.T) {
 	started := make(chan struct{})
 	got := make(chan error, 1)
-	c := sdktest.Conn(t, sdk.HandlerFunc(func(w *sdk.ResponseWriter, r *sdk.Request) error {
+	c := handlerClient(t, sdk.HandlerFunc(func(w *sdk.ResponseWriter, r *sdk.Request) error {
 		_, _ = w.Write([]byte("x"))
 		_ = w.Flush()
 		close(started)
@@ -461,14 +461,15 @@ func TestRequestLoggerLevels(t *testing.T) {
 
 // TestHandlerNotesAndEnv: SetNote and SetEnv in a content handler reach
 // the module, before and after a flush; a key that is not a token is
-// dropped with a warning rather than sent.
+// refused with an error (ErrInvalidChange) rather than sent, as is a table
+// a handler may not change.
 func TestHandlerNotesAndEnv(t *testing.T) {
 	tests := []struct {
 		name      string
 		flush     bool
 		key       string
 		wantNotes []sdk.Pair
-		wantWarn  bool
+		wantErr   bool
 	}{
 		{"before the end", false, "who", []sdk.Pair{{Key: "who", Value: "handler"}}, false},
 		{"after a flush", true, "who", []sdk.Pair{{Key: "who", Value: "handler"}}, false},
@@ -483,8 +484,15 @@ func TestHandlerNotesAndEnv(t *testing.T) {
 						return err
 					}
 				}
-				r.SetNote(tt.key, "handler")
-				r.SetEnv("GB_ENV", "e")
+				if err := r.SetNote(tt.key, "handler"); (err != nil) != tt.wantErr || (err != nil && !errors.Is(err, sdk.ErrInvalidChange)) {
+					t.Errorf("SetNote(%q) = %v; want an error %v", tt.key, err, tt.wantErr)
+				}
+				if err := r.SetEnv("GB_ENV", "e"); err != nil {
+					t.Errorf("SetEnv = %v", err)
+				}
+				if err := r.Set(sdk.TableHeadersOut, "X-Not-Here", "1"); !errors.Is(err, sdk.ErrInvalidChange) {
+					t.Errorf("Set(TableHeadersOut) in a handler = %v; want ErrInvalidChange (headers go through the ResponseWriter)", err)
+				}
 				return nil
 			})
 			rec := sdktest.Serve(t, h, sdktest.NewRequest("GET", "/", nil))
@@ -494,9 +502,11 @@ func TestHandlerNotesAndEnv(t *testing.T) {
 			if want := []sdk.Pair{{Key: "GB_ENV", Value: "e"}}; !reflect.DeepEqual(rec.Env, want) {
 				t.Errorf("Env = %v; want %v", rec.Env, want)
 			}
-			if got := rec.Logged("SetNote/SetEnv ignored"); got != tt.wantWarn {
-				t.Errorf("warning logged = %v; want %v", got, tt.wantWarn)
-			}
 		})
 	}
+}
+
+// handlerClient serves h over gRPC and returns a GoBridge client of it.
+func handlerClient(t *testing.T, h sdk.Handler) pb.GoBridgeClient {
+	return pb.NewGoBridgeClient(sdktest.Conn(t, &sdk.ServeConfig{Handler: h}))
 }

@@ -63,13 +63,3 @@ func serverConfigFromWire(w *wire.Request) ServerConfig {
 		Options:               toPairs(w.ServerOptions),
 	}
 }
-
-func (s *ServerConfig) toWire(w *wire.Request) {
-	w.DefinedIn, w.DefinedAt = s.DefinedIn, s.DefinedAt
-	w.ErrorLog, w.LogLevel = s.ErrorLog, s.LogLevel
-	w.Timeout, w.KeepAlive = s.Timeout, s.KeepAlive
-	w.KeepAliveTimeout, w.KeepAliveMax = s.KeepAliveTimeout, s.MaxKeepAliveRequests
-	w.LimitRequestLine, w.LimitRequestFieldSize = s.LimitRequestLine, s.LimitRequestFieldSize
-	w.LimitRequestFields = s.LimitRequestFields
-	w.ServerOptions = fromPairs(s.Options)
-}

@@ -50,18 +50,25 @@ type FileInfo struct {
 	IsRegular bool // neither a directory nor a regular file: a device, FIFO, socket
 }
 
-// LookupOption changes what a lookup asks httpd.
-type LookupOption func(*pb.SubRequest)
+// SubRequestOption changes what a lookup (Request.LookupURI, LookupFile)
+// asks httpd.
+type SubRequestOption func(*subRequestOptions)
+
+// subRequestOptions is what the options set.
+type subRequestOptions struct {
+	method  string
+	headers bool
+}
 
 // LookupMethod makes the sub-request use method instead of GET (for URI
 // lookups; an access rule like <Limit POST> may answer differently).
-func LookupMethod(method string) LookupOption {
-	return func(q *pb.SubRequest) { q.Method = []byte(method) }
+func LookupMethod(method string) SubRequestOption {
+	return func(o *subRequestOptions) { o.method = method }
 }
 
 // LookupHeaders also fetches the sub-request's headers_out (SubRequest.Header).
-func LookupHeaders() LookupOption {
-	return func(q *pb.SubRequest) { q.HeadersOut = true }
+func LookupHeaders() SubRequestOption {
+	return func(o *subRequestOptions) { o.headers = true }
 }
 
 // LookupURI asks httpd what it would do with uri, a local URI
@@ -75,7 +82,7 @@ func LookupHeaders() LookupOption {
 // no control character, space or '#'; httpd refuses it too, GB0341), if
 // httpd refused the lookup, or when the request is gone. A lookup that httpd
 // made is never an error, whatever its Status.
-func (r *Request) LookupURI(uri string, opts ...LookupOption) (*SubRequest, error) {
+func (r *Request) LookupURI(uri string, opts ...SubRequestOption) (*SubRequest, error) {
 	return r.lookup("LookupURI", pb.SubRequest_KIND_URI, uri, opts)
 }
 
@@ -83,17 +90,21 @@ func (r *Request) LookupURI(uri string, opts ...LookupOption) (*SubRequest, erro
 // absolute. httpd applies the <Directory> and <Files> sections that cover
 // it; the sub-request's URI is httpd's own placeholder unless the file lies
 // in the directory of this request's file.
-func (r *Request) LookupFile(path string, opts ...LookupOption) (*SubRequest, error) {
+func (r *Request) LookupFile(path string, opts ...SubRequestOption) (*SubRequest, error) {
 	return r.lookup("LookupFile", pb.SubRequest_KIND_FILE, path, opts)
 }
 
-func (r *Request) lookup(op string, kind pb.SubRequest_Kind, target string, opts []LookupOption) (*SubRequest, error) {
+func (r *Request) lookup(op string, kind pb.SubRequest_Kind, target string, opts []SubRequestOption) (*SubRequest, error) {
 	if r.call == nil {
 		return nil, fmt.Errorf("sdk: %s(%q): sub-requests are made from a content handler only", op, target)
 	}
-	q := &pb.SubRequest{Kind: kind, Target: []byte(target)}
-	for _, o := range opts {
-		o(q)
+	var o subRequestOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	q := &pb.SubRequest{Kind: kind, Target: []byte(target), HeadersOut: o.headers}
+	if o.method != "" {
+		q.Method = []byte(o.method)
 	}
 	if kind == pb.SubRequest_KIND_FILE && len(q.Method) > 0 {
 		return nil, fmt.Errorf("sdk: %s(%q): a file lookup takes no method", op, target)

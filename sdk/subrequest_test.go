@@ -102,13 +102,13 @@ func TestLookupRefused(t *testing.T) {
 	for _, tc := range []struct {
 		target string
 		file   bool
-		opts   []sdk.LookupOption
+		opts   []sdk.SubRequestOption
 	}{
 		{target: "http://elsewhere/"}, {target: "relative"}, {target: ""}, {target: "/a b"},
 		{target: "/a\r\nX: y"}, {target: "/a#frag"}, {target: "/" + strings.Repeat("a", 9000)},
-		{target: "/x", opts: []sdk.LookupOption{sdk.LookupMethod("GE T")}},
+		{target: "/x", opts: []sdk.SubRequestOption{sdk.LookupMethod("GE T")}},
 		{target: "relative.txt", file: true}, {target: "/a\x00b", file: true},
-		{target: "/x", file: true, opts: []sdk.LookupOption{sdk.LookupMethod("GET")}},
+		{target: "/x", file: true, opts: []sdk.SubRequestOption{sdk.LookupMethod("GET")}},
 	} {
 		h := sdk.HandlerFunc(func(w *sdk.ResponseWriter, r *sdk.Request) error {
 			var err error
@@ -320,7 +320,7 @@ func TestSubRequestOverGRPC(t *testing.T) {
 		return err
 	})
 	req := sdktest.NewRequest("POST", "/x", io.MultiReader(bytes.NewReader(make([]byte, 1<<20))))
-	rec := subModule().Do(t, sdktest.Conn(t, h), req)
+	rec := subModule().Do(t, sdktest.Conn(t, &sdk.ServeConfig{Handler: h}), req)
 	if rec.Finish != sdktest.OK || rec.Body.String() != "text/plain|static file\n|end" || !rec.Discarded {
 		t.Errorf("finish %v, body %q, discarded %v; want OK, %q, true (logs %v)",
 			rec.Finish, rec.Body, rec.Discarded, "text/plain|static file\n|end", rec.Logs)

@@ -76,9 +76,9 @@ GoBridgePostReadRequestHandler phases
 			{"an empty body", "/open/x", "X-Gb-phases-fixups: reply=204::",
 				204, "", "", [2]string{}, ""},
 			{"a status outside 200..599 is refused: 500", "/open/x", "X-Gb-phases-fixups: reply=700:text/plain:no",
-				500, "", "", [2]string{}, "invalid reply"},
+				500, "", "", [2]string{}, "invalid change: reply with status 700"},
 			{"a bad content type is refused: 500", "/open/x", "X-Gb-phases-fixups: reply=418:not a type:no",
-				500, "", "", [2]string{}, "invalid reply"},
+				500, "", "", [2]string{}, "invalid change: reply with status 418"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				req, _ := http.NewRequest("GET", e.URL(tc.path), nil)
@@ -106,7 +106,7 @@ GoBridgePostReadRequestHandler phases
 					if !log.Contains(tc.code) {
 						t.Errorf("no %q line in the error log:\n%s", tc.code, log.Since())
 					}
-					log.Check(t, "GB0203", tc.code)
+					log.Check(t, "GB0204", tc.code) // the SDK refuses it: the phase fails
 				} else {
 					log.Check(t)
 				}
@@ -153,10 +153,10 @@ GoBridgePostReadRequestHandler phases
 			}
 			// The SDK refuses it in the plugin: the phase fails (logged
 			// by the plugin) and the log hook only logs.
-			if !harness.WaitFor(10*time.Second, func() bool { return log.Contains("Reply in the log phase") }) {
+			if !harness.WaitFor(10*time.Second, func() bool { return log.Contains("no reply in the log phase") }) {
 				t.Errorf("no line about the refused reply:\n%s", log.Since())
 			}
-			log.Check(t, "Reply in the log phase", "log phase")
+			log.Check(t, "no reply in the log phase", "log phase")
 		})
 
 		t.Run("the request body is discarded and the connection kept", func(t *testing.T) {

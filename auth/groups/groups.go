@@ -12,7 +12,6 @@
 package groups
 
 import (
-	"context"
 	"strings"
 
 	"github.com/gobridge/gobridge/auth/internal/filecache"
@@ -115,7 +114,7 @@ func (f *File) Authorize(user string, args []string) (sdk.AuthzResult, error) {
 }
 
 // CheckAuthorization implements sdk.RequireChecker.
-func (f *File) CheckAuthorization(_ context.Context, _ *sdk.Request, user string, args []string) (sdk.AuthzResult, error) {
+func (f *File) CheckAuthorization(_ *sdk.Request, user string, args []string) (sdk.AuthzResult, error) {
 	return f.Authorize(user, args)
 }
 

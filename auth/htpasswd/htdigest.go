@@ -1,7 +1,6 @@
 package htpasswd
 
 import (
-	"context"
 	"strings"
 
 	"github.com/gobridge/gobridge/auth/internal/filecache"
@@ -66,7 +65,7 @@ func (d *DigestFile) RealmHash(user, realm string) (string, sdk.AuthnResult, err
 }
 
 // GetRealmHash implements sdk.RealmHasher.
-func (d *DigestFile) GetRealmHash(_ context.Context, _ *sdk.Request, user, realm string) (string, sdk.AuthnResult, error) {
+func (d *DigestFile) GetRealmHash(_ *sdk.Request, user, realm string) (string, sdk.AuthnResult, error) {
 	return d.RealmHash(user, realm)
 }
 

@@ -17,7 +17,6 @@
 package htpasswd
 
 import (
-	"context"
 	"crypto/sha1"
 	"crypto/subtle"
 	"encoding/base64"
@@ -209,7 +208,7 @@ func (f *File) check(user, password string) (res sdk.AuthnResult, warn, err erro
 }
 
 // CheckPassword implements sdk.PasswordChecker.
-func (f *File) CheckPassword(_ context.Context, r *sdk.Request, user, password string) (sdk.AuthnResult, error) {
+func (f *File) CheckPassword(r *sdk.Request, user, password string) (sdk.AuthnResult, error) {
 	res, warn, err := f.check(user, password)
 	if warn != nil && r != nil {
 		r.Logger().Warn("htpasswd: cannot verify the stored hash; denied", "file", f.Path(), "user", user, "err", warn)

@@ -106,7 +106,9 @@ func (p *provider) Authenticate(r *sdk.PhaseRequest) error {
 	}
 	realm = strings.NewReplacer(`"`, "", `\`, "").Replace(realm)
 	challenge := func(extra string) error {
-		r.Set(sdk.TableErrHeadersOut, "WWW-Authenticate", `Bearer realm="`+realm+`"`+extra)
+		if err := r.Set(sdk.TableErrHeadersOut, "WWW-Authenticate", `Bearer realm="`+realm+`"`+extra); err != nil {
+			return err // 500: a realm httpd cannot send (from jwt.realm)
+		}
 		return sdk.HTTPError(http.StatusUnauthorized)
 	}
 	h := r.Header.Values("Authorization")
@@ -126,10 +128,18 @@ func (p *provider) Authenticate(r *sdk.PhaseRequest) error {
 		r.Logger().Info("gobridge-auth: bearer token refused", "reason", err, "client", r.UseragentIP)
 		return challenge(`, error="invalid_token"`)
 	}
-	r.SetUser(t.User)
-	r.SetAuthType("Bearer")
+	// A claim httpd cannot take (a control character in the subject or in
+	// a jwt.env value) fails the request (500) rather than half-log it in.
+	if err := r.SetUser(t.User); err != nil {
+		return fmt.Errorf("gobridge-auth: the token's user: %w", err)
+	}
+	if err := r.SetAuthType("Bearer"); err != nil {
+		return err
+	}
 	for k, v := range t.Env {
-		r.Set(sdk.TableSubprocessEnv, k, v)
+		if err := r.Set(sdk.TableSubprocessEnv, k, v); err != nil {
+			return fmt.Errorf("gobridge-auth: jwt.env %s: %w", k, err)
+		}
 	}
 	return nil
 }

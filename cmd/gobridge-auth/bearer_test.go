@@ -42,8 +42,8 @@ func TestBearer(t *testing.T) {
 		if auth != "" {
 			r.Header.Set("Authorization", auth)
 		}
-		r.SetOptions(append([]sdk.Pair{{Key: "jwks", Value: jwks}, {Key: "jwt.audience", Value: "api"}, {Key: "jwt.env", Value: "email=JWT_EMAIL"}}, opts...))
-		return sdktest.RunPhase(t, p, sdk.PhaseAuthn, r)
+		r.Options = append(sdk.Pairs{{Key: "jwks", Value: jwks}, {Key: "jwt.audience", Value: "api"}, {Key: "jwt.env", Value: "email=JWT_EMAIL"}}, opts...)
+		return sdktest.RunPhase(t, sdk.PhaseAuthn, p.Authenticate, r)
 	}
 	rec := run("Bearer " + good)
 	if rec.Result != sdktest.OK || rec.Fields["user"] != "ann" || rec.Fields["auth_type"] != "Bearer" {
@@ -75,5 +75,12 @@ func TestBearer(t *testing.T) {
 	}
 	if rec := run("Bearer "+good, sdk.Pair{Key: "jwks", Value: "/nonexistent"}); rec.Result != sdktest.HTTPStatus || rec.Status != 500 {
 		t.Errorf("missing JWKS: %v %d; want 500", rec.Result, rec.Status)
+	}
+	// A signed subject httpd cannot take as r->user fails the request
+	// (SetUser's error), never logs in without a user. (jwt.env values
+	// have their control characters removed by auth/jwt.)
+	ctl := sign(map[string]any{"sub": "ann\x01", "aud": "api", "exp": time.Now().Add(time.Hour).Unix()})
+	if rec := run("Bearer " + ctl); rec.Result != sdktest.HTTPStatus || rec.Status != 500 || len(rec.Fields) != 0 {
+		t.Errorf("control character in sub: %v %d %v; want 500 changing nothing", rec.Result, rec.Status, rec.Fields)
 	}
 }

@@ -33,7 +33,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -100,7 +99,7 @@ func option(r *sdk.Request, key string) (string, error) {
 	return v, nil
 }
 
-func (p *provider) CheckPassword(_ context.Context, r *sdk.Request, user, password string) (sdk.AuthnResult, error) {
+func (p *provider) CheckPassword(r *sdk.Request, user, password string) (sdk.AuthnResult, error) {
 	path, err := option(r, "htpasswd")
 	if err != nil {
 		return sdk.AuthnGeneralError, err
@@ -111,7 +110,7 @@ func (p *provider) CheckPassword(_ context.Context, r *sdk.Request, user, passwo
 		return sdk.AuthnDenied, nil
 	}
 	f := cached(p, p.pw, path, htpasswd.New)
-	res, err := f.CheckPassword(context.Background(), r, user, password)
+	res, err := f.CheckPassword(r, user, password)
 	if err != nil {
 		return res, err
 	}
@@ -119,12 +118,14 @@ func (p *provider) CheckPassword(_ context.Context, r *sdk.Request, user, passwo
 		p.guard.Record(user, client, res == sdk.AuthnGranted)
 	}
 	if res == sdk.AuthnGranted {
-		r.SetEnv("GOBRIDGE_AUTH_SOURCE", "htpasswd")
+		if err := r.SetEnv("GOBRIDGE_AUTH_SOURCE", "htpasswd"); err != nil {
+			return sdk.AuthnGeneralError, err
+		}
 	}
 	return res, nil
 }
 
-func (p *provider) GetRealmHash(_ context.Context, r *sdk.Request, user, realm string) (string, sdk.AuthnResult, error) {
+func (p *provider) GetRealmHash(r *sdk.Request, user, realm string) (string, sdk.AuthnResult, error) {
 	path, err := option(r, "htdigest")
 	if err != nil {
 		return "", sdk.AuthnGeneralError, err
@@ -132,7 +133,7 @@ func (p *provider) GetRealmHash(_ context.Context, r *sdk.Request, user, realm s
 	return cached(p, p.digest, path, htpasswd.NewDigest).RealmHash(user, realm)
 }
 
-func (p *provider) CheckAuthorization(_ context.Context, r *sdk.Request, user string, args []string) (sdk.AuthzResult, error) {
+func (p *provider) CheckAuthorization(r *sdk.Request, user string, args []string) (sdk.AuthzResult, error) {
 	if len(args) == 0 {
 		return sdk.AuthzGeneralError, errors.New("Require gobridge <plugin>: say what to check: 'group G...' or 'user U...'")
 	}

@@ -24,7 +24,7 @@ func setup(t *testing.T) (*provider, *sdk.Request) {
 		t.Fatal(err)
 	}
 	r := sdktest.NewRequest("GET", "/private/", nil)
-	r.SetOptions([]sdk.Pair{{Key: "htpasswd", Value: pw}, {Key: "groups", Value: grp}})
+	r.Options = sdk.Pairs{{Key: "htpasswd", Value: pw}, {Key: "groups", Value: grp}}
 	return newProvider(), r
 }
 

@@ -26,7 +26,6 @@ package main
 
 import (
 	"compress/gzip"
-	"context"
 	"io"
 	"mime"
 	"net/http"
@@ -86,7 +85,7 @@ func headerOut(f *sdk.Filter, key string) string {
 }
 
 // FilterBody compresses the body or declines.
-func (gzipFilter) FilterBody(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) error {
+func (gzipFilter) FilterBody(f *sdk.Filter, in io.Reader, out io.Writer) error {
 	if f.Kind != sdk.OutputFilter || f.Status != http.StatusOK || !acceptsGzip(f.Header) ||
 		f.ContentEncoding != "" || headerOut(f, "Content-Encoding") != "" || !compressible(f.ContentType) {
 		return sdk.Declined
@@ -95,14 +94,14 @@ func (gzipFilter) FilterBody(ctx context.Context, f *sdk.Filter, in io.Reader, o
 	if v, err := strconv.Atoi(f.Option("gzip.level")); err == nil && v >= gzip.BestSpeed && v <= gzip.BestCompression {
 		level = v
 	}
-	if err := f.SetHeader("Content-Encoding", "gzip"); err != nil {
+	if err := f.Set(sdk.TableHeadersOut, "Content-Encoding", "gzip"); err != nil {
 		return err
 	}
-	if err := f.AddHeader("Vary", "Accept-Encoding"); err != nil {
+	if err := f.Add(sdk.TableHeadersOut, "Vary", "Accept-Encoding"); err != nil {
 		return err
 	}
 	if etag := headerOut(f, "ETag"); strings.HasSuffix(etag, `"`) {
-		if err := f.SetHeader("ETag", strings.TrimSuffix(etag, `"`)+`-gzip"`); err != nil {
+		if err := f.Set(sdk.TableHeadersOut, "ETag", strings.TrimSuffix(etag, `"`)+`-gzip"`); err != nil {
 			return err
 		}
 	}

@@ -50,7 +50,9 @@ func (headers) CheckAccess(r *sdk.PhaseRequest) error {
 }
 
 // Fixup sets a header (in err_headers_out, so error pages carry it too)
-// and a note for the access log. OK: the other fixups still run.
+// and a note for the access log. OK: the other fixups still run. A header
+// name from GoBridgeOption that is not a token is refused by Set: the
+// error fails the request (500) and says why in the error log.
 //
 // Sub-requests are left alone: httpd merges a sub-request's err_headers_out
 // into the main request when it serves its answer (mod_dir serving
@@ -59,9 +61,10 @@ func (headers) Fixup(r *sdk.PhaseRequest) error {
 	if r.IsSubrequest {
 		return sdk.Declined
 	}
-	r.Set(sdk.TableErrHeadersOut, option(r, "header", "X-Served-Via"), "gobridge")
-	r.Set(sdk.TableNotes, "gobridge-headers", "fixed-up")
-	return nil
+	if err := r.Set(sdk.TableErrHeadersOut, option(r, "header", "X-Served-Via"), "gobridge"); err != nil {
+		return err
+	}
+	return r.SetNote("gobridge-headers", "fixed-up")
 }
 
 func main() {

@@ -19,9 +19,9 @@ func TestAccess(t *testing.T) {
 	} {
 		req := sdktest.NewRequest("GET", tc.uri, nil)
 		if tc.deny != "" {
-			req.SetOptions([]sdk.Pair{{Key: "deny", Value: tc.deny}})
+			req.Options = sdk.Pairs{{Key: "deny", Value: tc.deny}}
 		}
-		rec := sdktest.RunPhase(t, headers{}, sdk.PhaseAccess, req)
+		rec := sdktest.RunPhase(t, sdk.PhaseAccess, headers{}.CheckAccess, req)
 		if rec.Result != tc.want || (tc.want == sdktest.HTTPStatus && rec.Status != 403) {
 			t.Errorf("%s (deny %q): %v %d; want %v", tc.uri, tc.deny, rec.Result, rec.Status, tc.want)
 		}
@@ -30,8 +30,8 @@ func TestAccess(t *testing.T) {
 
 func TestFixup(t *testing.T) {
 	req := sdktest.NewRequest("GET", "/headers/", nil)
-	req.SetOptions([]sdk.Pair{{Key: "header", Value: "X-Demo"}})
-	rec := sdktest.RunPhase(t, headers{}, sdk.PhaseFixups, req)
+	req.Options = sdk.Pairs{{Key: "header", Value: "X-Demo"}}
+	rec := sdktest.RunPhase(t, sdk.PhaseFixups, headers{}.Fixup, req)
 	if rec.Result != sdktest.OK {
 		t.Fatalf("result %v; want OK", rec.Result)
 	}
@@ -48,7 +48,7 @@ func TestFixup(t *testing.T) {
 func TestFixupSkipsSubrequests(t *testing.T) {
 	req := sdktest.NewRequest("GET", "/headers/index.html", nil)
 	req.IsSubrequest = true
-	rec := sdktest.RunPhase(t, headers{}, sdk.PhaseFixups, req)
+	rec := sdktest.RunPhase(t, sdk.PhaseFixups, headers{}.Fixup, req)
 	if rec.Result != sdktest.Declined || len(rec.Mutations) != 0 {
 		t.Errorf("sub-request: %v with %d mutations; want Declined with none", rec.Result, len(rec.Mutations))
 	}

@@ -20,7 +20,7 @@ func TestHello(t *testing.T) {
 	} {
 		req := sdktest.NewRequest("GET", tc.target, nil)
 		if tc.greeting != "" {
-			req.SetOptions([]sdk.Pair{{Key: "greeting", Value: tc.greeting}})
+			req.Options = sdk.Pairs{{Key: "greeting", Value: tc.greeting}}
 		}
 		rec := sdktest.Serve(t, sdk.HandlerFunc(hello), req)
 		if rec.Code != 200 || rec.Body.String() != tc.want {

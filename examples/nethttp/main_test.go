@@ -21,7 +21,7 @@ func TestMuxThroughGobridge(t *testing.T) {
 	}
 	withOption := func() *sdk.Request {
 		r := sdktest.NewRequest("GET", "/app/", nil)
-		r.SetOptions([]sdk.Pair{{Key: "greeting", Value: "Hi from httpd"}})
+		r.Options = sdk.Pairs{{Key: "greeting", Value: "Hi from httpd"}}
 		return r
 	}
 	tests := []struct {

@@ -14,12 +14,9 @@ type FilterStream interface {
 	Recv() (*pb.FilterRequest, error)
 }
 
-// FilterHooks lets sdktest run package sdk's filter streams in process,
-// like Hooks does for the other calls. Package sdk sets it in init.
+// FilterHooks is Hooks for filter streams (the end-to-end test plugins
+// only). Package sdk sets it in init.
 var FilterHooks struct {
-	// ServeFilter runs one Filter stream for impl (an sdk.BodyFilter).
-	ServeFilter func(impl any, st FilterStream) error
-
 	// SendRaw sends m on the stream behind f (an *sdk.Filter), bypassing
 	// every check the SDK makes, so tests can make sure the module refuses
 	// what the SDK would never send.

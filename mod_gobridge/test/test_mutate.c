@@ -161,6 +161,89 @@ static void test_check(apr_pool_t *p)
     }
 }
 
+/* One rule for every caller: an auth provider's, a handler's or a filter's
+ * change is refused exactly when a phase's change of the same table would
+ * be (the auth providers used to accept any key and control characters but
+ * NUL, CR and LF in values); only the tables each may change differ. */
+static void test_check_mutations_shared(apr_pool_t *p)
+{
+    static const struct {
+        int table, op;
+        const char *k, *v;
+        int ok;
+    } cases[] = {
+        {T(NOTES), OP(SET), "k", "v", 1},
+        {T(SUBPROCESS_ENV), OP(ADD), "REMOTE_GROUP", "a\tb", 1},
+        {T(NOTES), OP(UNSET), "k", "\x01", 1},
+        {T(NOTES), OP(SET), "bad key", "v", 0},
+        {T(NOTES), OP(SET), "k:", "v", 0},
+        {T(NOTES), OP(SET), "", "v", 0},
+        {T(NOTES), OP(SET), "k", "a\x01b", 0},
+        {T(NOTES), OP(SET), "k", "a\x7f", 0},
+        {T(SUBPROCESS_ENV), OP(SET), "E", "a\r\nb", 0},
+        {T(NOTES), 4, "k", "v", 0},
+    };
+    static const struct {
+        unsigned allowed;
+        const char *who;
+    } callers[] = {
+        {GB_MUTATE_TABLES_ALL, "a phase"},
+        {GB_MUTATE_TABLES_NOTES_ENV, "an auth provider"},
+        {GB_MUTATE_TABLES_NOTES_ENV, "a handler"},
+        {GB_MUTATE_TABLES_FILTER, "a filter"},
+    };
+    size_t i, c;
+
+    for (c = 0; c < sizeof(callers) / sizeof(callers[0]); c++) {
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            Gobridge__V1__Mutation *mu = mut(p, cases[i].table, cases[i].op,
+                                             cases[i].k, cases[i].v);
+            const char *why = NULL;
+            int ok = gb_mutate_check_mutations(p, 1, &mu, callers[c].allowed,
+                                               callers[c].who, &why)
+                     == APR_SUCCESS;
+
+            CHECK(ok == cases[i].ok && (ok || why),
+                  "check_mutations(%s, #%lu) = %d (%s); want %d",
+                  callers[c].who, (unsigned long)i, ok, why ? why : "",
+                  cases[i].ok);
+        }
+    }
+    /* The tables: what each caller may change, and what it may not. */
+    {
+        static const struct {
+            unsigned allowed;
+            int table, ok;
+        } tables[] = {
+            {GB_MUTATE_TABLES_NOTES_ENV, T(NOTES), 1},
+            {GB_MUTATE_TABLES_NOTES_ENV, T(SUBPROCESS_ENV), 1},
+            {GB_MUTATE_TABLES_NOTES_ENV, T(HEADERS_OUT), 0},
+            {GB_MUTATE_TABLES_NOTES_ENV, T(HEADERS_IN), 0},
+            {GB_MUTATE_TABLES_NOTES_ENV, T(CONN_NOTES), 0},
+            {GB_MUTATE_TABLES_FILTER, T(HEADERS_OUT), 1},
+            {GB_MUTATE_TABLES_FILTER, T(ERR_HEADERS_OUT), 1},
+            {GB_MUTATE_TABLES_FILTER, T(HEADERS_IN), 0},
+            {GB_MUTATE_TABLES_ALL, T(CONN_NOTES), 1},
+            {GB_MUTATE_TABLES_ALL, T(HEADERS_IN), 1},
+            {GB_MUTATE_TABLES_ALL, 0, 0},
+            {GB_MUTATE_TABLES_ALL, 7, 0},
+            {~0u, 31, 0},
+        };
+
+        for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+            Gobridge__V1__Mutation *mu = mut(p, tables[i].table, OP(SET),
+                                             "k", "v");
+            const char *why = NULL;
+            int ok = gb_mutate_check_mutations(p, 1, &mu, tables[i].allowed,
+                                               "x", &why) == APR_SUCCESS;
+
+            CHECK(ok == tables[i].ok, "check_mutations(table %d, mask %#x) "
+                  "= %d (%s); want %d", tables[i].table, tables[i].allowed,
+                  ok, why ? why : "", tables[i].ok);
+        }
+    }
+}
+
 static void test_check_fields_and_logs(apr_pool_t *p)
 {
     Gobridge__V1__PhaseResponse m = GOBRIDGE__V1__PHASE_RESPONSE__INIT;
@@ -311,6 +394,7 @@ int main(void)
     apr_pool_create(&p, NULL);
     test_fields();
     test_check(p);
+    test_check_mutations_shared(p);
     test_check_fields_and_logs(p);
     test_check_reply(p);
     test_apply(p);

@@ -217,7 +217,7 @@ func TestEnv(t *testing.T) {
 		t.Errorf("Env(standalone request) = %v; want nil", env)
 	}
 	req := sdktest.NewRequest("GET", "/", nil)
-	req.SetOptions([]sdk.Pair{{Key: "k", Value: "1"}, {Key: "k", Value: "2"}})
+	req.Options = sdk.Pairs{{Key: "k", Value: "1"}, {Key: "k", Value: "2"}}
 	req.User = "ann"
 	req.Notes = []sdk.Pair{{Key: "n", Value: "v"}}
 	req.SubprocessEnv = []sdk.Pair{{Key: "E", Value: "e"}}
@@ -230,7 +230,7 @@ func TestEnv(t *testing.T) {
 		got, want any
 	}{
 		{"Option(k)", env.Option("k"), "2"},
-		{"Options()", env.Options(), []sdk.Pair{{Key: "k", Value: "1"}, {Key: "k", Value: "2"}}},
+		{"Options", env.Options, sdk.Pairs{{Key: "k", Value: "1"}, {Key: "k", Value: "2"}}},
 		{"User", env.User, "ann"},
 		{"Notes", env.Notes, []sdk.Pair{{Key: "n", Value: "v"}}},
 		{"SubprocessEnv", env.SubprocessEnv, []sdk.Pair{{Key: "E", Value: "e"}}},

@@ -11,7 +11,6 @@ import (
 	"github.com/gobridge/gobridge/internal/wire"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 	"github.com/gobridge/gobridge/sdk"
-	"google.golang.org/protobuf/proto"
 )
 
 // FilterChunk is one chunk of body as mod_gobridge sends it to a filter.
@@ -97,8 +96,10 @@ func RunFilterChunks(t testing.TB, impl sdk.BodyFilter, kind sdk.FilterKind, req
 	ctx, cancel := context.WithCancel(req.Context())
 	defer cancel()
 	p := &filterPipe{ctx: ctx, in: make(chan *pb.FilterRequest), out: make(chan *pb.FilterResponse), done: make(chan struct{})}
+	plug := newPlugin(t, &sdk.ServeConfig{Filter: impl})
 	go func() {
-		p.err = wire.FilterHooks.ServeFilter(impl, &filterPluginEnd{p})
+		p.err = plug.stream(serviceFilter, "Filter",
+			&memStream[*pb.FilterRequest, *pb.FilterResponse]{ctx: ctx, in: p.in, out: p.out})
 		close(p.done)
 	}()
 	rec := runFilter(p, kind, req, chunks)
@@ -121,7 +122,7 @@ func runFilter(p *filterPipe, kind sdk.FilterKind, req *sdk.Request, chunks []Fi
 	}
 	m := &pb.FilterRequest{
 		Kind:    pb.FilterKind(kind),
-		Request: wire.EncodeRequest(wire.Hooks.RequestToWire(req)),
+		Request: wire.EncodeRequest(snapshot(req)),
 	}
 	passed := false // output or a mark came back: headers are final
 	for i, c := range chunks {
@@ -240,27 +241,4 @@ func (p *filterPipe) recvErr() error {
 		return p.err
 	}
 	return io.EOF
-}
-
-type filterPluginEnd struct{ p *filterPipe }
-
-func (e *filterPluginEnd) Context() context.Context { return e.p.ctx }
-
-func (e *filterPluginEnd) Send(m *pb.FilterResponse) error {
-	m = proto.Clone(m).(*pb.FilterResponse) // the SDK reuses its buffers
-	select {
-	case e.p.out <- m:
-		return nil
-	case <-e.p.ctx.Done():
-		return e.p.ctx.Err()
-	}
-}
-
-func (e *filterPluginEnd) Recv() (*pb.FilterRequest, error) {
-	select {
-	case m := <-e.p.in:
-		return m, nil
-	case <-e.p.ctx.Done():
-		return nil, e.p.ctx.Err()
-	}
 }

@@ -1,14 +1,19 @@
-// Package sdktest runs gobridge handlers without Apache httpd, the way
-// net/http/httptest runs http.Handlers without a network.
+// Package sdktest runs gobridge plugin code without Apache httpd, the way
+// net/http/httptest runs http.Handlers without a network: content
+// handlers (Serve), phase methods (RunPhase), auth providers
+// (CheckPassword, GetRealmHash, CheckAuthorization) and body filters
+// (RunFilter), each given and recorded with the sdk's own types.
 //
-// Serve plays mod_gobridge's part on an in-memory Handle stream: it sends
-// the request snapshot and body the way the module does (the first 64 KiB
-// unasked, the rest in the chunks the handler asks for), records the
-// response, and checks every message against the rules the module
-// enforces. Conn serves the real gRPC service on a unix socket for
-// wire-level tests, and Do plays the module's part over it. A Module
-// answers the handler's sub-requests (Request.LookupURI, Include, …) with
-// what the test says httpd would find.
+// Every function plays mod_gobridge's part against the plugin's real gRPC
+// services, registered with sdk.Register and called in memory: it sends
+// the request snapshot (and body) the way the module does, records the
+// answer, and checks every message against the rules the module enforces,
+// reporting breaches as test errors. Conn serves the services on a unix
+// socket for wire-level tests, and Do plays the module's part over it. A
+// Module answers the handler's sub-requests (Request.LookupURI, Include,
+// …) with what the test says httpd would find. Every function but Conn
+// takes a nil testing.TB in Examples, and panics where it would fail a
+// test.
 //
 //	func TestHello(t *testing.T) {
 //		rec := sdktest.Serve(t, sdk.HandlerFunc(hello), sdktest.NewRequest("GET", "/hello?name=Ann", nil))
@@ -40,7 +45,6 @@ import (
 	"github.com/gobridge/gobridge/sdk"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/proto"
 )
 
 // Defaults NewRequest fills in.
@@ -151,6 +155,8 @@ func (r Result) String() string {
 		return "Declined"
 	case HTTPStatus:
 		return "HTTPStatus"
+	case Done:
+		return "Done"
 	}
 	return "Unfinished"
 }
@@ -285,8 +291,10 @@ func (m *Module) Serve(t testing.TB, h sdk.Handler, req *sdk.Request) *Recorder 
 		out:  make(chan *pb.HandleResponse),
 		done: make(chan struct{}),
 	}
+	plug := newPlugin(t, &sdk.ServeConfig{Handler: h})
 	go func() {
-		p.err = wire.Hooks.ServeStream(h, &pluginEnd{p})
+		p.err = plug.stream(serviceGoBridge, "Handle",
+			&memStream[*pb.HandleRequest, *pb.HandleResponse]{ctx: ctx, in: p.in, out: p.out})
 		close(p.done)
 	}()
 	rec := m.run(&moduleEnd{p}, req)
@@ -296,10 +304,13 @@ func (m *Module) Serve(t testing.TB, h sdk.Handler, req *sdk.Request) *Recorder 
 	return rec
 }
 
-// Conn serves h's GoBridge gRPC service, with the options sdk.Serve uses,
-// on a unix socket, and returns a client connected to it. Everything is
-// torn down when the test ends.
-func Conn(t testing.TB, h sdk.Handler) pb.GoBridgeClient {
+// Conn serves the plugin cfg describes (sdk.Register's services, as
+// sdk.Serve serves them) with a gRPC server on a unix socket, and returns a
+// client connection to it, for wire-level tests: Do plays mod_gobridge's
+// part of a content handler call over it, and the generated clients of
+// gobridge.v1 make any other call. Everything is torn down when the test
+// ends. A cfg sdk.Serve would refuse fails the test.
+func Conn(t testing.TB, cfg *sdk.ServeConfig) *grpc.ClientConn {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "gbt")
 	if err != nil {
@@ -311,7 +322,12 @@ func Conn(t testing.TB, h sdk.Handler) pb.GoBridgeClient {
 		_ = os.RemoveAll(dir)
 		t.Fatalf("sdktest: %v", err)
 	}
-	gs := wire.Hooks.NewServer(h)
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(wire.MaxMessage), grpc.MaxSendMsgSize(wire.MaxMessage))
+	if err := sdk.Register(gs, cfg); err != nil {
+		_ = lis.Close()
+		_ = os.RemoveAll(dir)
+		t.Fatalf("sdktest: %v", err)
+	}
 	go func() { _ = gs.Serve(lis) }()
 	cc, err := grpc.NewClient("unix://"+path,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -326,25 +342,26 @@ func Conn(t testing.TB, h sdk.Handler) pb.GoBridgeClient {
 		gs.Stop()
 		_ = os.RemoveAll(dir)
 	})
-	return pb.NewGoBridgeClient(cc)
+	return cc
 }
 
-// Do plays mod_gobridge's part of one Handle call over c (from Conn): it
-// sends req and its body as the module would and records the response.
-// Cancelling req.Context() cancels the stream.
-func Do(t testing.TB, c pb.GoBridgeClient, req *sdk.Request) *Recorder {
-	t.Helper()
-	return new(Module).Do(t, c, req)
+// Do plays mod_gobridge's part of one content handler call over cc (from
+// Conn, or any connection to a plugin): it sends req and its body as the
+// module would and records the response. Cancelling req.Context() cancels
+// the call.
+func Do(t testing.TB, cc grpc.ClientConnInterface, req *sdk.Request) *Recorder {
+	helper(t)
+	return new(Module).Do(t, cc, req)
 }
 
 // Do is the package's Do with m's answers to sub-requests.
-func (m *Module) Do(t testing.TB, c pb.GoBridgeClient, req *sdk.Request) *Recorder {
-	t.Helper()
+func (m *Module) Do(t testing.TB, cc grpc.ClientConnInterface, req *sdk.Request) *Recorder {
+	helper(t)
 	ctx, cancel := context.WithCancel(req.Context())
 	defer cancel()
-	st, err := c.Handle(ctx)
+	st, err := pb.NewGoBridgeClient(cc).Handle(ctx)
 	if err != nil {
-		t.Fatalf("sdktest: Handle: %v", err)
+		fatalf(t, "sdktest: Handle: %v", err)
 	}
 	rec := m.run(st, req)
 	report(t, rec)
@@ -399,8 +416,7 @@ func (mod *Module) run(st moduleStream, req *sdk.Request) *Recorder {
 	if !eof && req.ContentLength >= 0 && rec.BodySent == req.ContentLength {
 		eof = true
 	}
-	w := wire.Hooks.RequestToWire(req)
-	if err := st.Send(&pb.HandleRequest{Request: wire.EncodeRequest(w), Body: first, BodyEof: eof}); err != nil {
+	if err := st.Send(&pb.HandleRequest{Request: wire.EncodeRequest(snapshot(req)), Body: first, BodyEof: eof}); err != nil {
 		rec.Err = err
 		return rec
 	}
@@ -579,32 +595,6 @@ type pipe struct {
 	out  chan *pb.HandleResponse
 	done chan struct{} // closed when the plugin side returned
 	err  error         // what it returned
-}
-
-type pluginEnd struct{ p *pipe }
-
-func (e *pluginEnd) Context() context.Context { return e.p.ctx }
-
-func (e *pluginEnd) Send(m *pb.HandleResponse) error {
-	m = proto.Clone(m).(*pb.HandleResponse) // the SDK reuses its buffers
-	select {
-	case e.p.out <- m:
-		return nil
-	case <-e.p.ctx.Done():
-		return e.p.ctx.Err()
-	}
-}
-
-func (e *pluginEnd) Recv() (*pb.HandleRequest, error) {
-	select {
-	case m, ok := <-e.p.in:
-		if !ok {
-			return nil, io.EOF
-		}
-		return m, nil
-	case <-e.p.ctx.Done():
-		return nil, e.p.ctx.Err()
-	}
 }
 
 type moduleEnd struct{ p *pipe }

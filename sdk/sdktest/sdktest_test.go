@@ -133,7 +133,7 @@ func TestDoMatchesServe(t *testing.T) {
 	})
 	body := strings.Repeat("x", 100<<10)
 	a := sdktest.Serve(t, h, sdktest.NewRequest("PUT", "/", strings.NewReader(body)))
-	b := sdktest.Do(t, sdktest.Conn(t, h), sdktest.NewRequest("PUT", "/", strings.NewReader(body)))
+	b := sdktest.Do(t, sdktest.Conn(t, &sdk.ServeConfig{Handler: h}), sdktest.NewRequest("PUT", "/", strings.NewReader(body)))
 	for _, rec := range []*sdktest.Recorder{a, b} {
 		if rec.Code != 200 || rec.Body.String() != body || rec.Header.Get("X-Len") != "102400" ||
 			!rec.Logged("read n=102400") || rec.Finish != sdktest.OK || rec.Messages != 2 || len(rec.ReadBody) != 1 {

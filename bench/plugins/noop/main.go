@@ -13,7 +13,6 @@
 package main
 
 import (
-	"context"
 	"crypto/subtle"
 	"flag"
 	"fmt"
@@ -81,7 +80,7 @@ func download(w *sdk.ResponseWriter, r *sdk.Request) error {
 func (noop) CheckAccess(*sdk.PhaseRequest) error { return sdk.Declined }
 func (noop) Fixup(*sdk.PhaseRequest) error       { return nil }
 
-func (n noop) CheckPassword(_ context.Context, _ *sdk.Request, user, password string) (sdk.AuthnResult, error) {
+func (n noop) CheckPassword(_ *sdk.Request, user, password string) (sdk.AuthnResult, error) {
 	if subtle.ConstantTimeCompare([]byte(user), n.user) != 1 {
 		return sdk.AuthnUserNotFound, nil
 	}
@@ -91,7 +90,7 @@ func (n noop) CheckPassword(_ context.Context, _ *sdk.Request, user, password st
 	return sdk.AuthnGranted, nil
 }
 
-func (noop) CheckAuthorization(_ context.Context, _ *sdk.Request, user string, _ []string) (sdk.AuthzResult, error) {
+func (noop) CheckAuthorization(_ *sdk.Request, user string, _ []string) (sdk.AuthzResult, error) {
 	if user == "" {
 		return sdk.AuthzDeniedNoUser, nil
 	}

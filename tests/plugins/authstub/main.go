@@ -66,10 +66,24 @@ func extras(r *pb.Request) ([]*pb.Mutation, []*pb.LogRecord) {
 	switch opt(r, "stub.bad") {
 	case "mutation":
 		muts = append(muts, &pb.Mutation{Table: pb.Mutation_TABLE_HEADERS_OUT, Op: pb.Mutation_OP_SET, Key: []byte("X-Evil"), Value: []byte("1")})
+	case "notekey", "notevalue":
+		// What the module refused from a phase but took from a provider
+		// before the two shared one rule (TestOneMutationRule).
+		muts = append(muts, badNote(opt(r, "stub.bad")))
 	case "loglevel":
 		logs = append(logs, &pb.LogRecord{Level: 99, Message: []byte("x")})
 	}
 	return muts, logs
+}
+
+// badNote is a note that passes neither the module's rule nor the sdk's:
+// a key that is not an HTTP token, or a value with a control character
+// that is neither CR, LF nor NUL.
+func badNote(kind string) *pb.Mutation {
+	if kind == "notekey" {
+		return &pb.Mutation{Table: pb.Mutation_TABLE_NOTES, Op: pb.Mutation_OP_SET, Key: []byte("bad key"), Value: []byte("v")}
+	}
+	return &pb.Mutation{Table: pb.Mutation_TABLE_NOTES, Op: pb.Mutation_OP_SET, Key: []byte("k"), Value: []byte("a\x01b")}
 }
 
 var authn = map[string]pb.AuthnResult{

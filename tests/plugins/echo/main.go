@@ -100,7 +100,7 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 	case "headers":
 		return headers(w, r, q)
 	case "options":
-		return writeJSON(w, r.Options())
+		return writeJSON(w, r.Options)
 	case "server":
 		return writeJSON(w, r.Server)
 	case "sha256":
@@ -178,14 +178,21 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 		}
 		for _, kv := range q["note"] {
 			k, v, _ := strings.Cut(kv, ":")
-			r.SetNote(k, v)
+			if err := r.SetNote(k, v); err != nil {
+				return err
+			}
 		}
 		for _, kv := range q["env"] {
 			k, v, _ := strings.Cut(kv, ":")
-			r.SetEnv(k, v)
+			if err := r.SetEnv(k, v); err != nil {
+				return err
+			}
 		}
 		if q.Get("bad") == "1" {
-			r.SetNote("bad key", "x")
+			// Refused by the sdk, which says why; the valid notes still go.
+			if err := r.SetNote("bad key", "x"); err != nil {
+				r.Logger().Warn("SetNote refused", "err", err)
+			}
 		}
 		return text(w, "set")
 	case "status":
@@ -304,7 +311,7 @@ func snapshot(r *sdk.Request) map[string]any {
 		"document_root": r.DocumentRoot, "notes": r.Notes, "subprocess_env": r.SubprocessEnv,
 		"plugin": r.Plugin, "log_id": r.LogID, "location": r.Location, "files": r.Files,
 		"is_subrequest": r.IsSubrequest, "is_internal_redirect": r.IsInternalRedirect,
-		"options": r.Options(), "pid": os.Getpid(),
+		"options": r.Options, "pid": os.Getpid(),
 	}
 }
 

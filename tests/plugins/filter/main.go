@@ -23,7 +23,6 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"errors"
 	"io"
 	"os"
@@ -40,7 +39,7 @@ func main() {
 	sdk.Serve(&sdk.ServeConfig{Handler: sdk.HandlerFunc(handle), Filter: sdk.BodyFilterFunc(filter)})
 }
 
-func filter(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) error {
+func filter(f *sdk.Filter, in io.Reader, out io.Writer) error {
 	mode := f.Option("mode." + f.Plugin)
 	if mode == "" {
 		mode = f.Option("mode")
@@ -50,10 +49,10 @@ func filter(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) err
 		if !strings.HasPrefix(f.ContentType, "text/") {
 			return sdk.Declined
 		}
-		if err := f.SetHeader("Content-Encoding", "gzip"); err != nil {
+		if err := f.Set(sdk.TableHeadersOut, "Content-Encoding", "gzip"); err != nil {
 			return err
 		}
-		if err := f.AddHeader("Vary", "Accept-Encoding"); err != nil {
+		if err := f.Add(sdk.TableHeadersOut, "Vary", "Accept-Encoding"); err != nil {
 			return err
 		}
 		gz := gzip.NewWriter(out)
@@ -104,8 +103,8 @@ func filter(ctx context.Context, f *sdk.Filter, in io.Reader, out io.Writer) err
 	case "slow":
 		select {
 		case <-time.After(3 * time.Second):
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-f.Context().Done():
+			return f.Context().Err()
 		}
 		_, err := io.Copy(out, in)
 		return err

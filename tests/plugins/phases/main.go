@@ -81,22 +81,29 @@ func run(r *sdk.PhaseRequest) error {
 		return sdk.Declined
 	}
 	var result error
+	// A change the sdk refuses fails the phase (500), as httpd would.
+	var bad error
+	keep := func(err error) {
+		if bad == nil {
+			bad = err
+		}
+	}
 	for _, act := range strings.Split(s, ";") {
 		verb, arg, _ := strings.Cut(strings.TrimSpace(act), "=")
 		k, v, _ := strings.Cut(arg, ":")
 		switch verb {
 		case "note":
-			r.Set(sdk.TableNotes, k, v)
+			keep(r.Set(sdk.TableNotes, k, v))
 		case "env":
-			r.Set(sdk.TableSubprocessEnv, k, v)
+			keep(r.Set(sdk.TableSubprocessEnv, k, v))
 		case "hout":
-			r.Add(sdk.TableHeadersOut, k, v)
+			keep(r.Add(sdk.TableHeadersOut, k, v))
 		case "herr":
-			r.Add(sdk.TableErrHeadersOut, k, v)
+			keep(r.Add(sdk.TableErrHeadersOut, k, v))
 		case "hin":
-			r.Set(sdk.TableHeadersIn, k, v)
+			keep(r.Set(sdk.TableHeadersIn, k, v))
 		case "cnote":
-			r.Set(sdk.TableConnNotes, k, v)
+			keep(r.Set(sdk.TableConnNotes, k, v))
 		case "cnotecount":
 			n := 0
 			for _, p := range r.ConnNotes {
@@ -104,27 +111,27 @@ func run(r *sdk.PhaseRequest) error {
 					n, _ = strconv.Atoi(p.Value)
 				}
 			}
-			r.Set(sdk.TableConnNotes, arg, strconv.Itoa(n+1))
+			keep(r.Set(sdk.TableConnNotes, arg, strconv.Itoa(n+1)))
 		case "allow":
-			r.SetAllowedMethods(strings.Split(arg, ",")...)
+			keep(r.SetAllowedMethods(strings.Split(arg, ",")...))
 		case "mtime":
 			sec, _ := strconv.ParseInt(arg, 10, 64)
 			r.UpdateMtime(time.Unix(sec, 0))
 		case "etag":
-			r.SetETag(`"` + arg + `"`)
+			keep(r.SetETag(`"` + arg + `"`))
 		case "filename":
-			r.SetFilename(arg)
+			keep(r.SetFilename(arg))
 		case "uri":
-			r.SetURI(arg)
+			keep(r.SetURI(arg))
 		case "ctype":
-			r.SetContentType(arg)
+			keep(r.SetContentType(arg))
 		case "handler":
-			r.SetHandler(arg)
+			keep(r.SetHandler(arg))
 		case "gbhandler":
-			r.SetGoBridgeHandler(arg)
+			keep(r.SetGoBridgeHandler(arg))
 		case "redirect":
 			if !r.IsInternalRedirect { // the new request has the same headers
-				r.InternalRedirect(arg)
+				keep(r.InternalRedirect(arg))
 			}
 		case "reply":
 			parts := strings.SplitN(arg, ":", 3)
@@ -150,23 +157,23 @@ func run(r *sdk.PhaseRequest) error {
 				return err
 			}
 		case "encoding":
-			r.SetContentEncoding(arg)
+			keep(r.SetContentEncoding(arg))
 		case "lang":
-			r.SetContentLanguages(strings.Split(arg, ",")...)
+			keep(r.SetContentLanguages(strings.Split(arg, ",")...))
 		case "chain":
 			c := note(r, "chain") + r.Plugin + "/" + r.Phase.String() + ","
-			r.Set(sdk.TableNotes, "chain", c)
-			r.Set(sdk.TableErrHeadersOut, "X-Chain", c)
+			keep(r.Set(sdk.TableNotes, "chain", c))
+			keep(r.Set(sdk.TableErrHeadersOut, "X-Chain", c))
 		case "userhdr":
 			u := r.Header.Get(arg)
 			if u == "" {
-				r.Set(sdk.TableErrHeadersOut, "WWW-Authenticate", `Bearer realm="test"`)
+				keep(r.Set(sdk.TableErrHeadersOut, "WWW-Authenticate", `Bearer realm="test"`))
 				return sdk.HTTPError(401)
 			}
-			r.SetUser(u)
-			r.SetAuthType("Bearer")
+			keep(r.SetUser(u))
+			keep(r.SetAuthType("Bearer"))
 		case "authtype":
-			r.Add(sdk.TableErrHeadersOut, "X-Auth-Type", r.Phase.String()+"=["+r.AuthType+"]")
+			keep(r.Add(sdk.TableErrHeadersOut, "X-Auth-Type", r.Phase.String()+"=["+r.AuthType+"]"))
 		case "requser":
 			if r.User != arg {
 				return sdk.HTTPError(403)
@@ -200,10 +207,21 @@ func run(r *sdk.PhaseRequest) error {
 				Mutations: []*pb.Mutation{{Table: pb.Mutation_TABLE_HEADERS_OUT, Op: pb.Mutation_OP_SET,
 					Key: []byte("X-Bad"), Value: []byte("a\r\nInjected: 1")}},
 			}}
+		case "badnote":
+			// The same bad notes authstub sends as a provider
+			// (TestOneMutationRule); arg is "notekey" or "notevalue".
+			m := &pb.Mutation{Table: pb.Mutation_TABLE_NOTES, Op: pb.Mutation_OP_SET, Key: []byte("k"), Value: []byte("a\x01b")}
+			if arg == "notekey" {
+				m.Key, m.Value = []byte("bad key"), []byte("v")
+			}
+			return &wire.RawPhaseResponse{Resp: &pb.PhaseResponse{Result: pb.Result_RESULT_OK, Mutations: []*pb.Mutation{m}}}
 		case "":
 		default:
 			return fmt.Errorf("unknown script action %q", verb)
 		}
+	}
+	if bad != nil {
+		return bad
 	}
 	return result
 }

@@ -73,7 +73,7 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 	q, _ := url.ParseQuery(r.Args)
 	switch path.Base(r.URI) {
 	case "lookup":
-		var opts []sdk.LookupOption
+		var opts []sdk.SubRequestOption
 		if m := q.Get("method"); m != "" {
 			opts = append(opts, sdk.LookupMethod(m))
 		}
