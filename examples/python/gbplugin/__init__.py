@@ -1,0 +1,31 @@
+"""gbplugin: a small library for gobridge plugins in Python with grpcio.
+
+    import gbplugin
+
+    def hello(request, response):
+        response.set_header("Content-Type", "text/plain")
+        response.write("Hello from Python\\n")
+
+    gbplugin.serve(handler=hello)
+
+The modules generated from proto/ (gobridge.v1, grpc_health.v1) must be on
+sys.path: examples/python/generate.sh writes them. docs/protocol.md
+describes what this library does on the wire.
+"""
+
+from .auth import DENIED, GRANTED, USER_NOT_FOUND
+from .content import Cancelled, HTTPError, ProtocolError, Request, Response
+from .server import SDK_VERSION, serve
+
+__all__ = [
+    "DENIED",
+    "GRANTED",
+    "USER_NOT_FOUND",
+    "Cancelled",
+    "HTTPError",
+    "ProtocolError",
+    "Request",
+    "Response",
+    "SDK_VERSION",
+    "serve",
+]

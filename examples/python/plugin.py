@@ -1,0 +1,130 @@
+#!/usr/bin/python3 -B
+"""pyhello: a gobridge plugin written in Python, with grpcio.
+
+One process serves two things to httpd:
+
+  * a content handler: GET answers a page of facts about the request (and
+    about the process: it runs as httpd's User), POST echoes the request
+    body back, and a path ending in /boom raises an exception (httpd
+    answers 500 and logs it);
+  * a password checker for `AuthBasicProvider gobridge`, from a user table
+    (--users FILE, "name:hash" lines made with --hash-password).
+
+httpd.conf:
+
+    GoBridgePlugin pyhello /usr/bin/python3 /path/to/plugin.py --users /etc/apache2/pyusers
+    <Location /py>
+        GoBridgeHandler pyhello
+    </Location>
+    <Location /private>
+        AuthType Basic
+        AuthName private
+        AuthBasicProvider gobridge
+        GoBridgeAuthnProvider pyhello
+        Require valid-user
+        GoBridgeHandler pyhello
+    </Location>
+
+Make a user table line with:
+
+    echo -n secret | python3 plugin.py --hash-password alice >> pyusers
+
+The modules generated from proto/ are looked for in --generated (default:
+build/python at the top of the repository, where `make plugins` puts them).
+"""
+
+import argparse
+import os
+import platform
+import pwd
+import sys
+
+sys.dont_write_bytecode = True  # httpd's User cannot write next to the code
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="plugin.py", description="gobridge example plugin in Python")
+    p.add_argument("--generated", default=os.path.join(HERE, "..", "..", "build", "python"),
+                   help="directory of the modules generated from proto/ (generate.sh)")
+    p.add_argument("--users", help="user table for the password checker; without it the plugin is no auth provider")
+    p.add_argument("--workers", type=int, default=16, help="gRPC worker threads (calls served at once)")
+    p.add_argument("--hash-password", metavar="NAME",
+                   help="read a password on stdin, print NAME's user table line and exit")
+    return p.parse_args(argv)
+
+
+def facts(request):
+    """The lines of the facts page."""
+    uid = os.getuid()
+    try:
+        account = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        account = "?"
+    return [
+        "Hello from Python %s via gobridge!" % platform.python_version(),
+        "",
+        "method: %s" % request.method,
+        "uri: %s" % request.uri,
+        "args: %s" % request.args,
+        "protocol: %s" % request.protocol,
+        "host: %s" % request.hostname,
+        "client: %s" % request.remote_ip,
+        "user: %s" % (request.user or "-"),
+        "user-agent: %s" % (request.header("User-Agent") or "-"),
+        "greeting: %s" % request.option("greeting", "-"),
+        "plugin: %s" % request.plugin,
+        "process: pid %d, uid %d (%s)" % (os.getpid(), uid, account),
+    ]
+
+
+def hello(request, response):
+    """The content handler."""
+    if request.uri.endswith("/boom"):
+        raise RuntimeError("boom: %s asked the handler to fail" % request.uri)
+    if request.method == "POST":
+        body = request.read()
+        response.set_header("Content-Type", request.header("Content-Type") or "application/octet-stream")
+        response.set_header("X-Body-Length", str(len(body)))
+        response.write(body)
+        return
+    response.set_header("Content-Type", "text/plain; charset=utf-8")
+    response.set_header("X-Plugin-Language", "Python")
+    request.log("facts page for %s" % request.uri, level="debug")
+    response.write("\n".join(facts(request)) + "\n")
+
+
+def password_checker(table, gbplugin):
+    """Adapts the user table to gbplugin's checker contract."""
+    answers = {"granted": gbplugin.GRANTED, "denied": gbplugin.DENIED, "not found": gbplugin.USER_NOT_FOUND}
+
+    def check(user, password, request):
+        return answers[table.check(user, password)]
+
+    return check
+
+
+def main(argv):
+    args = parse_args(argv)
+    import users
+
+    if args.hash_password:
+        password = sys.stdin.buffer.read().rstrip(b"\r\n")
+        if not password:
+            sys.exit("plugin.py: no password on stdin")
+        print("%s:%s" % (args.hash_password, users.hash_password(password)))
+        return
+    # The generated modules come from the build, not from this directory.
+    sys.path.insert(0, os.path.abspath(args.generated))
+    try:
+        import gbplugin
+    except ImportError as e:
+        sys.exit("plugin.py: %s: generate the modules with examples/python/generate.sh "
+                 "(make plugins) or point --generated at them" % e)
+    checker = password_checker(users.UserTable(args.users), gbplugin) if args.users else None
+    gbplugin.serve(handler=hello, password_checker=checker, workers=args.workers)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
