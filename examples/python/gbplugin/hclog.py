@@ -78,7 +78,7 @@ class HCLogFormatter(logging.Formatter):
             ).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in _STANDARD and not key.startswith("_") and value != "":
                 line[key] = value if isinstance(value, (int, float, bool)) else str(value)
         if record.exc_info:
             # One line per record: a traceback stays in one field, so the
