@@ -299,6 +299,12 @@ func TestPythonPlugin(t *testing.T) {
 			log.Check(t, "GB0258", "GB0255", "password check failed")
 		})
 
+		t.Run("HTTPError gives httpd's error page", func(t *testing.T) {
+			// RESULT_HTTP_STATUS before a head: httpd's own 404 document.
+			e.AssertGet("/py/missing", 404, "Not Found")
+			log.Check(t)
+		})
+
 		t.Run("exception gives 500", func(t *testing.T) {
 			e.AssertGet("/py/boom", 500, "")
 			if !harness.WaitFor(10*time.Second, func() bool { return log.Contains("plugin pyhello: handler raised RuntimeError") }) {
@@ -457,4 +463,24 @@ func TestPythonPluginLifecycle(t *testing.T) {
 			t.Errorf("stderr %q does not say why the plugin stopped", stderr.String())
 		}
 	})
+}
+
+// TestPythonUnit runs the Python example's own unit tests
+// (examples/python/tests) with Debian's interpreter and the modules
+// generated from proto/: the CI runs them through go test.
+func TestPythonUnit(t *testing.T) {
+	dir := filepath.Join(harness.RepoRoot(), "examples", "python")
+	cmd := exec.Command(python, "-B", "-m", "unittest", "discover", "-v", "-s", "tests")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+pythonGenerated(t)+":"+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("python unittest: %v\n%s", err, out)
+	}
+	// unittest exits 0 also when it found nothing to run.
+	ran := regexp.MustCompile(`(?m)^Ran [1-9][0-9]* tests? in`).Find(out)
+	if ran == nil {
+		t.Fatalf("python unittest ran no test:\n%s", out)
+	}
+	t.Logf("python unittest: %s", ran)
 }

@@ -5,8 +5,8 @@ One process serves two things to httpd:
 
   * a content handler: GET answers a page of facts about the request (and
     about the process: it runs as httpd's User), POST echoes the request
-    body back, and a path ending in /boom raises an exception (httpd
-    answers 500 and logs it);
+    body back, a path ending in /missing gets httpd's 404 page, and one
+    ending in /boom raises an exception (httpd answers 500 and logs it);
   * a password checker for `AuthBasicProvider gobridge`, from a user table
     (--users FILE, "name:hash" lines made with --hash-password).
 
@@ -42,6 +42,8 @@ import sys
 sys.dont_write_bytecode = True  # httpd's User cannot write next to the code
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+gbplugin = None  # imported by main() once the generated modules are on sys.path
 
 
 def parse_args(argv):
@@ -83,6 +85,8 @@ def hello(request, response):
     """The content handler."""
     if request.uri.endswith("/boom"):
         raise RuntimeError("boom: %s asked the handler to fail" % request.uri)
+    if request.uri.endswith("/missing"):
+        raise gbplugin.HTTPError(404)  # httpd sends its own error document
     if request.method == "POST":
         body = request.read()
         response.set_header("Content-Type", request.header("Content-Type") or "application/octet-stream")
@@ -95,7 +99,7 @@ def hello(request, response):
     response.write("\n".join(facts(request)) + "\n")
 
 
-def password_checker(table, gbplugin):
+def password_checker(table):
     """Adapts the user table to gbplugin's checker contract."""
     answers = {"granted": gbplugin.GRANTED, "denied": gbplugin.DENIED, "not found": gbplugin.USER_NOT_FOUND}
 
@@ -117,12 +121,13 @@ def main(argv):
         return
     # The generated modules come from the build, not from this directory.
     sys.path.insert(0, os.path.abspath(args.generated))
+    global gbplugin
     try:
         import gbplugin
     except ImportError as e:
         sys.exit("plugin.py: %s: generate the modules with examples/python/generate.sh "
                  "(make plugins) or point --generated at them" % e)
-    checker = password_checker(users.UserTable(args.users), gbplugin) if args.users else None
+    checker = password_checker(users.UserTable(args.users)) if args.users else None
     gbplugin.serve(handler=hello, password_checker=checker, workers=args.workers)
 
 
