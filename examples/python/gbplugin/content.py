@@ -289,7 +289,14 @@ def handle(handler, request_iterator, context):
 
     threading.Thread(target=run, name="handler", daemon=True).start()
     while True:
-        m = out.get()
+        try:
+            m = out.get(timeout=0.5)
+        except queue.Empty:
+            # on_done could not wake us if the queue was full when the call
+            # was cancelled: look for ourselves.
+            if cancelled.is_set():
+                return
+            continue
         if m is _DONE:
             break
         yield m

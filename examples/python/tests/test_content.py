@@ -122,6 +122,34 @@ class Handle(unittest.TestCase):
         self.assertTrue(out[0].flush)
         self.assertEqual(ctx.code, grpc.StatusCode.INTERNAL)
 
+    def test_cancel_stops_a_blocked_handler(self):
+        import threading
+
+        ended = threading.Event()
+        seen = []
+
+        def h(req, resp):
+            try:
+                for _ in range(1000):  # far more than the queue holds
+                    resp.write("x")
+                    resp.flush()
+            except content.Cancelled:
+                seen.append("cancelled")
+                raise
+            finally:
+                ended.set()
+
+        ctx = FakeContext()
+        gen = content.handle(h, iter([first()]), ctx)
+        next(gen)
+        for cb in ctx.callbacks:  # grpc calls them when the call ends
+            cb()
+        rest = list(gen)
+        self.assertLess(len(rest), 1000, "the generator stops after the cancel")
+        self.assertTrue(ended.wait(5), "the handler thread ended")
+        self.assertEqual(seen, ["cancelled"])
+        self.assertIsNone(ctx.code, "a cancelled call needs no status")
+
     def test_first_message_without_request(self):
         out, ctx = run(lambda req, resp: None, pb.HandleRequest(body=b"x"))
         self.assertEqual((out, ctx.code), ([], grpc.StatusCode.INVALID_ARGUMENT))
