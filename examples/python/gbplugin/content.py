@@ -210,7 +210,7 @@ class Stream:
             del self._body[:MAX_CHUNK]
         if finish is not None:
             m.finish.CopyFrom(finish)
-        self._put(m)
+        self.put(m)
 
     def finish(self, response):
         # Everything left goes out; the finish rides on the last chunk.
@@ -221,9 +221,11 @@ class Stream:
     def fail(self, status):
         if self.head_sent:
             raise ProtocolError("HTTPError(%d) after the response head was sent" % status)
-        self._put(pb.HandleResponse(logs=self.logs, finish=pb.Finish(result=pb.RESULT_HTTP_STATUS, http_status=status)))
+        self.put(pb.HandleResponse(logs=self.logs, finish=pb.Finish(result=pb.RESULT_HTTP_STATUS, http_status=status)))
 
-    def _put(self, m):
+    def put(self, m):
+        """Queues m for the gRPC thread, waiting while the queue is full;
+        raises Cancelled once the call is cancelled."""
         while True:
             if self._cancelled.is_set():
                 raise Cancelled("the call was cancelled")
@@ -283,7 +285,7 @@ def handle(handler, request_iterator, context):
             failure.append(e)
         finally:
             try:
-                stream._put(_DONE)
+                stream.put(_DONE)
             except Cancelled:
                 pass
 

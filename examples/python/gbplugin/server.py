@@ -98,17 +98,22 @@ class _Lifecycle:
                 self.reason, self.grace = reason, grace
         self._event.set()
 
-    def wait(self):
+    def wait(self, timeout=None):
+        """Waits for a reason to stop (at most timeout seconds, if given)
+        and reports whether there is one."""
+        if timeout is not None:
+            return self._event.wait(timeout)
         # A timeout keeps the main thread where signal handlers can run.
         while not self._event.wait(1.0):
             pass
+        return True
 
 
 def _watch_parent(pid, interval, grace, life):
     """Stops the plugin once its parent is no longer pid: gobridged died (a
     gRPC plugin does not notice its host's end otherwise)."""
     while os.getppid() == pid:
-        if life._event.wait(interval):
+        if life.wait(interval):
             return
     life.stop("parent process %d went away" % pid, grace)
 
