@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
@@ -427,6 +430,87 @@ func TestPythonPluginLifecycle(t *testing.T) {
 		_ = rpc.Close()
 		if !harness.WaitFor(10*time.Second, client.Exited) {
 			t.Errorf("the plugin did not exit after the controller's Shutdown")
+		}
+	})
+
+	t.Run("SIGTERM lets a call finish", func(t *testing.T) {
+		sockDir := t.TempDir()
+		cmd := pythonCmd(t, sockDir, "GOBRIDGE_PARENT_PID="+strconv.Itoa(os.Getpid()))
+		client := plugin.NewClient(&plugin.ClientConfig{
+			HandshakeConfig:  handshake.Config,
+			Plugins:          plugin.PluginSet{handshake.PluginName: pyHost{}},
+			Cmd:              cmd,
+			SkipHostEnv:      true,
+			AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+			UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: sockDir},
+			Logger:           hclog.NewNullLogger(),
+		})
+		defer client.Kill()
+		addr, err := client.Start()
+		if err != nil {
+			t.Fatalf("go-plugin handshake: %v", err)
+		}
+		// A connection of its own, as the module has.
+		cc, err := grpc.NewClient("unix://"+addr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		stream, err := gobridgev1.NewGoBridgeClient(cc).Handle(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A POST whose body is not all there: the handler waits for it.
+		first := &gobridgev1.HandleRequest{
+			Request: &gobridgev1.Request{Method: []byte("POST"), Uri: []byte("/py/echo"), HasBody: true, ContentLength: -1},
+			Body:    []byte("first half, "),
+		}
+		if err := stream.Send(first); err != nil {
+			t.Fatal(err)
+		}
+		ask, err := stream.Recv()
+		if err != nil || ask.GetReadBody() == 0 {
+			t.Fatalf("first answer %v, %v; want a read_body question", ask, err)
+		}
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		// Stopping: the plugin takes no new connections...
+		if !harness.WaitFor(10*time.Second, func() bool {
+			c, err := net.Dial("unix", addr.String())
+			if err == nil {
+				c.Close()
+			}
+			return err != nil
+		}) {
+			t.Fatal("the plugin still accepts connections after SIGTERM")
+		}
+		// ...but the call in flight gets its body and answers in full.
+		if err := stream.Send(&gobridgev1.HandleRequest{Body: []byte("second half"), BodyEof: true}); err != nil {
+			t.Fatalf("sending the rest of the body after SIGTERM: %v", err)
+		}
+		var body []byte
+		var finish *gobridgev1.Finish
+		for {
+			m, err := stream.Recv()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("the call in flight failed after SIGTERM: %v", err)
+			}
+			body = append(body, m.GetBody()...)
+			if m.GetFinish() != nil {
+				finish = m.GetFinish()
+			}
+		}
+		if string(body) != "first half, second half" || finish.GetResult() != gobridgev1.Result_RESULT_OK {
+			t.Errorf("answer %q, finish %v; want the whole body echoed and RESULT_OK", body, finish)
+		}
+		if !harness.WaitFor(10*time.Second, client.Exited) {
+			t.Errorf("the plugin did not exit after its last call")
 		}
 	})
 
