@@ -249,6 +249,52 @@ func TestPythonPlugin(t *testing.T) {
 			log.Check(t)
 		})
 
+		t.Run("concurrent requests", func(t *testing.T) {
+			// More calls at once than one httpd thread makes: the plugin's
+			// threads and the module's pooled connections.
+			const workers, each = 12, 20
+			var wg sync.WaitGroup
+			errs := make(chan string, workers*each)
+			for w := 0; w < workers; w++ {
+				wg.Add(1)
+				go func(w int) {
+					defer wg.Done()
+					for i := 0; i < each; i++ {
+						body := fmt.Sprintf("worker %d request %d", w, i)
+						req, _ := http.NewRequest("POST", e.URL("/py/echo"), strings.NewReader(body))
+						// The event MPM closes idle keep-alive connections
+						// of a child it retires; a request racing that close
+						// was never received, and RFC 9112 §9.3.1 lets the
+						// client resend it. Go does so for requests it knows
+						// are safe to replay.
+						req.Header.Set("Idempotency-Key", fmt.Sprint(w, "-", i))
+						resp, err := harness.Client.Do(req)
+						if err != nil {
+							errs <- err.Error()
+							continue
+						}
+						got, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != 200 || string(got) != body {
+							errs <- fmt.Sprintf("POST %q: %d %q", body, resp.StatusCode, got)
+						}
+					}
+				}(w)
+			}
+			wg.Wait()
+			close(errs)
+			n := 0
+			for err := range errs {
+				if n++; n <= 5 {
+					t.Error(err)
+				}
+			}
+			if n > 0 {
+				t.Errorf("%d of %d requests failed", n, workers*each)
+			}
+			log.Check(t)
+		})
+
 		t.Run("auth provider", func(t *testing.T) {
 			for _, tc := range []struct {
 				name, user, pw string
