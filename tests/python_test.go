@@ -155,6 +155,11 @@ LimitRequestBody 0
     Require valid-user
     GoBridgeHandler pyhello
 </Location>
+<Location /py-fixups>
+    # The plugin's Describe says it has no fixups phase: gobridged says so
+    # at start, and the module's call is answered UNIMPLEMENTED.
+    GoBridgeFixupHandler pyhello
+</Location>
 <Location /broken>
     AuthType Basic
     AuthName "broken"
@@ -177,6 +182,21 @@ func TestPythonPlugin(t *testing.T) {
 		e.SetConf(pythonConf(e, dir, users))
 		e.Start()
 		log := e.ErrorLog()
+
+		t.Run("Describe checked against httpd.conf", func(t *testing.T) {
+			const want = `plugin "pyhello" does not implement the fixups phase`
+			if !harness.WaitFor(10*time.Second, func() bool { return log.Contains(want) }) {
+				t.Errorf("gobridged did not report the missing phase from the plugin's Describe:\n%s", log.Since())
+			}
+			e.AssertGet("/py-fixups/x", 500, "")
+			if !harness.WaitFor(10*time.Second, func() bool { return log.Contains("GB0202") }) {
+				t.Errorf("no GB0202 for the phase the plugin does not implement")
+			}
+			if since := log.Since(); !strings.Contains(since, "grpc-status 12") {
+				t.Errorf("GB0202 does not say UNIMPLEMENTED (12):\n%s", since)
+			}
+			log.Check(t, want, "GB0202")
+		})
 
 		t.Run("facts page", func(t *testing.T) {
 			req, _ := http.NewRequest("GET", e.URL("/py/hello?x=1&y=two"), nil)

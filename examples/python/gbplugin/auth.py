@@ -10,6 +10,7 @@ a login by accident.
 
 import logging
 
+import grpc
 from gobridge.v1 import auth_pb2
 from gobridge.v1 import auth_pb2_grpc
 from gobridge.v1 import gobridge_pb2
@@ -24,11 +25,17 @@ _ANSWERS = (GRANTED, DENIED, USER_NOT_FOUND)
 
 class AuthServicer(auth_pb2_grpc.GoBridgeAuthServicer):
     """Serves CheckPassword with checker. GetRealmHash (Digest) and
-    CheckAuthorization (Require gobridge) stay the generated base class's
-    UNIMPLEMENTED, which the module treats as an error: fail closed."""
+    CheckAuthorization (Require gobridge) answer UNIMPLEMENTED, which the
+    module treats as an error: fail closed."""
 
     def __init__(self, checker):
         self._checker = checker
+
+    def GetRealmHash(self, request, context):
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "this plugin does not implement Digest authentication")
+
+    def CheckAuthorization(self, request, context):
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "this plugin does not implement Require gobridge")
 
     def CheckPassword(self, request, context):
         try:

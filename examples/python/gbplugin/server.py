@@ -35,8 +35,16 @@ SDK_VERSION = "gbplugin-python/1 (grpcio %s, protobuf %s)" % (grpc.__version__, 
 HEALTH_SERVICE = "plugin"
 
 
+def unimplemented(context, what):
+    """Ends a call with UNIMPLEMENTED, which the module turns into 500 with
+    a log line. The generated base classes raise NotImplementedError
+    instead, which grpcio also logs as an application error, with a
+    traceback, on every call."""
+    context.abort(grpc.StatusCode.UNIMPLEMENTED, "this plugin does not implement %s" % what)
+
+
 class GoBridgeServicer(gobridge_pb2_grpc.GoBridgeServicer):
-    """Describe and Handle; Phase stays UNIMPLEMENTED (the base class's)."""
+    """Describe and Handle; Phase answers UNIMPLEMENTED."""
 
     def __init__(self, handler, checker):
         self._handler = handler
@@ -50,11 +58,12 @@ class GoBridgeServicer(gobridge_pb2_grpc.GoBridgeServicer):
     def Describe(self, request, context):
         return self._describe
 
+    def Phase(self, request, context):
+        unimplemented(context, "the request phases (%s)" % pb.Phase.Name(request.phase))
+
     def Handle(self, request_iterator, context):
         if self._handler is None:
-            context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-            context.set_details("this plugin has no content handler")
-            return iter(())
+            unimplemented(context, "a content handler")
         return content.handle(self._handler, request_iterator, context)
 
 
@@ -66,6 +75,9 @@ class HealthServicer(health_pb2_grpc.HealthServicer):
         if request.service not in ("", HEALTH_SERVICE):
             context.abort(grpc.StatusCode.NOT_FOUND, "unknown service %r" % request.service)
         return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
+
+    def Watch(self, request, context):
+        unimplemented(context, "Health/Watch")
 
 
 def _controller(shutdown):
