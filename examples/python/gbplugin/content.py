@@ -244,7 +244,10 @@ def handle(handler, request_iterator, context):
     and yields its messages. A handler that raises ends the call with
     INTERNAL (the module answers 500 and logs GB0037); its traceback goes
     to the plugin's log."""
-    first = next(request_iterator, None)
+    try:
+        first = next(request_iterator, None)
+    except Exception:  # grpc.RpcError: cancelled before it began
+        return
     if first is None or not first.HasField("request"):
         context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
         context.set_details("the first HandleRequest must carry the request")
