@@ -155,6 +155,22 @@ LimitRequestBody 0
     Require valid-user
     GoBridgeHandler pyhello
 </Location>
+<Location /members>
+    AuthType Basic
+    AuthName "python"
+    AuthBasicProvider gobridge
+    GoBridgeAuthnProvider pyhello
+    Require gobridge pyhello user alice carol
+    GoBridgeHandler pyhello
+</Location>
+<Location /misconfigured>
+    AuthType Basic
+    AuthName "python"
+    AuthBasicProvider gobridge
+    GoBridgeAuthnProvider pyhello
+    Require gobridge pyhello group admins
+    GoBridgeHandler pyhello
+</Location>
 <Location /py-fixups>
     # The plugin's Describe says it has no fixups phase: gobridged says so
     # at start, and the module's call is answered UNIMPLEMENTED.
@@ -347,6 +363,33 @@ func TestPythonPlugin(t *testing.T) {
 			log.Check(t, "AH01617", "AH01618")
 		})
 
+		t.Run("authz provider", func(t *testing.T) {
+			for _, tc := range []struct {
+				name, path, user, pw string
+				status               int
+			}{
+				{"no login", "/members/", "", "", 401},
+				{"listed user", "/members/", "alice", "wonder-land-7", 200},
+				{"user not listed", "/members/", "bob", "builder-9", 401},
+				// An argument the plugin does not know: an error, not a grant.
+				{"misconfigured line", "/misconfigured/", "alice", "wonder-land-7", 500},
+			} {
+				req, _ := http.NewRequest("GET", e.URL(tc.path), nil)
+				if tc.user != "" {
+					req.SetBasicAuth(tc.user, tc.pw)
+				}
+				if r := harness.Do(t, req); r.Status != tc.status {
+					t.Errorf("%s: GET %s: status = %d; want %d", tc.name, tc.path, r.Status, tc.status)
+				}
+			}
+			if !harness.WaitFor(10*time.Second, func() bool { return log.Contains("plugin pyhello: authorization check failed") }) {
+				t.Errorf("no line from the plugin about the misconfigured Require line")
+			}
+			// AH01631: mod_authz_core's line for bob; GB0264 and GB0255: the
+			// module's and the plugin's for the bad line.
+			log.Check(t, "AH01631", "GB0264", "GB0255: pyhello: authorization check failed", "authorization check failed")
+		})
+
 		t.Run("auth fails closed", func(t *testing.T) {
 			req, _ := http.NewRequest("GET", e.URL("/broken/page"), nil)
 			req.SetBasicAuth("alice", "wonder-land-7")
@@ -484,9 +527,9 @@ func TestPythonPluginLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Describe: %v", err)
 		}
-		// Started without --users it is no auth provider.
-		if !d.GetReportsServices() || d.GetPasswordChecker() || len(d.GetPhases()) != 1 || d.GetPhases()[0] != gobridgev1.Phase_PHASE_HANDLER {
-			t.Errorf("Describe = %v; want the handler phase, services reported, no password checker", d)
+		// Started without --users it checks no passwords.
+		if !d.GetReportsServices() || d.GetPasswordChecker() || !d.GetRequireChecker() || len(d.GetPhases()) != 1 || d.GetPhases()[0] != gobridgev1.Phase_PHASE_HANDLER {
+			t.Errorf("Describe = %v; want the handler phase, services reported, a require checker, no password checker", d)
 		}
 		_, err = gobridgev1.NewGoBridgeClient(rpc.Conn).Phase(ctx, &gobridgev1.PhaseRequest{Phase: gobridgev1.Phase_PHASE_FIXUPS})
 		if status.Code(err) != codes.Unimplemented {

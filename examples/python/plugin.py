@@ -8,7 +8,8 @@ One process serves two things to httpd:
     body back, a path ending in /missing gets httpd's 404 page, and one
     ending in /boom raises an exception (httpd answers 500 and logs it);
   * a password checker for `AuthBasicProvider gobridge`, from a user table
-    (--users FILE, "name:hash" lines made with --hash-password).
+    (--users FILE, "name:hash" lines made with --hash-password);
+  * an authorization provider: `Require gobridge pyhello user NAME...`.
 
 httpd.conf:
 
@@ -109,6 +110,17 @@ def password_checker(table):
     return check
 
 
+def require(user, args, request):
+    """`Require gobridge pyhello user NAME...`: the logged-in user must be
+    one of the names. Anything else in the line is a configuration error,
+    answered with an error (500), never with a grant."""
+    if not args or args[0] != b"user":
+        raise ValueError("unknown Require gobridge arguments %r; want: user NAME..." % (b" ".join(args),))
+    if not user:
+        return gbplugin.AUTHZ_DENIED_NO_USER
+    return gbplugin.AUTHZ_GRANTED if user in args[1:] else gbplugin.AUTHZ_DENIED
+
+
 def main(argv):
     args = parse_args(argv)
     import users
@@ -128,7 +140,7 @@ def main(argv):
         sys.exit("plugin.py: %s: generate the modules with examples/python/generate.sh "
                  "(make plugins) or point --generated at them" % e)
     checker = password_checker(users.UserTable(args.users)) if args.users else None
-    gbplugin.serve(handler=hello, password_checker=checker, workers=args.workers)
+    gbplugin.serve(handler=hello, password_checker=checker, require_checker=require, workers=args.workers)
 
 
 if __name__ == "__main__":

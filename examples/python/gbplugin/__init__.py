@@ -13,11 +13,23 @@ sys.path: examples/python/generate.sh writes them. docs/protocol.md
 describes what this library does on the wire.
 """
 
-from .auth import DENIED, GRANTED, USER_NOT_FOUND
+from .auth import (
+    AUTHZ_DENIED,
+    AUTHZ_DENIED_NO_USER,
+    AUTHZ_GRANTED,
+    AUTHZ_NEUTRAL,
+    DENIED,
+    GRANTED,
+    USER_NOT_FOUND,
+)
 from .content import Cancelled, HTTPError, ProtocolError, Request, Response
 from .server import SDK_VERSION, serve
 
 __all__ = [
+    "AUTHZ_DENIED",
+    "AUTHZ_DENIED_NO_USER",
+    "AUTHZ_GRANTED",
+    "AUTHZ_NEUTRAL",
     "DENIED",
     "GRANTED",
     "USER_NOT_FOUND",

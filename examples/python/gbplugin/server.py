@@ -46,13 +46,14 @@ def unimplemented(context, what):
 class GoBridgeServicer(gobridge_pb2_grpc.GoBridgeServicer):
     """Describe and Handle; Phase answers UNIMPLEMENTED."""
 
-    def __init__(self, handler, checker):
+    def __init__(self, handler, checker, require_checker):
         self._handler = handler
         self._describe = pb.DescribeResponse(
             phases=[pb.PHASE_HANDLER] if handler else [],
             sdk_version=SDK_VERSION.encode(),
             reports_services=True,
             password_checker=checker is not None,
+            require_checker=require_checker is not None,
         )
 
     def Describe(self, request, context):
@@ -130,12 +131,13 @@ def _watch_parent(pid, interval, grace, life):
     life.stop("parent process %d went away" % pid, grace)
 
 
-def serve(handler=None, password_checker=None, workers=16, grace=10.0, parent_poll=0.5):
+def serve(handler=None, password_checker=None, require_checker=None, workers=16, grace=10.0, parent_poll=0.5):
     """Runs the plugin until gobridged stops it; never returns (exits the
     process). handler serves GoBridgeHandler, password_checker
-    `AuthBasicProvider gobridge` with GoBridgeAuthnProvider; at least one."""
-    if handler is None and password_checker is None:
-        raise ValueError("serve needs a handler or a password_checker")
+    `AuthBasicProvider gobridge` with GoBridgeAuthnProvider, and
+    require_checker `Require gobridge PLUGIN args...`; at least one."""
+    if handler is None and password_checker is None and require_checker is None:
+        raise ValueError("serve needs a handler, a password_checker or a require_checker")
     env = os.environ
     try:
         goplugin.check_cookie(env, sys.argv[0])
@@ -155,9 +157,9 @@ def serve(handler=None, password_checker=None, workers=16, grace=10.0, parent_po
         concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
         options=[("grpc.max_receive_message_length", 4 << 20)],
     )
-    gobridge_pb2_grpc.add_GoBridgeServicer_to_server(GoBridgeServicer(handler, password_checker), server)
-    if password_checker is not None:
-        auth_pb2_grpc.add_GoBridgeAuthServicer_to_server(auth.AuthServicer(password_checker), server)
+    gobridge_pb2_grpc.add_GoBridgeServicer_to_server(GoBridgeServicer(handler, password_checker, require_checker), server)
+    if password_checker is not None or require_checker is not None:
+        auth_pb2_grpc.add_GoBridgeAuthServicer_to_server(auth.AuthServicer(password_checker, require_checker), server)
     health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(), server)
     # go-plugin's Shutdown is a hard stop; a little grace lets its own
     # answer leave.
