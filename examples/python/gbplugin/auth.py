@@ -53,7 +53,7 @@ class AuthServicer(auth_pb2_grpc.GoBridgeAuthServicer):
             log.error("authorization check failed: %s: %s" % (type(e).__name__, e), exc_info=True,
                       extra={"require": request.require_line.decode("utf-8", "replace")})
             return _authz_error("authorization check failed: %s: %s" % (type(e).__name__, e))
-        if result not in _AUTHZ_ANSWERS:
+        if not _is_answer(result, _AUTHZ_ANSWERS):
             msg = "require checker answered %r, not an AUTHZ_ value" % (result,)
             log.error(msg)
             return _authz_error(msg)
@@ -72,11 +72,18 @@ class AuthServicer(auth_pb2_grpc.GoBridgeAuthServicer):
                 extra={"user": request.user.decode("utf-8", "replace"), "log_id": request.request.log_id.decode("utf-8", "replace")},
             )
             return _general_error("password check failed: %s: %s" % (type(e).__name__, e))
-        if result not in _ANSWERS:
+        if not _is_answer(result, _ANSWERS):
             msg = "password checker answered %r, not GRANTED, DENIED or USER_NOT_FOUND" % (result,)
             log.error(msg)
             return _general_error(msg)
         return auth_pb2.CheckPasswordResponse(result=result)
+
+
+def _is_answer(result, answers):
+    """Reports whether result is one of answers. A bool is never one,
+    though True == 1 == GRANTED in Python: a checker that returns True
+    has not said which answer it means, and must not grant by accident."""
+    return not isinstance(result, bool) and result in answers
 
 
 def _authz_error(why):
