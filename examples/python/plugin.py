@@ -42,6 +42,8 @@ import sys
 
 sys.dont_write_bytecode = True  # httpd's User cannot write next to the code
 
+import users  # noqa: E402 - after the line above: no __pycache__ either
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 gbplugin = None  # imported by main() once the generated modules are on sys.path
@@ -51,7 +53,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(prog="plugin.py", description="gobridge example plugin in Python")
     p.add_argument("--generated", default=os.path.join(HERE, "..", "..", "build", "python"),
                    help="directory of the modules generated from proto/ (generate.sh)")
-    p.add_argument("--users", help="user table for the password checker; without it the plugin is no auth provider")
+    p.add_argument("--users", help="user table for the password checker; without it the plugin checks no passwords")
     p.add_argument("--workers", type=int, default=16, help="gRPC worker threads (calls served at once)")
     p.add_argument("--hash-password", metavar="NAME",
                    help="read a password on stdin, print NAME's user table line and exit")
@@ -123,8 +125,6 @@ def require(user, args, request):
 
 def main(argv):
     args = parse_args(argv)
-    import users
-
     if args.hash_password:
         password = sys.stdin.buffer.read().rstrip(b"\r\n")
         if not password:
