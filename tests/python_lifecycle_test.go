@@ -131,12 +131,18 @@ func TestPythonPluginLifecycle(t *testing.T) {
 			t.Fatalf("Describe: %v", err)
 		}
 		// Started without --users it checks no passwords.
-		if !d.GetReportsServices() || d.GetPasswordChecker() || !d.GetRequireChecker() || len(d.GetPhases()) != 1 || d.GetPhases()[0] != gobridgev1.Phase_PHASE_HANDLER {
-			t.Errorf("Describe = %v; want the handler phase, services reported, a require checker, no password checker", d)
+		wantPhases := []gobridgev1.Phase{gobridgev1.Phase_PHASE_HANDLER, gobridgev1.Phase_PHASE_FIXUPS}
+		if !d.GetReportsServices() || d.GetPasswordChecker() || !d.GetRequireChecker() || fmt.Sprint(d.GetPhases()) != fmt.Sprint(wantPhases) {
+			t.Errorf("Describe = %v; want phases %v, services reported, a require checker, no password checker", d, wantPhases)
 		}
-		_, err = gobridgev1.NewGoBridgeClient(rpc.Conn).Phase(ctx, &gobridgev1.PhaseRequest{Phase: gobridgev1.Phase_PHASE_FIXUPS})
+		bridge := gobridgev1.NewGoBridgeClient(rpc.Conn)
+		fix, err := bridge.Phase(ctx, &gobridgev1.PhaseRequest{Phase: gobridgev1.Phase_PHASE_FIXUPS, Request: &gobridgev1.Request{Uri: []byte("/x")}})
+		if err != nil || fix.GetResult() != gobridgev1.Result_RESULT_OK || len(fix.GetMutations()) != 1 {
+			t.Errorf("Phase(fixups) = %v, %v; want OK with one header", fix, err)
+		}
+		_, err = bridge.Phase(ctx, &gobridgev1.PhaseRequest{Phase: gobridgev1.Phase_PHASE_ACCESS})
 		if status.Code(err) != codes.Unimplemented {
-			t.Errorf("Phase: %v; want Unimplemented", err)
+			t.Errorf("Phase(access): %v; want Unimplemented", err)
 		}
 		// go-plugin's Close asks the controller to shut the plugin down.
 		_ = rpc.Close()

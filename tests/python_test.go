@@ -157,9 +157,13 @@ LimitRequestBody 0
     Require gobridge pyhello group admins
     GoBridgeHandler pyhello
 </Location>
-<Location /py-fixups>
-    # The plugin's Describe says it has no fixups phase: gobridged says so
+<Location /py-access>
+    # The plugin's Describe says it has no access phase: gobridged says so
     # at start, and the module's call is answered UNIMPLEMENTED.
+    GoBridgeAccessHandler pyhello
+</Location>
+<Location /static>
+    # The fixups phase in Python around httpd's own static files.
     GoBridgeFixupHandler pyhello
 </Location>
 <Location /broken>
@@ -181,16 +185,22 @@ func TestPythonPlugin(t *testing.T) {
 		e := harness.New(t, build, mpm)
 		dir := stagePython(t, e)
 		users := pyUsers(t, dir, map[string]string{"alice": "wonder-land-7", "bob": "builder-9"})
+		if err := os.MkdirAll(filepath.Join(e.Root, "htdocs", "static"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(e.Root, "htdocs", "static", "file.txt"), []byte("a static file\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		e.SetConf(pythonConf(e, dir, users))
 		e.Start()
 		log := e.ErrorLog()
 
 		t.Run("Describe checked against httpd.conf", func(t *testing.T) {
-			const want = `plugin "pyhello" does not implement the fixups phase`
+			const want = `plugin "pyhello" does not implement the access phase`
 			if !harness.WaitFor(10*time.Second, func() bool { return log.Contains(want) }) {
 				t.Errorf("gobridged did not report the missing phase from the plugin's Describe:\n%s", log.Since())
 			}
-			e.AssertGet("/py-fixups/x", 500, "")
+			e.AssertGet("/py-access/x", 500, "")
 			if !harness.WaitFor(10*time.Second, func() bool { return log.Contains("GB0202") }) {
 				t.Errorf("no GB0202 for the phase the plugin does not implement")
 			}
@@ -198,6 +208,14 @@ func TestPythonPlugin(t *testing.T) {
 				t.Errorf("GB0202 does not say UNIMPLEMENTED (12):\n%s", since)
 			}
 			log.Check(t, want, "GB0202")
+		})
+
+		t.Run("fixups phase", func(t *testing.T) {
+			r := e.AssertGet("/static/file.txt", 200, "a static file")
+			if got := r.Header.Get("X-Python-Fixup"); got != "seen /static/file.txt" {
+				t.Errorf("X-Python-Fixup = %q; want the fixups phase's header", got)
+			}
+			log.Check(t)
 		})
 
 		t.Run("facts page", func(t *testing.T) {

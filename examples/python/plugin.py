@@ -9,7 +9,9 @@ One process serves two things to httpd:
     ending in /boom raises an exception (httpd answers 500 and logs it);
   * a password checker for `AuthBasicProvider gobridge`, from a user table
     (--users FILE, "name:hash" lines made with --hash-password);
-  * an authorization provider: `Require gobridge pyhello user NAME...`.
+  * an authorization provider: `Require gobridge pyhello user NAME...`;
+  * a fixups phase (GoBridgeFixupHandler) that adds an X-Python-Fixup
+    header to what httpd serves, static files included.
 
 httpd.conf:
 
@@ -102,6 +104,14 @@ def hello(request, response):
     response.write("\n".join(facts(request)) + "\n")
 
 
+def fixups(request, answer):
+    """GoBridgeFixupHandler: marks what httpd serves here, static files
+    included, with a response header (a phase changes tables; httpd still
+    picks the handler)."""
+    answer.set_header("X-Python-Fixup", "seen %s" % request.uri)
+    return gbplugin.PHASE_OK
+
+
 def password_checker(table):
     """Adapts the user table to gbplugin's checker contract."""
     answers = {"granted": gbplugin.GRANTED, "denied": gbplugin.DENIED, "not found": gbplugin.USER_NOT_FOUND}
@@ -140,7 +150,8 @@ def main(argv):
         sys.exit("plugin.py: %s: generate the modules with examples/python/generate.sh "
                  "(make plugins) or point --generated at them" % e)
     checker = password_checker(users.UserTable(args.users)) if args.users else None
-    gbplugin.serve(handler=hello, password_checker=checker, require_checker=require, workers=args.workers)
+    gbplugin.serve(handler=hello, phases={"fixups": fixups}, password_checker=checker, require_checker=require,
+                   workers=args.workers)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,11 @@ from .auth import (
     USER_NOT_FOUND,
 )
 from .content import Cancelled, HTTPError, ProtocolError, Request, Response
+from .facts import Facts
+from .phase import DECLINED as PHASE_DECLINED
+from .phase import DONE as PHASE_DONE
+from .phase import OK as PHASE_OK
+from .phase import Answer
 from .server import SDK_VERSION, serve
 
 __all__ = [
@@ -33,8 +38,13 @@ __all__ = [
     "DENIED",
     "GRANTED",
     "USER_NOT_FOUND",
+    "Answer",
     "Cancelled",
+    "Facts",
     "HTTPError",
+    "PHASE_DECLINED",
+    "PHASE_DONE",
+    "PHASE_OK",
     "ProtocolError",
     "Request",
     "Response",

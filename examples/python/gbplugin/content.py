@@ -16,6 +16,8 @@ import grpc
 
 from gobridge.v1 import gobridge_pb2 as pb
 
+from .facts import Facts, log_record
+
 log = logging.getLogger("gbplugin")
 
 # The largest body chunk asked for or sent in one message. The module's
@@ -26,18 +28,6 @@ MAX_CHUNK = 256 * 1024
 # How many messages may wait for the gRPC thread before the handler's writes
 # block: back-pressure from a slow client reaches the handler.
 QUEUE_DEPTH = 4
-
-_LEVELS = {
-    "emerg": pb.LogRecord.LEVEL_EMERG,
-    "alert": pb.LogRecord.LEVEL_ALERT,
-    "crit": pb.LogRecord.LEVEL_CRIT,
-    "error": pb.LogRecord.LEVEL_ERR,
-    "warn": pb.LogRecord.LEVEL_WARNING,
-    "notice": pb.LogRecord.LEVEL_NOTICE,
-    "info": pb.LogRecord.LEVEL_INFO,
-    "debug": pb.LogRecord.LEVEL_DEBUG,
-    "trace1": pb.LogRecord.LEVEL_TRACE1,
-}
 
 
 class HTTPError(Exception):
@@ -60,54 +50,17 @@ class ProtocolError(Exception):
     """The module sent something the protocol does not allow."""
 
 
-def _text(b):
-    return b.decode("utf-8", "replace")
-
-
-class Request:
+class Request(Facts):
     """What the module sent about the request (the proto's Request message
     is .snapshot), and its body."""
 
     def __init__(self, first, requests, stream):
-        self.snapshot = first.request
+        super().__init__(first.request)
         self._requests = requests
         self._stream = stream
         self._buf = first.body
         # A request without a body has nothing to read, whatever body_eof says.
         self._eof = first.body_eof or not first.request.has_body
-
-    # Facts, as text. Bytes that are not UTF-8 show as U+FFFD; the exact
-    # bytes are in .snapshot.
-    method = property(lambda self: _text(self.snapshot.method))
-    uri = property(lambda self: _text(self.snapshot.uri))
-    args = property(lambda self: _text(self.snapshot.args))
-    protocol = property(lambda self: _text(self.snapshot.protocol))
-    hostname = property(lambda self: _text(self.snapshot.hostname))
-    user = property(lambda self: _text(self.snapshot.user))
-    plugin = property(lambda self: _text(self.snapshot.plugin))
-    log_id = property(lambda self: _text(self.snapshot.log_id))
-    remote_ip = property(lambda self: _text(self.snapshot.connection.useragent_ip))
-
-    @property
-    def headers(self):
-        """The request headers as (name, value) pairs, in order."""
-        return [(_text(p.key), _text(p.value)) for p in self.snapshot.headers_in]
-
-    def header(self, name):
-        """The first value of header name (any case), or None."""
-        want = name.lower().encode()
-        for p in self.snapshot.headers_in:
-            if p.key.lower() == want:
-                return _text(p.value)
-        return None
-
-    def option(self, name, default=None):
-        """The GoBridgeOption value for name in effect (any case)."""
-        want = name.lower().encode()
-        for p in reversed(self.snapshot.options):
-            if p.key.lower() == want:
-                return _text(p.value)
-        return default
 
     def read(self, size=-1):
         """Reads up to size bytes of the request body (all of it if size
@@ -146,7 +99,7 @@ class Request:
         """Writes message into httpd's error log with this request's context
         (client address, log id), at an httpd level name. It rides along in
         the next message: no round trip."""
-        self._stream.logs.append(pb.LogRecord(level=_LEVELS.get(level, pb.LogRecord.LEVEL_INFO), message=message.encode()))
+        self._stream.logs.append(log_record(message, level))
 
 
 class Response:

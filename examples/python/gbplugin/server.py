@@ -26,6 +26,7 @@ from . import auth
 from . import content
 from . import goplugin
 from . import hclog
+from . import phase
 
 log = logging.getLogger("gbplugin")
 
@@ -44,12 +45,13 @@ def unimplemented(context, what):
 
 
 class GoBridgeServicer(gobridge_pb2_grpc.GoBridgeServicer):
-    """Describe and Handle; Phase answers UNIMPLEMENTED."""
+    """Describe, Phase and Handle."""
 
-    def __init__(self, handler, checker, require_checker):
+    def __init__(self, handler, phases, checker, require_checker):
         self._handler = handler
+        self._phases = phases  # pb.Phase -> phase handler
         self._describe = pb.DescribeResponse(
-            phases=[pb.PHASE_HANDLER] if handler else [],
+            phases=([pb.PHASE_HANDLER] if handler else []) + sorted(phases),
             sdk_version=SDK_VERSION.encode(),
             reports_services=True,
             password_checker=checker is not None,
@@ -60,7 +62,7 @@ class GoBridgeServicer(gobridge_pb2_grpc.GoBridgeServicer):
         return self._describe
 
     def Phase(self, request, context):
-        unimplemented(context, "the request phases (%s)" % pb.Phase.Name(request.phase))
+        return phase.run(self._phases, request, context)
 
     def Handle(self, request_iterator, context):
         if self._handler is None:
@@ -131,13 +133,21 @@ def _watch_parent(pid, interval, grace, life):
     life.stop("parent process %d went away" % pid, grace)
 
 
-def serve(handler=None, password_checker=None, require_checker=None, workers=16, grace=10.0, parent_poll=0.5):
+def serve(handler=None, phases=None, password_checker=None, require_checker=None, workers=16, grace=10.0,
+          parent_poll=0.5):
     """Runs the plugin until gobridged stops it; never returns (exits the
-    process). handler serves GoBridgeHandler, password_checker
-    `AuthBasicProvider gobridge` with GoBridgeAuthnProvider, and
-    require_checker `Require gobridge PLUGIN args...`; at least one."""
-    if handler is None and password_checker is None and require_checker is None:
-        raise ValueError("serve needs a handler, a password_checker or a require_checker")
+    process). handler serves GoBridgeHandler; phases maps phase names
+    ("access", "fixups", ... as in phase.NAMES) to phase handlers for
+    GoBridge<Phase>Handler; password_checker serves `AuthBasicProvider
+    gobridge` with GoBridgeAuthnProvider, and require_checker `Require
+    gobridge PLUGIN args...`. At least one."""
+    by_phase = {}
+    for name, fn in (phases or {}).items():
+        if name not in phase.NAMES:
+            raise ValueError("unknown phase %r; want one of %s" % (name, ", ".join(phase.NAMES)))
+        by_phase[phase.NAMES[name]] = fn
+    if handler is None and not by_phase and password_checker is None and require_checker is None:
+        raise ValueError("serve needs a handler, phases, a password_checker or a require_checker")
     env = os.environ
     try:
         goplugin.check_cookie(env, sys.argv[0])
@@ -157,7 +167,7 @@ def serve(handler=None, password_checker=None, require_checker=None, workers=16,
         concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
         options=[("grpc.max_receive_message_length", 4 << 20)],
     )
-    gobridge_pb2_grpc.add_GoBridgeServicer_to_server(GoBridgeServicer(handler, password_checker, require_checker), server)
+    gobridge_pb2_grpc.add_GoBridgeServicer_to_server(GoBridgeServicer(handler, by_phase, password_checker, require_checker), server)
     if password_checker is not None or require_checker is not None:
         auth_pb2_grpc.add_GoBridgeAuthServicer_to_server(auth.AuthServicer(password_checker, require_checker), server)
     health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(), server)
