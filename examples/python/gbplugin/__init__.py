@@ -22,7 +22,7 @@ from .auth import (
     GRANTED,
     USER_NOT_FOUND,
 )
-from .content import Cancelled, HTTPError, ProtocolError, Request, Response
+from .content import Cancelled, Declined, HTTPError, ProtocolError, Request, Response
 from .facts import Facts
 from .phase import DECLINED as PHASE_DECLINED
 from .phase import DONE as PHASE_DONE
@@ -40,6 +40,7 @@ __all__ = [
     "USER_NOT_FOUND",
     "Answer",
     "Cancelled",
+    "Declined",
     "Facts",
     "HTTPError",
     "PHASE_DECLINED",

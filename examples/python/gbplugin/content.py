@@ -41,6 +41,12 @@ class HTTPError(Exception):
         self.status = status
 
 
+class Declined(Exception):
+    """Raised by a handler before it wrote anything: httpd tries its next
+    handler (the next plugin of a GoBridgeHandler list, or e.g. its default
+    handler serving the file) (Finish with RESULT_DECLINED)."""
+
+
 class Cancelled(Exception):
     """The module cancelled the call (the client went away, or
     GoBridgeTimeout passed): the handler's writes and reads raise it."""
@@ -176,6 +182,11 @@ class Stream:
             raise ProtocolError("HTTPError(%d) after the response head was sent" % status)
         self.put(pb.HandleResponse(logs=self.logs, finish=pb.Finish(result=pb.RESULT_HTTP_STATUS, http_status=status)))
 
+    def decline(self):
+        if self.head_sent:
+            raise ProtocolError("Declined after the response head was sent")
+        self.put(pb.HandleResponse(logs=self.logs, finish=pb.Finish(result=pb.RESULT_DECLINED)))
+
     def put(self, m):
         """Queues m for the gRPC thread, waiting while the queue is full;
         raises Cancelled once the call is cancelled."""
@@ -230,6 +241,8 @@ def handle(handler, request_iterator, context):
                 stream.finish(resp)
             except HTTPError as e:
                 stream.fail(e.status)
+            except Declined:
+                stream.decline()
         except Cancelled:
             log.debug("the module cancelled the call", extra={"log_id": req.log_id})
         except BaseException as e:  # noqa: B902 - any failure must end the call

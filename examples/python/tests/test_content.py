@@ -102,6 +102,26 @@ class Handle(unittest.TestCase):
         self.assertFalse(out[-1].HasField("head"))
         self.assertIsNone(ctx.code)
 
+    def test_declined_before_head(self):
+        def h(req, resp):
+            resp.write("never sent")
+            raise content.Declined()
+
+        out, ctx = run(h, first())
+        self.assertEqual(len(out), 1)
+        self.assertEqual(out[0].finish.result, pb.RESULT_DECLINED)
+        self.assertFalse(out[0].HasField("head") or out[0].body)
+        self.assertIsNone(ctx.code)
+
+    def test_declined_after_flush_is_an_error(self):
+        def h(req, resp):
+            resp.write("sent")
+            resp.flush()
+            raise content.Declined()
+
+        _, ctx = run(h, first())
+        self.assertEqual(ctx.code, grpc.StatusCode.INTERNAL)
+
     def test_exception_ends_with_internal(self):
         def h(req, resp):
             raise KeyError("nope")
