@@ -163,8 +163,10 @@ LimitRequestBody 0
     GoBridgeAccessHandler pyhello
 </Location>
 <Location /static>
-    # The fixups phase in Python around httpd's own static files.
+    # The fixups phase in Python around httpd's own static files, which the
+    # handler declines (.txt) for httpd's default handler to serve.
     GoBridgeFixupHandler pyhello
+    GoBridgeHandler pyhello
 </Location>
 <Location /broken>
     AuthType Basic
@@ -210,10 +212,17 @@ func TestPythonPlugin(t *testing.T) {
 			log.Check(t, want, "GB0202")
 		})
 
-		t.Run("fixups phase", func(t *testing.T) {
+		t.Run("fixups phase and Declined", func(t *testing.T) {
+			// The handler declines: httpd's default handler serves the file,
+			// with the header the fixups phase set.
 			r := e.AssertGet("/static/file.txt", 200, "a static file")
 			if got := r.Header.Get("X-Python-Fixup"); got != "seen /static/file.txt" {
 				t.Errorf("X-Python-Fixup = %q; want the fixups phase's header", got)
+			}
+			// The same location, a path the handler answers itself.
+			r = e.AssertGet("/static/page", 200, "uri: /static/page\n")
+			if got := r.Header.Get("X-Python-Fixup"); got != "seen /static/page" {
+				t.Errorf("X-Python-Fixup = %q on the handler's page; want the fixups phase's header", got)
 			}
 			log.Check(t)
 		})

@@ -5,8 +5,9 @@ One process serves two things to httpd:
 
   * a content handler: GET answers a page of facts about the request (and
     about the process: it runs as httpd's User), POST echoes the request
-    body back, a path ending in /missing gets httpd's 404 page, and one
-    ending in /boom raises an exception (httpd answers 500 and logs it);
+    body back, a path ending in /missing gets httpd's 404 page, one in .txt
+    is declined (httpd serves the file), and one ending in /boom raises an
+    exception (httpd answers 500 and logs it);
   * a password checker for `AuthBasicProvider gobridge`, from a user table
     (--users FILE, "name:hash" lines made with --hash-password);
   * an authorization provider: `Require gobridge pyhello user NAME...`;
@@ -92,6 +93,8 @@ def hello(request, response):
         raise RuntimeError("boom: %s asked the handler to fail" % request.uri)
     if request.uri.endswith("/missing"):
         raise gbplugin.HTTPError(404)  # httpd sends its own error document
+    if request.uri.endswith(".txt"):
+        raise gbplugin.Declined()  # httpd's own handler serves the file
     if request.method == "POST":
         body = request.read()
         response.set_header("Content-Type", request.header("Content-Type") or "application/octet-stream")
