@@ -47,8 +47,9 @@ def unimplemented(context, what):
 class GoBridgeServicer(gobridge_pb2_grpc.GoBridgeServicer):
     """Describe, Phase and Handle."""
 
-    def __init__(self, handler, phases, checker, require_checker):
+    def __init__(self, handler, phases, checker, require_checker, handler_threads):
         self._handler = handler
+        self._threads = handler_threads  # runs content handlers
         self._phases = phases  # pb.Phase -> phase handler
         self._describe = pb.DescribeResponse(
             phases=([pb.PHASE_HANDLER] if handler else []) + sorted(phases),
@@ -67,7 +68,7 @@ class GoBridgeServicer(gobridge_pb2_grpc.GoBridgeServicer):
     def Handle(self, request_iterator, context):
         if self._handler is None:
             unimplemented(context, "a content handler")
-        return content.handle(self._handler, request_iterator, context)
+        return content.handle(self._handler, request_iterator, context, self._threads)
 
 
 class HealthServicer(health_pb2_grpc.HealthServicer):
@@ -167,7 +168,7 @@ def serve(handler=None, phases=None, password_checker=None, require_checker=None
         concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
         options=[("grpc.max_receive_message_length", 4 << 20)],
     )
-    gobridge_pb2_grpc.add_GoBridgeServicer_to_server(GoBridgeServicer(handler, by_phase, password_checker, require_checker), server)
+    gobridge_pb2_grpc.add_GoBridgeServicer_to_server(GoBridgeServicer(handler, by_phase, password_checker, require_checker, concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler")), server)
     if password_checker is not None or require_checker is not None:
         auth_pb2_grpc.add_GoBridgeAuthServicer_to_server(auth.AuthServicer(password_checker, require_checker), server)
     health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(), server)

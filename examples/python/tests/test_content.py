@@ -1,6 +1,7 @@
 """Tests of gbplugin.content: the Handle stream's messages, as the module
 would see them, without a server."""
 
+import concurrent.futures
 import logging
 import unittest
 
@@ -39,9 +40,12 @@ def first(method=b"GET", body=b"", eof=True, has_body=False):
         body=body, body_eof=eof)
 
 
+THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=4)
+
+
 def run(handler, *requests):
     ctx = FakeContext()
-    out = list(content.handle(handler, iter(requests), ctx))
+    out = list(content.handle(handler, iter(requests), ctx, THREADS))
     return out, ctx
 
 
@@ -160,7 +164,7 @@ class Handle(unittest.TestCase):
                 ended.set()
 
         ctx = FakeContext()
-        gen = content.handle(h, iter([first()]), ctx)
+        gen = content.handle(h, iter([first()]), ctx, THREADS)
         next(gen)
         for cb in ctx.callbacks:  # grpc calls them when the call ends
             cb()
