@@ -18,7 +18,7 @@ DESTDIR    ?=
 
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps module daemon plugins demo test test-go test-c test-e2e \
+.PHONY: all deps module daemon plugins python demo test test-go test-c test-e2e \
         bench bench-quick install generate clean
 
 all: module daemon plugins
@@ -32,12 +32,17 @@ module:
 daemon:
 	$(GO) build -o $(BIN)/gobridged ./cmd/gobridged
 
-plugins:
+plugins: python
 	$(GO) build -o $(BIN)/hello ./examples/hello
 	$(GO) build -o $(BIN)/headers ./examples/headers
 	$(GO) build -o $(BIN)/app ./examples/nethttp
 	$(GO) build -o $(BIN)/gobridge-auth ./cmd/gobridge-auth
 	$(GO) build -o $(BIN)/jwtmint ./examples/jwtmint
+
+# The Python example's modules, generated from proto/ on every build
+# (examples/python/README.md).
+python:
+	examples/python/generate.sh build/python
 
 demo: deps all
 	PORT=$(PORT) scripts/demo.sh

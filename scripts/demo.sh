@@ -22,7 +22,15 @@ htpasswd -bm "$root/auth/users.htpasswd" guest guest-password 2>/dev/null
 printf 'admins: demo\n' > "$root/auth/groups"
 "$top/build/bin/jwtmint" -dir "$root/auth" -sub demo -aud demo-api -claim email=demo@example.com > "$root/auth/token"
 "$top/build/bin/jwtmint" -dir "$root/auth" -sub demo -aud demo-api -ttl -1h > "$root/auth/expired-token"
-chmod 644 "$root"/auth/users.htpasswd "$root"/auth/groups "$root"/auth/jwks.json
+# The Python plugin: its sources, the modules make generated from proto/,
+# and a user table made with its own --hash-password.
+mkdir -p "$root/python/gbplugin"
+cp "$top"/examples/python/{plugin.py,users.py} "$root/python/"
+cp "$top"/examples/python/gbplugin/*.py "$root/python/gbplugin/"
+cp -R "$top/build/python" "$root/python/gen"
+printf demo-password | /usr/bin/python3 -B "$root/python/plugin.py" --hash-password demo > "$root/auth/pyusers"
+chmod -R a+rX "$root/python"
+chmod 644 "$root"/auth/users.htpasswd "$root"/auth/groups "$root"/auth/jwks.json "$root"/auth/pyusers
 echo "private page: only admins see this" > "$root/htdocs/private/index.html"
 echo '{"ok": true, "from": "a JWT-protected location"}' > "$root/htdocs/api/index.json"
 echo "a static file; see its X-Served-Via header" > "$root/htdocs/headers/index.html"
@@ -41,6 +49,7 @@ cat > "$root/htdocs/index.html" <<HTML
 <li><a href="/app/">/app/</a> — a net/http application behind Apache</li>
 <li><a href="/headers/">/headers/</a> — phases from Go: an X-Served-Via header on static files, <a href="/headers/secret/">/headers/secret/</a> denied</li>
 <li><a href="/private/">/private/</a> — Basic auth through Go (demo / demo-password)</li>
+<li><a href="/py/hello">/py/hello</a> — a plugin in Python; <a href="/py-private/">/py-private/</a> with Basic auth answered in Python (demo / demo-password)</li>
 <li>/api/index.json — JWT bearer tokens (see the curl lines printed by make demo)</li>
 </ul>
 HTML
@@ -93,6 +102,11 @@ cat <<MSG
     curl -i http://127.0.0.1:$port/private/
     curl -u demo:demo-password http://127.0.0.1:$port/private/
     curl -i -u guest:guest-password http://127.0.0.1:$port/private/
+
+    # A plugin in Python (examples/python): facts, echo, Basic auth
+    curl 'http://127.0.0.1:$port/py/hello?from=curl'
+    curl -d 'echo me' http://127.0.0.1:$port/py/echo
+    curl -u demo:demo-password http://127.0.0.1:$port/py-private/
 
     # JWT bearer tokens: 200 with a token, 401 without or expired
     curl -H "Authorization: Bearer \$(cat $root/auth/token)" http://127.0.0.1:$port/api/index.json
