@@ -72,7 +72,7 @@ GoBridgePlugin noop "$stage/bin/noop" -user bench -password bench
     AuthName bench
     AuthBasicProvider gobridge
     GoBridgeAuthnProvider noop
-    Require gobridge noop
+    Require gobridge-user noop
     GoBridgeAccessHandler noop
     GoBridgeFixupHandler noop
     GoBridgeHandler noop

@@ -30,6 +30,8 @@
 #define GB_METHOD_CHECK_AUTHZ    "/gobridge.v1.GoBridgeAuth/CheckAuthorization"
 
 #define GB_AUTH_PROVIDER "gobridge"
+/* The authz provider for rules that only a logged-in user can pass. */
+#define GB_AUTHZ_USER_PROVIDER "gobridge-user"
 
 /* Bounds on what we send: httpd already limits header sizes; these keep a
  * hostile client from making us pack megabytes for nothing. */
@@ -43,6 +45,7 @@ typedef struct {
     const char *plugin;
     apr_array_header_t *args;        /* const char * */
     const char *line;                /* as written, for log lines */
+    int needs_user;                  /* Require gobridge-user */
 } gb_require;
 
 /* What one call needs, whatever the RPC. */
@@ -101,8 +104,10 @@ const char *gb_auth_cmd_cache_hash(cmd_parms *cmd, void *dc, const char *a)
     return NULL;
 }
 
-static const char *gb_authz_parse(cmd_parms *cmd, const char *require_line,
-                                  const void **parsed)
+static const char *gb_authz_parse_as(cmd_parms *cmd,
+                                     const char *require_line,
+                                     const void **parsed,
+                                     const char *provider)
 {
     gb_require *req = apr_pcalloc(cmd->pool, sizeof(*req));
     const char *t = require_line;
@@ -110,10 +115,12 @@ static const char *gb_authz_parse(cmd_parms *cmd, const char *require_line,
 
     req->line = apr_pstrdup(cmd->pool, require_line);
     req->args = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    req->needs_user = !strcmp(provider, GB_AUTHZ_USER_PROVIDER);
     w = ap_getword_conf(cmd->pool, &t);
     if (!w || !*w) {
-        return "Require gobridge: name the plugin that decides, e.g. "
-               "'Require gobridge auth group admins'";
+        return apr_psprintf(cmd->pool, "Require %s: name the plugin that "
+                            "decides, e.g. 'Require %s auth group admins'",
+                            provider, provider);
     }
     for (p = w; *p; p++) {
         if (!apr_isalnum(*p) && *p != '_' && *p != '.' && *p != '-') {
@@ -121,8 +128,9 @@ static const char *gb_authz_parse(cmd_parms *cmd, const char *require_line,
         }
     }
     if (*p || strlen(w) > GB_CONFIG_PLUGIN_NAME_MAX) {
-        return apr_psprintf(cmd->pool, "Require gobridge: invalid plugin "
-                            "name '%s': use the name of a GoBridgePlugin", w);
+        return apr_psprintf(cmd->pool, "Require %s: invalid plugin name "
+                            "'%s': use the name of a GoBridgePlugin",
+                            provider, w);
     }
     req->plugin = w;
     while (*t) {
@@ -139,6 +147,20 @@ static const char *gb_authz_parse(cmd_parms *cmd, const char *require_line,
     }
     *parsed = req;
     return NULL;
+}
+
+static const char *gb_authz_parse(cmd_parms *cmd, const char *require_line,
+                                  const void **parsed)
+{
+    return gb_authz_parse_as(cmd, require_line, parsed, GB_AUTH_PROVIDER);
+}
+
+static const char *gb_authz_parse_user(cmd_parms *cmd,
+                                       const char *require_line,
+                                       const void **parsed)
+{
+    return gb_authz_parse_as(cmd, require_line, parsed,
+                             GB_AUTHZ_USER_PROVIDER);
 }
 
 /* --- the call ----------------------------------------------------------- */
@@ -586,6 +608,15 @@ static authz_status gb_authz_check(request_rec *r, const char *require_line,
         /* parse_require_line always sets it; be safe all the same. */
         return AUTHZ_GENERAL_ERROR;
     }
+    if (rq->needs_user && !r->user) {
+        /* mod_authz_core asks before anyone logged in (so that a rule
+         * like Require ip can grant at once): this rule cannot pass yet,
+         * and saying so needs no call. */
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "%s: Require %s %s: "
+                      "no user yet", rq->plugin, GB_AUTHZ_USER_PROVIDER,
+                      rq->line);
+        return AUTHZ_DENIED_NO_USER;
+    }
     gb_auth_call_init(&c, r, "CheckAuthorization", rq->plugin);
     req.request = gb_request_build(r, c.tmp, rq->plugin, c.d);
     req.user = gb_pb_bytes(r->user);
@@ -621,7 +652,8 @@ static authz_status gb_authz_check(request_rec *r, const char *require_line,
         }
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GB_APLOGNO(0260)
-                  "%s: Require gobridge %s (user '%s'): %s", rq->plugin,
+                  "%s: Require %s %s (user '%s'): %s", rq->plugin,
+                  rq->needs_user ? GB_AUTHZ_USER_PROVIDER : GB_AUTH_PROVIDER,
                   ap_escape_logitem(c.tmp, rq->line),
                   r->user ? ap_escape_logitem(c.tmp, r->user) : "",
                   gb_authz_status_name(st));
@@ -641,6 +673,11 @@ static const authz_provider gb_authz_provider = {
     gb_authz_parse,
 };
 
+static const authz_provider gb_authz_user_provider = {
+    gb_authz_check,
+    gb_authz_parse_user,
+};
+
 static void gb_auth_optional_fns(void)
 {
     gb_authn_cache_store = APR_RETRIEVE_OPTIONAL_FN(ap_authn_cache_store);
@@ -653,6 +690,10 @@ void gb_auth_register(apr_pool_t *p)
                               AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, GB_AUTH_PROVIDER,
                               AUTHZ_PROVIDER_VERSION, &gb_authz_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP,
+                              GB_AUTHZ_USER_PROVIDER, AUTHZ_PROVIDER_VERSION,
+                              &gb_authz_user_provider,
                               AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_optional_fn_retrieve(gb_auth_optional_fns, NULL, NULL,
                                  APR_HOOK_MIDDLE);

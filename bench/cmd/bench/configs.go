@@ -106,7 +106,8 @@ GoBridgePlugin noop %q
 		}
 	}
 	// Five round trips to the noop plugin per request: access, the Basic
-	// provider, the authz provider, fixups and the handler.
+	// provider, the authz provider (Require gobridge-user: asked once, after
+	// the login), fixups and the handler.
 	gbPhases := func(r *Run) string {
 		return fmt.Sprintf(`GoBridgeDaemon %q
 GoBridgePlugin noop %q -user %s -password %s
@@ -115,7 +116,7 @@ GoBridgePlugin noop %q -user %s -password %s
     AuthName bench
     AuthBasicProvider gobridge
     GoBridgeAuthnProvider noop
-    Require gobridge noop
+    Require gobridge-user noop
     GoBridgeAccessHandler noop
     GoBridgeFixupHandler noop
     GoBridgeHandler noop
