@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -47,7 +48,10 @@ type Env struct {
 	conf  string
 	extra string
 	gates *gate.Server
-	h2c   *http.Client
+	h2    bool         // EnableH2C: mod_http2 with Protocols h2c http/1.1
+	h2c   *http.Client // H2Client
+	// h2dials counts the connections H2Client opened.
+	h2dials atomic.Int64
 }
 
 // New prepares a server root for one httpd under mpm. Binaries are copied
@@ -163,6 +167,7 @@ func (e *Env) Conf() string {
 	for _, m := range []string{"authz_core", "mime", "dir", "alias", "headers", "env", "setenvif"} {
 		c.WriteString(mod(m))
 	}
+	c.WriteString(e.h2Conf())
 	fmt.Fprintf(&c, "LoadModule gobridge_module %q\n", e.b.Module)
 	if e.User != "" {
 		fmt.Fprintf(&c, "User %s\nGroup %s\n", e.User, e.User)
