@@ -47,8 +47,6 @@
  * per message, well under grpc-go's default 4 MiB receive limit. */
 #define GB_READ_BODY_MAX (1024 * 1024)
 
-/* Sub-request questions: a target as long as httpd's default
- * LimitRequestLine allows, a method token, a bounded answer. */
 /* While the plugin is silent, how often to look whether the client is
  * still there: mod_http2 marks a stream's connection aborted when the
  * client resets the stream, and the plugin should hear of it then (its
@@ -59,6 +57,8 @@
  * a write fails.) */
 #define GB_ABORT_CHECK_EVERY  apr_time_from_msec(200)
 
+/* Sub-request questions: a target as long as httpd's default
+ * LimitRequestLine allows, a method token, a bounded answer. */
 #define GB_SUBREQ_TARGET_MAX  8190
 #define GB_SUBREQ_METHOD_MAX  64
 #define GB_SUBREQ_HEADERS_MAX 100
