@@ -275,9 +275,8 @@ func TestFilters(t *testing.T) {
 			if _, err := io.ReadFull(zr, first); err != nil || string(first) != "part one;" {
 				t.Fatalf("first part = %q, %v", first, err)
 			}
-			if n := g.Count(name); n != 1 {
-				t.Errorf("the handler reached its gate %d times; want 1", n)
-			}
+			// (The handler may not be at its gate yet; a release waits
+			// for it there.)
 			g.Release(name)
 			rest, err := io.ReadAll(zr)
 			if err != nil || string(rest) != "part two" {

@@ -225,11 +225,15 @@ func TestContentHandler(t *testing.T) {
 			if d := time.Since(start); d < time.Second {
 				t.Errorf("504 after %v; want it no sooner than GoBridgeTimeout (1s)", d)
 			}
-			if g.Count(name) != 1 {
-				t.Errorf("the plugin reached the gate %d times; want 1", g.Count(name))
+			// The plugin is at its gate unless the call reached it only
+			// after the timeout (a machine stalled for a second), when its
+			// context was over before it could wait: either way no wait
+			// may outlive the call.
+			if !harness.WaitFor(30*time.Second, func() bool { return g.Abandoned(name) == g.Count(name) }) {
+				t.Errorf("the plugin's context did not end with the timeout: %d waits at its gate, %d abandoned", g.Count(name), g.Abandoned(name))
 			}
-			if !harness.WaitFor(30*time.Second, func() bool { return g.Abandoned(name) == 1 }) {
-				t.Errorf("the plugin's context did not end with the timeout (its gate wait was never abandoned)")
+			if g.Count(name) > 1 {
+				t.Errorf("the plugin reached its gate %d times; want one call", g.Count(name))
 			}
 			e.AssertGet("/echo/pid", 200, "")
 			log.Check(t, "GoBridgeTimeout", "timed out", "timeout")
