@@ -78,6 +78,17 @@ func echoInFlight(t *testing.T, e *harness.Env) uint64 {
 	return s.Plugins[s.plugin(t, "echo")].Calls["handler"].InFlight
 }
 
+// h2Dials opens the instance's HTTP/2 connection if it is not open yet and
+// returns how many connections the client has opened: the count a test
+// compares with afterwards to tell that its streams shared the connection.
+func h2Dials(t *testing.T, e *harness.Env) int64 {
+	t.Helper()
+	if r := h2Get(t, e, "/echo/pid"); r.Status != 200 {
+		t.Fatalf("GET /echo/pid = %d; want 200", r.Status)
+	}
+	return e.H2Dials()
+}
+
 // afterReset checks what must hold once the client reset a stream: the
 // module closed the call (nothing in flight), and the next request on the
 // same HTTP/2 connection is served.
@@ -213,7 +224,7 @@ func TestH2c(t *testing.T) {
 	})
 
 	t.Run("concurrent streams on one connection", func(t *testing.T) {
-		dials := e.H2Dials()
+		dials := h2Dials(t, e)
 		const streams = 12
 		var wg sync.WaitGroup
 		pids := make(chan string, streams)
@@ -268,7 +279,7 @@ func TestH2c(t *testing.T) {
 		// connection, as it would for the next request of an HTTP/1.1
 		// keep-alive connection (TestRequestObject). Each stream also has
 		// its own ConnID, and Keepalives is always 1.
-		dials := e.H2Dials()
+		dials := h2Dials(t, e)
 		ids := map[int64]bool{}
 		for i := 1; i <= 3; i++ {
 			req, _ := http.NewRequest("GET", e.URL("/obj"), nil)
@@ -309,7 +320,7 @@ func TestH2c(t *testing.T) {
 		// stream's connection aborted, and the module, waiting for the
 		// plugin, looks for that (GB0470).
 		g := e.Gates()
-		dials := e.H2Dials()
+		dials := h2Dials(t, e)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, "GET", e.URL("/echo/long/gate?flush=1&url="+url.QueryEscape(g.URL("reset"))), nil)
@@ -335,7 +346,7 @@ func TestH2c(t *testing.T) {
 		// The plugin streams the body back; once the client has some of
 		// it back (the plugin is mid-body), it resets the stream with the
 		// upload unfinished.
-		dials := e.H2Dials()
+		dials := h2Dials(t, e)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		pr, pw := io.Pipe()
@@ -360,7 +371,7 @@ func TestH2c(t *testing.T) {
 	})
 
 	t.Run("client resets a stream mid-download", func(t *testing.T) {
-		dials := e.H2Dials()
+		dials := h2Dials(t, e)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, "GET", e.URL("/echo/download?mb=1024"), nil)
@@ -378,7 +389,7 @@ func TestH2c(t *testing.T) {
 	})
 
 	t.Run("a stream's timeout leaves the connection serving", func(t *testing.T) {
-		dials := e.H2Dials()
+		dials := h2Dials(t, e)
 		if r := h2Get(t, e, "/echo/short/hang"); r.Status != 504 {
 			t.Errorf("GET /echo/short/hang = %d; want 504", r.Status)
 		}
