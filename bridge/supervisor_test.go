@@ -21,6 +21,7 @@ import (
 
 	"github.com/gobridge/gobridge/bridge/bridgetest"
 	gobridgev1 "github.com/gobridge/gobridge/proto/gobridge/v1"
+	"github.com/gobridge/gobridge/tests/gate"
 )
 
 // TestMain makes the test binary double as the fake plugin: gobridged's
@@ -715,10 +716,17 @@ func TestSupervisorChecksUses(t *testing.T) {
 }
 
 func TestSupervisorGracefulStopFinishesInFlightCall(t *testing.T) {
-	f := newFixture(t, Options{Grace: 5 * time.Second}, fake("slow", bridgetest.ModeServe))
+	// A grace far longer than the test takes: the call is held at a gate
+	// until the plugin has taken its SIGTERM, then released.
+	f := newFixture(t, Options{Grace: time.Minute}, fake("slow", bridgetest.ModeServe))
 	if err := f.sup.Start(); err != nil {
 		t.Fatalf("Start() = %v", err)
 	}
+	g, err := gate.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
 	cc, err := grpc.NewClient("unix://"+f.sup.SocketPath("slow"), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -732,22 +740,43 @@ func TestSupervisorGracefulStopFinishesInFlightCall(t *testing.T) {
 	go func() {
 		resp, err := gobridgev1.NewGoBridgeClient(cc).Phase(context.Background(), &gobridgev1.PhaseRequest{
 			Phase:   gobridgev1.Phase_PHASE_FIXUPS,
-			Request: &gobridgev1.Request{Options: []*gobridgev1.Pair{{Key: []byte("sleep"), Value: []byte("1500ms")}}},
+			Request: &gobridgev1.Request{Options: []*gobridgev1.Pair{{Key: []byte("gate"), Value: []byte(g.URL("held"))}}},
 		})
 		res <- result{resp, err}
 	}()
-	waitFor(t, 5*time.Second, "the call to be in flight", func() bool {
-		return strings.Contains(f.logs.String(), "phase call sleeping")
-	})
-	if err := f.sup.Stop(context.Background()); err != nil {
-		t.Fatalf("Stop() = %v", err)
+	select {
+	case <-g.Arrived("held"):
+	case <-time.After(30 * time.Second):
+		t.Fatal("the call never reached the plugin")
 	}
-	// The call was in flight when Stop began (the plugin logged it) and
-	// was answered: Stop let it finish rather than cut it. No clock: how
-	// long the rest of the sleep took says nothing more.
-	r := <-res
-	if r.err != nil || r.resp.GetResult() != gobridgev1.Result_RESULT_DECLINED {
-		t.Errorf("in-flight Phase during Stop = %v, %v; want RESULT_DECLINED, nil", r.resp, r.err)
+	stopped := make(chan error, 1)
+	go func() { stopped <- f.sup.Stop(context.Background()) }()
+	waitFor(t, 30*time.Second, "the plugin to take its SIGTERM", func() bool {
+		return strings.Contains(f.logs.String(), "SIGTERM: stopping gracefully")
+	})
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop() = %v while a call was held in the plugin; want it to wait for the call", err)
+	case r := <-res:
+		t.Fatalf("the held call ended (%v, %v) before its release", r.resp, r.err)
+	default:
+	}
+	g.Release("held")
+	select {
+	case r := <-res:
+		if r.err != nil || r.resp.GetResult() != gobridgev1.Result_RESULT_DECLINED {
+			t.Errorf("in-flight Phase during Stop = %v, %v; want RESULT_DECLINED, nil", r.resp, r.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the released call was not answered")
+	}
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Stop() = %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Stop() did not return after the last call ended")
 	}
 	if strings.Contains(f.logs.String(), "killing it") {
 		t.Errorf("log says the plugin was killed; want a graceful stop")
