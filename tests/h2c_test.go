@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -26,11 +27,12 @@ import (
 
 // h2cConf is the content-handler configuration plus what the h2c tests
 // read: the connection notes (the phases plugin counts visits, the state
-// plugin shows them) and the status page (calls in flight).
+// plugin shows them), the status page (calls in flight) and a gzip output
+// filter in front of a handler that flushes.
 func h2cConf(e *harness.Env) string {
 	return echoConf(e) + fmt.Sprintf(`
-GoBridgePlugin phases %s
-GoBridgePlugin state %s
+GoBridgePlugin phases %[1]s
+GoBridgePlugin state %[2]s
 <Location /obj>
     GoBridgeHandler state
     GoBridgeFixupHandler phases
@@ -43,7 +45,14 @@ GoBridgePlugin state %s
     # plugin, never by the timeout.
     GoBridgeTimeout 600
 </Location>
-`, e.Bin("phases"), e.Bin("state"))
+GoBridgePlugin filter %[3]s
+GoBridgePlugin filter2 %[3]s
+<Location /gz/>
+    GoBridgeHandler filter2
+    GoBridgeOutputFilter filter
+    GoBridgeOption mode gzip
+</Location>
+`, e.Bin("phases"), e.Bin("state"), e.Bin("filter"))
 }
 
 func startH2C(t *testing.T) *harness.Env {
@@ -149,10 +158,12 @@ func TestH2c(t *testing.T) {
 		log.Check(t)
 	})
 
-	t.Run("streamed 32 MiB POST echoed back", func(t *testing.T) {
+	t.Run("streamed 100 MiB POST echoed back", func(t *testing.T) {
 		// Both directions at once through HTTP/2 flow control: the plugin
-		// sends the body back while the client is still sending it.
-		const size = 32 << 20
+		// sends the body back while the client is still sending it, and
+		// no process holds the body (flow control pushes back on each
+		// side instead).
+		const size = 100 << 20
 		sent := sha256.New()
 		req, _ := http.NewRequest("POST", e.URL("/echo/echo"), io.TeeReader(io.LimitReader(newPattern(), size), sent))
 		req.ContentLength = size
@@ -168,6 +179,14 @@ func TestH2c(t *testing.T) {
 		}
 		if a, b := hex.EncodeToString(sent.Sum(nil)), hex.EncodeToString(got.Sum(nil)); a != b {
 			t.Errorf("echoed sha256 = %s; want %s", b, a)
+		}
+		const limit = 64 << 20
+		for _, pid := range append(e.ProcessesOf("echo"), e.HTTPDChildren()...) {
+			if peak, err := harness.PeakRSS(pid); err != nil {
+				t.Errorf("peak RSS of %d: %v", pid, err)
+			} else if peak > limit {
+				t.Errorf("process %d peaked at %d MiB resident while streaming 100 MiB over HTTP/2; want < %d MiB", pid, peak>>20, limit>>20)
+			}
 		}
 		log.Check(t)
 	})
@@ -267,6 +286,37 @@ func TestH2c(t *testing.T) {
 		}
 		if d := e.H2Dials(); d != dials {
 			t.Errorf("the client opened %d more connections; want all streams on one", d-dials)
+		}
+		log.Check(t)
+	})
+
+	t.Run("flush through an output filter on a stream", func(t *testing.T) {
+		// The handler flushes "part one;" and waits at a gate that the
+		// test releases once it has read that part, gunzipped, from the
+		// stream: the flush went through the gzip filter and mod_http2's
+		// output while the handler held the rest.
+		g := e.Gates()
+		req, _ := http.NewRequest("GET", e.URL("/gz/stream?gate="+url.QueryEscape(g.URL("h2flush"))), nil)
+		req.Header.Set("Accept-Encoding", "gzip") // set by hand: the transport leaves the body compressed
+		resp, err := e.H2Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.Header.Get("Content-Encoding") != "gzip" || resp.ProtoMajor != 2 {
+			t.Fatalf("%s response with Content-Encoding %q; want HTTP/2 and gzip", resp.Proto, resp.Header.Get("Content-Encoding"))
+		}
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			t.Fatalf("gzip header: %v", err)
+		}
+		first := make([]byte, len("part one;"))
+		if _, err := io.ReadFull(zr, first); err != nil || string(first) != "part one;" {
+			t.Fatalf("first part = %q, %v", first, err)
+		}
+		g.Release("h2flush")
+		if rest, err := io.ReadAll(zr); err != nil || string(rest) != "part two" {
+			t.Errorf("rest = %q, %v; want %q", rest, err, "part two")
 		}
 		log.Check(t)
 	})
