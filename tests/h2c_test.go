@@ -21,9 +21,16 @@ import (
 
 // The h2c front: the content handler behind mod_http2, where every request
 // is a stream of one HTTP/2 connection, processed on a secondary connection
-// of its own (c2) by a worker thread, its body coming through mod_http2's
-// flow control. Under event only: mod_http2 does not serve HTTP/2 under
-// prefork (AH10034), and the HTTP/1.1 tests already cover both MPMs.
+// of its own (c2), its body coming through mod_http2's flow control.
+//
+// Under event only. Under prefork mod_http2 warns that it is not supported
+// (AH10034) and serves HTTP/2 all the same, and these tests pass there, but
+// Debian's httpd 2.4 crashes a prefork child in mod_http2's pool cleanup
+// when it is stopped with an HTTP/2 connection open (SIGSEGV from
+// prefork's signal handler: clean_child_exit, apr_pool_destroy, mod_http2),
+// with or without mod_gobridge loaded. The harness fails any test whose
+// child crashes, rightly; gobridge is not tested on a combination httpd
+// itself does not support.
 
 // h2cConf is the content-handler configuration plus what the h2c tests
 // read: the connection notes (the phases plugin counts visits, the state
@@ -327,10 +334,11 @@ func TestH2c(t *testing.T) {
 		// lasts for that stream (its request, internal redirects and
 		// sub-requests), not for the next stream of the same HTTP/2
 		// connection, as it would for the next request of an HTTP/1.1
-		// keep-alive connection (TestRequestObject). Each stream also has
-		// its own ConnID, and Keepalives is always 1.
+		// keep-alive connection (TestRequestObject). Keepalives is always
+		// 1 there, and ConnID is the secondary connection's, which
+		// mod_http2 derives from the connection and the worker that runs
+		// the stream: not the TCP connection's, and it may repeat.
 		dials := h2Dials(t, e)
-		ids := map[int64]bool{}
 		for i := 1; i <= 3; i++ {
 			req, _ := http.NewRequest("GET", e.URL("/obj"), nil)
 			req.Header.Set("X-Gb-phases-fixups", "cnotecount=visits")
@@ -347,13 +355,10 @@ func TestH2c(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.Body), &snap); err != nil {
 				t.Fatalf("snapshot %q: %v", r.Body, err)
 			}
-			ids[snap.ConnID] = true
+			t.Logf("stream %d: ConnID %d", i, snap.ConnID)
 			if snap.Keepalives != 1 {
 				t.Errorf("stream's Keepalives = %d; want 1 (mod_http2 sets it on every secondary connection)", snap.Keepalives)
 			}
-		}
-		if len(ids) != 3 {
-			t.Errorf("ConnIDs of three streams = %v; want three different ones", ids)
 		}
 		if d := e.H2Dials(); d != dials {
 			t.Errorf("the client opened %d more connections; want every stream on one", d-dials)

@@ -29,9 +29,9 @@ var plugins = map[string]string{
 }
 
 // mpms are the MPMs every content-handler test runs under. The HTTP/2
-// front (h2c_test.go) is a set of its own under event: mod_http2 does not
-// serve HTTP/2 under prefork, and running every test a third time over
-// HTTP/2 would add time without adding meaning.
+// front (h2c_test.go) is a set of its own, under event (mod_http2 does not
+// support prefork): running every test a third time over HTTP/2 would add
+// time without adding meaning.
 var mpms = []string{"event", "prefork"}
 
 func TestMain(m *testing.M) {

@@ -16,8 +16,9 @@ import (
 // EnableH2C makes the instance speak HTTP/2 over cleartext (h2c) as well as
 // HTTP/1.1 on its port: mod_http2 is loaded with `Protocols h2c http/1.1`,
 // and a client with prior knowledge (H2Client) starts in HTTP/2 at once
-// (H2Direct). Call it before Start. mod_http2 refuses to serve HTTP/2
-// under prefork (AH10034), so h2c tests run under event.
+// (H2Direct). Call it before Start, under event: under prefork mod_http2
+// warns that it is not supported (AH10034), and a child stopped with an
+// HTTP/2 connection open crashes in mod_http2 (tests/h2c_test.go).
 func (e *Env) EnableH2C() { e.h2 = true }
 
 func (e *Env) h2Conf() string {
