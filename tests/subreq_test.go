@@ -345,15 +345,15 @@ func TestSubRequests(t *testing.T) {
 					br := bufio.NewReader(conn)
 					// The client holds the second half of the body until
 					// the plugin is about to call DiscardBody (it notifies
-					// a gate). httpd must read all of the body away before
-					// the plugin goes on (ap_discard_request_body), so the
-					// response cannot arrive before the client started
-					// writing the last of it: an order, checked with a
-					// flag, not a clock. Without DiscardBody, the flushed
-					// head would arrive while the client holds the rest;
-					// the short hold after the notification only gives a
-					// broken module the time to show that, and a working
-					// one passes however long it lasts.
+					// a gate) and httpd has read everything sent so far
+					// (both ends' TCP queues are empty): httpd is then in
+					// the discard, waiting for the rest. It must read all
+					// of the body away before the plugin goes on
+					// (ap_discard_request_body), so the response cannot
+					// arrive before the client started writing the last
+					// of it: an order, checked with a flag, not a clock.
+					// Without DiscardBody nobody reads the body, the hold
+					// lasts, and the flushed head arrives during it.
 					g := e.Gates()
 					gname := "discard-" + tc.name
 					path := tc.path + sep(tc.path) + "gate=" + url.QueryEscape(g.URL(gname))
@@ -365,6 +365,14 @@ func TestSubRequests(t *testing.T) {
 					}
 					var lastStarted atomic.Bool
 					werr := make(chan error, 1)
+					headCame := make(chan struct{})
+					cl, sv := conn.LocalAddr().(*net.TCPAddr), conn.RemoteAddr().(*net.TCPAddr)
+					// drained: httpd has read all the client sent.
+					drained := func() bool {
+						tx, _, err1 := harness.TCPQueues(cl, sv)
+						_, rx, err2 := harness.TCPQueues(sv, cl)
+						return err1 == nil && err2 == nil && tx == 0 && rx == 0
+					}
 					go func() {
 						_, err := io.WriteString(conn, head)
 						chunk := strings.Repeat("z", 64<<10)
@@ -376,7 +384,16 @@ func TestSubRequests(t *testing.T) {
 									werr <- fmt.Errorf("the plugin never reached DiscardBody")
 									return
 								}
-								time.Sleep(200 * time.Millisecond)
+								// Until httpd has read what was sent, or the
+								// head came early (the check below fails).
+								harness.WaitFor(30*time.Second, func() bool {
+									select {
+									case <-headCame:
+										return true
+									default:
+										return drained()
+									}
+								})
 							}
 							if n+len(chunk) >= size {
 								lastStarted.Store(true)
@@ -393,6 +410,7 @@ func TestSubRequests(t *testing.T) {
 						werr <- err
 					}()
 					resp, err := http.ReadResponse(br, nil)
+					close(headCame)
 					if err != nil {
 						t.Fatalf("first response: %v", err)
 					}
