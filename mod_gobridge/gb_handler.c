@@ -47,6 +47,16 @@
  * per message, well under grpc-go's default 4 MiB receive limit. */
 #define GB_READ_BODY_MAX (1024 * 1024)
 
+/* While the plugin is silent, how often to look whether the client is
+ * still there: mod_http2 marks a stream's connection aborted when the
+ * client resets the stream, and the plugin should hear of it then (its
+ * context cancelled), not at GoBridgeTimeout. Costs nothing while messages
+ * flow: the wait ends as soon as one comes. (An HTTP/1.1 client that
+ * closes its connection is not looked for: a half-closed connection may
+ * still want its answer, and httpd too learns of a gone client only when
+ * a write fails.) */
+#define GB_ABORT_CHECK_EVERY  apr_time_from_msec(200)
+
 /* Sub-request questions: a target as long as httpd's default
  * LimitRequestLine allows, a method token, a bounded answer. */
 #define GB_SUBREQ_TARGET_MAX  8190
@@ -802,6 +812,37 @@ static int gb_may_resend(gb_handle_ctx *ctx)
            && gb_rpc_resendable(ctx->call, gb_rpc_idempotent(ctx->r));
 }
 
+/* gb_call_recv of the plugin's next message within GoBridgeTimeout, in
+ * slices, so that a client gone meanwhile ends the wait (*gone set). */
+static apr_status_t gb_handle_recv(gb_handle_ctx *ctx, apr_pool_t *mp,
+                                   Gobridge__V1__HandleResponse **m,
+                                   int *gone)
+{
+    apr_time_t deadline = apr_time_now() + ctx->timeout;
+
+    *gone = 0;
+    for (;;) {
+        apr_interval_time_t left = deadline - apr_time_now();
+        apr_status_t rv;
+
+        if (left <= 0) {
+            return APR_TIMEUP;
+        }
+        rv = gb_call_recv(ctx->call, mp,
+                          &gobridge__v1__handle_response__descriptor,
+                          left < GB_ABORT_CHECK_EVERY ? left
+                                                      : GB_ABORT_CHECK_EVERY,
+                          (ProtobufCMessage **)m);
+        if (!APR_STATUS_IS_TIMEUP(rv)) {
+            return rv;
+        }
+        if (ctx->r->connection->aborted) {
+            *gone = 1;
+            return rv;
+        }
+    }
+}
+
 static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
 {
     request_rec *r = ctx->r;
@@ -815,11 +856,19 @@ static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)
         Gobridge__V1__HandleResponse *m;
         const char *why;
         apr_status_t rv;
+        int gone;
 
         apr_pool_clear(mp);
-        rv = gb_call_recv(ctx->call, mp,
-                          &gobridge__v1__handle_response__descriptor,
-                          ctx->timeout, (ProtobufCMessage **)&m);
+        rv = gb_handle_recv(ctx, mp, &m, &gone);
+        if (gone) {
+            /* Nobody to answer: the plugin's context is cancelled with
+             * the stream, and the connection is closed (not reused). */
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GB_APLOGNO(0470)
+                          "%s: the client went away while the plugin "
+                          "worked; cancelling the call", ctx->plugin);
+            gb_call_cancel(ctx->call);
+            return OK;
+        }
         if (rv != APR_SUCCESS && gb_may_resend(ctx)) {
             return GB_RESEND;
         }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 	"github.com/gobridge/gobridge/sdk"
 	"github.com/gobridge/gobridge/sdk/sdktest"
+	"github.com/gobridge/gobridge/tests/gate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -31,8 +33,11 @@ func TestHelperProcess(t *testing.T) {
 		return
 	}
 	sdk.ServeHandler(sdk.HandlerFunc(func(w *sdk.ResponseWriter, r *sdk.Request) error {
-		if r.URI == "/slow" {
-			time.Sleep(time.Second)
+		if r.URI == "/held" {
+			// Held until the test releases the gate it names.
+			if err := gate.Wait(r.Context(), os.Getenv("GB_TEST_GATE")); err != nil {
+				return err
+			}
 		}
 		return hello(w, r)
 	}))
@@ -105,18 +110,57 @@ type fixupFunc func(*sdk.PhaseRequest) error
 
 func (f fixupFunc) Fixup(r *sdk.PhaseRequest) error { return f(r) }
 
+// output collects what the helper plugin writes to stderr (its log), so a
+// test can wait for a line.
+type output struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// waitFor polls for s in the output until it appears or d has passed: a
+// bound on a line that must come, generous so that only a broken plugin
+// reaches it.
+func (o *output) waitFor(s string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !strings.Contains(o.String(), s) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
 // startPlugin runs the helper plugin as gobridged would and returns it
 // with the socket address from its handshake line.
-func startPlugin(t *testing.T) (*exec.Cmd, string) {
+func startPlugin(t *testing.T, env ...string) (*exec.Cmd, string) {
+	cmd, addr, _ := startPluginOutput(t, env...)
+	return cmd, addr
+}
+
+// startPluginOutput is startPlugin that also returns the plugin's stderr.
+func startPluginOutput(t *testing.T, env ...string) (*exec.Cmd, string, *output) {
 	dir, err := os.MkdirTemp("", "gbs")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	cmd := helper(t,
-		handshake.Config.MagicCookieKey+"="+handshake.Config.MagicCookieValue,
+	cmd := helper(t, append([]string{
+		handshake.Config.MagicCookieKey + "=" + handshake.Config.MagicCookieValue,
 		"PLUGIN_PROTOCOL_VERSIONS=1",
-		"PLUGIN_UNIX_SOCKET_DIR="+dir)
+		"PLUGIN_UNIX_SOCKET_DIR=" + dir}, env...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +173,8 @@ func startPlugin(t *testing.T) (*exec.Cmd, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	go func() { _, _ = bufio.NewReader(stderr).WriteTo(devNull{}) }()
+	out := &output{}
+	go func() { _, _ = bufio.NewReader(stderr).WriteTo(out) }()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		t.Fatalf("reading the handshake line: %v", err)
@@ -141,7 +186,7 @@ func startPlugin(t *testing.T) (*exec.Cmd, string) {
 	if !strings.HasPrefix(f[3], dir) {
 		t.Errorf("socket = %q; want it under PLUGIN_UNIX_SOCKET_DIR %q", f[3], dir)
 	}
-	return cmd, f[3]
+	return cmd, f[3], out
 }
 
 func dial(t *testing.T, addr string) pb.GoBridgeClient {
@@ -173,22 +218,42 @@ func TestServeHandshake(t *testing.T) {
 }
 
 // TestServeSIGTERMFinishesInFlightCall checks the stop contract with
-// gobridged: on SIGTERM a call in progress completes, then the plugin exits 0.
+// gobridged: on SIGTERM a call in progress completes, then the plugin exits
+// 0. The call is held at a gate until the plugin has logged that it took
+// the SIGTERM, so the signal is known to have come mid-call.
 func TestServeSIGTERMFinishesInFlightCall(t *testing.T) {
-	cmd, addr := startPlugin(t)
+	g, err := gate.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	cmd, addr, out := startPluginOutput(t, "GB_TEST_GATE="+g.URL("held"))
 	c := dialConn(t, addr)
 	got := make(chan *sdktest.Recorder, 1)
-	go func() { got <- sdktest.Do(t, c, sdktest.NewRequest("GET", "/slow", nil)) }()
-	time.Sleep(200 * time.Millisecond) // the call is in the handler's sleep
+	go func() { got <- sdktest.Do(t, c, sdktest.NewRequest("GET", "/held", nil)) }()
+	select {
+	case <-g.Arrived("held"):
+	case <-time.After(30 * time.Second):
+		t.Fatal("the call never reached the handler")
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	if !out.waitFor("received SIGTERM", 30*time.Second) {
+		t.Fatalf("the plugin never logged taking the SIGTERM:\n%s", out)
+	}
 	select {
 	case rec := <-got:
-		if rec.Code != 200 || rec.Body.String() != "hello /slow\n" {
-			t.Errorf("in-flight call across SIGTERM = %d %q; want 200 \"hello /slow\\n\"", rec.Code, rec.Body.String())
+		t.Fatalf("the call ended (%d %q) before the handler was released", rec.Code, rec.Body.String())
+	default:
+	}
+	g.Release("held")
+	select {
+	case rec := <-got:
+		if rec.Code != 200 || rec.Body.String() != "hello /held\n" {
+			t.Errorf("in-flight call across SIGTERM = %d %q; want 200 \"hello /held\\n\"", rec.Code, rec.Body.String())
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("in-flight call did not complete after SIGTERM")
 	}
 	exited := make(chan error, 1)
@@ -198,14 +263,10 @@ func TestServeSIGTERMFinishesInFlightCall(t *testing.T) {
 		if err != nil {
 			t.Errorf("plugin exit after SIGTERM = %v; want status 0", err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Error("plugin still running 10s after SIGTERM")
+	case <-time.After(30 * time.Second):
+		t.Error("plugin still running 30s after SIGTERM and its last call")
 	}
 }
-
-type devNull struct{}
-
-func (devNull) Write(p []byte) (int, error) { return len(p), nil }
 
 // TestServeExitsWithParent starts the plugin from a shell that then exits,
 // and checks that the orphaned plugin exits by itself.

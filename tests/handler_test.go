@@ -211,11 +211,29 @@ func TestContentHandler(t *testing.T) {
 			log.Check(t)
 		})
 
-		t.Run("plugin that sleeps past GoBridgeTimeout gives 504", func(t *testing.T) {
+		t.Run("plugin that never answers gives 504 at GoBridgeTimeout", func(t *testing.T) {
+			// The plugin waits at a gate the test never releases, so only
+			// the module's GoBridgeTimeout (1s here) can end the call: the
+			// 504 itself is the event. It cannot come sooner than the
+			// timeout (a lower bound, which load cannot break), and the
+			// plugin's context must end with it (the gate sees its wait
+			// abandoned): Apache gave up, the plugin is told.
+			g := e.Gates()
+			name := "hang-" + mpm
 			start := time.Now()
-			e.AssertGet("/echo/short/sleep?ms=5000", 504, "")
-			if d := time.Since(start); d > 4*time.Second {
-				t.Errorf("504 took %v; want about GoBridgeTimeout (1s)", d)
+			e.AssertGet("/echo/short/gate?url="+url.QueryEscape(g.URL(name)), 504, "")
+			if d := time.Since(start); d < time.Second {
+				t.Errorf("504 after %v; want it no sooner than GoBridgeTimeout (1s)", d)
+			}
+			// The plugin is at its gate unless the call reached it only
+			// after the timeout (a machine stalled for a second), when its
+			// context was over before it could wait: either way no wait
+			// may outlive the call.
+			if !harness.WaitFor(30*time.Second, func() bool { return g.Abandoned(name) == g.Count(name) }) {
+				t.Errorf("the plugin's context did not end with the timeout: %d waits at its gate, %d abandoned", g.Count(name), g.Abandoned(name))
+			}
+			if g.Count(name) > 1 {
+				t.Errorf("the plugin reached its gate %d times; want one call", g.Count(name))
 			}
 			e.AssertGet("/echo/pid", 200, "")
 			log.Check(t, "GoBridgeTimeout", "timed out", "timeout")

@@ -48,16 +48,14 @@ func TestPluginKilledIsRestarted(t *testing.T) {
 		if err := syscall.Kill(before, syscall.SIGKILL); err != nil {
 			t.Fatalf("kill plugin %d: %v", before, err)
 		}
-		// Until gobridged has restarted it, requests fail fast with 503;
-		// never a hang, never a crash of httpd.
+		// Until gobridged has restarted it, requests fail with 503; never
+		// a hang, never a crash of httpd. A request that waited for the
+		// plugin instead would end at GoBridgeTimeout with 504 (or at
+		// getPID's client timeout): the status is the proof, not a clock.
 		var after int
 		statuses := map[int]int{}
 		ok := harness.WaitFor(20*time.Second, func() bool {
-			start := time.Now()
 			pid, st := getPID(t, e)
-			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("request during restart took %v", d)
-			}
 			statuses[st]++
 			after = pid
 			return st == 200
@@ -101,8 +99,15 @@ func TestPluginDownGives503(t *testing.T) {
 		if err := os.WriteFile(broken, []byte("#!/bin/sh\necho 'broken plugin: cannot start' >&2\nexit 1\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		// Timeouts far longer than any answer takes: a module that waited
+		// for the plugin to come up would answer only when one of them
+		// fires, so answering before it is the proof of failing fast, and
+		// a loaded machine cannot come near it.
+		const waitLimit = 40 * time.Second
 		e.SetConf(fmt.Sprintf(`
 GoBridgePlugin broken %s
+GoBridgeTimeout 40
+GoBridgeConnectTimeout 40
 <Location /broken>
     GoBridgeHandler broken
 </Location>
@@ -114,8 +119,8 @@ GoBridgePlugin broken %s
 			if r.Header.Get("Retry-After") == "" {
 				t.Errorf("503 without Retry-After")
 			}
-			if d := time.Since(start); d > 3*time.Second {
-				t.Errorf("503 took %v; want it fast", d)
+			if d := time.Since(start); d >= waitLimit {
+				t.Errorf("503 after %v: the module waited for a timeout (%v) instead of failing at once", d, waitLimit)
 			}
 		}
 		e.ErrorLog().Check(t, "broken")
@@ -238,6 +243,7 @@ func TestStopLeavesNoProcess(t *testing.T) {
 		if !harness.WaitFor(10*time.Second, func() bool { return len(e.Processes()) == 0 }) {
 			t.Errorf("after stop these processes remain: %v", e.Processes())
 		}
+		e.ErrorLog().Check(t)
 	})
 }
 

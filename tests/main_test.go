@@ -28,7 +28,10 @@ var plugins = map[string]string{
 	"subreq":   "./tests/plugins/subreq",
 }
 
-// mpms are the MPMs every content-handler test runs under.
+// mpms are the MPMs every content-handler test runs under. The HTTP/2
+// front (h2c_test.go) is a set of its own, under event (mod_http2 does not
+// support prefork): running every test a third time over HTTP/2 would add
+// time without adding meaning.
 var mpms = []string{"event", "prefork"}
 
 func TestMain(m *testing.M) {

@@ -57,6 +57,11 @@ GoBridgeMapToStorageHandler phases
 <Location /p/slow>
     GoBridgeTimeout 1
 </Location>
+<Location /p/held>
+    # Longer than any client waits: a call held at a gate ends only
+    # when the test releases it.
+    GoBridgeTimeout 600
+</Location>
 <Location /p/none>
     GoBridgeFixupHandler None
 </Location>
@@ -65,7 +70,7 @@ GoBridgeMapToStorageHandler phases
 
 func startPhases(t *testing.T, mpm string) *harness.Env {
 	e := harness.New(t, build, mpm)
-	for _, d := range []string{"p", "p/auth", "p/down", "p/downauthn", "p/downauthz", "p/slow", "p/none"} {
+	for _, d := range []string{"p", "p/auth", "p/down", "p/downauthn", "p/downauthz", "p/slow", "p/held", "p/none"} {
 		dir := filepath.Join(e.Root, "htdocs", d)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -249,7 +254,8 @@ func TestPhases(t *testing.T) {
 				{"/p/auth/file.txt", []string{"X-User: ann", "X-Gb-phases-authz: garbage"}, 500},
 				{"/p/auth/file.txt", []string{"X-User: ann", "X-Gb-phases-authz: badheader"}, 500},
 				{"/p/auth/file.txt", []string{"X-User: ann", "X-Gb-phases-authz: error"}, 500},
-				{"/p/slow/file.txt", []string{"X-Gb-phases-access: sleep=2000;ok"}, 504},
+				// Held at a gate never released: only the timeout ends it.
+				{"/p/slow/file.txt", []string{"X-Gb-phases-access: gate=" + e.Gates().URL("access-held") + ";ok"}, 504},
 			} {
 				r := get(t, e, c.path, c.hdrs...)
 				if r.Status != c.want {
@@ -287,27 +293,37 @@ func TestPhases(t *testing.T) {
 			if r := get(t, e, "/p/file.txt", "X-Gb-phases-log: error"); r.Status != 200 {
 				t.Errorf("failing log plugin: %d; want 200", r.Status)
 			}
-			start := time.Now()
-			req, _ := http.NewRequest("GET", e.URL("/p/file.txt"), nil)
-			req.Header.Set("X-Gb-phases-log", "sleep=3000")
+			// The response must not wait for the log phase: the log call
+			// is held at a gate, under a timeout longer than the client
+			// waits, and the test releases it only once it has the
+			// response. Waiting for the log phase would be a deadlock.
+			g := e.Gates()
+			req, _ := http.NewRequest("GET", e.URL("/p/held/file.txt"), nil)
+			req.Header.Set("X-Gb-phases-log", "gate="+g.URL("log-held"))
 			req.Close = true
-			resp, err := harness.Client.Do(req)
-			if err != nil {
-				t.Fatal(err)
+			if r := harness.Do(t, req); r.Status != 200 {
+				t.Errorf("log plugin held at a gate: %d; want 200", r.Status)
 			}
-			resp.Body.Close()
+			harness.Await(t, g.Arrived("log-held"), 30*time.Second, "the log phase reaching its gate")
+			if n := g.Abandoned("log-held"); n != 0 {
+				t.Errorf("the held log call was ended before its release (%d abandoned)", n)
+			}
+			g.Release("log-held")
+			// A log call that never answers ends at its GoBridgeTimeout
+			// (1s under /p/slow) and frees the worker; either side's
+			// deadline may end it (GB0201 or GB0202), and the plugin's
+			// context ends with it.
+			req, _ = http.NewRequest("GET", e.URL("/p/slow/file.txt"), nil)
+			req.Header.Set("X-Gb-phases-log", "gate="+g.URL("log-never"))
+			if r := harness.Do(t, req); r.Status != 200 {
+				t.Errorf("log plugin that never answers: %d; want 200", r.Status)
+			}
 			timedOut := func() bool { return log.Contains("GB0201") || log.Contains("GB0202") }
-			// The response must not wait for the log phase: it arrives
-			// before the log call's 1 s timeout has even fired (an order,
-			// not a speed, so a loaded machine does not make it flaky).
-			if d := time.Since(start); resp.StatusCode != 200 || timedOut() || d > 2900*time.Millisecond {
-				t.Errorf("slow log plugin: %d after %v (log call already timed out: %v); want 200 before the log phase ends",
-					resp.StatusCode, d, timedOut())
+			if !harness.WaitFor(30*time.Second, timedOut) {
+				t.Errorf("no GB0201/GB0202 timeout line for the log plugin that never answers")
 			}
-			// The worker is released after the 1s log timeout; either
-			// side's deadline may end the call (GB0201 or GB0202).
-			if !harness.WaitFor(5*time.Second, timedOut) {
-				t.Errorf("no GB0201/GB0202 timeout line for the slow log plugin")
+			if !harness.WaitFor(30*time.Second, func() bool { return g.Abandoned("log-never") == 1 }) {
+				t.Errorf("the timed-out log call's context did not end in the plugin")
 			}
 			check(t, "GB0201", "GB0202", "GB0204")
 		})

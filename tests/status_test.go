@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -403,9 +404,12 @@ func TestStatusPage(t *testing.T) {
 		})
 
 		t.Run("in flight", func(t *testing.T) {
+			// The call waits at a gate until the status page has shown it
+			// in flight: however slow the machine, it is still there.
+			g := e.Gates()
 			done := make(chan *harness.Response, 1)
 			go func() {
-				req, _ := http.NewRequest("GET", e.URL("/echo/sleep?ms=2000"), nil)
+				req, _ := http.NewRequest("GET", e.URL("/echo/gate?url="+url.QueryEscape(g.URL("inflight"))), nil)
 				resp, err := harness.Client.Do(req)
 				if err == nil {
 					resp.Body.Close()
@@ -418,11 +422,13 @@ func TestStatusPage(t *testing.T) {
 				s := getStatusJSON(t, e)
 				return s.Plugins[s.plugin(t, "echo")].Calls["handler"].InFlight
 			}
-			if !harness.WaitFor(10*time.Second, func() bool { return inFlight() == 1 }) {
-				t.Errorf("a sleeping call never showed in flight")
+			harness.Await(t, g.Arrived("inflight"), 30*time.Second, "the call reaching the plugin")
+			if n := inFlight(); n != 1 {
+				t.Errorf("in flight while the plugin holds the call = %d; want 1", n)
 			}
+			g.Release("inflight")
 			if r := <-done; r.Status != 200 {
-				t.Errorf("GET /echo/sleep = %d; want 200", r.Status)
+				t.Errorf("GET /echo/gate = %d; want 200", r.Status)
 			}
 			// The client may have the whole answer a moment before the
 			// call is closed: wait for the close.
@@ -434,14 +440,14 @@ func TestStatusPage(t *testing.T) {
 		t.Run("timeout and broken", func(t *testing.T) {
 			e.ErrorLog().Check(t, "broken", "AH01630")
 			base := getStatusJSON(t, e).calls(t, "echo", "handler")
-			e.AssertGet("/echo/short/sleep?ms=5000", 504, "")
+			e.AssertGet("/echo/short/hang", 504, "")
 			e.AssertGet("/echo/badheader?kind=crlf", 500, "")
 			s := getStatusJSON(t, e)
 			got := s.Plugins[s.plugin(t, "echo")].Calls["handler"]
 			if got.Total != base+2 || got.Errors["timeout"] != 1 || got.Errors["broken"] != 1 || got.Errors["down"] != 0 {
 				t.Errorf("echo handler after a 504 and a 500 = %+v; want 2 more calls, 1 timeout, 1 broken", got)
 			}
-			e.ErrorLog().Check(t, "GoBridgeTimeout", "timed out", "timeout", "sleep cancelled", "GB0030")
+			e.ErrorLog().Check(t, "GoBridgeTimeout", "timed out", "timeout", "hang ended", "GB0030")
 		})
 
 		t.Run("plugin killed", func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,6 +63,14 @@ type subResult struct {
 
 // The content handler's mid-request calls into httpd: sub-request lookups,
 // includes, discarding the request body.
+// sep returns the separator that adds a parameter to path's query string.
+func sep(path string) string {
+	if strings.Contains(path, "?") {
+		return "&"
+	}
+	return "?"
+}
+
 func TestSubRequests(t *testing.T) {
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		e := harness.New(t, build, mpm)
@@ -334,26 +343,60 @@ func TestSubRequests(t *testing.T) {
 					defer conn.Close()
 					_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
 					br := bufio.NewReader(conn)
-
-					head := "POST " + tc.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+					// The client holds the second half of the body until
+					// the plugin is about to call DiscardBody (it notifies
+					// a gate) and httpd has read everything sent so far
+					// (both ends' TCP queues are empty): httpd is then in
+					// the discard, waiting for the rest. It must read all
+					// of the body away before the plugin goes on
+					// (ap_discard_request_body), so the response cannot
+					// arrive before the client started writing the last
+					// of it: an order, checked with a flag, not a clock.
+					// Without DiscardBody nobody reads the body, the hold
+					// lasts, and the flushed head arrives during it.
+					g := e.Gates()
+					gname := "discard-" + tc.name
+					path := tc.path + sep(tc.path) + "gate=" + url.QueryEscape(g.URL(gname))
+					head := "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 					if tc.chunked {
 						head += "Transfer-Encoding: chunked\r\n\r\n"
 					} else {
 						head += fmt.Sprintf("Content-Length: %d\r\n\r\n", size)
 					}
-					// The client pauses halfway through the body. httpd
-					// must read all of it away before the plugin goes on
-					// (ap_discard_request_body), so the response cannot
-					// arrive before the rest was written. Without
-					// DiscardBody, the flushed head would arrive at once and
-					// httpd would read the body only at the end.
+					var lastStarted atomic.Bool
 					werr := make(chan error, 1)
+					headCame := make(chan struct{})
+					cl, sv := conn.LocalAddr().(*net.TCPAddr), conn.RemoteAddr().(*net.TCPAddr)
+					// drained: httpd has read all the client sent.
+					drained := func() bool {
+						tx, _, err1 := harness.TCPQueues(cl, sv)
+						_, rx, err2 := harness.TCPQueues(sv, cl)
+						return err1 == nil && err2 == nil && tx == 0 && rx == 0
+					}
 					go func() {
 						_, err := io.WriteString(conn, head)
 						chunk := strings.Repeat("z", 64<<10)
 						for n := 0; err == nil && n < size; n += len(chunk) {
 							if n == size/2 {
-								time.Sleep(700 * time.Millisecond)
+								select {
+								case <-g.Arrived(gname):
+								case <-time.After(30 * time.Second):
+									werr <- fmt.Errorf("the plugin never reached DiscardBody")
+									return
+								}
+								// Until httpd has read what was sent, or the
+								// head came early (the check below fails).
+								harness.WaitFor(30*time.Second, func() bool {
+									select {
+									case <-headCame:
+										return true
+									default:
+										return drained()
+									}
+								})
+							}
+							if n+len(chunk) >= size {
+								lastStarted.Store(true)
 							}
 							if tc.chunked {
 								_, err = fmt.Fprintf(conn, "%x\r\n%s\r\n", len(chunk), chunk)
@@ -367,19 +410,15 @@ func TestSubRequests(t *testing.T) {
 						werr <- err
 					}()
 					resp, err := http.ReadResponse(br, nil)
+					close(headCame)
 					if err != nil {
 						t.Fatalf("first response: %v", err)
 					}
-					select {
-					case err := <-werr:
-						if err != nil {
-							t.Fatalf("writing the body: %v", err)
-						}
-					case <-time.After(300 * time.Millisecond):
+					if !lastStarted.Load() {
 						t.Errorf("the response arrived before the client had sent the whole body: it was not discarded first")
-						if err := <-werr; err != nil {
-							t.Fatalf("writing the body: %v", err)
-						}
+					}
+					if err := <-werr; err != nil {
+						t.Fatalf("writing the body: %v", err)
 					}
 					b, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()

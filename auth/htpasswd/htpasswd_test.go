@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gobridge/gobridge/sdk"
 	"github.com/gobridge/gobridge/sdk/sdktest"
@@ -177,26 +176,40 @@ func TestReloadOnChange(t *testing.T) {
 	}
 }
 
+// An unknown user costs as much as the dearest user of the file: its check
+// verifies that user's hash (a decoy) against the password. Checked by
+// which hash is verified, not by timing, which a loaded machine blurs.
 func TestUnknownUserCostsAsMuch(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "users")
 	addUser(t, file, "cheap", "x", "-m")
 	addUser(t, file, "dear", "x", "-B", "-C", "10")
+	addUser(t, file, "middle", "x", "-B", "-C", "5")
 	hf, err := Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	timeIt := func(user string) time.Duration {
-		best := time.Hour
-		for range 3 {
-			start := time.Now()
-			_, _ = hf.Check(user, "wrong")
-			best = min(best, time.Since(start))
-		}
-		return best
+	u, err := hf.f.Get()
+	if err != nil {
+		t.Fatal(err)
 	}
-	known, unknown := timeIt("dear"), timeIt("nobody")
-	if unknown < known/2 {
-		t.Errorf("unknown user took %v, a bcrypt user %v: timing reveals which users exist", unknown, known)
+	var verified []string
+	defer func(v func(string, string) (bool, error)) { verifyDecoy = v }(verifyDecoy)
+	verifyDecoy = func(h, pw string) (bool, error) {
+		verified = append(verified, h)
+		return Verify(h, pw)
+	}
+	if res, err := hf.Check("nobody", "wrong"); res != sdk.AuthnUserNotFound || err != nil {
+		t.Fatalf("Check(nobody) = %v, %v; want not found", res, err)
+	}
+	if len(verified) != 1 || verified[0] != u.hash["dear"] {
+		t.Errorf("an unknown user verified %q; want once the dearest hash, dear's %q", verified, u.hash["dear"])
+	}
+	if _, err := hf.Check("dear", "wrong"); err != nil || len(verified) != 1 {
+		t.Errorf("a known user went through the decoy (%d decoy checks)", len(verified))
+	}
+	if cost(u.hash["dear"]) <= cost(u.hash["middle"]) || cost(u.hash["middle"]) <= cost(u.hash["cheap"]) {
+		t.Errorf("cost ranks bcrypt -C 10 at %d, -C 5 at %d, apr1 at %d; want them in that order",
+			cost(u.hash["dear"]), cost(u.hash["middle"]), cost(u.hash["cheap"]))
 	}
 }
 

@@ -33,6 +33,7 @@ import (
 
 	"github.com/gobridge/gobridge/internal/handshake"
 	gobridgev1 "github.com/gobridge/gobridge/proto/gobridge/v1"
+	"github.com/gobridge/gobridge/tests/gate"
 )
 
 // EnvHelper is the environment variable that makes a test binary act as
@@ -58,9 +59,9 @@ const PIDPrefix = "fake pid="
 
 // Main runs the fake plugin with args (mode first, then anything, echoed by
 // Describe) and exits. Describe also prints "describe called" to os.Stdout,
-// which go-plugin forwards to the host over its stdio stream. Phase calls sleep for the duration in the request's
-// "sleep" option (e.g. "1s") before answering DECLINED, so tests can hold a
-// call in flight.
+// which go-plugin forwards to the host over its stdio stream. Phase calls answer DECLINED, after
+// waiting at the gate (tests/gate) whose URL is the request's "gate" option
+// until the test releases it, so tests can hold a call in flight.
 func Main(args []string) {
 	mode := ModeServe
 	if len(args) > 0 {
@@ -156,16 +157,10 @@ func (s *server) Describe(ctx context.Context, _ *gobridgev1.DescribeRequest) (*
 
 func (s *server) Phase(ctx context.Context, req *gobridgev1.PhaseRequest) (*gobridgev1.PhaseResponse, error) {
 	for _, o := range req.GetRequest().GetOptions() {
-		if string(o.GetKey()) == "sleep" {
-			d, err := time.ParseDuration(string(o.GetValue()))
-			if err != nil {
+		if string(o.GetKey()) == "gate" {
+			s.log.Info("phase call waiting at its gate")
+			if err := gate.Wait(ctx, string(o.GetValue())); err != nil {
 				return nil, err
-			}
-			s.log.Info("phase call sleeping", "d", d)
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-				return nil, ctx.Err()
 			}
 		}
 	}

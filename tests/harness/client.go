@@ -12,6 +12,7 @@ type Response struct {
 	Status int
 	Header http.Header
 	Body   string
+	Proto  string // "HTTP/1.1", "HTTP/2.0"
 }
 
 // Do sends req and reads the whole response; transport errors fail t.
@@ -26,7 +27,7 @@ func Do(t testing.TB, req *http.Request) *Response {
 	if err != nil {
 		t.Fatalf("%s %s: reading body: %v", req.Method, req.URL, err)
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: string(b), Proto: resp.Proto}
 }
 
 // Get fetches path from the instance.

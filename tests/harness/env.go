@@ -19,9 +19,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gobridge/gobridge/tests/gate"
 )
 
 // Build says where the artifacts under test are. TestMain fills it once.
@@ -44,6 +47,11 @@ type Env struct {
 	log   *ErrorLog
 	conf  string
 	extra string
+	gates *gate.Server
+	h2    bool         // EnableH2C: mod_http2 with Protocols h2c http/1.1
+	h2c   *http.Client // H2Client
+	// h2dials counts the connections H2Client opened.
+	h2dials atomic.Int64
 }
 
 // New prepares a server root for one httpd under mpm. Binaries are copied
@@ -79,7 +87,13 @@ func New(t testing.TB, b *Build, mpm string) *Env {
 	}
 	e.log = &ErrorLog{Path: filepath.Join(root, "logs", "error_log")}
 	t.Cleanup(func() {
+		// A test that forgot its last ErrorLog().Check still has its
+		// lines judged: anything at [warn] or worse since the last check
+		// fails it, as pyhttpd does after every test. Judged before the
+		// stop, whose own lines are checked apart below.
+		e.log.check(t, "at cleanup (since the test's last ErrorLog().Check)")
 		e.Stop()
+		e.log.checkShutdown(t)
 		if left := e.Processes(); len(left) > 0 {
 			t.Errorf("processes left behind after stop: %v", left)
 			for _, pid := range left {
@@ -94,6 +108,36 @@ func New(t testing.TB, b *Build, mpm string) *Env {
 		_ = os.RemoveAll(root)
 	})
 	return e
+}
+
+// Gates returns the instance's gate server (tests/gate), started on first
+// use and closed, releasing every gate, before httpd stops: a test holds a
+// plugin at a gate to wait for an event instead of sleeping.
+func (e *Env) Gates() *gate.Server {
+	e.t.Helper()
+	if e.gates == nil {
+		g, err := gate.NewServer()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		e.gates = g
+		e.t.Cleanup(g.Close)
+	}
+	return e.gates
+}
+
+// Await waits for ch to be closed (or to deliver) and fails t if it has
+// not within d. d bounds a wait for an event that must come (a plugin
+// reaching a gate, a process exiting), so it is generous: it only decides
+// how long a broken build takes to fail, never whether a working one
+// passes.
+func Await[T any](t testing.TB, ch <-chan T, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(d):
+		t.Fatalf("%s did not happen within %v", what, d)
+	}
 }
 
 // Bin returns the staged path of a binary ("gobridged" or a plugin name).
@@ -123,6 +167,7 @@ func (e *Env) Conf() string {
 	for _, m := range []string{"authz_core", "mime", "dir", "alias", "headers", "env", "setenvif"} {
 		c.WriteString(mod(m))
 	}
+	c.WriteString(e.h2Conf())
 	fmt.Fprintf(&c, "LoadModule gobridge_module %q\n", e.b.Module)
 	if e.User != "" {
 		fmt.Fprintf(&c, "User %s\nGroup %s\n", e.User, e.User)

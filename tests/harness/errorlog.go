@@ -55,8 +55,15 @@ var logCode = regexp.MustCompile(`\b(GB|AH)[0-9]{4,5}\b`)
 
 // Check fails t for every [warn] or worse line since the last Mark whose
 // text matches none of the expected patterns (a GBnnnn/AHnnnnn code or any
-// substring), then sets a new mark.
+// substring), then sets a new mark. Every test calls it at its end with the
+// lines it expects; the harness calls it again at cleanup, expecting
+// nothing, so a test that forgets cannot let an error line pass.
 func (l *ErrorLog) Check(t testing.TB, expected ...string) {
+	t.Helper()
+	l.check(t, "", expected...)
+}
+
+func (l *ErrorLog) check(t testing.TB, when string, expected ...string) {
 	t.Helper()
 	for _, line := range strings.Split(l.Since(), "\n") {
 		if !problemLine.MatchString(line) {
@@ -71,7 +78,28 @@ func (l *ErrorLog) Check(t testing.TB, expected ...string) {
 		}
 		if !ok {
 			code := logCode.FindString(line)
-			t.Errorf("unexpected error-log line (code %q): %s", code, line)
+			if when != "" {
+				t.Errorf("unexpected error-log line %s (code %q): %s", when, code, line)
+			} else {
+				t.Errorf("unexpected error-log line (code %q): %s", code, line)
+			}
+		}
+	}
+	l.Mark()
+}
+
+// fatalLine is what must never appear, not even while httpd stops: a
+// critical line or a child killed by a signal it did not ask for.
+var fatalLine = regexp.MustCompile(`\[[a-z_0-9]*:(emerg|alert|crit)\]|exit signal (Segmentation fault|Aborted|Bus error|Illegal instruction)`)
+
+// checkShutdown fails t for a critical line or a crashed child logged
+// since the last mark (httpd's stop); warnings while stopping (a plugin
+// told to stop, a connection cut) are the stop's business.
+func (l *ErrorLog) checkShutdown(t testing.TB) {
+	t.Helper()
+	for _, line := range strings.Split(l.Since(), "\n") {
+		if fatalLine.MatchString(line) {
+			t.Errorf("error-log line while httpd stopped: %s", line)
 		}
 	}
 	l.Mark()

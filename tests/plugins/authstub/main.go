@@ -7,7 +7,7 @@
 //	stub.authn   granted|denied|notfound|error|unspecified|<number>
 //	stub.authz   granted|denied|nouser|neutral|error|unspecified|<number>
 //	stub.hash    the realm hash GetRealmHash returns
-//	stub.sleep   a duration to sleep before answering (GoBridgeTimeout tests)
+//	stub.hang    "1": answer nothing until the call's context ends (GoBridgeTimeout tests)
 //	stub.crash   "1": exit in the middle of the call
 //	stub.bad     mutation|loglevel: add a forbidden mutation / unknown level
 //	stub.grpcerr "1": answer with a gRPC error
@@ -44,12 +44,9 @@ func opt(r *pb.Request, key string) string {
 
 // common does what every call does first; a non-nil error is the answer.
 func common(ctx context.Context, r *pb.Request) error {
-	if d, err := time.ParseDuration(opt(r, "stub.sleep")); err == nil {
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if opt(r, "stub.hang") == "1" {
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	if opt(r, "stub.crash") == "1" {
 		os.Exit(3)

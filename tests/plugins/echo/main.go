@@ -12,9 +12,14 @@
 //	…/sha256              reads the body, streaming, and answers {"bytes":N,"sha256":"…"}
 //	…/echo                streams the request body back unchanged
 //	…/download?mb=N       streams N MiB (default 1) where byte i is byte(i % 251)
-//	…/flush?n=3&ms=100    writes n lines, flushing each and pausing ms between them
-//	…/sleep?ms=N          sleeps N ms (default 1000), returning early when the
-//	                      request's context is cancelled (logged at warn)
+//	…/flush?n=3           writes n lines, flushing each
+//	…/hang                answers nothing until the call's context ends (a
+//	                      GoBridgeTimeout, a client gone), then logs "hang
+//	                      ended" at warn and returns the context's error
+//	…/gate?url=U          waits at the test's gate U (tests/gate) and answers
+//	                      "released"; when the call's context ends first (a
+//	                      timeout, a client gone) it returns the context's error.
+//	                      &flush=1 first flushes a line "waiting"
 //	…/log?marker=M        logs M at warn to httpd's error log and answers "logged"
 //	…/levels?marker=M     logs "M LEVEL" at every httpd level, from trace1 to
 //	                      emerg, through the process logger (sdk.Logger) and
@@ -61,11 +66,11 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gobridge/gobridge/internal/wire"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 	"github.com/gobridge/gobridge/sdk"
+	"github.com/gobridge/gobridge/tests/gate"
 )
 
 func main() { sdk.ServeHandler(sdk.HandlerFunc(serve)) }
@@ -124,7 +129,7 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 		_, err := io.Copy(w, &pattern{n: int64(mb) << 20})
 		return err
 	case "flush":
-		n, ms := intParam(q, "n", 3), intParam(q, "ms", 100)
+		n := intParam(q, "n", 3)
 		w.Header().Set("Content-Type", "text/plain")
 		for i := range n {
 			if _, err := fmt.Fprintf(w, "line %d\n", i); err != nil {
@@ -133,20 +138,24 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			if i < n-1 {
-				time.Sleep(time.Duration(ms) * time.Millisecond)
-			}
 		}
 		return nil
-	case "sleep":
-		d := time.Duration(intParam(q, "ms", 1000)) * time.Millisecond
-		select {
-		case <-time.After(d):
-			return text(w, fmt.Sprintf("slept %v", d))
-		case <-r.Context().Done():
-			r.Logger().Warn("echo: sleep cancelled", "err", r.Context().Err())
-			return r.Context().Err()
+	case "hang":
+		<-r.Context().Done()
+		r.Logger().Warn("echo: hang ended", "err", r.Context().Err())
+		return r.Context().Err()
+	case "gate":
+		w.Header().Set("Content-Type", "text/plain")
+		if q.Get("flush") == "1" {
+			fmt.Fprintln(w, "waiting")
+			if err := w.Flush(); err != nil {
+				return err
+			}
 		}
+		if err := gate.Wait(r.Context(), q.Get("url")); err != nil {
+			return err
+		}
+		return text(w, "released")
 	case "log":
 		marker := q.Get("marker")
 		if marker == "" {

@@ -28,10 +28,9 @@ func TestActions(t *testing.T) {
 		{"GET", "/e/headers?status=201&h=X-Test:1", nil, 201, `"Host":["example.com"]`},
 		{"POST", "/e/sha256", body, 200, fmt.Sprintf(`{"bytes":%d,"sha256":"%x"}`, len(body), sum)},
 		{"POST", "/e/echo", []byte("ping"), 200, "ping"},
-		{"GET", "/e/sleep?ms=1", nil, 200, "slept 1ms"},
 		{"GET", "/e/log?marker=M1", nil, 200, "logged"},
 		{"GET", "/e/options", nil, 200, "null"},
-		{"GET", "/e/flush?n=2&ms=1", nil, 200, "line 1"},
+		{"GET", "/e/flush?n=2", nil, 200, "line 1"},
 		{"GET", "/e/nope", nil, 404, "unknown action"},
 	}
 	for _, tt := range tests {

@@ -10,13 +10,15 @@
 //	head10    only the first 10 bytes of the body
 //	error     fail before writing anything
 //	crash     exit the process before writing anything
-//	crashlate write 300 KiB, then exit the process
-//	slow      sleep 3 s before answering
+//	crashlate write 300 KiB, then exit the process once the test releases
+//	          the gate named by GoBridgeOption gate (or at once without one)
+//	slow      answer nothing until the call's context ends (GoBridgeTimeout)
 //	garbage   send a header with CR LF in it
 //	latedecl  send data, then a DECLINED mark
 //
-// As a content handler it serves /…/stream (two parts with a flush and a
-// pause between), /…/big?n=BYTES (a text body of that size, streamed) and
+// As a content handler it serves /…/stream?gate=URL (two parts with a
+// flush between; the second is written once the test releases its gate,
+// tests/gate), /…/big?n=BYTES (a text body of that size, streamed) and
 // /…/echo (the request body as received).
 package main
 
@@ -25,14 +27,15 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gobridge/gobridge/internal/wire"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 	"github.com/gobridge/gobridge/sdk"
+	"github.com/gobridge/gobridge/tests/gate"
 )
 
 func main() {
@@ -98,16 +101,17 @@ func filter(f *sdk.Filter, in io.Reader, out io.Writer) error {
 		if _, err := out.Write(bytes.Repeat([]byte("partial "), 300<<10/8)); err != nil {
 			return err
 		}
-		time.Sleep(300 * time.Millisecond) // for grpc-go to write the chunk out
+		// Exit once the test has seen the chunk reach the client (grpc-go
+		// writes it out on its own time), so the crash comes mid-body.
+		if u := f.Option("gate"); u != "" {
+			if err := gate.Wait(f.Context(), u); err != nil {
+				return err
+			}
+		}
 		os.Exit(3)
 	case "slow":
-		select {
-		case <-time.After(3 * time.Second):
-		case <-f.Context().Done():
-			return f.Context().Err()
-		}
-		_, err := io.Copy(out, in)
-		return err
+		<-f.Context().Done()
+		return f.Context().Err()
 	case "garbage":
 		return wire.FilterHooks.SendRaw(f, &pb.FilterResponse{Mutations: []*pb.Mutation{{
 			Table: pb.Mutation_TABLE_HEADERS_OUT, Op: pb.Mutation_OP_SET,
@@ -130,7 +134,10 @@ func handle(w *sdk.ResponseWriter, r *sdk.Request) error {
 		if err := w.Flush(); err != nil {
 			return err
 		}
-		time.Sleep(1500 * time.Millisecond)
+		q, _ := url.ParseQuery(r.Args)
+		if err := gate.Wait(r.Context(), q.Get("gate")); err != nil {
+			return err
+		}
 		_, err := io.WriteString(w, "part two")
 		return err
 	case "big":

@@ -24,7 +24,8 @@
 //	authtype             add "<phase>=[<r.AuthType>]" to the X-Auth-Type
 //	                     response header (err_headers_out)
 //	requser=U            403 unless r.User is U
-//	sleep=MS             sleep MS milliseconds
+//	gate=URL             wait at the test's gate URL (tests/gate) until it is
+//	                     released or the call's context ends (then fail)
 //	appendfile=PATH      append "<uri> <status> <user>\n" to PATH
 //	ok declined done status=N error garbage badheader   the result (last wins;
 //	                     default ok once a script ran)
@@ -44,6 +45,7 @@ import (
 	"github.com/gobridge/gobridge/internal/wire"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 	"github.com/gobridge/gobridge/sdk"
+	"github.com/gobridge/gobridge/tests/gate"
 )
 
 type plugin struct{}
@@ -178,9 +180,10 @@ func run(r *sdk.PhaseRequest) error {
 			if r.User != arg {
 				return sdk.HTTPError(403)
 			}
-		case "sleep":
-			ms, _ := strconv.Atoi(arg)
-			time.Sleep(time.Duration(ms) * time.Millisecond)
+		case "gate":
+			if err := gate.Wait(r.Context(), arg); err != nil {
+				return err
+			}
 		case "appendfile":
 			f, err := os.OpenFile(arg, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 			if err != nil {

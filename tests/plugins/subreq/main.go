@@ -21,7 +21,8 @@
 //	                      recursion that httpd's LimitInternalRecursion ends
 //	…/discard?read=N      reads N bytes of the body, calls DiscardBody, then
 //	                      answers "read N, then EOF" (what Body gives after it),
-//	                      flushed at once
+//	                      flushed at once; &gate=URL first notifies the test's
+//	                      gate URL (tests/gate) that it is about to discard
 //
 // A refused lookup or include answers 200 with {"error": …} and logs the
 // error at error level. Anything else answers 404.
@@ -41,6 +42,7 @@ import (
 	"github.com/gobridge/gobridge/internal/wire"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 	"github.com/gobridge/gobridge/sdk"
+	"github.com/gobridge/gobridge/tests/gate"
 )
 
 func main() { sdk.ServeHandler(sdk.HandlerFunc(serve)) }
@@ -137,6 +139,11 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 		got, err := io.CopyN(io.Discard, r.Body, n)
 		if err != nil {
 			return fmt.Errorf("reading %d bytes of the body: %w", n, err)
+		}
+		if u := q.Get("gate"); u != "" {
+			if err := gate.Notify(r.Context(), u); err != nil {
+				return err
+			}
 		}
 		if err := r.DiscardBody(); err != nil {
 			return err
