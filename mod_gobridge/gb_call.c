@@ -94,10 +94,35 @@ static void gb_call_detach(gb_call *call)
     call->conn = NULL;
 }
 
+/* Set when this child's pool starts going away. prefork's children do
+ * that from a signal handler (SIGTERM on stop), possibly in the middle of
+ * a call: the pools go in reverse order of creation, so a connection made
+ * during the request is freed before the request's pool, whose calls would
+ * then cancel their streams on freed memory. The process is about to
+ * exit: a call's cleanup has nothing left to do. */
+static volatile sig_atomic_t gb_call_exiting;
+
+static apr_status_t gb_call_note_exit(void *data)
+{
+    (void)data;
+    gb_call_exiting = 1;
+    return APR_SUCCESS;
+}
+
+void gb_call_child_init(apr_pool_t *pchild)
+{
+    gb_call_exiting = 0;
+    /* A pre-cleanup: it runs before any of pchild's sub-pools goes. */
+    apr_pool_pre_cleanup_register(pchild, NULL, gb_call_note_exit);
+}
+
 static apr_status_t gb_call_cleanup(void *data)
 {
     gb_call *call = data;
 
+    if (gb_call_exiting) {
+        return APR_SUCCESS;
+    }
     gb_call_cancel(call);
     gb_call_free_buffers(call);
     return APR_SUCCESS;

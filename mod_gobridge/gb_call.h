@@ -23,6 +23,11 @@
 
 typedef struct gb_call gb_call;
 
+/* child_init: lets calls still open when the child exits (prefork stops
+ * its children from a signal handler) be dropped without touching their
+ * connections, which may be gone already. */
+void gb_call_child_init(apr_pool_t *pchild);
+
 /* gRPC status codes the module acts on (from grpc/status codes). */
 #define GB_GRPC_OK                 0
 #define GB_GRPC_CANCELLED          1

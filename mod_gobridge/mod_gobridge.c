@@ -62,6 +62,7 @@ static void gb_child_init(apr_pool_t *pchild, server_rec *s)
     apr_status_t rv = gb_conn_child_init(pchild, s);
 
     gb_request_child_init(pchild, s);
+    gb_call_child_init(pchild);
 
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, GB_APLOGNO(0050)
