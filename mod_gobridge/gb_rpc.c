@@ -2,9 +2,59 @@
 #include "gb_private.h"
 #include "gb_rpc.h"
 #include "gb_conn.h"
+#include "gb_remote.h"
+#include "gb_tls.h"
 
 #include <apr_atomic.h>
 #include <apr_strings.h>
+
+/* A remote plugin's endpoints: every IP address each of its addresses
+ * resolves to now. A name that does not resolve is logged and left out
+ * (its calls answer 503 until a restart resolves it): a plugin's Service
+ * that is not up yet must not keep httpd from starting. */
+static void gb_rpc_resolve_remote(apr_pool_t *pconf, server_rec *s,
+                                  gb_plugin *pl)
+{
+    const gb_remote *rm = pl->remote;
+    apr_array_header_t *eps = apr_array_make(pconf, rm->addrs->nelts,
+                                             sizeof(gb_endpoint *));
+    int i;
+
+    for (i = 0; i < rm->addrs->nelts; i++) {
+        const gb_remote_addr *a = &APR_ARRAY_IDX(rm->addrs, i,
+                                                 gb_remote_addr);
+        apr_sockaddr_t *sa = NULL;
+        apr_status_t rv = apr_sockaddr_info_get(&sa, a->host, APR_UNSPEC,
+                                                a->port, 0, pconf);
+
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, GB_APLOGNO(0406)
+                         "%s: cannot resolve %s of remote plugin %s "
+                         "(declared at %s line %u); it is left out until "
+                         "httpd restarts", __func__, a->text, pl->name,
+                         pl->file, pl->line);
+            continue;
+        }
+        for (; sa; sa = sa->next) {
+            char *ip = NULL;
+            gb_endpoint *ep;
+
+            apr_sockaddr_ip_get(&ip, sa);
+            gb_conn_endpoint_make_tcp(pconf, pl->name,
+                                      apr_psprintf(pconf, "%s (%s)", a->text,
+                                                   ip),
+                                      sa, rm->tls,
+                                      gb_tls_ctx_name(rm->tls, a->host),
+                                      &ep);
+            APR_ARRAY_PUSH(eps, gb_endpoint *) = ep;
+        }
+    }
+    pl->endpoints = (gb_endpoint **)eps->elts;
+    pl->nendpoints = eps->nelts;
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GB_APLOGNO(0407)
+                 "%s: remote plugin %s has %d address%s", __func__,
+                 pl->name, pl->nendpoints, pl->nendpoints == 1 ? "" : "es");
+}
 
 apr_status_t gb_rpc_post_config(apr_pool_t *pconf, server_rec *s)
 {
@@ -14,6 +64,11 @@ apr_status_t gb_rpc_post_config(apr_pool_t *pconf, server_rec *s)
     for (i = 0; i < conf->plugins->nelts; i++) {
         gb_plugin *pl = APR_ARRAY_IDX(conf->plugins, i, gb_plugin *);
 
+        if (pl->remote) {
+            gb_rpc_resolve_remote(pconf, s, pl);
+            continue;
+        }
+        pl->nendpoints = pl->processes;
         pl->endpoints = apr_pcalloc(pconf, pl->processes
                                            * sizeof(*pl->endpoints));
         for (j = 0; j < pl->processes; j++) {
@@ -45,11 +100,14 @@ const char *gb_rpc_socket(request_rec *r, const char *plugin)
     if (!pl || !pl->endpoints) {
         return "(no such plugin)";
     }
-    return pl->processes == 1
+    if (pl->nendpoints == 0) {
+        return "(no address resolved)";
+    }
+    return pl->nendpoints == 1
            ? gb_conn_endpoint_path(pl->endpoints[0])
            : apr_psprintf(r->pool, "%s and %d more",
                           gb_conn_endpoint_path(pl->endpoints[0]),
-                          pl->processes - 1);
+                          pl->nendpoints - 1);
 }
 
 /* What gb_rpc keeps with an open stream (the call's baton). */
@@ -73,8 +131,8 @@ static int gb_rpc_pick(const gb_plugin *pl, unsigned start)
     apr_uint32_t least = 0;
     int i, best = -1;
 
-    for (i = 0; i < pl->processes; i++) {
-        int k = (int)((start + (unsigned)i) % (unsigned)pl->processes);
+    for (i = 0; i < pl->nendpoints; i++) {
+        int k = (int)((start + (unsigned)i) % (unsigned)pl->nendpoints);
         apr_uint32_t busy = gb_conn_endpoint_busy(pl->endpoints[k]);
 
         if (best < 0 || busy < least) {
@@ -86,7 +144,8 @@ static int gb_rpc_pick(const gb_plugin *pl, unsigned start)
 }
 
 /* An idle connection, or a new one when fresh is set. A pool's processes
- * are tried in turn: one that is down or restarting is skipped. */
+ * (a remote plugin's addresses) are tried in turn: one that is down or
+ * restarting is skipped. */
 static apr_status_t gb_rpc_acquire(request_rec *r, const gb_dir_conf *d,
                                    const gb_plugin *pl, int fresh,
                                    gb_conn **conn)
@@ -100,10 +159,14 @@ static apr_status_t gb_rpc_acquire(request_rec *r, const gb_dir_conf *d,
         /* Refused at configtest; only a plugin gone since gets here. */
         return APR_NOTFOUND;
     }
-    first = pl->processes == 1 ? 0
+    if (pl->nendpoints == 0) {
+        /* A remote plugin whose names did not resolve: down (GB0406). */
+        return APR_ECONNREFUSED;
+    }
+    first = pl->nendpoints <= 1 ? 0
             : gb_rpc_pick(pl, apr_atomic_inc32(&turn));
-    for (i = 0; i < pl->processes; i++) {
-        gb_endpoint *ep = pl->endpoints[(first + i) % pl->processes];
+    for (i = 0; i < pl->nendpoints; i++) {
+        gb_endpoint *ep = pl->endpoints[(first + i) % pl->nendpoints];
 
         rv = fresh ? gb_conn_acquire_new(r, ep, t, conn)
                    : gb_conn_acquire(r, ep, t, conn);

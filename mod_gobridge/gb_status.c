@@ -195,7 +195,7 @@ static void gb_status_collect(gb_status_page *pg)
         pg->plugins[i] = pl;
         gb_stats_read(pl, &pg->stats[i]);
         /* A pool's processes together. */
-        for (j = 0; pl->endpoints && j < pl->processes; j++) {
+        for (j = 0; pl->endpoints && j < pl->nendpoints; j++) {
             int open, idle;
 
             gb_conn_endpoint_counts(pl->endpoints[j], &open, &idle);
