@@ -213,10 +213,19 @@ static apr_status_t gb_conn_open_tls(request_rec *r, gb_conn *c,
     rv = gb_tls_connect(ep->tls, c->sock, c->pool, ep->tls_name, deadline,
                         &tls, &why);
     if (rv != APR_SUCCESS) {
-        GB_LOG(r, gb_reg->s, APLOG_ERR, rv, GB_APLOGNO(0403)
-               "%s: TLS handshake with plugin %s at %s failed (checking "
-               "the name %s): %s", __func__, ep->plugin, ep->path,
-               ep->tls_name, why);
+        /* A refusal (a certificate check, an alert) is a configuration
+         * problem to show; a plugin going away mid-handshake is not. */
+        if (rv == GB_TLS_EFAILED) {
+            GB_LOG(r, gb_reg->s, APLOG_ERR, APR_SUCCESS, GB_APLOGNO(0403)
+                   "%s: TLS handshake with plugin %s at %s failed "
+                   "(checking the name %s): %s", __func__, ep->plugin,
+                   ep->path, ep->tls_name, why);
+        }
+        else {
+            GB_LOG(r, gb_reg->s, APLOG_DEBUG, rv, GB_APLOGNO(0408)
+                   "%s: no TLS session with plugin %s at %s: %s", __func__,
+                   ep->plugin, ep->path, why);
+        }
         gb_conn_close(c);
         return rv;
     }

@@ -95,8 +95,16 @@ gb_tls_ctx *gb_tls_ctx_make(apr_pool_t *p, const char *ca, const char *cert,
         return NULL;
     }
     if (SSL_CTX_use_PrivateKey_file(tc->ctx, key, SSL_FILETYPE_PEM) != 1) {
-        *err = apr_psprintf(p, "cannot load the private key key=%s: %s",
-                            key, gb_tls_errors(p, "no key found"));
+        int mismatch = ERR_GET_REASON(ERR_peek_last_error())
+                       == X509_R_KEY_VALUES_MISMATCH;
+
+        *err = apr_psprintf(p, "%s key=%s%s%s: %s",
+                            mismatch ? "the private key"
+                                     : "cannot load the private key",
+                            key, mismatch ? " does not belong to the "
+                                            "certificate cert=" : "",
+                            mismatch ? cert : "",
+                            gb_tls_errors(p, "no key found"));
         return NULL;
     }
     if (SSL_CTX_check_private_key(tc->ctx) != 1) {
@@ -172,6 +180,27 @@ static int gb_tls_is_ip(const char *name)
 
     return inet_pton(AF_INET, name, buf) == 1
            || inet_pton(AF_INET6, name, buf) == 1;
+}
+
+/* Whether a failed SSL call (SSL_get_error() e, errno sys) means the peer
+ * closed or reset the connection rather than refused us: EOF or a socket
+ * error, not an alert or a failed check. */
+static int gb_tls_peer_gone(int e, int sys)
+{
+    unsigned long err;
+
+    if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL) {
+        (void)sys;
+        return 1;
+    }
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+    err = ERR_peek_error();
+    return e == SSL_ERROR_SSL && ERR_GET_LIB(err) == ERR_LIB_SSL
+           && ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+#else
+    (void)err;
+    return 0;
+#endif
 }
 
 /* The reason of a failed handshake: the certificate check's result when it
@@ -266,6 +295,13 @@ apr_status_t gb_tls_connect(gb_tls_ctx *tc, apr_socket_t *sock,
             }
             continue;
         }
+        if (gb_tls_peer_gone(e, sys)) {
+            /* Not a refusal: the plugin went away (killed, restarting)
+             * in the middle, like a reset after connect. */
+            ERR_clear_error();
+            *why = "the plugin closed the connection during the handshake";
+            return (e == SSL_ERROR_SYSCALL && sys) ? sys : APR_ECONNRESET;
+        }
         *why = gb_tls_handshake_reason(c, e, sys);
         return GB_TLS_EFAILED;
     }
@@ -286,6 +322,10 @@ static apr_status_t gb_tls_failed(gb_tls_conn *c, int e, int sys)
         return sys ? sys : APR_EOF;
     default:
         c->established = 0;
+        if (gb_tls_peer_gone(e, sys)) {
+            ERR_clear_error();
+            return APR_EOF;
+        }
         c->reason = gb_tls_errors(c->pool, "TLS protocol error");
         return GB_TLS_EFAILED;
     }
