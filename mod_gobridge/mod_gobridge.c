@@ -72,7 +72,9 @@ static const command_rec gb_cmds[] = {
     AP_INIT_TAKE_ARGV("GoBridgePlugin", gb_config_cmd_plugin, NULL,
                       RSRC_CONF, "GoBridgePlugin name [processes=N] "
                       "/path/to/binary [args...]: declare a plugin process, "
-                      "or a pool of N"),
+                      "or a pool of N; or GoBridgePlugin name ca=FILE "
+                      "cert=FILE key=FILE [servername=NAME] "
+                      "tcp://host:port...: a remote plugin over mutual TLS"),
     /* Per-directory directives may appear in .htaccess: the handler,
      * timeouts and phases with AllowOverride FileInfo (like SetHandler),
      * options with Options, the auth phases with AuthConfig. */
