@@ -24,7 +24,8 @@
 /* What gobridged says of one plugin. */
 typedef struct {
     const char *name;
-    const char *state;          /* running, starting, down, unknown */
+    const char *state;          /* running, starting, down, unknown;
+                                 * remote for a remote plugin */
     long pid;                   /* 0: none */
     apr_time_t started;         /* of the current process, 0: none */
     long restarts;              /* starts after the first */
@@ -143,8 +144,17 @@ static const gb_status_proc *gb_status_proc_of(const gb_status_page *pg,
     static const gb_status_proc unknown = {
         NULL, "unknown", 0, 0, 0, "", 0, ""
     };
-    const gb_status_proc *pr = apr_hash_get(pg->procs, name,
-                                            APR_HASH_KEY_STRING);
+    /* gobridged knows nothing of a remote plugin (docs/remote.md). */
+    static const gb_status_proc remote = {
+        NULL, "remote", 0, 0, 0, "", 0, ""
+    };
+    const gb_plugin *pl = gb_config_plugin(pg->r->server, name);
+    const gb_status_proc *pr;
+
+    if (pl && pl->remote) {
+        return &remote;
+    }
+    pr = apr_hash_get(pg->procs, name, APR_HASH_KEY_STRING);
 
     if (!pr && pg->procs) {
         /* A pool (processes=N) runs as NAME.0 …: its first process

@@ -189,6 +189,7 @@ func TestRemotePlugin(t *testing.T) {
 				"    GoBridgeAuthnProvider %s\n    GoBridgeOption htpasswd %s\n    Require valid-user\n</Location>\n", name, name, users)
 			conf += fmt.Sprintf("Alias /%s %q\n", name, filepath.Join(e.Root, "htdocs"))
 		}
+		conf += "<Location /gobridge-status>\n    SetHandler gobridge-status\n</Location>\n"
 		e.SetConf(conf)
 		e.Start()
 		if pids := e.ProcessesOf("gobridged"); len(pids) != 0 {
@@ -201,6 +202,10 @@ func TestRemotePlugin(t *testing.T) {
 				t.Errorf("GET /%s/whoami = %q; want %q (the remote plugin)", name, r.Body, want)
 			}
 		}
+		// gobridged knows nothing of them: the status page says so, and
+		// counts their calls all the same.
+		e.AssertGet("/gobridge-status?auto", 200, "Plugin.good.State: remote")
+		e.AssertGet("/gobridge-status?auto", 200, "Plugin.good.Calls: 1")
 		if r := basicReq(t, e, "/rauth/secret.txt", "bob", pwOf("bob")); r.Status != 200 || r.Body != "secret\n" {
 			t.Errorf("remote auth provider, right password: %d %q; want 200", r.Status, r.Body)
 		}
