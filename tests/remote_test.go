@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -233,6 +235,14 @@ func TestRemotePlugin(t *testing.T) {
 			}
 			e.ErrorLog().Check(t, "GB0400", "GB0403", "GB0042")
 		}
+		// httpd always presents cert=; a client that presents none is
+		// refused by the plugin itself, before any HTTP/2.
+		if err := tlsProbe(c, echo.addr, testcerts.Leaf{}); err == nil {
+			t.Errorf("the remote plugin accepted a client without a certificate")
+		}
+		if err := tlsProbe(c, echo.addr, c.client); err != nil {
+			t.Errorf("the remote plugin refused httpd's certificate: %v", err)
+		}
 		for _, name := range []string{"rauthstranger", "rauthwrongca"} {
 			for i := 0; i < 3; i++ {
 				r := basicReq(t, e, "/"+name+"/secret.txt", "bob", pwOf("bob"))
@@ -393,4 +403,36 @@ func TestRemotePluginFailover(t *testing.T) {
 		t.Logf("%d requests, %d in flight at the kill, %d of them 503", len(results), inFlight, lost)
 		e.ErrorLog().Check(t, "GB0143", "GB0110")
 	})
+}
+
+// tlsProbe completes a TLS handshake with the plugin at addr, presenting
+// leaf (nothing if empty), and reads until the plugin speaks (its HTTP/2
+// SETTINGS) or refuses: with TLS 1.3 the refusal of a client certificate
+// comes after the client's side of the handshake.
+func tlsProbe(c *remoteCerts, addr string, leaf testcerts.Leaf) error {
+	pem, err := os.ReadFile(c.ca.CertFile)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	conf := &tls.Config{RootCAs: pool, NextProtos: []string{"h2"}, ServerName: strings.Split(addr, ":")[0]}
+	if leaf.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(leaf.CertFile, leaf.KeyFile)
+		if err != nil {
+			return err
+		}
+		conf.Certificates = []tls.Certificate{cert}
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, conf)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")); err != nil {
+		return err
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = conn.Read(make([]byte, 9))
+	return err
 }
