@@ -416,6 +416,27 @@ void gb_conn_release(gb_conn *c, int reusable)
     gb_conn_close(c);
 }
 
+void gb_conn_endpoint_close_idle(gb_endpoint *ep)
+{
+    gb_conn *c;
+
+    if (!gb_reg) {
+        return;
+    }
+    gb_conn_lock();
+    gb_conn_idle_sync(ep);
+    c = ep->idle;
+    ep->idle = NULL;
+    ep->idle_count = 0;
+    gb_conn_unlock();
+    while (c) {
+        gb_conn *next = c->next;
+
+        gb_conn_close(c);
+        c = next;
+    }
+}
+
 void gb_conn_endpoint_counts(gb_endpoint *ep, int *open, int *idle)
 {
     *open = *idle = 0;

@@ -39,6 +39,10 @@ apr_status_t gb_conn_endpoint_make_tcp(apr_pool_t *p, const char *plugin,
                                        struct gb_tls_ctx *tls,
                                        const char *name, gb_endpoint **out);
 
+/* Closes this child's idle connections to ep (a remote instance whose
+ * address is gone); borrowed ones close when given back. */
+void gb_conn_endpoint_close_idle(gb_endpoint *ep);
+
 /* The endpoint's socket path, or a remote address (log lines). */
 const char *gb_conn_endpoint_path(const gb_endpoint *ep);
 

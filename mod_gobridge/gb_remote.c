@@ -6,6 +6,9 @@
 
 #include <apr_strings.h>
 #include <http_config.h>
+#include <http_core.h>
+
+#include <arpa/inet.h>
 
 #define GB_REMOTE_SCHEME "tcp://"
 
@@ -57,6 +60,20 @@ int gb_remote_option(cmd_parms *cmd, gb_remote *rm, const char *opt,
         }
         rm->servername = apr_pstrdup(cmd->pool, val);
     }
+    else if (!strcmp(key, "resolve")) {
+        rm->resolve_set = 1;
+        if (!strcasecmp(val, "off")) {
+            rm->resolve = 0;
+        }
+        else if (ap_timeout_parameter_parse(val, &rm->resolve, "s")
+                     != APR_SUCCESS
+                 || rm->resolve < apr_time_from_sec(1)) {
+            *err = apr_psprintf(cmd->pool, "%s: invalid '%s': give how "
+                                "often to resolve the names again (at least "
+                                "1s, e.g. resolve=30s), or resolve=off",
+                                cmd->cmd->name, opt);
+        }
+    }
     else {
         return 0;
     }
@@ -65,7 +82,17 @@ int gb_remote_option(cmd_parms *cmd, gb_remote *rm, const char *opt,
 
 int gb_remote_has_options(const gb_remote *rm)
 {
-    return rm->ca || rm->cert || rm->key || rm->servername;
+    return rm->ca || rm->cert || rm->key || rm->servername
+           || rm->resolve_set;
+}
+
+/* Whether host is an IP address rather than a name to resolve. */
+static int gb_remote_is_ip(const char *host)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    return inet_pton(AF_INET, host, buf) == 1
+           || inet_pton(AF_INET6, host, buf) == 1;
 }
 
 /* Parses tcp://host:port into a. */
@@ -109,6 +136,11 @@ const char *gb_remote_finish(cmd_parms *cmd, const char *name,
         if (err) {
             return err;
         }
+        rm->names |= !gb_remote_is_ip(APR_ARRAY_IDX(rm->addrs, i,
+                                                    gb_remote_addr).host);
+    }
+    if (!rm->resolve_set) {
+        rm->resolve = GB_REMOTE_DEFAULT_RESOLVE;
     }
     /* Plain TCP would let anyone on the network call the plugin, and
      * answer in its place: mutual TLS or nothing. */

@@ -3,22 +3,24 @@
  * addresses instead of a binary, reached over mutual TLS (gb_tls.h).
  *
  *   GoBridgePlugin NAME ca=FILE cert=FILE key=FILE [servername=NAME] \
- *                  tcp://HOST:PORT [tcp://HOST:PORT ...]
+ *                  [resolve=DURATION|off] tcp://HOST:PORT [tcp://...]
  *
  * Each address may resolve to several IP addresses (a Kubernetes headless
  * Service): every one becomes an endpoint of the plugin, and calls are
  * spread over them like over a pool's processes (gb_rpc.c). Names are
- * resolved when the configuration is loaded: at start and at every
- * restart, graceful included (docs/remote.md).
+ * resolved when the configuration is loaded and again by each child
+ * (gb_resolve.h).
  */
 #ifndef GB_REMOTE_H
 #define GB_REMOTE_H
 
 #include <apr_network_io.h>
 #include <apr_tables.h>
+#include <apr_time.h>
 #include <http_config.h>
 
 struct gb_tls_ctx;
+struct gb_remote_live;
 
 /* One tcp://host:port of the line. */
 typedef struct {
@@ -37,12 +39,21 @@ typedef struct gb_remote {
     const char *servername;     /* NULL: each address's host */
     struct gb_tls_ctx *tls;     /* built from the files above when the
                                  * line is read */
+    apr_interval_time_t resolve;/* resolve=: how often a child resolves
+                                 * the names again (gb_resolve.h); 0 off */
+    int resolve_set;            /* resolve= was given */
+    int names;                  /* some host is a name, not an IP */
+    struct gb_remote_live *live;/* this child's endpoints (gb_resolve.c);
+                                 * NULL before child_init */
 } gb_remote;
+
+/* resolve='s default. */
+#define GB_REMOTE_DEFAULT_RESOLVE apr_time_from_sec(30)
 
 /* Whether a GoBridgePlugin argument is a remote address (tcp://...). */
 int gb_remote_is_address(const char *arg);
 
-/* Sets one of the TLS options (ca=, cert=, key=, servername=) of a line
+/* Sets one of the options (ca=, cert=, key=, servername=, resolve=) of a line
  * in *rm (zeroed by the caller). Returns 1 if opt was one of them, 0 if
  * not, and sets *err (cmd->pool) if its value is invalid. */
 int gb_remote_option(cmd_parms *cmd, gb_remote *rm, const char *opt,

@@ -2,59 +2,10 @@
 #include "gb_private.h"
 #include "gb_rpc.h"
 #include "gb_conn.h"
-#include "gb_remote.h"
-#include "gb_tls.h"
+#include "gb_resolve.h"
 
 #include <apr_atomic.h>
 #include <apr_strings.h>
-
-/* A remote plugin's endpoints: every IP address each of its addresses
- * resolves to now. A name that does not resolve is logged and left out
- * (its calls answer 503 until a restart resolves it): a plugin's Service
- * that is not up yet must not keep httpd from starting. */
-static void gb_rpc_resolve_remote(apr_pool_t *pconf, server_rec *s,
-                                  gb_plugin *pl)
-{
-    const gb_remote *rm = pl->remote;
-    apr_array_header_t *eps = apr_array_make(pconf, rm->addrs->nelts,
-                                             sizeof(gb_endpoint *));
-    int i;
-
-    for (i = 0; i < rm->addrs->nelts; i++) {
-        const gb_remote_addr *a = &APR_ARRAY_IDX(rm->addrs, i,
-                                                 gb_remote_addr);
-        apr_sockaddr_t *sa = NULL;
-        apr_status_t rv = apr_sockaddr_info_get(&sa, a->host, APR_UNSPEC,
-                                                a->port, 0, pconf);
-
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, GB_APLOGNO(0406)
-                         "%s: cannot resolve %s of remote plugin %s "
-                         "(declared at %s line %u); it is left out until "
-                         "httpd restarts", __func__, a->text, pl->name,
-                         pl->file, pl->line);
-            continue;
-        }
-        for (; sa; sa = sa->next) {
-            char *ip = NULL;
-            gb_endpoint *ep;
-
-            apr_sockaddr_ip_get(&ip, sa);
-            gb_conn_endpoint_make_tcp(pconf, pl->name,
-                                      apr_psprintf(pconf, "%s (%s)", a->text,
-                                                   ip),
-                                      sa, rm->tls,
-                                      gb_tls_ctx_name(rm->tls, a->host),
-                                      &ep);
-            APR_ARRAY_PUSH(eps, gb_endpoint *) = ep;
-        }
-    }
-    pl->endpoints = (gb_endpoint **)eps->elts;
-    pl->nendpoints = eps->nelts;
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, GB_APLOGNO(0407)
-                 "%s: remote plugin %s has %d address%s", __func__,
-                 pl->name, pl->nendpoints, pl->nendpoints == 1 ? "" : "es");
-}
 
 apr_status_t gb_rpc_post_config(apr_pool_t *pconf, server_rec *s)
 {
@@ -65,7 +16,7 @@ apr_status_t gb_rpc_post_config(apr_pool_t *pconf, server_rec *s)
         gb_plugin *pl = APR_ARRAY_IDX(conf->plugins, i, gb_plugin *);
 
         if (pl->remote) {
-            gb_rpc_resolve_remote(pconf, s, pl);
+            gb_resolve_post_config(pconf, s, pl);
             continue;
         }
         pl->nendpoints = pl->processes;
@@ -97,17 +48,19 @@ const char *gb_rpc_socket(request_rec *r, const char *plugin)
 {
     const gb_plugin *pl = gb_config_plugin(r->server, plugin);
 
+    gb_endpoint **eps;
+    int n;
+
     if (!pl || !pl->endpoints) {
         return "(no such plugin)";
     }
-    if (pl->nendpoints == 0) {
+    eps = gb_resolve_endpoints(NULL, pl, &n);
+    if (n == 0) {
         return "(no address resolved)";
     }
-    return pl->nendpoints == 1
-           ? gb_conn_endpoint_path(pl->endpoints[0])
-           : apr_psprintf(r->pool, "%s and %d more",
-                          gb_conn_endpoint_path(pl->endpoints[0]),
-                          pl->nendpoints - 1);
+    return n == 1 ? gb_conn_endpoint_path(eps[0])
+                  : apr_psprintf(r->pool, "%s and %d more",
+                                 gb_conn_endpoint_path(eps[0]), n - 1);
 }
 
 /* What gb_rpc keeps with an open stream (the call's baton). */
@@ -123,17 +76,18 @@ static gb_rpc_outcome gb_rpc_unreachable(apr_status_t rv)
     return APR_STATUS_IS_TIMEUP(rv) ? GB_RPC_DOWN : gb_rpc_failed(rv);
 }
 
-/* The process of a pool to call next: the one this child has the fewest
- * calls in flight with, so that a slow one is given no more than it can
- * take; ties go round (start). */
-static int gb_rpc_pick(const gb_plugin *pl, unsigned start)
+/* The process of a pool (the instance of a remote plugin) to call next,
+ * among the n of eps: the one this child has the fewest calls in flight
+ * with, so that a slow one is given no more than it can take; ties go
+ * round (start). */
+static int gb_rpc_pick(gb_endpoint **eps, int n, unsigned start)
 {
     apr_uint32_t least = 0;
     int i, best = -1;
 
-    for (i = 0; i < pl->nendpoints; i++) {
-        int k = (int)((start + (unsigned)i) % (unsigned)pl->nendpoints);
-        apr_uint32_t busy = gb_conn_endpoint_busy(pl->endpoints[k]);
+    for (i = 0; i < n; i++) {
+        int k = (int)((start + (unsigned)i) % (unsigned)n);
+        apr_uint32_t busy = gb_conn_endpoint_busy(eps[k]);
 
         if (best < 0 || busy < least) {
             best = k;
@@ -144,8 +98,9 @@ static int gb_rpc_pick(const gb_plugin *pl, unsigned start)
 }
 
 /* An idle connection, or a new one when fresh is set. A pool's processes
- * (a remote plugin's addresses) are tried in turn: one that is down or
- * restarting is skipped. */
+ * (a remote plugin's instances) are tried in turn: one that is down or
+ * restarting is skipped. When a remote plugin's every instance is down,
+ * its names are resolved again and the new instances, if any, tried. */
 static apr_status_t gb_rpc_acquire(request_rec *r, const gb_dir_conf *d,
                                    const gb_plugin *pl, int fresh,
                                    gb_conn **conn)
@@ -153,25 +108,31 @@ static apr_status_t gb_rpc_acquire(request_rec *r, const gb_dir_conf *d,
     static volatile apr_uint32_t turn;
     apr_interval_time_t t = gb_config_connect_timeout(d);
     apr_status_t rv = APR_NOTFOUND;
-    int i, first;
+    gb_endpoint **eps;
+    int i, n, first, round;
 
     if (!pl || !pl->endpoints) {
         /* Refused at configtest; only a plugin gone since gets here. */
         return APR_NOTFOUND;
     }
-    if (pl->nendpoints == 0) {
-        /* A remote plugin whose names did not resolve: down (GB0406). */
-        return APR_ECONNREFUSED;
-    }
-    first = pl->nendpoints <= 1 ? 0
-            : gb_rpc_pick(pl, apr_atomic_inc32(&turn));
-    for (i = 0; i < pl->nendpoints; i++) {
-        gb_endpoint *ep = pl->endpoints[(first + i) % pl->nendpoints];
+    for (round = 0; round < 2; round++) {
+        eps = gb_resolve_endpoints(r, pl, &n);
+        if (n == 0) {
+            /* A remote plugin whose names did not resolve: down. */
+            rv = APR_ECONNREFUSED;
+        }
+        first = n <= 1 ? 0 : gb_rpc_pick(eps, n, apr_atomic_inc32(&turn));
+        for (i = 0; i < n; i++) {
+            gb_endpoint *ep = eps[(first + i) % n];
 
-        rv = fresh ? gb_conn_acquire_new(r, ep, t, conn)
-                   : gb_conn_acquire(r, ep, t, conn);
-        if (rv == APR_SUCCESS || gb_rpc_unreachable(rv) != GB_RPC_DOWN) {
-            return rv;
+            rv = fresh ? gb_conn_acquire_new(r, ep, t, conn)
+                       : gb_conn_acquire(r, ep, t, conn);
+            if (rv == APR_SUCCESS || gb_rpc_unreachable(rv) != GB_RPC_DOWN) {
+                return rv;
+            }
+        }
+        if (!pl->remote || !gb_resolve_all_down(r, pl)) {
+            break;
         }
     }
     return rv;

@@ -8,6 +8,7 @@
 #include "gb_status.h"
 #include "gb_config.h"
 #include "gb_conn.h"
+#include "gb_resolve.h"
 #include "gb_rpc.h"
 #include "gb_stats.h"
 
@@ -190,7 +191,8 @@ static void gb_status_collect(gb_status_page *pg)
 {
     request_rec *r = pg->r;
     gb_srv_conf *conf = gb_config_sget(r->server);
-    int i, j;
+    struct gb_endpoint **eps;
+    int i, j, n;
 
     pg->now = apr_time_now();
     gb_status_read_daemon(pg, conf->socket_dir);
@@ -205,10 +207,11 @@ static void gb_status_collect(gb_status_page *pg)
         pg->plugins[i] = pl;
         gb_stats_read(pl, &pg->stats[i]);
         /* A pool's processes together. */
-        for (j = 0; pl->endpoints && j < pl->nendpoints; j++) {
+        eps = pl->endpoints ? gb_resolve_endpoints(NULL, pl, &n) : NULL;
+        for (j = 0; eps && j < n; j++) {
             int open, idle;
 
-            gb_conn_endpoint_counts(pl->endpoints[j], &open, &idle);
+            gb_conn_endpoint_counts(eps[j], &open, &idle);
             pg->conn_open[i] += open;
             pg->conn_idle[i] += idle;
         }

@@ -124,7 +124,7 @@ gb_tls_ctx *gb_tls_ctx_make(apr_pool_t *p, const char *ca, const char *cert,
 
 const char *gb_tls_ctx_name(const gb_tls_ctx *tc, const char *host)
 {
-    return tc->servername ? tc->servername : host;
+    return tc && tc->servername ? tc->servername : host;
 }
 
 /* Waits until fd is ready for events, or deadline. */

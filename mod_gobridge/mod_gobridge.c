@@ -11,6 +11,7 @@
 #include "gb_handler.h"
 #include "gb_phase.h"
 #include "gb_request.h"
+#include "gb_resolve.h"
 #include "gb_rpc.h"
 #include "gb_stats.h"
 #include "gb_status.h"
@@ -61,6 +62,9 @@ static void gb_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv = gb_conn_child_init(pchild, s);
 
+    if (rv == APR_SUCCESS) {
+        rv = gb_resolve_child_init(pchild, s);
+    }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, GB_APLOGNO(0050)
                      "gb_child_init: cannot set up the connection pool; "

@@ -26,7 +26,7 @@ import (
 // and the plugins trust, another CA nobody trusts, and what each issues.
 type remoteCerts struct {
 	ca, other        *testcerts.CA
-	server           testcerts.Leaf // 127.0.0.2, 127.0.0.3, plugin.test
+	server           testcerts.Leaf // 127.0.0.1-3, plugin.test, localhost
 	expiredServer    testcerts.Leaf
 	client           testcerts.Leaf // httpd's
 	expiredClient    testcerts.Leaf
@@ -44,7 +44,7 @@ func newRemoteCerts(t *testing.T, e *harness.Env) *remoteCerts {
 	}
 	ips := []net.IP{net.ParseIP("127.0.0.2"), net.ParseIP("127.0.0.3")}
 	c := &remoteCerts{ca: testcerts.NewCA(t, dir, "main"), other: testcerts.NewCA(t, dir, "other")}
-	c.server = c.ca.Issue(t, testcerts.Options{Name: "server", IPs: ips, DNSNames: []string{"plugin.test"}})
+	c.server = c.ca.Issue(t, testcerts.Options{Name: "server", IPs: append(ips, net.ParseIP("127.0.0.1")), DNSNames: []string{"plugin.test", "localhost"}})
 	c.expiredServer = c.ca.Issue(t, testcerts.Options{Name: "server-expired", IPs: ips, Expired: true})
 	c.client = c.ca.Issue(t, testcerts.Options{Name: "httpd", Client: true})
 	c.expiredClient = c.ca.Issue(t, testcerts.Options{Name: "httpd-expired", Client: true, Expired: true})
@@ -435,4 +435,31 @@ func tlsProbe(c *remoteCerts, addr string, leaf testcerts.Leaf) error {
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, err = conn.Read(make([]byte, 9))
 	return err
+}
+
+// TestRemotePluginResolvesAgain: a remote plugin named by a DNS name
+// (localhost) is reached through it, its certificate checked against the
+// name, and each child resolves the name again every resolve= interval,
+// on the path of a call, while calls go on.
+func TestRemotePluginResolvesAgain(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		c := newRemoteCerts(t, e)
+		p := startRemotePlugin(t, e, c, "echo", "127.0.0.1", c.server)
+		port := strings.Split(p.addr, ":")[1]
+		e.SetConf("LogLevel warn gobridge:debug\n" +
+			c.plugin("named", c.ca.CertFile, c.client, "resolve=1s", "localhost:"+port) +
+			"<Location /named>\n    GoBridgeHandler named\n</Location>\n")
+		e.Start()
+		if !harness.WaitFor(30*time.Second, func() bool {
+			e.AssertGet("/named/pid", 200, strconv.Itoa(p.cmd.Process.Pid))
+			return e.ErrorLog().Count("GB0411") >= 2
+		}) {
+			t.Errorf("no child resolved localhost again twice in 30 s (resolve=1s):\n%s", e.ErrorLog().Since())
+		}
+		if !e.ErrorLog().Contains("remote plugin named has 1 address") {
+			t.Errorf("post_config did not resolve localhost to one address:\n%s", e.ErrorLog().Since())
+		}
+		e.ErrorLog().Check(t)
+	})
 }

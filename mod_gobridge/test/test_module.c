@@ -680,6 +680,9 @@ static void test_config_directives(apr_pool_t *p)
              "'/bin/sh' is not an address"},
             {3, {"r", "servername=", "tcp://h:1"}, "invalid 'servername='"},
             {3, {"r", "ca=", "tcp://h:1"}, "empty ca="},
+            {3, {"r", "resolve=soon", "tcp://h:1"}, "invalid 'resolve=soon'"},
+            {3, {"r", "resolve=500ms", "tcp://h:1"}, "at least 1s"},
+            {3, {"r", "resolve=off", "/bin/sh"}, "are for a remote plugin"},
             {3, {"r", "cert=/c.pem", "/bin/sh"}, "are for a remote plugin"},
             {5, {"r", "ca=/nonexistent/ca.pem", "cert=/c", "key=/k",
                  "tcp://h:1"}, "cannot load the CA certificates "
