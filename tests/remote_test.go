@@ -460,6 +460,15 @@ func TestRemotePluginResolvesAgain(t *testing.T) {
 		if !e.ErrorLog().Contains("remote plugin named has 1 address") {
 			t.Errorf("post_config did not resolve localhost to one address:\n%s", e.ErrorLog().Since())
 		}
+		// A restart builds the TLS context again (and httpd reloads the
+		// module, OpenSSL staying loaded): calls go on.
+		for i := 0; i < 2; i++ {
+			e.Graceful()
+			e.AssertGet("/named/pid", 200, strconv.Itoa(p.cmd.Process.Pid))
+		}
+		if e.ErrorLog().Contains("exit signal") {
+			t.Errorf("a process died of a signal:\n%s", e.ErrorLog().All())
+		}
 		e.ErrorLog().Check(t)
 	})
 }
