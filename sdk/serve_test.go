@@ -3,6 +3,7 @@ package sdk_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -26,6 +27,8 @@ func TestHelperProcess(t *testing.T) {
 	}
 	sdk.ServeHandler(sdk.HandlerFunc(func(w *sdk.ResponseWriter, r *sdk.Request) error {
 		if r.URI == "/slow" {
+			// Tells a test that waits for it that the call is in here.
+			fmt.Println("handling /slow")
 			time.Sleep(time.Second)
 		}
 		return hello(w, r)
