@@ -187,6 +187,32 @@ static const char *gb_status_pids(const gb_status_page *pg,
     return out;
 }
 
+/* A remote plugin's addresses as this child calls them now ("host:port
+ * (ip)"), each passed through quote (NULL: as is) and joined by sep; NULL
+ * for a plugin gobridged runs. */
+static const char *gb_status_addresses(const gb_status_page *pg,
+                                       const gb_plugin *pl, const char *sep,
+                                       const char *(*quote)(apr_pool_t *,
+                                                            const char *))
+{
+    apr_pool_t *p = pg->r->pool;
+    struct gb_endpoint **eps;
+    const char *out = "";
+    int j, n;
+
+    if (!pl->remote || !pl->endpoints) {
+        return NULL;
+    }
+    eps = gb_resolve_endpoints(NULL, pl, &n);
+    for (j = 0; j < n; j++) {
+        const char *a = gb_conn_endpoint_path(eps[j]);
+
+        out = apr_pstrcat(p, out, j ? sep : "", quote ? quote(p, a) : a,
+                          NULL);
+    }
+    return out;
+}
+
 static void gb_status_collect(gb_status_page *pg)
 {
     request_rec *r = pg->r;
@@ -348,6 +374,10 @@ static void gb_status_auto(gb_status_page *pg)
                    pg->plugins[i]->processes);
         ap_rprintf(r, "Plugin.%s.Pids: %s\n", nm,
                    gb_status_pids(pg, pg->plugins[i], " "));
+        if (pg->plugins[i]->remote) {
+            ap_rprintf(r, "Plugin.%s.Addresses: %s\n", nm,
+                       gb_status_addresses(pg, pg->plugins[i], ", ", NULL));
+        }
         ap_rprintf(r, "Plugin.%s.Uptime: %" APR_TIME_T_FMT "\n", nm,
                    pr->started ? apr_time_sec(pg->now - pr->started) : 0);
         ap_rprintf(r, "Plugin.%s.Restarts: %ld\n", nm, pr->restarts);
@@ -425,6 +455,11 @@ static void gb_status_json(gb_status_page *pg)
                    pr->started ? gb_status_secs(p, pg->now - pr->started)
                                : "null",
                    pr->restarts);
+        if (pg->plugins[i]->remote) {
+            ap_rprintf(r, "\"addresses\":[%s],",
+                       gb_status_addresses(pg, pg->plugins[i], ",",
+                                           gb_status_json_str));
+        }
         if (*pr->last_reason) {
             ap_rprintf(r, "\"last_exit\":{\"reason\":%s,\"at\":%s,"
                        "\"detail\":%s},",

@@ -208,6 +208,8 @@ func TestRemotePlugin(t *testing.T) {
 		// counts their calls all the same.
 		e.AssertGet("/gobridge-status?auto", 200, "Plugin.good.State: remote")
 		e.AssertGet("/gobridge-status?auto", 200, "Plugin.good.Calls: 1")
+		e.AssertGet("/gobridge-status?auto", 200, fmt.Sprintf("Plugin.good.Addresses: %s (127.0.0.2)\n", echo.addr))
+		e.AssertGet("/gobridge-status?json", 200, fmt.Sprintf(`"addresses":["%s (127.0.0.2)"]`, echo.addr))
 		if r := basicReq(t, e, "/rauth/secret.txt", "bob", pwOf("bob")); r.Status != 200 || r.Body != "secret\n" {
 			t.Errorf("remote auth provider, right password: %d %q; want 200", r.Status, r.Body)
 		}
