@@ -227,6 +227,11 @@ func serveRemoteOn(cfg *ServeConfig, ln net.Listener, files *tlsFiles, grace tim
 		}
 		stopGracefully(gs, lean, grace)
 	}()
+	if os.Geteuid() == 0 {
+		// gobridged never runs a plugin as root; out here nobody stops it,
+		// so say it where the operator looks.
+		Logger().Warn("serving as root: run plugins as an unprivileged user (Kubernetes: runAsNonRoot)", "pid", os.Getpid())
+	}
 	Logger().Info("serving remotely over mutual TLS", "addr", ln.Addr().String(), "pid", os.Getpid())
 	err := gs.Serve(ln)
 	if errors.Is(err, grpc.ErrServerStopped) {
