@@ -8,8 +8,13 @@
  * connection returns its memory.
  */
 #include <apr_atomic.h>
+#include <apr_portable.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "gb_log.h"
 #include "gb_conn.h"
@@ -173,6 +178,29 @@ static void gb_conn_close(gb_conn *c)
     gb_conn_unlock();
 }
 
+/* TCP keepalive on a remote plugin's connection, probing after 30 s of
+ * silence: an idle pooled connection whose plugin host vanished (or that
+ * a NAT or conntrack table forgot) is found dead before a call is sent on
+ * it, instead of the call waiting out GoBridgeTimeout; the probes also
+ * keep such tables from forgetting it. */
+static void gb_conn_keepalive(apr_socket_t *sock)
+{
+    apr_os_sock_t fd;
+
+    apr_socket_opt_set(sock, APR_SO_KEEPALIVE, 1);
+#if defined(TCP_KEEPIDLE) && defined(TCP_KEEPINTVL) && defined(TCP_KEEPCNT)
+    if (apr_os_sock_get(&fd, sock) == APR_SUCCESS) {
+        int idle = 30, intvl = 10, cnt = 3;
+
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+    }
+#else
+    (void)fd;
+#endif
+}
+
 static int gb_conn_heard(void *baton)
 {
     return gb_h2_heard(baton);
@@ -210,6 +238,7 @@ static apr_status_t gb_conn_open_tls(request_rec *r, gb_conn *c,
     }
     /* Calls are small request/answer exchanges: no Nagle delay. */
     apr_socket_opt_set(c->sock, APR_TCP_NODELAY, 1);
+    gb_conn_keepalive(c->sock);
     rv = gb_tls_connect(ep->tls, c->sock, c->pool, ep->tls_name, deadline,
                         &tls, &why);
     if (rv != APR_SUCCESS) {

@@ -36,6 +36,11 @@ const (
 	TLSClientCAEnv = "GOBRIDGE_TLS_CLIENT_CA"
 )
 
+// remoteHandshakeTimeout bounds a new connection's TLS handshake and
+// HTTP/2 preface: on a network, a client that connects and says nothing
+// must not hold a goroutine for grpc-go's default two minutes.
+const remoteHandshakeTimeout = 10 * time.Second
+
 // remoteSettings is where and how a remote plugin serves.
 type remoteSettings struct {
 	addr     string // host:port for net.Listen
@@ -204,7 +209,7 @@ func serveRemoteOn(cfg *ServeConfig, ln net.Listener, files *tlsFiles, grace tim
 	creds := credentials.NewTLS(files.serverTLS())
 	gs, lean := newGRPCServerCreds(func(l *leangrpc.Server) credentials.TransportCredentials {
 		return leangrpc.DispatchSecure(creds, l)
-	})
+	}, grpc.ConnectionTimeout(remoteHandshakeTimeout))
 	srv := newServer(cfg)
 	// The services go-plugin would register, on both servers.
 	plug := &grpcPlugin{srv: srv, auth: srv.auth, filter: srv.filter, lean: lean}

@@ -210,6 +210,12 @@ func TestRemotePlugin(t *testing.T) {
 		e.AssertGet("/gobridge-status?auto", 200, "Plugin.good.Calls: 1")
 		e.AssertGet("/gobridge-status?auto", 200, fmt.Sprintf("Plugin.good.Addresses: %s (127.0.0.2)\n", echo.addr))
 		e.AssertGet("/gobridge-status?json", 200, fmt.Sprintf(`"addresses":["%s (127.0.0.2)"]`, echo.addr))
+		// httpd's pooled connections to the plugin probe with TCP
+		// keepalive (a vanished host or a forgetful NAT is found before a
+		// call waits on it): the kernel's keepalive timer (2) runs on them.
+		if n := keepaliveConns(t, echo.addr); n == 0 {
+			t.Errorf("no connection to %s with a keepalive timer", echo.addr)
+		}
 		if r := basicReq(t, e, "/rauth/secret.txt", "bob", pwOf("bob")); r.Status != 200 || r.Body != "secret\n" {
 			t.Errorf("remote auth provider, right password: %d %q; want 200", r.Status, r.Body)
 		}
@@ -473,4 +479,28 @@ func TestRemotePluginResolvesAgain(t *testing.T) {
 		}
 		e.ErrorLog().Check(t)
 	})
+}
+
+// keepaliveConns counts the established TCP connections to addr (an IPv4
+// host:port) whose keepalive timer runs, from /proc/net/tcp.
+func keepaliveConns(t *testing.T, addr string) int {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	ip := net.ParseIP(host).To4()
+	p, _ := strconv.Atoi(port)
+	// Little-endian address words, as the kernel prints them.
+	want := fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], p)
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		// sl local rem st tx:rx tr:when ...
+		if len(f) > 5 && f[2] == want && f[3] == "01" && strings.HasPrefix(f[5], "02:") {
+			n++
+		}
+	}
+	return n
 }
