@@ -504,3 +504,52 @@ func keepaliveConns(t *testing.T, addr string) int {
 	}
 	return n
 }
+
+// TestRemotePluginNewCertificateOnGraceful: httpd reads cert= and key=
+// when the configuration is loaded, so a certificate replaced in place is
+// used from the next graceful restart on: one the plugin does not accept
+// fails the calls (GB0400), the right one back makes them work again.
+func TestRemotePluginNewCertificateOnGraceful(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		e := harness.New(t, build, mpm)
+		c := newRemoteCerts(t, e)
+		p := startRemotePlugin(t, e, c, "echo", "127.0.0.2", c.server)
+		live := testcerts.Leaf{CertFile: filepath.Join(e.Root, "tls", "live.pem"), KeyFile: filepath.Join(e.Root, "tls", "live-key.pem")}
+		install := func(from testcerts.Leaf) {
+			for src, dst := range map[string]string{from.CertFile: live.CertFile, from.KeyFile: live.KeyFile} {
+				b, err := os.ReadFile(src)
+				if err == nil {
+					err = os.WriteFile(dst, b, 0o644)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		install(c.client)
+		e.SetConf(c.plugin("rot", c.ca.CertFile, live, "", p.addr) + "<Location /rot>\n    GoBridgeHandler rot\n</Location>\n")
+		e.Start()
+		pid := strconv.Itoa(p.cmd.Process.Pid)
+		e.AssertGet("/rot/pid", 200, pid)
+
+		install(c.strangerClient)
+		e.AssertGet("/rot/pid", 200, pid) // read at start: still the old one
+		e.Graceful()
+		// A keep-alive connection may reach a child of the old generation
+		// (old certificate, open connections): wait for the new one's.
+		if !harness.WaitFor(20*time.Second, func() bool { return e.Get("/rot/pid").Status == 503 }) {
+			t.Errorf("calls still answered after a graceful restart with a certificate the plugin refuses")
+		}
+		if !e.ErrorLog().Contains("unknown ca") {
+			t.Errorf("no log line with the plugin's refusal:\n%s", e.ErrorLog().Since())
+		}
+		e.ErrorLog().Check(t, "GB0400", "GB0042")
+
+		install(c.client)
+		e.Graceful()
+		if !harness.WaitFor(20*time.Second, func() bool { return e.Get("/rot/pid").Status == 200 }) {
+			t.Errorf("calls still failing after the right certificate came back")
+		}
+		e.ErrorLog().Check(t, "GB0400", "GB0042")
+	})
+}
