@@ -4,6 +4,9 @@
 #   bench/callgrind.sh            the noop plugin's content handler (/gb)
 #   bench/callgrind.sh phases     access+authn+authz+fixup+handler (/gbp, Basic)
 #   bench/callgrind.sh static     a static file, for reference
+#   bench/callgrind.sh remote     the noop plugin's content handler served
+#                                 remotely (GOBRIDGE_LISTEN on 127.0.0.2)
+#                                 over mutual TLS (/gbr): TLS's cost in httpd
 #
 # Instruction counts do not move with the load on the machine, so they can
 # resolve a change of a few thousand instructions that wrk's numbers cannot
@@ -20,7 +23,7 @@ what=${1:-handler}
 n1=${N1:-500}
 n2=${N2:-2500}
 
-GOBRIDGE_DEPS_EXTRA="valgrind apache2-utils" scripts/install-deps.sh >/dev/null
+GOBRIDGE_DEPS_EXTRA="valgrind apache2-utils openssl" scripts/install-deps.sh >/dev/null
 httpd=$(command -v apache2 || echo /usr/sbin/apache2)
 modules=$(apxs -q LIBEXECDIR)
 
@@ -42,6 +45,40 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+# remote: certificates (a CA, the plugin's for 127.0.0.2, httpd's client
+# one) and the noop plugin serving itself on 127.0.0.2, stopped by pid.
+remote_conf=
+if [ "$what" = remote ]; then
+    rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.2",0)); print(s.getsockname()[1])')
+    tls="$stage/tls"
+    mkdir -p "$tls"
+    ossl() { openssl "$@" 2>/dev/null; }
+    ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=bench-ca -keyout "$tls/ca.key" -out "$tls/ca.crt"
+    for who in server client; do
+        ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -subj "/CN=$who" -keyout "$tls/$who.key" -out "$tls/$who.csr"
+        if [ $who = server ]; then
+            printf 'subjectAltName=IP:127.0.0.2\nextendedKeyUsage=serverAuth\n' >"$tls/ext"
+        else
+            printf 'extendedKeyUsage=clientAuth\n' >"$tls/ext"
+        fi
+        ossl x509 -req -in "$tls/$who.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" \
+            -CAcreateserial -days 2 -extfile "$tls/ext" -out "$tls/$who.crt"
+    done
+    [ ${#runas[@]} -eq 0 ] || chown -R www-data:www-data "$tls"
+    GOBRIDGE_LISTEN=tcp://127.0.0.2:$rport GOBRIDGE_TLS_CERT="$tls/server.crt" \
+    GOBRIDGE_TLS_KEY="$tls/server.key" GOBRIDGE_TLS_CLIENT_CA="$tls/ca.crt" \
+        "${runas[@]}" "$stage/bin/noop" -user bench -password bench 2>"$stage/logs/remote.log" &
+    remote_pid=$!
+    trap 'kill "$remote_pid" 2>/dev/null; wait "$remote_pid" 2>/dev/null; [ "${CALLGRIND_KEEP:-}" = 1 ] || rm -rf "$stage"' EXIT
+    remote_conf="GoBridgePlugin rnoop ca=$tls/ca.crt cert=$tls/client.crt key=$tls/client.key tcp://127.0.0.2:$rport
+<Location /gbr>
+    GoBridgeHandler rnoop
+</Location>"
+fi
+
 cat > "$stage/httpd.conf" <<EOF
 ServerRoot "$stage"
 LoadModule mpm_prefork_module "$modules/mod_mpm_prefork.so"
@@ -77,12 +114,14 @@ GoBridgePlugin noop "$stage/bin/noop" -user bench -password bench
     GoBridgeFixupHandler noop
     GoBridgeHandler noop
 </Location>
+$remote_conf
 EOF
 case $what in
 handler) url=/gb; ab_auth=(); curl_auth=() ;;
 phases) url=/gbp; ab_auth=(-A bench:bench); curl_auth=(-u bench:bench) ;;
 static) url=/hello.txt; ab_auth=(); curl_auth=() ;;
-*) echo "usage: $0 [handler|phases|static]" >&2; exit 2 ;;
+remote) url=/gbr; ab_auth=(); curl_auth=() ;;
+*) echo "usage: $0 [handler|phases|static|remote]" >&2; exit 2 ;;
 esac
 
 # Ir of one httpd -X run serving n requests.

@@ -75,7 +75,7 @@ int gb_bridge_check(apr_pool_t *ptemp, server_rec *s)
     gid_t gid;
 
     (void)ptemp;
-    if (gb_config_sget(s)->plugins->nelts == 0) {
+    if (gb_config_local_plugins(gb_config_sget(s)) == 0) {
         return OK;
     }
     gb_bridge_run_as(&uid, &gid);
@@ -156,6 +156,7 @@ static apr_status_t gb_bridge_prepare_dir(gb_bridge_state *st, server_rec *s,
 typedef struct {
     apr_pool_t *p;
     apr_array_header_t *parts;
+    gb_srv_conf *conf;
 } gb_bridge_spec_ctx;
 
 /* A `use` record: gobridged checks at start that the plugin serves what
@@ -165,9 +166,14 @@ static void gb_bridge_spec_use(void *data, const char *plugin,
                                unsigned line)
 {
     gb_bridge_spec_ctx *ctx = data;
+    const gb_plugin *pl = apr_hash_get(ctx->conf->plugin_by_name, plugin,
+                                       APR_HASH_KEY_STRING);
 
     if (!file || strpbrk(file, "\t\r\n")) {
         return;     /* the spec has no escaping; the check is a courtesy */
+    }
+    if (pl && pl->remote) {
+        return;     /* not gobridged's: it cannot ask it */
     }
     APR_ARRAY_PUSH(ctx->parts, const char *) =
         apr_psprintf(ctx->p, "use\t%s\t%s\t%s\t%u\n", plugin, directive,
@@ -203,6 +209,10 @@ static const char *gb_bridge_spec(apr_pool_t *p, gb_srv_conf *conf)
         "# written by mod_gobridge " GB_VERSION "; do not edit\n";
     for (i = 0; i < conf->plugins->nelts; i++) {
         const gb_plugin *pl = APR_ARRAY_IDX(conf->plugins, i, gb_plugin *);
+
+        if (pl->remote) {
+            continue;   /* runs elsewhere: gobridged never starts it */
+        }
         APR_ARRAY_PUSH(parts, const char *) =
             apr_pstrcat(p, "plugin\t", pl->name, "\t", pl->binary, NULL);
         for (j = 0; j < pl->args->nelts; j++) {
@@ -225,6 +235,7 @@ static const char *gb_bridge_spec(apr_pool_t *p, gb_srv_conf *conf)
     }
     uses.p = p;
     uses.parts = parts;
+    uses.conf = conf;
     gb_config_refs_do(gb_bridge_spec_use, &uses);
     return apr_array_pstrcat(p, parts, 0);
 }
@@ -509,10 +520,15 @@ static void gb_bridge_await_plugins(gb_bridge_state *st, gb_srv_conf *conf,
 
     for (i = 0; i < conf->plugins->nelts; i++) {
         const gb_plugin *pl = APR_ARRAY_IDX(conf->plugins, i, gb_plugin *);
+        const char *sock;
+        apr_finfo_t fi;
+
+        if (pl->remote) {
+            continue;
+        }
         /* A pool is ready with its first process: calls skip the others
          * until they are. */
-        const char *sock = gb_conn_endpoint_path(pl->endpoints[0]);
-        apr_finfo_t fi;
+        sock = gb_conn_endpoint_path(pl->endpoints[0]);
 
         while (apr_stat(&fi, sock, APR_FINFO_TYPE, ptemp) != APR_SUCCESS) {
             if (apr_time_now() > deadline || kill(st->proc.pid, 0) != 0) {
@@ -550,8 +566,9 @@ int gb_bridge_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
         st->running = 0;
         st->registered = 0;
     }
-    if (conf->plugins->nelts == 0) {
-        gb_bridge_stop(st, s);  /* the last plugin was removed */
+    if (gb_config_local_plugins(conf) == 0) {
+        /* The last plugin it ran was removed (remote ones need none). */
+        gb_bridge_stop(st, s);
         return OK;
     }
 

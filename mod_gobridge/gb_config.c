@@ -1,6 +1,7 @@
 /* gb_config.c: directives, create/merge, and whole-configuration checks. */
 #include "gb_private.h"
 #include "gb_config.h"
+#include "gb_remote.h"
 
 #include <apr_file_info.h>
 #include <apr_lib.h>
@@ -29,6 +30,16 @@ static apr_array_header_t *gb_plugin_refs;
 gb_srv_conf *gb_config_sget(server_rec *s)
 {
     return ap_get_module_config(s->module_config, &gobridge_module);
+}
+
+int gb_config_local_plugins(const gb_srv_conf *conf)
+{
+    int i, n = 0;
+
+    for (i = 0; i < conf->plugins->nelts; i++) {
+        n += APR_ARRAY_IDX(conf->plugins, i, gb_plugin *)->remote == NULL;
+    }
+    return n;
 }
 
 gb_dir_conf *gb_config_rget(request_rec *r)
@@ -350,7 +361,8 @@ const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,
     apr_finfo_t fi;
     apr_status_t rv;
     gb_plugin *pl, *prev;
-    int i, opt, processes = 1;
+    gb_remote rm;
+    int i, opt, processes = 1, processes_set = 0;
 
     (void)dc;
     if (err) {
@@ -359,7 +371,9 @@ const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,
     if (argc < 2) {
         return apr_psprintf(cmd->pool, "%s: takes a plugin name, options, "
                             "the absolute path of its binary, then optional "
-                            "arguments", cmd->cmd->name);
+                            "arguments (or, for a remote plugin, its TLS "
+                            "options and tcp://host:port addresses)",
+                            cmd->cmd->name);
     }
     if (!gb_valid_name(argv[0]) || !strcmp(argv[0], ".")
         || !strcmp(argv[0], "..")) {
@@ -375,17 +389,27 @@ const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,
     }
     /* Options (key=value) come before the binary, whose path is absolute:
      * everything after the binary is the plugin's own. */
+    memset(&rm, 0, sizeof(rm));
     for (opt = 1; opt < argc && argv[opt][0] != '/'
+                  && !gb_remote_is_address(argv[opt])
                   && strchr(argv[opt], '='); opt++) {
         char *end;
         long n;
 
+        if (gb_remote_option(cmd, &rm, argv[opt], &err)) {
+            if (err) {
+                return err;
+            }
+            continue;
+        }
         if (strncmp(argv[opt], "processes=", 10)) {
             return apr_psprintf(cmd->pool, "%s: plugin '%s': unknown option "
-                                "'%s'; the only option is processes=N, "
-                                "before the binary", cmd->cmd->name, argv[0],
-                                argv[opt]);
+                                "'%s'; the options are processes=N, and for "
+                                "a remote plugin ca=, cert=, key= and "
+                                "servername=, before the binary or address",
+                                cmd->cmd->name, argv[0], argv[opt]);
         }
+        processes_set = 1;
         n = strtol(argv[opt] + 10, &end, 10);
         if (end == argv[opt] + 10 || *end || n < 1
             || n > GB_CONFIG_PROCESSES_MAX) {
@@ -399,6 +423,34 @@ const char *gb_config_cmd_plugin(cmd_parms *cmd, void *dc, int argc,
     if (opt == argc) {
         return apr_psprintf(cmd->pool, "%s: plugin '%s': no binary after "
                             "the options", cmd->cmd->name, argv[0]);
+    }
+    if (gb_remote_is_address(argv[opt])) {
+        if (processes_set) {
+            return apr_psprintf(cmd->pool, "%s: plugin '%s': processes= is "
+                                "for plugins gobridged starts; a remote "
+                                "plugin's instances are its addresses",
+                                cmd->cmd->name, name);
+        }
+        err = gb_remote_finish(cmd, name, &rm, argc - opt, argv + opt);
+        if (err) {
+            return err;
+        }
+        pl = apr_pcalloc(cmd->pool, sizeof(*pl));
+        pl->name = apr_pstrdup(cmd->pool, name);
+        pl->args = apr_array_make(cmd->pool, 1, sizeof(const char *));
+        pl->remote = apr_pmemdup(cmd->pool, &rm, sizeof(rm));
+        pl->processes = 1;
+        pl->file = cmd->directive->filename;
+        pl->line = cmd->directive->line_num;
+        APR_ARRAY_PUSH(conf->plugins, gb_plugin *) = pl;
+        apr_hash_set(conf->plugin_by_name, pl->name, APR_HASH_KEY_STRING, pl);
+        return NULL;
+    }
+    if (gb_remote_has_options(&rm)) {
+        return apr_psprintf(cmd->pool, "%s: plugin '%s': ca=, cert=, key= "
+                            "and servername= are for a remote plugin "
+                            "(tcp://host:port), not a binary",
+                            cmd->cmd->name, name);
     }
     /* From here on argv[1] is the binary. */
     argv += opt - 1;
@@ -970,7 +1022,7 @@ int gb_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     const char *dir;
     server_rec *vs;
     apr_status_t rv;
-    int i, bad = 0;
+    int i, bad = 0, local = 0;
 
     for (i = 0; gb_plugin_refs && i < gb_plugin_refs->nelts; i++) {
         gb_plugin_ref *ref = &APR_ARRAY_IDX(gb_plugin_refs, i, gb_plugin_ref);
@@ -1002,6 +1054,11 @@ int gb_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         apr_size_t need = strlen(dir) + 1 + strlen(pl->name) + 5
                           + (pl->processes > 1 ? 3 : 0);
         int j;
+
+        if (pl->remote) {
+            continue;   /* no socket here, no process of gobridged's */
+        }
+        local++;
 
         /* gobridged runs a pool's processes as NAME.0, NAME.1, …: no
          * other plugin may be called so. */
@@ -1041,7 +1098,7 @@ int gb_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         gb_config_sget(vs)->socket_dir = dir;
     }
 
-    if (conf->plugins->nelts > 0) {
+    if (local > 0) {
         const char *daemon = gb_config_daemon(s);
         if (!gb_is_executable_file(daemon, ptemp, &rv)) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s,

@@ -66,17 +66,24 @@ typedef enum {
 
 struct gb_endpoint;
 struct gb_stats_slot;
+struct gb_remote;
 
 /* One GoBridgePlugin line. */
 typedef struct gb_plugin {
     const char *name;
-    const char *binary;              /* absolute path */
+    const char *binary;              /* absolute path; NULL when remote */
     apr_array_header_t *args;        /* const char *, may be empty */
     const char *file;                /* where it was declared */
     unsigned line;
     int processes;                   /* processes=N: a pool of N, 1 default */
-    struct gb_endpoint **endpoints;  /* one socket a process, resolved in
+    struct gb_remote *remote;        /* a remote plugin's addresses and
+                                      * TLS (gb_remote.h); NULL for one
+                                      * gobridged starts */
+    struct gb_endpoint **endpoints;  /* one socket a process, or one a
+                                      * remote address, resolved in
                                       * post_config (gb_rpc.c) */
+    int nendpoints;                  /* how many: processes, or a remote
+                                      * plugin's resolved addresses */
     struct gb_stats_slot *stats;     /* its counters in shared memory, set
                                       * in post_config (gb_stats.c); NULL
                                       * if there are none */
@@ -213,6 +220,10 @@ void gb_config_pre_config(apr_pool_t *pconf);
  * binaries, socket path lengths). Logs each problem with file and line and
  * returns !OK so that `apachectl configtest` fails. */
 int gb_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+
+/* How many plugins gobridged starts: the declared ones that are not
+ * remote. With none, gobridged is not run. */
+int gb_config_local_plugins(const gb_srv_conf *conf);
 
 /* Typed getters. */
 gb_srv_conf *gb_config_sget(server_rec *s);

@@ -8,12 +8,18 @@
  * connection returns its memory.
  */
 #include <apr_atomic.h>
+#include <apr_portable.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "gb_log.h"
 #include "gb_conn.h"
 #include "gb_h2.h"
+#include "gb_tls.h"
 
 /* Idle connections kept per socket; more than the threads of a child
  * that use one plugin at once is never needed. */
@@ -32,8 +38,11 @@ struct gb_conn {
 
 struct gb_endpoint {
     const char *plugin;
-    const char *path;
+    const char *path;           /* the socket, or a remote plugin's address
+                                 * "host:port (ip)" */
     apr_sockaddr_t *addr;       /* resolved once, read-only after */
+    gb_tls_ctx *tls;            /* remote: TCP and TLS; NULL: unix socket */
+    const char *tls_name;       /* the name its certificate must carry */
     /* This child's idle connections, under the registry's mutex; valid
      * only while gen is the registry's (a new registry starts empty). */
     gb_conn *idle;
@@ -99,6 +108,23 @@ apr_status_t gb_conn_endpoint_make(apr_pool_t *p, const char *plugin,
     return APR_SUCCESS;
 }
 
+apr_status_t gb_conn_endpoint_make_tcp(apr_pool_t *p, const char *plugin,
+                                       const char *label,
+                                       apr_sockaddr_t *addr,
+                                       gb_tls_ctx *tls, const char *name,
+                                       gb_endpoint **out)
+{
+    gb_endpoint *ep = apr_pcalloc(p, sizeof(*ep));
+
+    ep->plugin = apr_pstrdup(p, plugin);
+    ep->path = apr_pstrdup(p, label);
+    ep->addr = addr;
+    ep->tls = tls;
+    ep->tls_name = apr_pstrdup(p, name);
+    *out = ep;
+    return APR_SUCCESS;
+}
+
 const char *gb_conn_endpoint_path(const gb_endpoint *ep)
 {
     return ep->path;
@@ -152,6 +178,105 @@ static void gb_conn_close(gb_conn *c)
     gb_conn_unlock();
 }
 
+/* TCP keepalive on a remote plugin's connection, probing after 30 s of
+ * silence: an idle pooled connection whose plugin host vanished (or that
+ * a NAT or conntrack table forgot) is found dead before a call is sent on
+ * it, instead of the call waiting out GoBridgeTimeout; the probes also
+ * keep such tables from forgetting it. */
+static void gb_conn_keepalive(apr_socket_t *sock)
+{
+    apr_os_sock_t fd;
+
+    apr_socket_opt_set(sock, APR_SO_KEEPALIVE, 1);
+#if defined(TCP_KEEPIDLE) && defined(TCP_KEEPINTVL) && defined(TCP_KEEPCNT)
+    if (apr_os_sock_get(&fd, sock) == APR_SUCCESS) {
+        int idle = 30, intvl = 10, cnt = 3;
+
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+    }
+#else
+    (void)fd;
+#endif
+}
+
+static int gb_conn_heard(void *baton)
+{
+    return gb_h2_heard(baton);
+}
+
+/* gb_conn_open for a remote plugin: TCP, the TLS handshake, our HTTP/2
+ * preface, and the plugin's first SETTINGS, all within connect_timeout.
+ * Waiting for the plugin to speak costs one round trip per connection and
+ * makes "connected" mean "accepted": with TLS 1.3 a plugin refuses our
+ * certificate only after our side of the handshake is done, and that
+ * refusal must skip this address as a failed connect does, not fail the
+ * call sent next. */
+static apr_status_t gb_conn_open_tls(request_rec *r, gb_conn *c,
+                                     apr_interval_time_t connect_timeout,
+                                     gb_conn **out)
+{
+    gb_endpoint *ep = c->ep;
+    apr_time_t deadline = apr_time_now() + connect_timeout;
+    gb_tls_conn *tls = NULL;
+    const char *why = NULL;
+    apr_status_t rv;
+
+    rv = apr_socket_create(&c->sock, ep->addr->family, SOCK_STREAM,
+                           APR_PROTO_TCP, c->pool);
+    if (rv == APR_SUCCESS) {
+        apr_socket_timeout_set(c->sock, connect_timeout);
+        rv = apr_socket_connect(c->sock, ep->addr);
+    }
+    if (rv != APR_SUCCESS) {
+        GB_LOG(r, gb_reg->s, APLOG_DEBUG, rv, GB_APLOGNO(0402)
+               "%s: cannot connect to plugin %s at %s", __func__,
+               ep->plugin, ep->path);
+        gb_conn_close(c);
+        return rv;
+    }
+    /* Calls are small request/answer exchanges: no Nagle delay. */
+    apr_socket_opt_set(c->sock, APR_TCP_NODELAY, 1);
+    gb_conn_keepalive(c->sock);
+    rv = gb_tls_connect(ep->tls, c->sock, c->pool, ep->tls_name, deadline,
+                        &tls, &why);
+    if (rv != APR_SUCCESS) {
+        /* A refusal (a certificate check, an alert) is a configuration
+         * problem to show; a plugin going away mid-handshake is not. */
+        if (rv == GB_TLS_EFAILED) {
+            GB_LOG(r, gb_reg->s, APLOG_ERR, APR_SUCCESS, GB_APLOGNO(0403)
+                   "%s: TLS handshake with plugin %s at %s failed "
+                   "(checking the name %s): %s", __func__, ep->plugin,
+                   ep->path, ep->tls_name, why);
+        }
+        else {
+            GB_LOG(r, gb_reg->s, APLOG_DEBUG, rv, GB_APLOGNO(0408)
+                   "%s: no TLS session with plugin %s at %s: %s", __func__,
+                   ep->plugin, ep->path, why);
+        }
+        gb_conn_close(c);
+        return rv;
+    }
+    rv = gb_h2_session_open(&c->h2, c->pool, c->sock, tls, ep->path,
+                            gb_reg->s, ep->plugin, c->id, connect_timeout);
+    if (rv == APR_SUCCESS) {
+        rv = gb_h2_pump(c->h2, gb_conn_heard, c->h2, deadline);
+    }
+    if (rv != APR_SUCCESS) {
+        GB_LOG(r, gb_reg->s, APLOG_DEBUG, rv, GB_APLOGNO(0404)
+               "%s: plugin %s at %s did not start HTTP/2 after the TLS "
+               "handshake", __func__, ep->plugin, ep->path);
+        gb_conn_close(c);
+        return rv;
+    }
+    GB_LOG(r, gb_reg->s, APLOG_DEBUG, APR_SUCCESS, GB_APLOGNO(0405)
+           "%s: opened connection %lu to plugin %s at %s (%s)", __func__,
+           c->id, ep->plugin, ep->path, gb_tls_describe(tls, c->pool));
+    *out = c;
+    return APR_SUCCESS;
+}
+
 static apr_status_t gb_conn_open(request_rec *r, gb_endpoint *ep,
                                  apr_interval_time_t connect_timeout,
                                  gb_conn **out)
@@ -186,6 +311,9 @@ static apr_status_t gb_conn_open(request_rec *r, gb_endpoint *ep,
     c->id = id;
     c->ep = ep;
 
+    if (ep->tls) {
+        return gb_conn_open_tls(r, c, connect_timeout, out);
+    }
     rv = apr_socket_create(&c->sock, APR_UNIX, SOCK_STREAM, 0, p);
     if (rv == APR_SUCCESS) {
         apr_socket_timeout_set(c->sock, connect_timeout);
@@ -198,8 +326,8 @@ static apr_status_t gb_conn_open(request_rec *r, gb_endpoint *ep,
         gb_conn_close(c);
         return rv;
     }
-    rv = gb_h2_session_open(&c->h2, p, c->sock, gb_reg->s, ep->plugin, id,
-                            connect_timeout);
+    rv = gb_h2_session_open(&c->h2, p, c->sock, NULL, NULL, gb_reg->s,
+                            ep->plugin, id, connect_timeout);
     if (rv != APR_SUCCESS) {
         GB_LOG(r, gb_reg->s, APLOG_DEBUG, rv, GB_APLOGNO(0180)
                "%s: connected to plugin %s at %s but could not start "
@@ -315,6 +443,27 @@ void gb_conn_release(gb_conn *c, int reusable)
     ap_log_error(APLOG_MARK, APLOG_TRACE2, APR_SUCCESS, gb_reg->s,
                  "gb_conn(%s-%lu): closing connection", c->ep->plugin, c->id);
     gb_conn_close(c);
+}
+
+void gb_conn_endpoint_close_idle(gb_endpoint *ep)
+{
+    gb_conn *c;
+
+    if (!gb_reg) {
+        return;
+    }
+    gb_conn_lock();
+    gb_conn_idle_sync(ep);
+    c = ep->idle;
+    ep->idle = NULL;
+    ep->idle_count = 0;
+    gb_conn_unlock();
+    while (c) {
+        gb_conn *next = c->next;
+
+        gb_conn_close(c);
+        c = next;
+    }
 }
 
 void gb_conn_endpoint_counts(gb_endpoint *ep, int *open, int *idle)

@@ -27,7 +27,23 @@ typedef struct gb_endpoint gb_endpoint;
 apr_status_t gb_conn_endpoint_make(apr_pool_t *p, const char *plugin,
                                    const char *path, gb_endpoint **out);
 
-/* The endpoint's socket path (log lines). */
+struct gb_tls_ctx;
+
+/* A remote plugin's address: addr (one of the addresses its host resolved
+ * to, allocated in p), reached over TCP and mutual TLS with tls, whose
+ * certificate must carry name. label names it in log lines and on the
+ * status page ("host:port (ip)"). */
+apr_status_t gb_conn_endpoint_make_tcp(apr_pool_t *p, const char *plugin,
+                                       const char *label,
+                                       apr_sockaddr_t *addr,
+                                       struct gb_tls_ctx *tls,
+                                       const char *name, gb_endpoint **out);
+
+/* Closes this child's idle connections to ep (a remote instance whose
+ * address is gone); borrowed ones close when given back. */
+void gb_conn_endpoint_close_idle(gb_endpoint *ep);
+
+/* The endpoint's socket path, or a remote address (log lines). */
 const char *gb_conn_endpoint_path(const gb_endpoint *ep);
 
 /* How many connections to ep this child has borrowed now: the calls it has

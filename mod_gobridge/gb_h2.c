@@ -1,8 +1,12 @@
-/* gb_h2.c: an nghttp2 client session over a blocking APR unix socket. */
+/* gb_h2.c: an nghttp2 client session over an APR socket: a plugin's unix
+ * socket, or a remote plugin's TCP connection through TLS (gb_tls.c). The
+ * plain path calls apr_socket_send/recv as it always did; TLS is one
+ * branch on h->tls in the two I/O functions. */
 #include <apr_strings.h>
 
 #include "gb_log.h"
 #include "gb_h2.h"
+#include "gb_tls.h"
 
 /* Reads are fed to nghttp2 in chunks of this size. */
 #define GB_H2_READ_BUF      (64 * 1024)
@@ -21,6 +25,8 @@
 struct gb_h2_session {
     apr_pool_t *pool;
     apr_socket_t *sock;
+    gb_tls_conn *tls;           /* NULL: plain socket */
+    const char *peer;           /* remote address, NULL for a unix socket */
     nghttp2_session *ngh;
     server_rec *s;
     request_rec *r;
@@ -197,7 +203,8 @@ static apr_status_t gb_h2_session_cleanup(void *data)
 }
 
 apr_status_t gb_h2_session_open(gb_h2_session **out, apr_pool_t *p,
-                                apr_socket_t *sock, server_rec *s,
+                                apr_socket_t *sock, gb_tls_conn *tls,
+                                const char *peer, server_rec *s,
                                 const char *plugin, unsigned long id,
                                 apr_interval_time_t timeout)
 {
@@ -210,6 +217,8 @@ apr_status_t gb_h2_session_open(gb_h2_session **out, apr_pool_t *p,
     h = apr_pcalloc(p, sizeof(*h));
     h->pool = p;
     h->sock = sock;
+    h->tls = tls;
+    h->peer = peer;
     h->s = s;
     h->plugin = plugin;
     h->id = id;
@@ -366,6 +375,9 @@ void gb_h2_reset(gb_h2_session *h, gb_h2_stream *st, apr_uint32_t code)
 static apr_status_t gb_h2_write_all(gb_h2_session *h, const unsigned char *d,
                                     apr_size_t len, apr_time_t deadline)
 {
+    if (h->tls) {
+        return gb_tls_write(h->tls, (const char *)d, len, deadline);
+    }
     while (len > 0) {
         apr_interval_time_t left = deadline - apr_time_now();
         apr_size_t n = len;
@@ -394,6 +406,13 @@ static apr_status_t gb_h2_write_out(gb_h2_session *h, const unsigned char *d,
     if (rv != APR_SUCCESS) {
         /* A partial frame on the wire: the session is unusable. */
         h->broken = 1;
+        if (h->tls && rv == GB_TLS_EFAILED) {
+            GB_H2_LOG(h, APLOG_ERR, 0, GB_APLOGNO(0401)
+                      "%s: TLS failed writing to plugin %s at %s on "
+                      "connection %lu: %s", __func__, h->plugin, h->peer,
+                      h->id, gb_tls_reason(h->tls));
+            return rv;
+        }
         GB_H2_LOG(h, APLOG_DEBUG, rv, GB_APLOGNO(0104)
                   "%s: writing to plugin %s failed on connection %lu",
                   __func__, h->plugin, h->id);
@@ -470,8 +489,13 @@ static apr_status_t gb_h2_read_once(gb_h2_session *h, apr_interval_time_t t)
     apr_size_t len = GB_H2_READ_BUF;
     apr_status_t rv;
 
-    apr_socket_timeout_set(h->sock, t);
-    rv = apr_socket_recv(h->sock, (char *)h->rbuf, &len);
+    if (h->tls) {
+        rv = gb_tls_read(h->tls, (char *)h->rbuf, &len, t);
+    }
+    else {
+        apr_socket_timeout_set(h->sock, t);
+        rv = apr_socket_recv(h->sock, (char *)h->rbuf, &len);
+    }
     if (len > 0) {
         GB_H2_LOG(h, APLOG_TRACE6, APR_SUCCESS,
                   "gb_h2(%s-%lu): read %lu bytes", h->plugin, h->id,
@@ -482,6 +506,14 @@ static apr_status_t gb_h2_read_once(gb_h2_session *h, apr_interval_time_t t)
         return rv;
     }
     h->broken = 1;
+    if (h->tls && rv == GB_TLS_EFAILED) {
+        /* An alert from the plugin: it refused our certificate, say. */
+        GB_H2_LOG(h, APLOG_ERR, 0, GB_APLOGNO(0400)
+                  "%s: TLS failed on connection %lu to plugin %s at %s: %s",
+                  __func__, h->id, h->plugin, h->peer,
+                  gb_tls_reason(h->tls));
+        return rv;
+    }
     GB_H2_LOG(h, APLOG_DEBUG, rv, GB_APLOGNO(0182)
               "%s: connection %lu to plugin %s lost%s", __func__, h->id,
               h->plugin, rv == APR_SUCCESS || APR_STATUS_IS_EOF(rv)

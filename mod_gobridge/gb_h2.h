@@ -1,4 +1,5 @@
-/* gb_h2.h: an nghttp2 client session over a blocking APR unix socket.
+/* gb_h2.h: an nghttp2 client session over an APR socket (a unix socket, or
+ * TCP through TLS for a remote plugin).
  *
  * Knows HTTP/2, nothing about gRPC. The session never waits by itself:
  * gb_h2_pump() writes what nghttp2 wants, then reads with a deadline and
@@ -17,6 +18,7 @@
 #include "gb_h2_compat.h"
 
 typedef struct gb_h2_session gb_h2_session;
+struct gb_tls_conn;
 typedef struct gb_h2_stream gb_h2_stream;
 
 /* One stream, owned by the caller (embedded in its call object) and
@@ -42,10 +44,13 @@ struct gb_h2_stream {
 };
 
 /* Starts an HTTP/2 client session on a connected socket: sends the
- * preface and our SETTINGS (no push, large windows). The session and its
- * nghttp2 state are freed with p. plugin/s/id only label log lines. */
+ * preface and our SETTINGS (no push, large windows). With tls (not NULL)
+ * every byte goes through it, and peer names the address in log lines.
+ * The session and its nghttp2 state are freed with p. plugin/s/id only
+ * label log lines. */
 apr_status_t gb_h2_session_open(gb_h2_session **out, apr_pool_t *p,
-                                apr_socket_t *sock, server_rec *s,
+                                apr_socket_t *sock, struct gb_tls_conn *tls,
+                                const char *peer, server_rec *s,
                                 const char *plugin, unsigned long id,
                                 apr_interval_time_t timeout);
 

@@ -976,8 +976,9 @@ static int gb_handle_start(gb_handle_ctx *ctx, apr_pool_t *tmp,
     if (rv != APR_SUCCESS) {
         ctx->call = NULL;
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, GB_APLOGNO(0042)
-                      "%s: cannot connect to %s; is gobridged running and "
-                      "the plugin healthy?", ctx->plugin,
+                      "%s: cannot connect to %s; is the plugin running "
+                      "and healthy (gobridged's lines, or for a remote "
+                      "plugin its TLS line just before)?", ctx->plugin,
                       gb_rpc_socket(r, ctx->plugin));
         return gb_rpc_http_status(r, outcome);
     }

@@ -2,6 +2,7 @@
 #include "gb_private.h"
 #include "gb_rpc.h"
 #include "gb_conn.h"
+#include "gb_resolve.h"
 
 #include <apr_atomic.h>
 #include <apr_strings.h>
@@ -14,6 +15,11 @@ apr_status_t gb_rpc_post_config(apr_pool_t *pconf, server_rec *s)
     for (i = 0; i < conf->plugins->nelts; i++) {
         gb_plugin *pl = APR_ARRAY_IDX(conf->plugins, i, gb_plugin *);
 
+        if (pl->remote) {
+            gb_resolve_post_config(pconf, s, pl);
+            continue;
+        }
+        pl->nendpoints = pl->processes;
         pl->endpoints = apr_pcalloc(pconf, pl->processes
                                            * sizeof(*pl->endpoints));
         for (j = 0; j < pl->processes; j++) {
@@ -42,14 +48,19 @@ const char *gb_rpc_socket(request_rec *r, const char *plugin)
 {
     const gb_plugin *pl = gb_config_plugin(r->server, plugin);
 
+    gb_endpoint **eps;
+    int n;
+
     if (!pl || !pl->endpoints) {
         return "(no such plugin)";
     }
-    return pl->processes == 1
-           ? gb_conn_endpoint_path(pl->endpoints[0])
-           : apr_psprintf(r->pool, "%s and %d more",
-                          gb_conn_endpoint_path(pl->endpoints[0]),
-                          pl->processes - 1);
+    eps = gb_resolve_endpoints(NULL, pl, &n);
+    if (n == 0) {
+        return "(no address resolved)";
+    }
+    return n == 1 ? gb_conn_endpoint_path(eps[0])
+                  : apr_psprintf(r->pool, "%s and %d more",
+                                 gb_conn_endpoint_path(eps[0]), n - 1);
 }
 
 /* What gb_rpc keeps with an open stream (the call's baton). */
@@ -65,17 +76,18 @@ static gb_rpc_outcome gb_rpc_unreachable(apr_status_t rv)
     return APR_STATUS_IS_TIMEUP(rv) ? GB_RPC_DOWN : gb_rpc_failed(rv);
 }
 
-/* The process of a pool to call next: the one this child has the fewest
- * calls in flight with, so that a slow one is given no more than it can
- * take; ties go round (start). */
-static int gb_rpc_pick(const gb_plugin *pl, unsigned start)
+/* The process of a pool (the instance of a remote plugin) to call next,
+ * among the n of eps: the one this child has the fewest calls in flight
+ * with, so that a slow one is given no more than it can take; ties go
+ * round (start). */
+static int gb_rpc_pick(gb_endpoint **eps, int n, unsigned start)
 {
     apr_uint32_t least = 0;
     int i, best = -1;
 
-    for (i = 0; i < pl->processes; i++) {
-        int k = (int)((start + (unsigned)i) % (unsigned)pl->processes);
-        apr_uint32_t busy = gb_conn_endpoint_busy(pl->endpoints[k]);
+    for (i = 0; i < n; i++) {
+        int k = (int)((start + (unsigned)i) % (unsigned)n);
+        apr_uint32_t busy = gb_conn_endpoint_busy(eps[k]);
 
         if (best < 0 || busy < least) {
             best = k;
@@ -86,7 +98,9 @@ static int gb_rpc_pick(const gb_plugin *pl, unsigned start)
 }
 
 /* An idle connection, or a new one when fresh is set. A pool's processes
- * are tried in turn: one that is down or restarting is skipped. */
+ * (a remote plugin's instances) are tried in turn: one that is down or
+ * restarting is skipped. When a remote plugin's every instance is down,
+ * its names are resolved again and the new instances, if any, tried. */
 static apr_status_t gb_rpc_acquire(request_rec *r, const gb_dir_conf *d,
                                    const gb_plugin *pl, int fresh,
                                    gb_conn **conn)
@@ -94,21 +108,31 @@ static apr_status_t gb_rpc_acquire(request_rec *r, const gb_dir_conf *d,
     static volatile apr_uint32_t turn;
     apr_interval_time_t t = gb_config_connect_timeout(d);
     apr_status_t rv = APR_NOTFOUND;
-    int i, first;
+    gb_endpoint **eps;
+    int i, n, first, round;
 
     if (!pl || !pl->endpoints) {
         /* Refused at configtest; only a plugin gone since gets here. */
         return APR_NOTFOUND;
     }
-    first = pl->processes == 1 ? 0
-            : gb_rpc_pick(pl, apr_atomic_inc32(&turn));
-    for (i = 0; i < pl->processes; i++) {
-        gb_endpoint *ep = pl->endpoints[(first + i) % pl->processes];
+    for (round = 0; round < 2; round++) {
+        eps = gb_resolve_endpoints(r, pl, &n);
+        if (n == 0) {
+            /* A remote plugin whose names did not resolve: down. */
+            rv = APR_ECONNREFUSED;
+        }
+        first = n <= 1 ? 0 : gb_rpc_pick(eps, n, apr_atomic_inc32(&turn));
+        for (i = 0; i < n; i++) {
+            gb_endpoint *ep = eps[(first + i) % n];
 
-        rv = fresh ? gb_conn_acquire_new(r, ep, t, conn)
-                   : gb_conn_acquire(r, ep, t, conn);
-        if (rv == APR_SUCCESS || gb_rpc_unreachable(rv) != GB_RPC_DOWN) {
-            return rv;
+            rv = fresh ? gb_conn_acquire_new(r, ep, t, conn)
+                       : gb_conn_acquire(r, ep, t, conn);
+            if (rv == APR_SUCCESS || gb_rpc_unreachable(rv) != GB_RPC_DOWN) {
+                return rv;
+            }
+        }
+        if (!pl->remote || !gb_resolve_all_down(r, pl)) {
+            break;
         }
     }
     return rv;

@@ -8,6 +8,7 @@
 #include "gb_status.h"
 #include "gb_config.h"
 #include "gb_conn.h"
+#include "gb_resolve.h"
 #include "gb_rpc.h"
 #include "gb_stats.h"
 
@@ -24,7 +25,8 @@
 /* What gobridged says of one plugin. */
 typedef struct {
     const char *name;
-    const char *state;          /* running, starting, down, unknown */
+    const char *state;          /* running, starting, down, unknown;
+                                 * remote for a remote plugin */
     long pid;                   /* 0: none */
     apr_time_t started;         /* of the current process, 0: none */
     long restarts;              /* starts after the first */
@@ -143,8 +145,17 @@ static const gb_status_proc *gb_status_proc_of(const gb_status_page *pg,
     static const gb_status_proc unknown = {
         NULL, "unknown", 0, 0, 0, "", 0, ""
     };
-    const gb_status_proc *pr = apr_hash_get(pg->procs, name,
-                                            APR_HASH_KEY_STRING);
+    /* gobridged knows nothing of a remote plugin (docs/remote.md). */
+    static const gb_status_proc remote = {
+        NULL, "remote", 0, 0, 0, "", 0, ""
+    };
+    const gb_plugin *pl = gb_config_plugin(pg->r->server, name);
+    const gb_status_proc *pr;
+
+    if (pl && pl->remote) {
+        return &remote;
+    }
+    pr = apr_hash_get(pg->procs, name, APR_HASH_KEY_STRING);
 
     if (!pr && pg->procs) {
         /* A pool (processes=N) runs as NAME.0 …: its first process
@@ -176,11 +187,38 @@ static const char *gb_status_pids(const gb_status_page *pg,
     return out;
 }
 
+/* A remote plugin's addresses as this child calls them now ("host:port
+ * (ip)"), each passed through quote (NULL: as is) and joined by sep; NULL
+ * for a plugin gobridged runs. */
+static const char *gb_status_addresses(const gb_status_page *pg,
+                                       const gb_plugin *pl, const char *sep,
+                                       const char *(*quote)(apr_pool_t *,
+                                                            const char *))
+{
+    apr_pool_t *p = pg->r->pool;
+    struct gb_endpoint **eps;
+    const char *out = "";
+    int j, n;
+
+    if (!pl->remote || !pl->endpoints) {
+        return NULL;
+    }
+    eps = gb_resolve_endpoints(NULL, pl, &n);
+    for (j = 0; j < n; j++) {
+        const char *a = gb_conn_endpoint_path(eps[j]);
+
+        out = apr_pstrcat(p, out, j ? sep : "", quote ? quote(p, a) : a,
+                          NULL);
+    }
+    return out;
+}
+
 static void gb_status_collect(gb_status_page *pg)
 {
     request_rec *r = pg->r;
     gb_srv_conf *conf = gb_config_sget(r->server);
-    int i, j;
+    struct gb_endpoint **eps;
+    int i, j, n;
 
     pg->now = apr_time_now();
     gb_status_read_daemon(pg, conf->socket_dir);
@@ -195,10 +233,11 @@ static void gb_status_collect(gb_status_page *pg)
         pg->plugins[i] = pl;
         gb_stats_read(pl, &pg->stats[i]);
         /* A pool's processes together. */
-        for (j = 0; pl->endpoints && j < pl->processes; j++) {
+        eps = pl->endpoints ? gb_resolve_endpoints(NULL, pl, &n) : NULL;
+        for (j = 0; eps && j < n; j++) {
             int open, idle;
 
-            gb_conn_endpoint_counts(pl->endpoints[j], &open, &idle);
+            gb_conn_endpoint_counts(eps[j], &open, &idle);
             pg->conn_open[i] += open;
             pg->conn_idle[i] += idle;
         }
@@ -335,6 +374,10 @@ static void gb_status_auto(gb_status_page *pg)
                    pg->plugins[i]->processes);
         ap_rprintf(r, "Plugin.%s.Pids: %s\n", nm,
                    gb_status_pids(pg, pg->plugins[i], " "));
+        if (pg->plugins[i]->remote) {
+            ap_rprintf(r, "Plugin.%s.Addresses: %s\n", nm,
+                       gb_status_addresses(pg, pg->plugins[i], ", ", NULL));
+        }
         ap_rprintf(r, "Plugin.%s.Uptime: %" APR_TIME_T_FMT "\n", nm,
                    pr->started ? apr_time_sec(pg->now - pr->started) : 0);
         ap_rprintf(r, "Plugin.%s.Restarts: %ld\n", nm, pr->restarts);
@@ -412,6 +455,11 @@ static void gb_status_json(gb_status_page *pg)
                    pr->started ? gb_status_secs(p, pg->now - pr->started)
                                : "null",
                    pr->restarts);
+        if (pg->plugins[i]->remote) {
+            ap_rprintf(r, "\"addresses\":[%s],",
+                       gb_status_addresses(pg, pg->plugins[i], ",",
+                                           gb_status_json_str));
+        }
         if (*pr->last_reason) {
             ap_rprintf(r, "\"last_exit\":{\"reason\":%s,\"at\":%s,"
                        "\"detail\":%s},",

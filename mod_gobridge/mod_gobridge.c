@@ -11,6 +11,7 @@
 #include "gb_handler.h"
 #include "gb_phase.h"
 #include "gb_request.h"
+#include "gb_resolve.h"
 #include "gb_rpc.h"
 #include "gb_stats.h"
 #include "gb_status.h"
@@ -61,6 +62,9 @@ static void gb_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv = gb_conn_child_init(pchild, s);
 
+    if (rv == APR_SUCCESS) {
+        rv = gb_resolve_child_init(pchild, s);
+    }
     gb_request_child_init(pchild, s);
     gb_call_child_init(pchild);
 
@@ -75,7 +79,9 @@ static const command_rec gb_cmds[] = {
     AP_INIT_TAKE_ARGV("GoBridgePlugin", gb_config_cmd_plugin, NULL,
                       RSRC_CONF, "GoBridgePlugin name [processes=N] "
                       "/path/to/binary [args...]: declare a plugin process, "
-                      "or a pool of N"),
+                      "or a pool of N; or GoBridgePlugin name ca=FILE "
+                      "cert=FILE key=FILE [servername=NAME] "
+                      "tcp://host:port...: a remote plugin over mutual TLS"),
     /* Per-directory directives may appear in .htaccess: the handler,
      * timeouts and phases with AllowOverride FileInfo (like SetHandler),
      * options with Options, the auth phases with AuthConfig. */

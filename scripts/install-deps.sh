@@ -3,7 +3,7 @@
 # that is already there. Uses sudo when not root. Safe to run repeatedly.
 set -euo pipefail
 
-pkgs=(apache2 apache2-dev apache2-utils libnghttp2-dev libprotobuf-c-dev
+pkgs=(apache2 apache2-dev apache2-utils libnghttp2-dev libprotobuf-c-dev libssl-dev
       check pkg-config curl ca-certificates
       python3-grpcio python3-protobuf python3-grpc-tools grpc-proto)
 [ "${GOBRIDGE_DEPS_EXTRA:-}" ] && read -r -a extra <<<"$GOBRIDGE_DEPS_EXTRA" && pkgs+=("${extra[@]}")

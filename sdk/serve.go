@@ -83,6 +83,21 @@ type ServeConfig struct {
 	// unless GOGC is set in the plugin's environment, which then wins.
 	// Negative: leave the runtime's setting alone.
 	GCPercent int
+
+	// Listen, when set (or GOBRIDGE_LISTEN in the environment), makes Serve
+	// serve the plugin remotely instead of under gobridged: on a TCP
+	// address, tcp://host:port, to mod_gobridge on another host
+	// (GoBridgePlugin NAME … tcp://host:port; docs/remote.md). It then
+	// needs TLSCertFile, TLSKeyFile and TLSClientCAFile (or
+	// GOBRIDGE_TLS_CERT, GOBRIDGE_TLS_KEY, GOBRIDGE_TLS_CLIENT_CA): only
+	// clients with a certificate from that CA are served, over TLS 1.2 or
+	// later; plain TCP is refused. Files that change are loaded again for
+	// new connections. SIGTERM or SIGINT stops the server gracefully
+	// (ShutdownTimeout). ParentPollInterval does not apply.
+	Listen          string
+	TLSCertFile     string
+	TLSKeyFile      string
+	TLSClientCAFile string
 }
 
 // defaultGCPercent is ServeConfig.GCPercent's default.
@@ -111,6 +126,10 @@ func ServeHandler(h Handler) { Serve(&ServeConfig{Handler: h}) }
 // when gobridged stops it (SIGTERM) or goes away. Either way in-flight
 // requests get up to ShutdownTimeout to finish. Call it from main.
 //
+// With a listen address (ServeConfig.Listen or GOBRIDGE_LISTEN) it serves
+// the same services remotely instead, over TCP and mutual TLS, until
+// SIGTERM (see ServeConfig.Listen and docs/remote.md).
+//
 // Run by hand, outside gobridged, Serve explains what the program is and
 // exits with status 1. To try a handler without Apache, use sdktest.
 func Serve(cfg *ServeConfig) {
@@ -118,7 +137,12 @@ func Serve(cfg *ServeConfig) {
 		fmt.Fprintln(os.Stderr, "sdk: Serve:", err)
 		os.Exit(2)
 	}
-	if os.Getenv(handshake.Config.MagicCookieKey) != handshake.Config.MagicCookieValue {
+	remote, err := remoteFrom(cfg, os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if remote == nil && os.Getenv(handshake.Config.MagicCookieKey) != handshake.Config.MagicCookieValue {
 		fmt.Fprint(os.Stderr, byHand(filepath.Base(os.Args[0])))
 		os.Exit(1)
 	}
@@ -139,6 +163,13 @@ func Serve(cfg *ServeConfig) {
 	grace := cfg.ShutdownTimeout
 	if grace <= 0 {
 		grace = 10 * time.Second
+	}
+	if remote != nil {
+		if err := serveRemote(cfg, remote, grace); err != nil {
+			Logger().Error("cannot serve remotely", "err", err)
+			os.Exit(1)
+		}
+		return
 	}
 
 	var (

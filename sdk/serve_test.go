@@ -3,6 +3,7 @@ package sdk_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -38,6 +39,11 @@ func TestHelperProcess(t *testing.T) {
 			if err := gate.Wait(r.Context(), os.Getenv("GB_TEST_GATE")); err != nil {
 				return err
 			}
+		}
+		if r.URI == "/slow" {
+			// Tells a test that waits for it that the call is in here.
+			fmt.Println("handling /slow")
+			time.Sleep(time.Second)
 		}
 		return hello(w, r)
 	}))

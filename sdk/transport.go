@@ -9,6 +9,7 @@ import (
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -30,6 +31,14 @@ const LeanServerEnv = "GOBRIDGE_LEAN_SERVER"
 // and the lean server it hands the module's connections to (nil when
 // LeanServerEnv is "off"). Register services on both (see both).
 func newGRPCServer(opts ...grpc.ServerOption) (*grpc.Server, *leangrpc.Server) {
+	return newGRPCServerCreds(func(lean *leangrpc.Server) credentials.TransportCredentials {
+		return leangrpc.Dispatch(insecure.NewCredentials(), lean)
+	}, opts...)
+}
+
+// newGRPCServerCreds is newGRPCServer with the transport credentials that
+// creds makes for the lean server (a Dispatch over them).
+func newGRPCServerCreds(creds func(*leangrpc.Server) credentials.TransportCredentials, opts ...grpc.ServerOption) (*grpc.Server, *leangrpc.Server) {
 	var lean *leangrpc.Server
 	if os.Getenv(LeanServerEnv) != "off" {
 		lean = leangrpc.NewServer(leangrpc.Options{
@@ -42,7 +51,7 @@ func newGRPCServer(opts ...grpc.ServerOption) (*grpc.Server, *leangrpc.Server) {
 	all := append(append([]grpc.ServerOption(nil), serverOptions...), opts...)
 	// Last, so it wins over any Creds in opts (go-plugin adds none: no
 	// AutoMTLS on a private unix socket).
-	all = append(all, grpc.Creds(leangrpc.Dispatch(insecure.NewCredentials(), lean)))
+	all = append(all, grpc.Creds(creds(lean)))
 	return grpc.NewServer(all...), lean
 }
 

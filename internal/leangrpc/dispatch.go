@@ -68,6 +68,46 @@ func (d *dispatcher) Clone() credentials.TransportCredentials {
 	return &dispatcher{TransportCredentials: d.TransportCredentials.Clone(), lean: d.lean}
 }
 
+// DispatchSecure is Dispatch for credentials that encrypt the connection
+// (TLS): inner's handshake runs first, on the raw connection, and the
+// client's preface is looked at in what it decrypts. A client inner
+// refuses (no certificate, a certificate from another CA) never reaches
+// either server.
+func DispatchSecure(inner credentials.TransportCredentials, lean *Server) credentials.TransportCredentials {
+	return &secureDispatcher{TransportCredentials: inner, lean: lean}
+}
+
+type secureDispatcher struct {
+	credentials.TransportCredentials
+	lean *Server
+}
+
+func (d *secureDispatcher) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, info, err := d.TransportCredentials.ServerHandshake(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	head, isLean, err := peekSettings(conn)
+	if err != nil {
+		conn.Close()
+		return nil, nil, io.EOF
+	}
+	conn = &prefixConn{Conn: conn, head: head}
+	if !isLean || d.lean == nil {
+		return conn, info, nil
+	}
+	if !d.lean.track(conn) {
+		conn.Close()
+		return nil, nil, credentials.ErrConnDispatched
+	}
+	go d.lean.serveTracked(conn, info)
+	return nil, nil, credentials.ErrConnDispatched
+}
+
+func (d *secureDispatcher) Clone() credentials.TransportCredentials {
+	return &secureDispatcher{TransportCredentials: d.TransportCredentials.Clone(), lean: d.lean}
+}
+
 // peekSettings reads the client preface and the frame after it and
 // reports whether that frame is a SETTINGS frame carrying SettingLean=1.
 // It returns every byte it read.

@@ -23,6 +23,7 @@ int main(void)
     srunner_add_suite(sr, gb_test_encode_suite());
     srunner_add_suite(sr, gb_test_transport_suite());
     srunner_add_suite(sr, gb_test_hostile_suite());
+    srunner_add_suite(sr, gb_test_resolve_suite());
     srunner_run_all(sr, CK_ENV);   /* CK_VERBOSITY=verbose lists each test */
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -16,9 +16,9 @@ APR_LIBS  := $(shell apr-1-config --link-ld --libs) \
 MB         = build-module
 MCFLAGS    = -g -O1 -Wall -Wextra
 MCPPFLAGS  = -I.. -I../gen -I$(HTTPD_INC) $(APR_CFLAGS) \
-             $(shell pkg-config --cflags libprotobuf-c)
-MLIBS      = $(APR_LIBS) $(shell pkg-config --libs libprotobuf-c)
-MUNITS     = gb_response gb_config gb_pb gb_stats
+             $(shell pkg-config --cflags libprotobuf-c openssl)
+MLIBS      = $(APR_LIBS) $(shell pkg-config --libs libprotobuf-c openssl)
+MUNITS     = gb_response gb_config gb_remote gb_tls gb_pb gb_stats
 MOBJS      = $(MUNITS:%=$(MB)/%.o) $(MB)/test_module.o $(MB)/gobridge.pb-c.o
 
 .PHONY: check-module clean-module

@@ -90,6 +90,12 @@ AP_DECLARE(char *) ap_runtime_dir_relative(apr_pool_t *p, const char *f)
                        : apr_pstrcat(p, "/run/apache2/", f, NULL);
 }
 
+AP_DECLARE(char *) ap_server_root_relative(apr_pool_t *p, const char *f)
+{
+    return f[0] == '/' ? apr_pstrdup(p, f)
+                       : apr_pstrcat(p, "/etc/apache2/", f, NULL);
+}
+
 AP_DECLARE(void) ap_log_error_(const char *file, int line, int module_index,
                                int level, apr_status_t status,
                                const server_rec *s, const char *fmt, ...)
@@ -651,6 +657,53 @@ static void test_config_directives(apr_pool_t *p)
         pool[1] = "processes=2";
         CHECK(gb_config_cmd_plugin(cmd, NULL, 2, pool) != NULL,
               "options without a binary accepted");
+    }
+
+    /* A remote plugin: TLS options, then tcp:// addresses only; mutual
+     * TLS is required, and files are read at once (e2e tests cover the
+     * files themselves: tests/remote_test.go). */
+    {
+        static const struct {
+            int argc;
+            char *argv[6];
+            const char *want;
+        } bad[] = {
+            {2, {"r", "tcp://10.0.0.1:7443"}, "mutual TLS only"},
+            {3, {"r", "ca=/ca.pem", "tcp://10.0.0.1:7443"},
+             "cert= is missing; key= is missing"},
+            {5, {"r", "processes=2", "ca=/a", "cert=/b", "tcp://h:1"},
+             "a remote plugin's instances are its addresses"},
+            {3, {"r", "ca=/a", "tcp://h"}, "invalid address 'tcp://h'"},
+            {3, {"r", "ca=/a", "tcp://h:0"}, "invalid address"},
+            {3, {"r", "ca=/a", "tcp://h:1/x"}, "invalid address"},
+            {4, {"r", "ca=/a", "tcp://h:1", "/bin/sh"},
+             "'/bin/sh' is not an address"},
+            {3, {"r", "servername=", "tcp://h:1"}, "invalid 'servername='"},
+            {3, {"r", "ca=", "tcp://h:1"}, "empty ca="},
+            {3, {"r", "resolve=soon", "tcp://h:1"}, "invalid 'resolve=soon'"},
+            {3, {"r", "resolve=500ms", "tcp://h:1"}, "at least 1s"},
+            {3, {"r", "resolve=off", "/bin/sh"}, "are for a remote plugin"},
+            {3, {"r", "cert=/c.pem", "/bin/sh"}, "are for a remote plugin"},
+            {5, {"r", "ca=/nonexistent/ca.pem", "cert=/c", "key=/k",
+                 "tcp://h:1"}, "cannot load the CA certificates "
+                               "ca=/nonexistent/ca.pem"},
+        };
+        int i;
+
+        for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
+            err = gb_config_cmd_plugin(cmd, NULL, bad[i].argc,
+                                       (char *const *)bad[i].argv);
+            CHECK(err && strstr(err, bad[i].want)
+                  && !strncmp(err, "GoBridgePlugin:", 15),
+                  "GoBridgePlugin %s %s … = %s; want an error with '%s'",
+                  bad[i].argv[0], bad[i].argv[1], err ? err : "ok",
+                  bad[i].want);
+        }
+        CHECK(gb_config_plugin(s, "r") == NULL,
+              "a refused remote plugin was declared");
+        CHECK(gb_config_local_plugins(gb_config_sget(s)) == 2,
+              "local plugins = %d; want 2 (hello, pool)",
+              gb_config_local_plugins(gb_config_sget(s)));
     }
 
     cmd = fake_cmd(p, "GoBridgeTimeout");

@@ -8,5 +8,6 @@ Suite *gb_test_codec_suite(void);
 Suite *gb_test_encode_suite(void);
 Suite *gb_test_transport_suite(void);
 Suite *gb_test_hostile_suite(void);
+Suite *gb_test_resolve_suite(void);
 
 #endif
