@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# Builds docker/Dockerfile and checks the image by running it, with podman,
+# on a machine that reaches Debian's mirror and the Go module proxy but no
+# image registry (`make docker-test`):
+#
+#   1. a Debian bookworm base made with mmdebstrap, imported into podman
+#      (cached in build/docker/, made again when a week old);
+#   2. the image built on it (podman build --format docker, for HEALTHCHECK);
+#   3. a container of it, with a mounted conf directory, checked over real
+#      HTTP: /hello, /private/ (401, then 200), the mounted configuration, a
+#      JWT, plugins not running as root, logs on stdout/stderr;
+#   4. a clean stop (docker stop's SIGWINCH; exit status 0) and no
+#      [error]/[crit]/[alert]/[emerg] line in the container's log;
+#   5. a malformed mounted conf refused at configtest with file and line.
+#
+# Podman runs rootful with storage, run and tmp directories of its own under
+# build/docker/ and every setting given as flags: nothing in the host's
+# /etc/containers is read for storage or changed. The container is stopped
+# and removed by id, even when a check fails. Exits non-zero on any failure.
+#
+# Environment: GOBRIDGE_DOCKER_DIR (state directory, default build/docker),
+# GOBRIDGE_PODMAN_DRIVER (overlay, or vfs where overlay mounts fail),
+# DEBIAN_MIRROR, GOPROXY, GOBRIDGE_CA_BUNDLE (trust store for the build's
+# HTTPS downloads; default the host's), GOBRIDGE_DOCKER_KEEP=1 (leave the container
+# running for a look; the script prints how to remove it).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+state=${GOBRIDGE_DOCKER_DIR:-$top/build/docker}
+driver=${GOBRIDGE_PODMAN_DRIVER:-overlay}
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+security_mirror=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+base_image=localhost/gobridge-base:bookworm
+image=localhost/gobridge:test
+started=$(date +%s)
+
+say() { printf '%s docker-test: %s\n' "$(date +%H:%M:%S)" "$*"; }
+fail() {
+    printf 'docker-test: FAIL: %s\n' "$*" >&2
+    exit 1
+}
+
+# --- packages ----------------------------------------------------------------
+# runc, not crun: crun refuses hosts with cgroups in hybrid mode (v1
+# controllers plus an empty v2 tree), which runc handles. slirp4netns gives
+# the container its own network without touching the host's firewall or
+# interfaces (podman's bridge would add both).
+pkgs=(podman runc slirp4netns mmdebstrap curl ca-certificates)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    [ "$(id -u)" -eq 0 ] || fail "run as root (rootful podman, mmdebstrap); missing: ${missing[*]}"
+    say "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+[ "$(id -u)" -eq 0 ] || fail "run as root: the test uses rootful podman"
+
+mkdir -p "$state"/{storage,run,tmp}
+# podman records its directories in its database: always the same,
+# absolute spelling.
+state=$(cd "$state" && pwd)
+# Every podman setting that matters, on the command line. cgroupfs: there
+# is no systemd to ask for cgroups; events to a file: no journald.
+podman=(podman --root "$state/storage" --runroot "$state/run" --tmpdir "$state/tmp"
+        --storage-driver "$driver" --runtime runc --cgroup-manager cgroupfs
+        --events-backend file)
+
+# Rootful podman asks for RLIMIT_NOFILE 1048576 in containers, more than
+# this sandbox's hard limit (20000): setrlimit fails with EPERM and no
+# container starts. Ask for what the host allows; NPROC is capped at
+# 32768 because podman lowers its own limit to that at start.
+hard_nofile=$(ulimit -Hn)
+hard_nproc=$(ulimit -Hu)
+[ "$hard_nofile" = unlimited ] && hard_nofile=1048576
+[ "$hard_nproc" = unlimited ] && hard_nproc=32768
+[ "$hard_nofile" -gt 1048576 ] && hard_nofile=1048576
+[ "$hard_nproc" -gt 32768 ] && hard_nproc=32768
+ulimits=(--ulimit "nofile=$hard_nofile:$hard_nofile" --ulimit "nproc=$hard_nproc:$hard_nproc")
+
+# --- cleanup -----------------------------------------------------------------
+work=$(mktemp -d "${TMPDIR:-/tmp}/gobridge-docker-test.XXXXXX")
+cid=""
+cleanup() {
+    local rc=$?
+    if [ -n "$cid" ]; then
+        if [ "${GOBRIDGE_DOCKER_KEEP:-}" = 1 ]; then
+            say "left container $cid running: ${podman[*]} rm -f $cid"
+        else
+            "${podman[@]}" rm -f -t 5 "$cid" >/dev/null 2>&1 ||
+                echo "docker-test: could not remove container $cid" >&2
+        fi
+    fi
+    rm -f "$state/cid"
+    rm -rf "$work"
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A container left by a run that was killed (its id was written down).
+if [ -s "$state/cid" ]; then
+    say "removing container $(cat "$state/cid") left by an earlier run"
+    "${podman[@]}" rm -f -t 0 "$(cat "$state/cid")" >/dev/null 2>&1 || true
+    rm -f "$state/cid"
+fi
+
+# --- 1. the bookworm base ----------------------------------------------------
+t0=$(date +%s)
+base_tar=$state/bookworm.tar
+if [ -f "$base_tar" ] && [ -n "$(find "$base_tar" -mtime +7)" ]; then
+    say "base older than a week: making it again (security updates)"
+    rm -f "$base_tar"
+    "${podman[@]}" rmi -f "$base_image" >/dev/null 2>&1 || true
+fi
+if [ ! -f "$base_tar" ]; then
+    say "making a Debian bookworm base with mmdebstrap"
+    # minbase with documentation left out, as the official -slim images do.
+    mmdebstrap --variant=minbase --format=tar --quiet \
+        --dpkgopt='path-exclude=/usr/share/doc/*' \
+        --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+        --dpkgopt='path-exclude=/usr/share/man/*' \
+        --dpkgopt='path-exclude=/usr/share/info/*' \
+        --dpkgopt='path-exclude=/usr/share/locale/*' \
+        --dpkgopt='path-exclude=/usr/share/lintian/*' \
+        --aptopt='Acquire::Languages "none"' \
+        bookworm "$base_tar.part" \
+        "deb $mirror bookworm main" \
+        "deb $mirror bookworm-updates main" \
+        "deb $security_mirror bookworm-security main"
+    mv "$base_tar.part" "$base_tar"
+    "${podman[@]}" rmi -f "$base_image" >/dev/null 2>&1 || true
+fi
+if ! "${podman[@]}" image exists "$base_image"; then
+    say "importing the base as $base_image"
+    "${podman[@]}" import --quiet --change 'CMD ["/bin/bash"]' "$base_tar" "$base_image" >/dev/null
+fi
+t_base=$(( $(date +%s) - t0 ))
+
+# --- 2. the image -------------------------------------------------------------
+t0=$(date +%s)
+goproxy=${GOPROXY:-}
+if [ -z "$goproxy" ] && command -v go >/dev/null; then
+    goproxy=$(go env GOPROXY)
+elif [ -z "$goproxy" ] && [ -x /usr/local/go/bin/go ]; then
+    goproxy=$(/usr/local/go/bin/go env GOPROXY)
+fi
+build_args=(--build-arg "BASE=$base_image")
+[ -n "$goproxy" ] && build_args+=(--build-arg "GOPROXY=$goproxy")
+# The host's trust store for the build's HTTPS downloads (Go toolchain and
+# modules): where a proxy inspects TLS with its own CA, only the host knows
+# it. A build secret, so it is not stored in the image.
+host_ca=${GOBRIDGE_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+[ -s "$host_ca" ] && build_args+=(--secret "id=ca-certificates,src=$host_ca")
+say "building $image (log: $state/build.log)"
+# --network host: the build's RUN steps reach the Debian mirror and the Go
+# proxy through the host's network, with no bridge set up for them.
+# TMPDIR: buildah keeps RUN --mount=type=cache directories (the Go build
+# cache) under it; keep them in our state directory.
+if ! TMPDIR=$state/tmp "${podman[@]}" build --format docker --pull=never --network host "${ulimits[@]}" \
+        "${build_args[@]}" -f "$top/docker/Dockerfile" -t "$image" "$top" \
+        >"$state/build.log" 2>&1; then
+    tail -40 "$state/build.log" >&2
+    fail "podman build failed (whole log: $state/build.log)"
+fi
+# Images that earlier builds tagged and this one replaced.
+"${podman[@]}" image prune -f >/dev/null
+t_build=$(( $(date +%s) - t0 ))
+
+# --- 3. run it -----------------------------------------------------------------
+t0=$(date +%s)
+# The mounted conf directory: the image's demo plus a location of our own,
+# which only exists if the mount is what httpd reads.
+mkdir -p "$work/conf"
+cp "$top/docker/gobridge.d/demo.conf" "$work/conf/"
+cat >"$work/conf/mounted.conf" <<'EOF'
+<Location /mounted>
+    GoBridgeHandler hello
+    GoBridgeOption greeting "Mounted"
+</Location>
+EOF
+chmod -R a+rX "$work/conf"
+
+say "starting a container"
+# -p 127.0.0.1::80 lets podman pick a free port on the loopback address.
+# podman complains on stderr that it cannot ask systemd (there is none) to
+# run the healthcheck on a timer; the test runs it itself below.
+cid=$("${podman[@]}" run -d --network slirp4netns -p 127.0.0.1::80 "${ulimits[@]}" \
+    -v "$work/conf:/etc/apache2/gobridge.d:ro" "$image" 2>"$work/run.err") ||
+    fail "podman run: $(cat "$work/run.err")"
+echo "$cid" >"$state/cid"
+# (From inspect: podman 4.3's `port` prints nothing for slirp4netns.)
+port=$("${podman[@]}" inspect -f '{{range (index .NetworkSettings.Ports "80/tcp")}}{{.HostPort}}{{end}}' "$cid")
+[ -n "$port" ] || fail "no host port published for the container's port 80"
+say "container ${cid:0:12} on 127.0.0.1:$port"
+url=http://127.0.0.1:$port
+
+# Wait for HEALTHCHECK's own command to pass: httpd answers and gobridged
+# and every plugin are running. Bounded: 120 tries, half a second apart.
+healthy=""
+for _ in $(seq 120); do
+    if [ "$("${podman[@]}" inspect -f '{{.State.Running}}' "$cid")" != true ]; then
+        "${podman[@]}" logs "$cid" >&2 || true
+        fail "the container exited while starting"
+    fi
+    if "${podman[@]}" healthcheck run "$cid" >/dev/null 2>&1; then
+        healthy=1
+        break
+    fi
+    sleep 0.5
+done
+if [ -z "$healthy" ]; then
+    "${podman[@]}" exec "$cid" gobridge-healthcheck >&2 || true
+    "${podman[@]}" logs "$cid" >&2 || true
+    fail "the container never became healthy"
+fi
+t_start=$(( $(date +%s) - t0 ))
+say "healthy after ${t_start}s"
+
+checks=0
+# expect DESC STATUS BODY_PATTERN CURL_ARGS...: one request and its answer.
+expect() {
+    local desc=$1 want=$2 pattern=$3
+    shift 3
+    local out status
+    out=$(curl -sS --max-time 10 -D "$work/headers" -o "$work/body" -w '%{http_code}' "$@") ||
+        fail "$desc: curl failed"
+    status=$out
+    [ "$status" = "$want" ] || fail "$desc: status $status, want $want; body: $(head -c 300 "$work/body")"
+    if [ -n "$pattern" ] && ! grep -Eq -- "$pattern" "$work/body" "$work/headers"; then
+        fail "$desc: no match for /$pattern/ in: $(head -c 300 "$work/body")"
+    fi
+    checks=$((checks + 1))
+    say "ok: $desc ($status)"
+}
+
+expect "/hello from the hello plugin" 200 '^Bonjour, world, from Go via gobridge!$' "$url/hello"
+expect "/hello with a query" 200 '^Bonjour, Docker, ' "$url/hello?name=Docker"
+expect "/private/ without credentials" 401 '^WWW-Authenticate: Basic realm="gobridge demo"' "$url/private/"
+expect "/private/ with a wrong password" 401 '' -u demo:wrong "$url/private/"
+expect "/private/ as guest (not in admins)" 401 '' -u guest:guest-password "$url/private/"
+expect "/private/ as demo" 200 'only admins see this' -u demo:demo-password "$url/private/"
+expect "/app/ (net/http through sdk/nethttp)" 200 '' "$url/app/"
+expect "/headers/ gets X-Served-Via from fixups" 200 '^X-Served-Via: gobridge' "$url/headers/"
+expect "/headers/secret/ refused in access" 403 '' "$url/headers/secret/"
+expect "/mounted from the mounted conf directory" 200 '^Mounted, world, ' "$url/mounted"
+expect "/gobridge-status refused from outside the container" 403 '' "$url/gobridge-status?auto"
+
+token=$("${podman[@]}" exec "$cid" gobridge-jwtmint -dir /etc/gobridge/auth -sub demo -aud demo-api)
+expect "/api/ without a token" 401 '^WWW-Authenticate: Bearer' "$url/api/index.json"
+expect "/api/ with a JWT minted in the container" 200 '"ok": true' \
+    -H "Authorization: Bearer $token" "$url/api/index.json"
+
+# gobridged and the plugins: all up, none as root. /proc, since the
+# image has no ps.
+procs=$("${podman[@]}" exec "$cid" sh -c '
+    for d in /proc/[0-9]*; do
+        exe=$(readlink "$d/exe" 2>/dev/null) || continue
+        case "$exe" in /usr/local/libexec/gobridge/*)
+            echo "$(awk "/^Uid:/ {print \$2}" "$d/status") $exe";;
+        esac
+    done')
+printf '%s\n' "$procs" | sed 's/^/    uid /'
+for bin in gobridged plugins/hello plugins/headers plugins/app plugins/gobridge-auth; do
+    grep -q " /usr/local/libexec/gobridge/$bin\$" <<<"$procs" || fail "$bin is not running"
+done
+if awk '$1 == 0' <<<"$procs" | grep -q .; then
+    fail "gobridge processes running as root: $(awk '$1 == 0' <<<"$procs")"
+fi
+www=$("${podman[@]}" exec "$cid" id -u www-data)
+awk -v u="$www" '$1 != u' <<<"$procs" | grep -q . && fail "gobridge processes not running as www-data ($www)"
+checks=$((checks + 1))
+say "ok: gobridged and 4 plugins run as www-data (uid $www)"
+
+# --- 4. a clean stop ---------------------------------------------------------------
+t0=$(date +%s)
+say "stopping the container (STOPSIGNAL SIGWINCH)"
+"${podman[@]}" stop -t 30 "$cid" >/dev/null
+code=$("${podman[@]}" wait "$cid")
+[ "$code" = 0 ] || fail "the container exited with status $code, want 0 (a clean stop)"
+checks=$((checks + 1))
+t_stop=$(( $(date +%s) - t0 ))
+say "ok: stopped with status 0 in ${t_stop}s"
+
+# The container's output, as its log driver kept it: a stream name per line
+# (k8s-file: "TIME stdout|stderr F|P TEXT"), so we see which went where.
+logfile=$("${podman[@]}" inspect -f '{{.HostConfig.LogConfig.Path}}' "$cid")
+[ -f "$logfile" ] || fail "no container log file at $logfile"
+cp "$logfile" "$work/container.log"
+grep -Eq '^[^ ]+ stdout [FP] .*"GET /hello HTTP/1.1" 200 ' "$work/container.log" ||
+    fail "no access-log line for /hello on stdout"
+grep -Eq '^[^ ]+ stderr [FP] .*AH00489: .*resuming normal operations' "$work/container.log" ||
+    fail "no start-up line (AH00489) on stderr"
+grep -Eq '^[^ ]+ stderr [FP] .*AH00492: caught SIGWINCH, shutting down gracefully' "$work/container.log" ||
+    fail "no graceful-stop line (AH00492) on stderr"
+checks=$((checks + 1))
+say "ok: access log on stdout, error log on stderr"
+if grep -E '\[([a-z_0-9]+:)?(error|crit|alert|emerg)\]' "$work/container.log" >&2; then
+    fail "error lines in the container's log (above)"
+fi
+checks=$((checks + 1))
+say "ok: no [error]/[crit]/[alert]/[emerg] in the container's log"
+"${podman[@]}" rm "$cid" >/dev/null
+cid=""
+
+# --- 5. a malformed mounted conf -----------------------------------------------------
+mkdir -p "$work/bad"
+printf '# line 1\n\nGoBridgeTimeout soon\n' >"$work/bad/broken.conf"
+chmod -R a+rX "$work/bad"
+if "${podman[@]}" run --rm --network none "${ulimits[@]}" \
+        -v "$work/bad:/etc/apache2/gobridge.d:ro" "$image" gobridge-foreground -t \
+        >"$work/configtest" 2>&1; then
+    fail "configtest accepted a malformed conf: $(cat "$work/configtest")"
+fi
+grep -q 'line 3 of /etc/apache2/gobridge.d/broken.conf' "$work/configtest" ||
+    fail "configtest did not name the file and line: $(cat "$work/configtest")"
+grep -q 'GoBridgeTimeout' "$work/configtest" ||
+    fail "configtest did not name the directive: $(cat "$work/configtest")"
+checks=$((checks + 1))
+say "ok: malformed mounted conf refused: $(grep -m1 'line 3' "$work/configtest")"
+
+total=$(( $(date +%s) - started ))
+say "base ${t_base}s, build ${t_build}s, start ${t_start}s, stop ${t_stop}s, total ${total}s"
+echo "$checks passed, 0 failed"
