@@ -159,13 +159,19 @@ say "building $image (log: $state/build.log)"
 # proxy through the host's network, with no bridge set up for them.
 # TMPDIR: buildah keeps RUN --mount=type=cache directories (the Go build
 # cache) under it; keep them in our state directory.
-if ! TMPDIR=$state/tmp "${podman[@]}" build --format docker --pull=never --network host "${ulimits[@]}" \
-        "${build_args[@]}" -f "$top/docker/Dockerfile" -t "$image" "$top" \
-        >"$state/build.log" 2>&1; then
-    tail -40 "$state/build.log" >&2
-    fail "podman build failed (whole log: $state/build.log)"
-fi
-# Images that earlier builds tagged and this one replaced.
+# The build stage is tagged too (first command): the prune below removes
+# only untagged images, i.e. what earlier builds left, and would otherwise
+# take the build stage's layers, the cache of the next run, with them.
+: >"$state/build.log"
+for target in "--target build -t localhost/gobridge-build:test" "-t $image"; do
+    # shellcheck disable=SC2086 # $target is two options and their values
+    if ! TMPDIR=$state/tmp "${podman[@]}" build --format docker --pull=never --network host \
+            "${ulimits[@]}" "${build_args[@]}" $target -f "$top/docker/Dockerfile" "$top" \
+            >>"$state/build.log" 2>&1; then
+        tail -40 "$state/build.log" >&2
+        fail "podman build failed (whole log: $state/build.log)"
+    fi
+done
 "${podman[@]}" image prune -f >/dev/null
 t_build=$(( $(date +%s) - t0 ))
 
