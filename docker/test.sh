@@ -7,11 +7,14 @@
 #      (cached in build/docker/, made again when a week old);
 #   2. the image built on it (podman build --format docker, for HEALTHCHECK);
 #   3. a container of it, with a mounted conf directory, checked over real
-#      HTTP: /hello, /private/ (401, then 200), the mounted configuration, a
-#      JWT, plugins not running as root, logs on stdout/stderr;
+#      HTTP: /hello, /private/ (401, then 200), the mounted configuration
+#      and a graceful restart after changing it, a JWT, plugins not running
+#      as root, logs on stdout/stderr;
 #   4. a clean stop (docker stop's SIGWINCH; exit status 0) and no
 #      [error]/[crit]/[alert]/[emerg] line in the container's log;
-#   5. a malformed mounted conf refused at configtest with file and line.
+#   5. a malformed mounted conf refused at configtest with file and line;
+#   6. the health check's verdicts: healthy with no plugins, unhealthy with
+#      a plugin that cannot start.
 #
 # Podman runs rootful with storage, run and tmp directories of its own under
 # build/docker/ and every setting given as flags: nothing in the host's
@@ -82,30 +85,80 @@ ulimits=(--ulimit "nofile=$hard_nofile:$hard_nofile" --ulimit "nproc=$hard_nproc
 
 # --- cleanup -----------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/gobridge-docker-test.XXXXXX")
-cid=""
+# Every container this run started, by id; also written to $state/cids so
+# that a run killed before its cleanup has them removed by the next one.
+cids=()
 cleanup() {
-    local rc=$?
-    if [ -n "$cid" ]; then
+    local rc=$? id
+    for id in "${cids[@]}"; do
         if [ "${GOBRIDGE_DOCKER_KEEP:-}" = 1 ]; then
-            say "left container $cid running: ${podman[*]} rm -f $cid"
+            say "left container $id: ${podman[*]} rm -f $id"
         else
-            "${podman[@]}" rm -f -t 5 "$cid" >/dev/null 2>&1 ||
-                echo "docker-test: could not remove container $cid" >&2
+            "${podman[@]}" rm -f -t 5 "$id" >/dev/null 2>&1 ||
+                echo "docker-test: could not remove container $id" >&2
         fi
-    fi
-    rm -f "$state/cid"
+    done
+    [ "${GOBRIDGE_DOCKER_KEEP:-}" = 1 ] || rm -f "$state/cids"
     rm -rf "$work"
     exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A container left by a run that was killed (its id was written down).
-if [ -s "$state/cid" ]; then
-    say "removing container $(cat "$state/cid") left by an earlier run"
-    "${podman[@]}" rm -f -t 0 "$(cat "$state/cid")" >/dev/null 2>&1 || true
-    rm -f "$state/cid"
+if [ -s "$state/cids" ]; then
+    while read -r id; do
+        say "removing container $id left by an earlier run"
+        "${podman[@]}" rm -f -t 0 "$id" >/dev/null 2>&1 || true
+    done <"$state/cids"
+    rm -f "$state/cids"
 fi
+
+# start RUN_ARGS...: starts a container (podman run -d RUN_ARGS) and sets
+# $cid. No healthcheck timer (--health-interval disable): podman would ask
+# systemd for one, and there is none; the test runs the image's
+# HEALTHCHECK command itself (podman healthcheck run).
+start() {
+    cid=$("${podman[@]}" run -d --health-interval disable "${ulimits[@]}" "$@" 2>"$work/run.err") ||
+        fail "podman run: $(cat "$work/run.err")"
+    cids+=("$cid")
+    echo "$cid" >>"$state/cids"
+}
+
+# remove ID: removes a container (stopping it first if it runs) and
+# forgets it. Podman's stderr is kept for failures only: without systemd it
+# says, at level "error", that it could not remove a healthcheck timer
+# (which it never made).
+remove() {
+    "${podman[@]}" rm -f -t 10 "$1" >/dev/null 2>"$work/podman.err" ||
+        fail "podman rm $1: $(cat "$work/podman.err")"
+    forget "$1"
+}
+
+# forget ID: the container is gone; no need to remove it at exit.
+forget() {
+    local id keep=()
+    for id in "${cids[@]}"; do [ "$id" = "$1" ] || keep+=("$id"); done
+    cids=("${keep[@]}")
+    printf '%s\n' "${cids[@]}" | grep . >"$state/cids" || rm -f "$state/cids"
+}
+
+# wait_healthy ID: waits until the image's HEALTHCHECK command passes in
+# the container, or fails the test when it exits or after 120 tries, half a
+# second apart.
+wait_healthy() {
+    local id=$1 i
+    for i in $(seq 120); do
+        if [ "$("${podman[@]}" inspect -f '{{.State.Running}}' "$id")" != true ]; then
+            "${podman[@]}" logs "$id" >&2 || true
+            fail "container ${id:0:12} exited while starting"
+        fi
+        "${podman[@]}" healthcheck run "$id" >/dev/null 2>&1 && return 0
+        sleep 0.5
+    done
+    "${podman[@]}" exec "$id" gobridge-healthcheck >&2 || true
+    "${podman[@]}" logs "$id" >&2 || true
+    fail "container ${id:0:12} never became healthy"
+}
 
 # --- 1. the bookworm base ----------------------------------------------------
 t0=$(date +%s)
@@ -191,37 +244,15 @@ chmod -R a+rX "$work/conf"
 
 say "starting a container"
 # -p 127.0.0.1::80 lets podman pick a free port on the loopback address.
-# podman complains on stderr that it cannot ask systemd (there is none) to
-# run the healthcheck on a timer; the test runs it itself below.
-cid=$("${podman[@]}" run -d --network slirp4netns -p 127.0.0.1::80 "${ulimits[@]}" \
-    -v "$work/conf:/etc/apache2/gobridge.d:ro" "$image" 2>"$work/run.err") ||
-    fail "podman run: $(cat "$work/run.err")"
-echo "$cid" >"$state/cid"
+start --network slirp4netns -p 127.0.0.1::80 -v "$work/conf:/etc/apache2/gobridge.d:ro" "$image"
 # (From inspect: podman 4.3's `port` prints nothing for slirp4netns.)
 port=$("${podman[@]}" inspect -f '{{range (index .NetworkSettings.Ports "80/tcp")}}{{.HostPort}}{{end}}' "$cid")
 [ -n "$port" ] || fail "no host port published for the container's port 80"
 say "container ${cid:0:12} on 127.0.0.1:$port"
 url=http://127.0.0.1:$port
 
-# Wait for HEALTHCHECK's own command to pass: httpd answers and gobridged
-# and every plugin are running. Bounded: 120 tries, half a second apart.
-healthy=""
-for _ in $(seq 120); do
-    if [ "$("${podman[@]}" inspect -f '{{.State.Running}}' "$cid")" != true ]; then
-        "${podman[@]}" logs "$cid" >&2 || true
-        fail "the container exited while starting"
-    fi
-    if "${podman[@]}" healthcheck run "$cid" >/dev/null 2>&1; then
-        healthy=1
-        break
-    fi
-    sleep 0.5
-done
-if [ -z "$healthy" ]; then
-    "${podman[@]}" exec "$cid" gobridge-healthcheck >&2 || true
-    "${podman[@]}" logs "$cid" >&2 || true
-    fail "the container never became healthy"
-fi
+# HEALTHCHECK's own command: httpd answers, gobridged and every plugin run.
+wait_healthy "$cid"
 t_start=$(( $(date +%s) - t0 ))
 say "healthy after ${t_start}s"
 
@@ -286,10 +317,30 @@ awk -v u="$www" '$1 != u' <<<"$procs" | grep -q . && fail "gobridge processes no
 checks=$((checks + 1))
 say "ok: gobridged and 4 plugins run as www-data (uid $www)"
 
+# A change to the mounted configuration, taken by a graceful restart, as
+# docker/README.md tells: the new location answers once the new
+# generation of children serves (polled, bounded: 40 tries, 0.25 s apart).
+cat >"$work/conf/reloaded.conf" <<'EOF'
+<Location /reloaded>
+    GoBridgeHandler hello
+    GoBridgeOption greeting "Reloaded"
+</Location>
+EOF
+chmod a+r "$work/conf/reloaded.conf"
+"${podman[@]}" exec "$cid" apache2ctl graceful >"$work/graceful" 2>&1 ||
+    fail "apache2ctl graceful in the container: $(cat "$work/graceful")"
+for _ in $(seq 40); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/reloaded")" = 200 ] && break
+    sleep 0.25
+done
+expect "/reloaded after apache2ctl graceful" 200 '^Reloaded, world, ' "$url/reloaded"
+expect "/hello still served after the graceful restart" 200 '^Bonjour, world, ' "$url/hello"
+
 # --- 4. a clean stop ---------------------------------------------------------------
 t0=$(date +%s)
 say "stopping the container (STOPSIGNAL SIGWINCH)"
-"${podman[@]}" stop -t 30 "$cid" >/dev/null
+"${podman[@]}" stop -t 30 "$cid" >/dev/null 2>"$work/podman.err" ||
+    fail "podman stop: $(cat "$work/podman.err")"
 code=$("${podman[@]}" wait "$cid")
 [ "$code" = 0 ] || fail "the container exited with status $code, want 0 (a clean stop)"
 checks=$((checks + 1))
@@ -318,8 +369,7 @@ if grep -E '\[([a-z_0-9]+:)?(error|crit|alert|emerg)\]' "$work/container.log" |
 fi
 checks=$((checks + 1))
 say "ok: no [error]/[crit]/[alert]/[emerg] in the container's log"
-"${podman[@]}" rm "$cid" >/dev/null
-cid=""
+remove "$cid"
 
 # --- 5. a malformed mounted conf -----------------------------------------------------
 mkdir -p "$work/bad"
@@ -336,6 +386,42 @@ grep -q 'GoBridgeTimeout' "$work/configtest" ||
     fail "configtest did not name the directive: $(cat "$work/configtest")"
 checks=$((checks + 1))
 say "ok: malformed mounted conf refused: $(grep -m1 'line 3' "$work/configtest")"
+
+# --- 6. what the health check says -------------------------------------------
+# An empty conf directory: no plugins, no gobridged, httpd alone is healthy.
+mkdir -p "$work/empty"
+start --network none -v "$work/empty:/etc/apache2/gobridge.d:ro" "$image"
+wait_healthy "$cid"
+code=$("${podman[@]}" exec "$cid" curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/hello)
+[ "$code" = 404 ] || fail "/hello with an empty conf directory: $code, want 404"
+remove "$cid"
+checks=$((checks + 1))
+say "ok: an empty conf directory is healthy and serves no plugin"
+
+# A plugin that never starts: once gobridged has tried and restarts it
+# (Restarts >= 1 on the status page; polled, bounded), unhealthy.
+mkdir -p "$work/sick"
+printf 'GoBridgePlugin sick /bin/false\n' >"$work/sick/sick.conf"
+chmod -R a+rX "$work/sick"
+start --network none -v "$work/sick:/etc/apache2/gobridge.d:ro" "$image"
+restarted=""
+for _ in $(seq 60); do
+    page=$("${podman[@]}" exec "$cid" curl -s "http://127.0.0.1:8081/gobridge-status?auto" || true)
+    if grep -Eq '^Plugin\.sick\.Restarts: [1-9]' <<<"$page"; then
+        restarted=1
+        break
+    fi
+    sleep 0.5
+done
+[ -n "$restarted" ] || fail "gobridged never restarted the sick plugin: $page"
+if "${podman[@]}" healthcheck run "$cid" >/dev/null 2>&1; then
+    fail "healthy although plugin sick cannot start"
+fi
+verdict=$("${podman[@]}" exec "$cid" gobridge-healthcheck 2>&1 || true)
+grep -q '^plugin sick is ' <<<"$verdict" || fail "health check did not name the sick plugin: $verdict"
+remove "$cid"
+checks=$((checks + 1))
+say "ok: a plugin that cannot start makes the container unhealthy ($verdict)"
 
 total=$(( $(date +%s) - started ))
 say "base ${t_base}s, build ${t_build}s, start ${t_start}s, stop ${t_stop}s, total ${total}s"
