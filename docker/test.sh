@@ -16,9 +16,9 @@
 #   6. the health check's verdicts: healthy with no plugins, unhealthy with
 #      a plugin that cannot start.
 #
-# Podman runs rootful with storage, run and tmp directories of its own under
-# build/docker/ and every setting given as flags: nothing in the host's
-# /etc/containers is read for storage or changed. The container is stopped
+# Podman runs rootful with storage, run and tmp directories and config files
+# of its own under build/docker/ and every setting given as flags: nothing
+# in the host's /etc/containers is read (but policy.json) or changed. The container is stopped
 # and removed by id, even when a check fails. Exits non-zero on any failure.
 #
 # Environment: GOBRIDGE_DOCKER_DIR (state directory, default build/docker),
@@ -65,6 +65,15 @@ mkdir -p "$state"/{storage,run,tmp}
 # podman records its directories in its database: always the same,
 # absolute spelling.
 state=$(cd "$state" && pwd)
+# Podman's configuration files are our own: nothing in the host's
+# /etc/containers (a storage mount program, default ulimits or
+# capabilities, a network backend) changes what is tested, and nothing
+# there is changed. CONTAINERS_CONF set means only that file is read.
+printf '[storage]\ndriver = "%s"\ngraphroot = "%s"\nrunroot = "%s"\n' \
+    "$driver" "$state/storage" "$state/run" >"$state/storage.conf"
+printf '# docker/test.sh: defaults only; the settings are flags.\n[containers]\n[engine]\n' \
+    >"$state/containers.conf"
+export CONTAINERS_STORAGE_CONF=$state/storage.conf CONTAINERS_CONF=$state/containers.conf
 # Every podman setting that matters, on the command line. cgroupfs: there
 # is no systemd to ask for cgroups; events to a file: no journald.
 podman=(podman --root "$state/storage" --runroot "$state/run" --tmpdir "$state/tmp"
