@@ -3,6 +3,7 @@
 # on a machine that reaches Debian's mirror and the Go module proxy but no
 # image registry (`make docker-test`):
 #
+#   0. docker/compose.yaml checked against the Dockerfile and the tree;
 #   1. a Debian bookworm base made with mmdebstrap, imported into podman
 #      (cached in build/docker/, made again when a week old);
 #   2. the image built on it (podman build --format docker, for HEALTHCHECK);
@@ -48,7 +49,7 @@ fail() {
 # controllers plus an empty v2 tree), which runc handles. slirp4netns gives
 # the container its own network without touching the host's firewall or
 # interfaces (podman's bridge would add both).
-pkgs=(podman runc slirp4netns mmdebstrap curl ca-certificates)
+pkgs=(podman runc slirp4netns mmdebstrap curl ca-certificates python3-yaml)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -169,6 +170,39 @@ wait_healthy() {
     fail "container ${id:0:12} never became healthy"
 }
 
+# --- 0. docker/compose.yaml agrees with the image and the tree ----------------
+# No compose tool runs here (it would need an engine or podman's bridge
+# network); check what the README's example relies on instead.
+/usr/bin/python3 - "$top" <<'EOF' || fail "docker/compose.yaml (above)"
+import os, re, sys, yaml
+top = sys.argv[1]
+d = os.path.join(top, "docker")
+svc = yaml.safe_load(open(os.path.join(d, "compose.yaml")))["services"]["httpd"]
+dockerfile = open(os.path.join(d, "Dockerfile")).read()
+problems = []
+ctx = os.path.normpath(os.path.join(d, svc["build"]["context"]))
+if ctx != os.path.normpath(top):
+    problems.append("build.context is %s, not the repository root" % ctx)
+if not os.path.isfile(os.path.join(ctx, svc["build"]["dockerfile"])):
+    problems.append("build.dockerfile %s does not exist" % svc["build"]["dockerfile"])
+for v in svc.get("volumes", []):
+    src, dst = v.split(":")[:2]
+    if not os.path.isdir(os.path.join(d, src)):
+        problems.append("volume source %s does not exist" % src)
+    if dst == "/etc/apache2/gobridge.d" and not os.path.isfile(os.path.join(d, src, "demo.conf")):
+        problems.append("%s has no demo.conf" % src)
+if not any(p.endswith(":80") for p in svc.get("ports", [])):
+    problems.append("no port mapped to the container's 80")
+stop = re.search(r"^STOPSIGNAL (\S+)", dockerfile, re.M).group(1)
+if svc.get("stop_signal") != stop:
+    problems.append("stop_signal %s, Dockerfile says %s" % (svc.get("stop_signal"), stop))
+for p in problems:
+    print("compose.yaml: " + p, file=sys.stderr)
+sys.exit(1 if problems else 0)
+EOF
+checks=1
+say "ok: docker/compose.yaml matches the Dockerfile and the tree"
+
 # --- 1. the bookworm base ----------------------------------------------------
 t0=$(date +%s)
 base_tar=$state/bookworm.tar
@@ -265,7 +299,6 @@ wait_healthy "$cid"
 t_start=$(( $(date +%s) - t0 ))
 say "healthy after ${t_start}s"
 
-checks=0
 # expect DESC STATUS BODY_PATTERN CURL_ARGS...: one request and its answer.
 expect() {
     local desc=$1 want=$2 pattern=$3
