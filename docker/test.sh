@@ -17,16 +17,18 @@
 #   6. the health check's verdicts: healthy with no plugins, unhealthy with
 #      a plugin that cannot start.
 #
-# Podman runs rootful with storage, run and tmp directories and config files
-# of its own under build/docker/ and every setting given as flags: nothing
-# in the host's /etc/containers is read (but policy.json) or changed. The container is stopped
-# and removed by id, even when a check fails. Exits non-zero on any failure.
+# Podman runs rootful with storage, run and tmp directories and config
+# files of its own under build/docker/ and every setting given as flags:
+# nothing in the host's /etc/containers is read (but policy.json) or
+# changed. Containers are removed by id, even when a check fails. Prints
+# "N passed, 0 failed" at the end; exits non-zero at the first failure.
 #
 # Environment: GOBRIDGE_DOCKER_DIR (state directory, default build/docker),
 # GOBRIDGE_PODMAN_DRIVER (overlay, or vfs where overlay mounts fail),
-# DEBIAN_MIRROR, GOPROXY, GOBRIDGE_CA_BUNDLE (trust store for the build's
-# HTTPS downloads; default the host's), GOBRIDGE_DOCKER_KEEP=1 (leave the container
-# running for a look; the script prints how to remove it).
+# DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR, GOPROXY, GOBRIDGE_CA_BUNDLE (trust
+# store for the build's HTTPS downloads; default the host's),
+# GOBRIDGE_DOCKER_KEEP=1 (leave the containers for a look; the script
+# prints how to remove them).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -321,13 +323,14 @@ expect "/private/ without credentials" 401 '^WWW-Authenticate: Basic realm="gobr
 expect "/private/ with a wrong password" 401 '' -u demo:wrong "$url/private/"
 expect "/private/ as guest (not in admins)" 401 '' -u guest:guest-password "$url/private/"
 expect "/private/ as demo" 200 'only admins see this' -u demo:demo-password "$url/private/"
-expect "/app/ (net/http through sdk/nethttp)" 200 '' "$url/app/"
+expect "/app/ (net/http through sdk/nethttp)" 200 '"GET /app/api/items"' "$url/app/"
 expect "/headers/ gets X-Served-Via from fixups" 200 '^X-Served-Via: gobridge' "$url/headers/"
 expect "/headers/secret/ refused in access" 403 '' "$url/headers/secret/"
 expect "/mounted from the mounted conf directory" 200 '^Mounted, world, ' "$url/mounted"
 expect "/gobridge-status not on the published port" 404 '' "$url/gobridge-status?auto"
 expect "no /server-status (mod_status is off)" 404 '' "$url/server-status"
-status=$("${podman[@]}" exec "$cid" curl -fsS http://127.0.0.1:8081/gobridge-status?auto)
+status=$("${podman[@]}" exec "$cid" curl -fsS http://127.0.0.1:8081/gobridge-status?auto) ||
+    fail "no status page on the container's 127.0.0.1:8081"
 grep -qx 'Plugin.hello.State: running' <<<"$status" || fail "status page inside the container: $status"
 checks=$((checks + 1))
 say "ok: /gobridge-status on the container's loopback port"
@@ -378,7 +381,7 @@ done
 expect "/reloaded after apache2ctl graceful" 200 '^Reloaded, world, ' "$url/reloaded"
 expect "/hello still served after the graceful restart" 200 '^Bonjour, world, ' "$url/hello"
 
-# --- 4. a clean stop ---------------------------------------------------------------
+# --- 4. a clean stop --------------------------------------------------------
 t0=$(date +%s)
 say "stopping the container (STOPSIGNAL SIGWINCH)"
 "${podman[@]}" stop -t 30 "$cid" >/dev/null 2>"$work/podman.err" ||
@@ -413,11 +416,11 @@ checks=$((checks + 1))
 say "ok: no [error]/[crit]/[alert]/[emerg] in the container's log"
 remove "$cid"
 
-# --- 5. a malformed mounted conf -----------------------------------------------------
+# --- 5. a malformed mounted conf ---------------------------------------------
 mkdir -p "$work/bad"
 printf '# line 1\n\nGoBridgeTimeout soon\n' >"$work/bad/broken.conf"
 chmod -R a+rX "$work/bad"
-if "${podman[@]}" run --rm --network none "${ulimits[@]}" \
+if "${podman[@]}" run --rm --network none --health-interval disable "${ulimits[@]}" \
         -v "$work/bad:/etc/apache2/gobridge.d:ro" "$image" gobridge-foreground -t \
         >"$work/configtest" 2>&1; then
     fail "configtest accepted a malformed conf: $(cat "$work/configtest")"
