@@ -7,10 +7,11 @@
 #   1. a Debian bookworm base made with mmdebstrap, imported into podman
 #      (cached in build/docker/, made again when a week old);
 #   2. the image built on it (podman build --format docker, for HEALTHCHECK);
-#   3. a container of it, with a mounted conf directory, checked over real
-#      HTTP: /hello, /private/ (401, then 200), the mounted configuration
-#      and a graceful restart after changing it, a JWT, plugins not running
-#      as root, logs on stdout/stderr;
+#   3. a container of it, under the event MPM and then the prefork MPM,
+#      with a mounted conf directory, checked over real HTTP: /hello,
+#      /private/ (401, then 200), the mounted configuration and a graceful
+#      restart after changing it, a JWT, plugins not running as root, logs
+#      on stdout/stderr;
 #   4. a clean stop (docker stop's SIGWINCH; exit status 0) and no
 #      [error]/[crit]/[alert]/[emerg] line in the container's log;
 #   5. a malformed mounted conf refused at configtest with file and line;
@@ -273,42 +274,14 @@ done
 "${podman[@]}" image prune -f >/dev/null
 t_build=$(( $(date +%s) - t0 ))
 
-# --- 3. run it -----------------------------------------------------------------
-t0=$(date +%s)
-# The mounted conf directory: the image's demo plus a location of our own,
-# which only exists if the mount is what httpd reads.
-mkdir -p "$work/conf"
-cp "$top/docker/gobridge.d/demo.conf" "$work/conf/"
-cat >"$work/conf/mounted.conf" <<'EOF'
-<Location /mounted>
-    GoBridgeHandler hello
-    GoBridgeOption greeting "Mounted"
-</Location>
-EOF
-chmod -R a+rX "$work/conf"
-
-say "starting a container"
-# -p 127.0.0.1::80 lets podman pick a free port on the loopback address.
-start --network slirp4netns -p 127.0.0.1::80 -v "$work/conf:/etc/apache2/gobridge.d:ro" "$image"
-# (From inspect: podman 4.3's `port` prints nothing for slirp4netns.)
-port=$("${podman[@]}" inspect -f '{{range (index .NetworkSettings.Ports "80/tcp")}}{{.HostPort}}{{end}}' "$cid")
-[ -n "$port" ] || fail "no host port published for the container's port 80"
-say "container ${cid:0:12} on 127.0.0.1:$port"
-url=http://127.0.0.1:$port
-
-# HEALTHCHECK's own command: httpd answers, gobridged and every plugin run.
-wait_healthy "$cid"
-t_start=$(( $(date +%s) - t0 ))
-say "healthy after ${t_start}s"
-
+# --- 3. run it, 4. stop it: under the event and the prefork MPM ---------------
 # expect DESC STATUS BODY_PATTERN CURL_ARGS...: one request and its answer.
 expect() {
     local desc=$1 want=$2 pattern=$3
     shift 3
-    local out status
-    out=$(curl -sS --max-time 10 -D "$work/headers" -o "$work/body" -w '%{http_code}' "$@") ||
+    local status
+    status=$(curl -sS --max-time 10 -D "$work/headers" -o "$work/body" -w '%{http_code}' "$@") ||
         fail "$desc: curl failed"
-    status=$out
     [ "$status" = "$want" ] || fail "$desc: status $status, want $want; body: $(head -c 300 "$work/body")"
     if [ -n "$pattern" ] && ! grep -Eq -- "$pattern" "$work/body" "$work/headers"; then
         fail "$desc: no match for /$pattern/ in: $(head -c 300 "$work/body")"
@@ -317,104 +290,150 @@ expect() {
     say "ok: $desc ($status)"
 }
 
-expect "/hello from the hello plugin" 200 '^Bonjour, world, from Go via gobridge!$' "$url/hello"
-expect "/hello with a query" 200 '^Bonjour, Docker, ' "$url/hello?name=Docker"
-expect "/private/ without credentials" 401 '^WWW-Authenticate: Basic realm="gobridge demo"' "$url/private/"
-expect "/private/ with a wrong password" 401 '' -u demo:wrong "$url/private/"
-expect "/private/ as guest (not in admins)" 401 '' -u guest:guest-password "$url/private/"
-expect "/private/ as demo" 200 'only admins see this' -u demo:demo-password "$url/private/"
-expect "/app/ (net/http through sdk/nethttp)" 200 '"GET /app/api/items"' "$url/app/"
-expect "/headers/ gets X-Served-Via from fixups" 200 '^X-Served-Via: gobridge' "$url/headers/"
-expect "/headers/secret/ refused in access" 403 '' "$url/headers/secret/"
-expect "/mounted from the mounted conf directory" 200 '^Mounted, world, ' "$url/mounted"
-expect "/gobridge-status not on the published port" 404 '' "$url/gobridge-status?auto"
-expect "no /server-status (mod_status is off)" 404 '' "$url/server-status"
-status=$("${podman[@]}" exec "$cid" curl -fsS http://127.0.0.1:8081/gobridge-status?auto) ||
-    fail "no status page on the container's 127.0.0.1:8081"
-grep -qx 'Plugin.hello.State: running' <<<"$status" || fail "status page inside the container: $status"
-checks=$((checks + 1))
-say "ok: /gobridge-status on the container's loopback port"
+# serve_and_stop MPM: a container of the image under MPM (GOBRIDGE_MPM),
+# with a mounted conf directory, checked over HTTP, then stopped and its
+# log checked.
+serve_and_stop() {
+    local mpm=$1 conf=$work/conf-$1 t0 port url status token procs www code logfile
+    t0=$(date +%s)
+    # The mounted conf directory: the image's demo plus a location of our
+    # own, which only exists if the mount is what httpd reads.
+    mkdir -p "$conf"
+    cp "$top/docker/gobridge.d/demo.conf" "$conf/"
+    cat >"$conf/mounted.conf" <<'EOF'
+<Location /mounted>
+    GoBridgeHandler hello
+    GoBridgeOption greeting "Mounted"
+</Location>
+EOF
+    chmod -R a+rX "$conf"
 
-token=$("${podman[@]}" exec "$cid" gobridge-jwtmint -dir /etc/gobridge/auth -sub demo -aud demo-api)
-expect "/api/ without a token" 401 '^WWW-Authenticate: Bearer' "$url/api/index.json"
-expect "/api/ with a JWT minted in the container" 200 '"ok": true' \
-    -H "Authorization: Bearer $token" "$url/api/index.json"
+    say "starting a container ($mpm MPM)"
+    # -p 127.0.0.1::80 lets podman pick a free port on the loopback address.
+    start --network slirp4netns -p 127.0.0.1::80 -e "GOBRIDGE_MPM=$mpm" \
+        -v "$conf:/etc/apache2/gobridge.d:ro" "$image"
+    # (From inspect: podman 4.3's `port` prints nothing for slirp4netns.)
+    port=$("${podman[@]}" inspect -f '{{range (index .NetworkSettings.Ports "80/tcp")}}{{.HostPort}}{{end}}' "$cid")
+    [ -n "$port" ] || fail "no host port published for the container's port 80"
+    say "container ${cid:0:12} on 127.0.0.1:$port"
+    url=http://127.0.0.1:$port
 
-# gobridged and the plugins: all up, none as root. From /proc, since the
-# image has no ps; argv[0] (cmdline), because reading another user's
-# /proc/PID/exe needs CAP_SYS_PTRACE, which exec does not get.
-procs=$("${podman[@]}" exec "$cid" sh -c '
-    for d in /proc/[0-9]*; do
-        exe=$(tr "\000" "\n" <"$d/cmdline" 2>/dev/null | head -1) || continue
-        case "$exe" in /usr/local/libexec/gobridge/*)
-            echo "$(awk "/^Uid:/ {print \$2}" "$d/status") $exe";;
-        esac
-    done')
-printf '%s\n' "$procs" | sed 's/^/    uid /'
-for bin in gobridged plugins/hello plugins/headers plugins/app plugins/gobridge-auth; do
-    grep -q " /usr/local/libexec/gobridge/$bin\$" <<<"$procs" || fail "$bin is not running"
-done
-if awk '$1 == 0' <<<"$procs" | grep -q .; then
-    fail "gobridge processes running as root: $(awk '$1 == 0' <<<"$procs")"
-fi
-www=$("${podman[@]}" exec "$cid" id -u www-data)
-awk -v u="$www" '$1 != u' <<<"$procs" | grep -q . && fail "gobridge processes not running as www-data ($www)"
-checks=$((checks + 1))
-say "ok: gobridged and 4 plugins run as www-data (uid $www)"
+    # HEALTHCHECK's own command: httpd answers, gobridged and every plugin run.
+    wait_healthy "$cid"
+    t_start=$(( $(date +%s) - t0 ))
+    say "healthy after ${t_start}s"
+    "${podman[@]}" exec "$cid" apache2ctl -V 2>/dev/null | grep -qx "Server MPM: *$mpm" ||
+        fail "the container does not run the $mpm MPM"
+    checks=$((checks + 1))
+    say "ok: httpd runs the $mpm MPM"
 
-# A change to the mounted configuration, taken by a graceful restart, as
-# docker/README.md tells: the new location answers once the new
-# generation of children serves (polled, bounded: 40 tries, 0.25 s apart).
-cat >"$work/conf/reloaded.conf" <<'EOF'
+    expect "/hello from the hello plugin" 200 '^Bonjour, world, from Go via gobridge!$' "$url/hello"
+    expect "/hello with a query" 200 '^Bonjour, Docker, ' "$url/hello?name=Docker"
+    expect "/private/ without credentials" 401 '^WWW-Authenticate: Basic realm="gobridge demo"' "$url/private/"
+    expect "/private/ with a wrong password" 401 '' -u demo:wrong "$url/private/"
+    expect "/private/ as guest (not in admins)" 401 '' -u guest:guest-password "$url/private/"
+    expect "/private/ as demo" 200 'only admins see this' -u demo:demo-password "$url/private/"
+    expect "/app/ (net/http through sdk/nethttp)" 200 '"GET /app/api/items"' "$url/app/"
+    expect "/headers/ gets X-Served-Via from fixups" 200 '^X-Served-Via: gobridge' "$url/headers/"
+    expect "/headers/secret/ refused in access" 403 '' "$url/headers/secret/"
+    expect "/mounted from the mounted conf directory" 200 '^Mounted, world, ' "$url/mounted"
+    expect "/gobridge-status not on the published port" 404 '' "$url/gobridge-status?auto"
+    expect "no /server-status (mod_status is off)" 404 '' "$url/server-status"
+    status=$("${podman[@]}" exec "$cid" curl -fsS http://127.0.0.1:8081/gobridge-status?auto) ||
+        fail "no status page on the container's 127.0.0.1:8081"
+    grep -qx 'Plugin.hello.State: running' <<<"$status" || fail "status page inside the container: $status"
+    checks=$((checks + 1))
+    say "ok: /gobridge-status on the container's loopback port"
+
+    token=$("${podman[@]}" exec "$cid" gobridge-jwtmint -dir /etc/gobridge/auth -sub demo -aud demo-api)
+    expect "/api/ without a token" 401 '^WWW-Authenticate: Bearer' "$url/api/index.json"
+    expect "/api/ with a JWT minted in the container" 200 '"ok": true' \
+        -H "Authorization: Bearer $token" "$url/api/index.json"
+
+    # gobridged and the plugins: all up, none as root. From /proc, since
+    # the image has no ps; argv[0] (cmdline), because reading another
+    # user's /proc/PID/exe needs CAP_SYS_PTRACE, which exec does not get.
+    procs=$("${podman[@]}" exec "$cid" sh -c '
+        for d in /proc/[0-9]*; do
+            exe=$(tr "\000" "\n" <"$d/cmdline" 2>/dev/null | head -1) || continue
+            case "$exe" in /usr/local/libexec/gobridge/*)
+                echo "$(awk "/^Uid:/ {print \$2}" "$d/status") $exe";;
+            esac
+        done')
+    printf '%s\n' "$procs" | sed 's/^/    uid /'
+    for bin in gobridged plugins/hello plugins/headers plugins/app plugins/gobridge-auth; do
+        grep -q " /usr/local/libexec/gobridge/$bin\$" <<<"$procs" || fail "$bin is not running"
+    done
+    if awk '$1 == 0' <<<"$procs" | grep -q .; then
+        fail "gobridge processes running as root: $(awk '$1 == 0' <<<"$procs")"
+    fi
+    www=$("${podman[@]}" exec "$cid" id -u www-data)
+    if awk -v u="$www" '$1 != u' <<<"$procs" | grep -q .; then
+        fail "gobridge processes not running as www-data ($www)"
+    fi
+    checks=$((checks + 1))
+    say "ok: gobridged and 4 plugins run as www-data (uid $www)"
+
+    # A change to the mounted configuration, taken by a graceful restart,
+    # as docker/README.md tells: the new location answers once the new
+    # generation of children serves (polled, bounded: 40 tries, 0.25 s
+    # apart).
+    cat >"$conf/reloaded.conf" <<'EOF'
 <Location /reloaded>
     GoBridgeHandler hello
     GoBridgeOption greeting "Reloaded"
 </Location>
 EOF
-chmod a+r "$work/conf/reloaded.conf"
-"${podman[@]}" exec "$cid" apache2ctl graceful >"$work/graceful" 2>&1 ||
-    fail "apache2ctl graceful in the container: $(cat "$work/graceful")"
-for _ in $(seq 40); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/reloaded")" = 200 ] && break
-    sleep 0.25
-done
-expect "/reloaded after apache2ctl graceful" 200 '^Reloaded, world, ' "$url/reloaded"
-expect "/hello still served after the graceful restart" 200 '^Bonjour, world, ' "$url/hello"
+    chmod a+r "$conf/reloaded.conf"
+    "${podman[@]}" exec "$cid" apache2ctl graceful >"$work/graceful" 2>&1 ||
+        fail "apache2ctl graceful in the container: $(cat "$work/graceful")"
+    for _ in $(seq 40); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/reloaded")" = 200 ] && break
+        sleep 0.25
+    done
+    expect "/reloaded after apache2ctl graceful" 200 '^Reloaded, world, ' "$url/reloaded"
+    expect "/hello still served after the graceful restart" 200 '^Bonjour, world, ' "$url/hello"
 
-# --- 4. a clean stop --------------------------------------------------------
-t0=$(date +%s)
-say "stopping the container (STOPSIGNAL SIGWINCH)"
-"${podman[@]}" stop -t 30 "$cid" >/dev/null 2>"$work/podman.err" ||
-    fail "podman stop: $(cat "$work/podman.err")"
-code=$("${podman[@]}" wait "$cid")
-[ "$code" = 0 ] || fail "the container exited with status $code, want 0 (a clean stop)"
-checks=$((checks + 1))
-t_stop=$(( $(date +%s) - t0 ))
-say "ok: stopped with status 0 in ${t_stop}s"
+    # A clean stop: docker stop's signal (STOPSIGNAL SIGWINCH), status 0.
+    t0=$(date +%s)
+    say "stopping the container (STOPSIGNAL SIGWINCH)"
+    "${podman[@]}" stop -t 30 "$cid" >/dev/null 2>"$work/podman.err" ||
+        fail "podman stop: $(cat "$work/podman.err")"
+    code=$("${podman[@]}" wait "$cid")
+    [ "$code" = 0 ] || fail "the container exited with status $code, want 0 (a clean stop)"
+    checks=$((checks + 1))
+    t_stop=$(( $(date +%s) - t0 ))
+    say "ok: stopped with status 0 in ${t_stop}s"
 
-# The container's output, as its log driver kept it: a stream name per line
-# (k8s-file: "TIME stdout|stderr F|P TEXT"), so we see which went where.
-logfile=$("${podman[@]}" inspect -f '{{.HostConfig.LogConfig.Path}}' "$cid")
-[ -f "$logfile" ] || fail "no container log file at $logfile"
-cp "$logfile" "$work/container.log"
-grep -Eq '^[^ ]+ stdout [FP] .*"GET /hello HTTP/1.1" 200 ' "$work/container.log" ||
-    fail "no access-log line for /hello on stdout"
-grep -Eq '^[^ ]+ stderr [FP] .*AH00489: .*resuming normal operations' "$work/container.log" ||
-    fail "no start-up line (AH00489) on stderr"
-grep -Eq '^[^ ]+ stderr [FP] .*AH00492: caught SIGWINCH, shutting down gracefully' "$work/container.log" ||
-    fail "no graceful-stop line (AH00492) on stderr"
-checks=$((checks + 1))
-say "ok: access log on stdout, error log on stderr"
-# Like the e2e tests' ErrorLog().Check: every such line must carry a code
-# that a check above asked for (the wrong password, the guest).
-expected_codes='AH01617:|AH01631:'
-if grep -E '\[([a-z_0-9]+:)?(error|crit|alert|emerg)\]' "$work/container.log" |
-        grep -Ev "$expected_codes" >&2; then
-    fail "unexpected error lines in the container's log (above)"
-fi
-checks=$((checks + 1))
-say "ok: no [error]/[crit]/[alert]/[emerg] in the container's log"
-remove "$cid"
+    # The container's output, as its log driver kept it: a stream name per
+    # line (k8s-file: "TIME stdout|stderr F|P TEXT"), so we see which went
+    # where.
+    logfile=$("${podman[@]}" inspect -f '{{.HostConfig.LogConfig.Path}}' "$cid")
+    [ -f "$logfile" ] || fail "no container log file at $logfile"
+    cp "$logfile" "$work/container-$mpm.log"
+    grep -Eq '^[^ ]+ stdout [FP] .*"GET /hello HTTP/1.1" 200 ' "$work/container-$mpm.log" ||
+        fail "no access-log line for /hello on stdout"
+    # (The MPM's own lines: AH00489/AH00492 from event, AH00163/AH00170
+    # from prefork.)
+    grep -Eq '^[^ ]+ stderr [FP] .*configured -- resuming normal operations' "$work/container-$mpm.log" ||
+        fail "no start-up line (resuming normal operations) on stderr"
+    grep -Eq '^[^ ]+ stderr [FP] .*caught SIGWINCH, shutting down gracefully' "$work/container-$mpm.log" ||
+        fail "no graceful-stop line (caught SIGWINCH) on stderr"
+    checks=$((checks + 1))
+    say "ok: access log on stdout, error log on stderr"
+    # Like the e2e tests' ErrorLog().Check: every such line must carry a
+    # code that a check above asked for (the wrong password, the guest).
+    if grep -E '\[([a-z_0-9]+:)?(error|crit|alert|emerg)\]' "$work/container-$mpm.log" |
+            grep -Ev 'AH01617:|AH01631:' >&2; then
+        fail "unexpected error lines in the container's log (above)"
+    fi
+    checks=$((checks + 1))
+    say "ok: no [error]/[crit]/[alert]/[emerg] in the container's log"
+    remove "$cid"
+}
+
+serve_and_stop event
+serve_and_stop prefork
 
 # --- 5. a malformed mounted conf ---------------------------------------------
 mkdir -p "$work/bad"
