@@ -19,8 +19,8 @@
 #      a plugin that cannot start.
 #
 # Podman runs rootful with storage, run and tmp directories and config
-# files of its own under build/docker/ and every setting given as flags:
-# nothing in the host's /etc/containers is read (but policy.json) or
+# files of its own under build/docker/.podman/ and every setting given as
+# flags: nothing in the host's /etc/containers is read (but policy.json) or
 # changed. Containers are removed by id, even when a check fails. Prints
 # "N passed, 0 failed" at the end; exits non-zero at the first failure.
 #
@@ -65,22 +65,27 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 [ "$(id -u)" -eq 0 ] || fail "run as root: the test uses rootful podman"
 
-mkdir -p "$state"/{storage,run,tmp}
+mkdir -p "$state"
 # podman records its directories in its database: always the same,
 # absolute spelling.
 state=$(cd "$state" && pwd)
+# Podman's storage holds whole file trees, Go's sources among them: under a
+# directory whose name starts with a dot, which `go vet ./...`, `go list
+# ./...` and the like skip, as they would not skip build/docker/storage.
+pod=$state/.podman
+mkdir -p "$pod"/{storage,run,tmp}
 # Podman's configuration files are our own: nothing in the host's
 # /etc/containers (a storage mount program, default ulimits or
 # capabilities, a network backend) changes what is tested, and nothing
 # there is changed. CONTAINERS_CONF set means only that file is read.
 printf '[storage]\ndriver = "%s"\ngraphroot = "%s"\nrunroot = "%s"\n' \
-    "$driver" "$state/storage" "$state/run" >"$state/storage.conf"
+    "$driver" "$pod/storage" "$pod/run" >"$pod/storage.conf"
 printf '# docker/test.sh: defaults only; the settings are flags.\n[containers]\n[engine]\n' \
-    >"$state/containers.conf"
-export CONTAINERS_STORAGE_CONF=$state/storage.conf CONTAINERS_CONF=$state/containers.conf
+    >"$pod/containers.conf"
+export CONTAINERS_STORAGE_CONF=$pod/storage.conf CONTAINERS_CONF=$pod/containers.conf
 # Every podman setting that matters, on the command line. cgroupfs: there
 # is no systemd to ask for cgroups; events to a file: no journald.
-podman=(podman --root "$state/storage" --runroot "$state/run" --tmpdir "$state/tmp"
+podman=(podman --root "$pod/storage" --runroot "$pod/run" --tmpdir "$pod/tmp"
         --storage-driver "$driver" --runtime runc --cgroup-manager cgroupfs
         --events-backend file)
 
@@ -105,7 +110,7 @@ cleanup() {
     local rc=$? id
     for id in "${cids[@]}"; do
         if [ "${GOBRIDGE_DOCKER_KEEP:-}" = 1 ]; then
-            say "left container $id: ${podman[*]} rm -f $id"
+            say "left container $id: CONTAINERS_CONF=$CONTAINERS_CONF CONTAINERS_STORAGE_CONF=$CONTAINERS_STORAGE_CONF ${podman[*]} rm -f $id"
         else
             "${podman[@]}" rm -f -t 5 "$id" >/dev/null 2>&1 ||
                 echo "docker-test: could not remove container $id" >&2
@@ -264,7 +269,7 @@ say "building $image (log: $state/build.log)"
 : >"$state/build.log"
 for target in "--target build -t localhost/gobridge-build:test" "-t $image"; do
     # shellcheck disable=SC2086 # $target is two options and their values
-    if ! TMPDIR=$state/tmp "${podman[@]}" build --format docker --pull=never --network host \
+    if ! TMPDIR=$pod/tmp "${podman[@]}" build --format docker --pull=never --network host \
             "${ulimits[@]}" "${build_args[@]}" $target -f "$top/docker/Dockerfile" "$top" \
             >>"$state/build.log" 2>&1; then
         tail -40 "$state/build.log" >&2
