@@ -10,8 +10,8 @@
 #   3. a container of it, under the event MPM and then the prefork MPM,
 #      with a mounted conf directory, checked over real HTTP: /hello,
 #      /private/ (401, then 200), the mounted configuration and a graceful
-#      restart after changing it, a JWT, plugins not running as root, logs
-#      on stdout/stderr;
+#      restart after changing it, a JWT, plugins not running as root, a
+#      restart of the container, logs on stdout/stderr;
 #   4. a clean stop (docker stop's SIGWINCH; exit status 0) and no
 #      [error]/[crit]/[alert]/[emerg] line in the container's log;
 #   5. a malformed mounted conf refused at configtest with file and line;
@@ -398,6 +398,17 @@ EOF
     done
     expect "/reloaded after apache2ctl graceful" 200 '^Reloaded, world, ' "$url/reloaded"
     expect "/hello still served after the graceful restart" 200 '^Bonjour, world, ' "$url/hello"
+
+    # A restart of the same container (docker restart, restart policies):
+    # the pid file, gobridged's runtime directory and the JWT key are
+    # left from the first run, and must not stop the second.
+    "${podman[@]}" restart -t 30 "$cid" >/dev/null 2>"$work/podman.err" ||
+        fail "podman restart: $(cat "$work/podman.err")"
+    wait_healthy "$cid"
+    port=$("${podman[@]}" inspect -f '{{range (index .NetworkSettings.Ports "80/tcp")}}{{.HostPort}}{{end}}' "$cid")
+    url=http://127.0.0.1:$port
+    expect "/hello after a restart of the container" 200 '^Bonjour, world, ' "$url/hello"
+    expect "/private/ as demo after the restart" 200 'only admins see this' -u demo:demo-password "$url/private/"
 
     # A clean stop: docker stop's signal (STOPSIGNAL SIGWINCH), status 0.
     t0=$(date +%s)
