@@ -295,19 +295,32 @@ expect() {
     say "ok: $desc ($status)"
 }
 
+# A plugin of one's own, mounted with the configuration as docker/README.md
+# shows: here a copy of the image's hello plugin, taken out of the image.
+mkdir -p "$work/plugins"
+tmp_cid=$("${podman[@]}" create --health-interval disable "$image" 2>"$work/run.err") ||
+    fail "podman create: $(cat "$work/run.err")"
+cids+=("$tmp_cid")
+echo "$tmp_cid" >>"$state/cids"
+"${podman[@]}" cp "$tmp_cid:/usr/local/libexec/gobridge/plugins/hello" "$work/plugins/own"
+remove "$tmp_cid"
+chmod -R a+rX "$work/plugins"
+
 # serve_and_stop MPM: a container of the image under MPM (GOBRIDGE_MPM),
-# with a mounted conf directory, checked over HTTP, then stopped and its
-# log checked.
+# with a mounted conf directory and plugin, checked over HTTP, then stopped
+# and its log checked.
 serve_and_stop() {
     local mpm=$1 conf=$work/conf-$1 t0 port url status token procs www code logfile
     t0=$(date +%s)
     # The mounted conf directory: the image's demo plus a location of our
-    # own, which only exists if the mount is what httpd reads.
+    # own, served by the mounted plugin, which only exists if the mounts
+    # are what httpd reads.
     mkdir -p "$conf"
     cp "$top/docker/gobridge.d/demo.conf" "$conf/"
     cat >"$conf/mounted.conf" <<'EOF'
+GoBridgePlugin own /opt/gobridge/plugins/own
 <Location /mounted>
-    GoBridgeHandler hello
+    GoBridgeHandler own
     GoBridgeOption greeting "Mounted"
 </Location>
 EOF
@@ -316,7 +329,7 @@ EOF
     say "starting a container ($mpm MPM)"
     # -p 127.0.0.1::80 lets podman pick a free port on the loopback address.
     start --network slirp4netns -p 127.0.0.1::80 -e "GOBRIDGE_MPM=$mpm" \
-        -v "$conf:/etc/apache2/gobridge.d:ro" "$image"
+        -v "$conf:/etc/apache2/gobridge.d:ro" -v "$work/plugins:/opt/gobridge/plugins:ro" "$image"
     # (From inspect: podman 4.3's `port` prints nothing for slirp4netns.)
     port=$("${podman[@]}" inspect -f '{{range (index .NetworkSettings.Ports "80/tcp")}}{{.HostPort}}{{end}}' "$cid")
     [ -n "$port" ] || fail "no host port published for the container's port 80"
@@ -341,7 +354,7 @@ EOF
     expect "/app/ (net/http through sdk/nethttp)" 200 '"GET /app/api/items"' "$url/app/"
     expect "/headers/ gets X-Served-Via from fixups" 200 '^X-Served-Via: gobridge' "$url/headers/"
     expect "/headers/secret/ refused in access" 403 '' "$url/headers/secret/"
-    expect "/mounted from the mounted conf directory" 200 '^Mounted, world, ' "$url/mounted"
+    expect "/mounted: mounted conf, mounted plugin" 200 '^Mounted, world, ' "$url/mounted"
     expect "/gobridge-status not on the published port" 404 '' "$url/gobridge-status?auto"
     expect "no /server-status (mod_status is off)" 404 '' "$url/server-status"
     status=$("${podman[@]}" exec "$cid" curl -fsS http://127.0.0.1:8081/gobridge-status?auto) ||
@@ -361,13 +374,14 @@ EOF
     procs=$("${podman[@]}" exec "$cid" sh -c '
         for d in /proc/[0-9]*; do
             exe=$(tr "\000" "\n" <"$d/cmdline" 2>/dev/null | head -1) || continue
-            case "$exe" in /usr/local/libexec/gobridge/*)
+            case "$exe" in /usr/local/libexec/gobridge/* | /opt/gobridge/plugins/*)
                 echo "$(awk "/^Uid:/ {print \$2}" "$d/status") $exe";;
             esac
         done')
     printf '%s\n' "$procs" | sed 's/^/    uid /'
-    for bin in gobridged plugins/hello plugins/headers plugins/app plugins/gobridge-auth; do
-        grep -q " /usr/local/libexec/gobridge/$bin\$" <<<"$procs" || fail "$bin is not running"
+    for bin in /usr/local/libexec/gobridge/gobridged /opt/gobridge/plugins/own \
+            /usr/local/libexec/gobridge/plugins/{hello,headers,app,gobridge-auth}; do
+        grep -q " $bin\$" <<<"$procs" || fail "$bin is not running"
     done
     if awk '$1 == 0' <<<"$procs" | grep -q .; then
         fail "gobridge processes running as root: $(awk '$1 == 0' <<<"$procs")"
@@ -377,7 +391,7 @@ EOF
         fail "gobridge processes not running as www-data ($www)"
     fi
     checks=$((checks + 1))
-    say "ok: gobridged and 4 plugins run as www-data (uid $www)"
+    say "ok: gobridged and 5 plugins run as www-data (uid $www)"
 
     # A change to the mounted configuration, taken by a graceful restart,
     # as docker/README.md tells: the new location answers once the new
