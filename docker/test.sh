@@ -164,8 +164,8 @@ forget() {
 # the container, or fails the test when it exits or after 120 tries, half a
 # second apart.
 wait_healthy() {
-    local id=$1 i
-    for i in $(seq 120); do
+    local id=$1
+    for _ in $(seq 120); do
         if [ "$("${podman[@]}" inspect -f '{{.State.Running}}' "$id")" != true ]; then
             "${podman[@]}" logs "$id" >&2 || true
             fail "container ${id:0:12} exited while starting"
@@ -371,6 +371,7 @@ EOF
     # gobridged and the plugins: all up, none as root. From /proc, since
     # the image has no ps; argv[0] (cmdline), because reading another
     # user's /proc/PID/exe needs CAP_SYS_PTRACE, which exec does not get.
+    # shellcheck disable=SC2016 # expanded by the container's sh
     procs=$("${podman[@]}" exec "$cid" sh -c '
         for d in /proc/[0-9]*; do
             exe=$(tr "\000" "\n" <"$d/cmdline" 2>/dev/null | head -1) || continue
