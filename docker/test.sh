@@ -13,7 +13,7 @@
 #      restart after changing it, a JWT, plugins not running as root, a
 #      restart of the container, logs on stdout/stderr;
 #   4. a clean stop (docker stop's SIGWINCH; exit status 0) and no
-#      [error]/[crit]/[alert]/[emerg] line in the container's log;
+#      [warn]/[error]/[crit]/[alert]/[emerg] line in the container's log;
 #   5. a malformed mounted conf refused at configtest with file and line;
 #   6. the health check's verdicts: healthy with no plugins, unhealthy with
 #      a plugin that cannot start.
@@ -454,12 +454,12 @@ EOF
     say "ok: access log on stdout, error log on stderr"
     # Like the e2e tests' ErrorLog().Check: every such line must carry a
     # code that a check above asked for (the wrong password, the guest).
-    if grep -E '\[([a-z_0-9]+:)?(error|crit|alert|emerg)\]' "$work/container-$mpm.log" |
+    if grep -E '\[([a-z_0-9]+:)?(warn|error|crit|alert|emerg)\]' "$work/container-$mpm.log" |
             grep -Ev 'AH01617:|AH01631:' >&2; then
         fail "unexpected error lines in the container's log (above)"
     fi
     checks=$((checks + 1))
-    say "ok: no [error]/[crit]/[alert]/[emerg] in the container's log"
+    say "ok: no [warn]/[error]/[crit]/[alert]/[emerg] in the container's log"
     remove "$cid"
 }
 
