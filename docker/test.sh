@@ -102,7 +102,18 @@ hard_nproc=$(ulimit -Hu)
 ulimits=(--ulimit "nofile=$hard_nofile:$hard_nofile" --ulimit "nproc=$hard_nproc:$hard_nproc")
 
 # --- cleanup -----------------------------------------------------------------
-work=$(mktemp -d "${TMPDIR:-/tmp}/gobridge-docker-test.XXXXXX")
+# What a run killed before its cleanup left: its containers (by id, from
+# $state/cids), then its scratch directory.
+if [ -s "$state/cids" ]; then
+    while read -r id; do
+        say "removing container $id left by an earlier run"
+        "${podman[@]}" rm -f -t 0 "$id" >/dev/null 2>&1 || true
+    done <"$state/cids"
+    rm -f "$state/cids"
+fi
+rm -rf "$state"/work.*
+# Scratch files (mounted conf directories, logs), under the state directory.
+work=$(mktemp -d "$state/work.XXXXXX")
 # Every container this run started, by id; also written to $state/cids so
 # that a run killed before its cleanup has them removed by the next one.
 cids=()
@@ -116,20 +127,13 @@ cleanup() {
                 echo "docker-test: could not remove container $id" >&2
         fi
     done
-    [ "${GOBRIDGE_DOCKER_KEEP:-}" = 1 ] || rm -f "$state/cids"
-    rm -rf "$work"
+    # Kept containers keep their mounts (and the next run removes both).
+    [ "${GOBRIDGE_DOCKER_KEEP:-}" = 1 ] || rm -rf "$state/cids" "$work"
     exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ -s "$state/cids" ]; then
-    while read -r id; do
-        say "removing container $id left by an earlier run"
-        "${podman[@]}" rm -f -t 0 "$id" >/dev/null 2>&1 || true
-    done <"$state/cids"
-    rm -f "$state/cids"
-fi
 
 # start RUN_ARGS...: starts a container (podman run -d RUN_ARGS) and sets
 # $cid. No healthcheck timer (--health-interval disable): podman would ask
