@@ -358,6 +358,12 @@ EOF
     expect "/app/ (net/http through sdk/nethttp)" 200 '"GET /app/api/items"' "$url/app/"
     expect "/headers/ gets X-Served-Via from fixups" 200 '^X-Served-Via: gobridge' "$url/headers/"
     expect "/headers/secret/ refused in access" 403 '' "$url/headers/secret/"
+    expect "/gzip/ compressed by the output filter" 200 '^Content-Encoding: gzip' \
+        -H 'Accept-Encoding: gzip' "$url/gzip/"
+    [ "$(gzip -dc <"$work/body")" = "$(cat "$top/docker/htdocs/gzip/index.html")" ] ||
+        fail "/gzip/: the body does not gunzip to the file"
+    expect "/gzip/ left alone without Accept-Encoding" 200 'filtered by gobridge' "$url/gzip/"
+    if grep -qi '^Content-Encoding' "$work/headers"; then fail "/gzip/ encoded for a client that did not ask"; fi
     expect "/mounted: mounted conf, mounted plugin" 200 '^Mounted, world, ' "$url/mounted"
     expect "/gobridge-status not on the published port" 404 '' "$url/gobridge-status?auto"
     expect "no /server-status (mod_status is off)" 404 '' "$url/server-status"
@@ -385,7 +391,7 @@ EOF
         done')
     printf '%s\n' "$procs" | sed 's/^/    uid /'
     for bin in /usr/local/libexec/gobridge/gobridged /opt/gobridge/plugins/own \
-            /usr/local/libexec/gobridge/plugins/{hello,headers,app,gobridge-auth}; do
+            /usr/local/libexec/gobridge/plugins/{hello,headers,app,gobridge-auth,gzipfilter}; do
         grep -q " $bin\$" <<<"$procs" || fail "$bin is not running"
     done
     if awk '$1 == 0' <<<"$procs" | grep -q .; then
@@ -396,7 +402,7 @@ EOF
         fail "gobridge processes not running as www-data ($www)"
     fi
     checks=$((checks + 1))
-    say "ok: gobridged and 5 plugins run as www-data (uid $www)"
+    say "ok: gobridged and 6 plugins run as www-data (uid $www)"
 
     # A change to the mounted configuration, taken by a graceful restart,
     # as docker/README.md tells: the new location answers once the new
