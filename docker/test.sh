@@ -7,7 +7,7 @@
 #   1. a Debian bookworm base made with mmdebstrap, imported into podman
 #      (cached in build/docker/, made again when a week old);
 #   2. the image built on it (podman build --format docker, for HEALTHCHECK);
-#   3. a container of it, under the event MPM and then the prefork MPM,
+#   3. a container of it, under the event, prefork and worker MPMs,
 #      with a mounted conf directory, checked over real HTTP: /hello,
 #      /private/ (401, then 200), the mounted configuration and a graceful
 #      restart after changing it, a JWT, plugins not running as root, a
@@ -283,7 +283,7 @@ done
 "${podman[@]}" image prune -f >/dev/null
 t_build=$(( $(date +%s) - t0 ))
 
-# --- 3. run it, 4. stop it: under the event and the prefork MPM ---------------
+# --- 3. run it, 4. stop it: under each MPM ------------------------------------
 # expect DESC STATUS BODY_PATTERN CURL_ARGS...: one request and its answer.
 expect() {
     local desc=$1 want=$2 pattern=$3
@@ -475,6 +475,7 @@ EOF
 
 serve_and_stop event
 serve_and_stop prefork
+serve_and_stop worker
 
 # --- 5. a malformed mounted conf ---------------------------------------------
 mkdir -p "$work/bad"
