@@ -4,6 +4,7 @@
 #   make demo     install what is missing, build, run httpd with the demo config
 #   make test     install what is missing, build, run every test
 #   make bench    measure gobridge against the alternatives (bench/README.md)
+#   make docker-test  build docker/Dockerfile with podman and check the container
 #   make install  install the module (apxs), gobridged and Debian's
 #                 mods-available/gobridge.{load,conf}
 #   make generate regenerate the committed protobuf code (needs protoc tools)
@@ -19,7 +20,7 @@ DESTDIR    ?=
 export PATH := $(PATH):/usr/local/go/bin
 
 .PHONY: all deps module daemon plugins python demo test test-go test-c test-e2e \
-        bench bench-quick install generate clean
+        bench bench-quick install generate clean docker-test
 
 all: module daemon plugins
 
@@ -68,6 +69,12 @@ bench: deps all
 
 bench-quick: deps all
 	BENCH_QUICK=1 bench/run.sh
+
+# The container image (docker/): built with podman on a bookworm base made
+# with mmdebstrap, run and checked over HTTP (docker/test.sh). Not part of
+# `make test`: a cold run fetches a Debian base and a Go toolchain.
+docker-test:
+	docker/test.sh
 
 install: all
 	$(MAKE) -C mod_gobridge install APXS=$(APXS)
