@@ -22,7 +22,8 @@ export PATH := $(PATH):/usr/local/go/bin
 .PHONY: all deps module daemon plugins python demo test test-go test-c test-e2e \
         bench bench-quick install generate clean docker-test
 
-all: module daemon plugins
+# The Python example is not installed: `make install` needs no Python.
+all: module daemon plugins python
 
 deps:
 	@scripts/install-deps.sh
@@ -33,12 +34,13 @@ module:
 daemon:
 	$(GO) build -o $(BIN)/gobridged ./cmd/gobridged
 
-plugins: python
+plugins:
 	$(GO) build -o $(BIN)/hello ./examples/hello
 	$(GO) build -o $(BIN)/headers ./examples/headers
 	$(GO) build -o $(BIN)/app ./examples/nethttp
 	$(GO) build -o $(BIN)/gobridge-auth ./cmd/gobridge-auth
 	$(GO) build -o $(BIN)/jwtmint ./examples/jwtmint
+	$(GO) build -o $(BIN)/gzipfilter ./examples/gzipfilter
 
 # The Python example's modules, generated from proto/ on every build
 # (examples/python/README.md).
@@ -76,7 +78,7 @@ bench-quick: deps all
 docker-test:
 	docker/test.sh
 
-install: all
+install: module daemon plugins
 	$(MAKE) -C mod_gobridge install APXS=$(APXS)
 	install -d $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(BIN)/gobridged $(DESTDIR)$(LIBEXECDIR)/gobridged
