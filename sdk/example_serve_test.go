@@ -93,3 +93,24 @@ func Example_versionAndLeanServer() {
 	fmt.Println(strings.HasPrefix(sdk.Version, "gobridge-sdk/"), sdk.LeanServerEnv, os.Getenv(sdk.LeanServerEnv) != "off")
 	// Output: true GOBRIDGE_LEAN_SERVER true
 }
+
+func ExampleListenEnv() {
+	// A plugin served to httpd on other hosts (GoBridgePlugin NAME ca=…
+	// cert=… key=… tcp://plugins.example:7443): the same main as under
+	// gobridged, with its address and TLS files from the environment, as
+	// a Kubernetes Deployment would set them (docs/remote.md).
+	for _, kv := range [][2]string{
+		{sdk.ListenEnv, "tcp://0.0.0.0:7443"},
+		{sdk.TLSCertEnv, "/tls/tls.crt"},
+		{sdk.TLSKeyEnv, "/tls/tls.key"},
+		{sdk.TLSClientCAEnv, "/tls/ca.crt"},
+	} {
+		fmt.Printf("%s=%s\n", kv[0], kv[1])
+	}
+	// In main: sdk.ServeHandler(h) then listens there, over mutual TLS.
+	// Output:
+	// GOBRIDGE_LISTEN=tcp://0.0.0.0:7443
+	// GOBRIDGE_TLS_CERT=/tls/tls.crt
+	// GOBRIDGE_TLS_KEY=/tls/tls.key
+	// GOBRIDGE_TLS_CLIENT_CA=/tls/ca.crt
+}
