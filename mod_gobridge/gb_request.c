@@ -59,6 +59,25 @@ static int gb_count_option(void *ctx, const char *k, const char *v)
     return 1;
 }
 
+/* d's GoBridgeOption values as pairs in p (none: *n stays 0). */
+static void gb_options_pairs(apr_pool_t *p, const gb_dir_conf *d, size_t *n,
+                             Gobridge__V1__Pair ***v)
+{
+    size_t nopt = 0;
+    gb_pairs ps;
+
+    gb_config_options_do(d, gb_count_option, &nopt);
+    if (!nopt) {
+        return;
+    }
+    ps.p = p;
+    ps.n = 0;
+    ps.v = apr_palloc(p, nopt * sizeof(*ps.v));
+    gb_config_options_do(d, gb_pairs_add, &ps);
+    *n = ps.n;
+    *v = ps.v;
+}
+
 apr_off_t gb_request_content_length(request_rec *r)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
@@ -191,7 +210,6 @@ Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
     Gobridge__V1__Server *sm = apr_palloc(p, sizeof(*sm));
     conn_rec *c = r->connection;
     const ProtobufCMessageUnknownField *facts;
-    size_t nopt = 0;
 
     gobridge__v1__request__init(m);
     gobridge__v1__connection__init(cm);
@@ -264,16 +282,7 @@ Gobridge__V1__Request *gb_request_build(request_rec *r, apr_pool_t *p,
     m->bytes_sent = r->bytes_sent;
     gb_request_allowed(r, p, m);
 
-    gb_config_options_do(d, gb_count_option, &nopt);
-    if (nopt) {
-        gb_pairs ps;
-        ps.p = p;
-        ps.n = 0;
-        ps.v = apr_palloc(p, nopt * sizeof(*ps.v));
-        gb_config_options_do(d, gb_pairs_add, &ps);
-        m->n_options = ps.n;
-        m->options = ps.v;
-    }
+    gb_options_pairs(p, d, &m->n_options, &m->options);
 
     cm->remote_ip = gb_pb_bytes(c->client_ip);
     cm->remote_port = c->client_addr ? c->client_addr->port : 0;
@@ -331,7 +340,6 @@ static Gobridge__V1__Server *gb_request_server_build(apr_pool_t *p,
     const gb_dir_conf *d = ap_get_module_config(s->lookup_defaults,
                                                 &gobridge_module);
     int level = ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX);
-    size_t nopt = 0;
 
     gobridge__v1__server__init(sm);
     sm->hostname = gb_pb_bytes(s->server_hostname);
@@ -352,16 +360,7 @@ static Gobridge__V1__Server *gb_request_server_build(apr_pool_t *p,
     sm->is_virtual = s->is_virtual != 0;
     gb_strings(p, ap_server_config_defines, &sm->n_defines, &sm->defines);
     if (d) {
-        gb_config_options_do(d, gb_count_option, &nopt);
-    }
-    if (nopt) {
-        gb_pairs ps;
-        ps.p = p;
-        ps.n = 0;
-        ps.v = apr_palloc(p, nopt * sizeof(*ps.v));
-        gb_config_options_do(d, gb_pairs_add, &ps);
-        sm->n_options = ps.n;
-        sm->options = ps.v;
+        gb_options_pairs(p, d, &sm->n_options, &sm->options);
     }
     sm->defined_in = gb_pb_bytes(s->defn_name);
     sm->defined_at = s->defn_line_number;

@@ -282,14 +282,5 @@ func doNoFollow(t *testing.T, req *http.Request) *harness.Response {
 	t.Helper()
 	c := *harness.Client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", req.Method, req.URL, err)
-	}
-	return &harness.Response{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
+	return harness.DoWith(t, &c, req)
 }

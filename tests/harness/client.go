@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,16 +17,7 @@ type Response struct {
 // Do sends req and reads the whole response; transport errors fail t.
 func Do(t testing.TB, req *http.Request) *Response {
 	t.Helper()
-	resp, err := Client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", req.Method, req.URL, err)
-	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: string(b), Proto: resp.Proto}
+	return DoWith(t, Client, req)
 }
 
 // Get fetches path from the instance.
