@@ -625,7 +625,20 @@ static int gb_finish(gb_handle_ctx *ctx, apr_pool_t *mp,
             rc = OK;
         }
         else if (f->http_status >= 300 && f->http_status <= 599) {
-            rc = f->http_status;            /* httpd's error document */
+            /* httpd's error document, which keeps err_headers_out. */
+            if (f->n_err_headers) {
+                Gobridge__V1__ResponseHead h = GOBRIDGE__V1__RESPONSE_HEAD__INIT;
+                const char *why;
+
+                h.status = f->http_status;
+                h.n_err_headers = f->n_err_headers;
+                h.err_headers = f->err_headers;
+                if (gb_apply_head(ctx, mp, &h, &why) != APR_SUCCESS) {
+                    return gb_protocol_error(ctx, apr_psprintf(
+                        mp, "finish's err_headers: %s", why));
+                }
+            }
+            rc = f->http_status;
         }
         else {
             return gb_protocol_error(ctx, apr_psprintf(mp, "finish with "

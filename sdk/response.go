@@ -117,6 +117,11 @@ func (w *ResponseWriter) Header() http.Header { return w.header }
 
 // ErrHeader returns the headers that httpd keeps even on an error
 // document (r->err_headers_out), such as Set-Cookie or WWW-Authenticate.
+// They are sent with the response, and also with httpd's error document
+// when the handler returns HTTPError before the response started:
+//
+//	w.ErrHeader().Set("WWW-Authenticate", `Bearer realm="api"`)
+//	return sdk.HTTPError(http.StatusUnauthorized)
 func (w *ResponseWriter) ErrHeader() http.Header {
 	if w.errHeader == nil {
 		w.errHeader = make(http.Header)
@@ -231,6 +236,16 @@ func (w *ResponseWriter) fill(m *pb.HandleResponse, buffered bool) {
 	if buffered && len(w.buf) > 0 {
 		m.Body = w.buf
 	}
+}
+
+// errHeaderPairs is ErrHeader() for the wire, for an error document
+// (Finish.err_headers), invalid headers logged and left out.
+func (w *ResponseWriter) errHeaderPairs() []*pb.Pair {
+	ps, bad := wire.HeaderToPairs(w.errHeader)
+	for _, name := range bad {
+		w.req.Logger().Warn("invalid response header left out", "header", name)
+	}
+	return ps
 }
 
 func (w *ResponseWriter) head() *pb.ResponseHead {

@@ -301,6 +301,7 @@ func (w *ResponseWriter) finish(err error) error {
 	case errors.As(err, &se):
 		if se.Code >= 400 && se.Code <= 599 {
 			fin.HttpStatus = int32(se.Code)
+			fin.ErrHeaders = w.errHeaderPairs()
 		} else {
 			lg.Error("handler returned an invalid HTTP status; sending 500", "status", se.Code)
 		}

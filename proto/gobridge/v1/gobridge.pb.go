@@ -2120,8 +2120,12 @@ type Finish struct {
 	// RESULT_HTTP_STATUS: only before a head; httpd sends its own error
 	// document for http_status.
 	// RESULT_DONE behaves like RESULT_OK.
-	Result        Result `protobuf:"varint,1,opt,name=result,proto3,enum=gobridge.v1.Result" json:"result,omitempty"`
-	HttpStatus    int32  `protobuf:"varint,2,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"`
+	Result     Result `protobuf:"varint,1,opt,name=result,proto3,enum=gobridge.v1.Result" json:"result,omitempty"`
+	HttpStatus int32  `protobuf:"varint,2,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"`
+	// With RESULT_HTTP_STATUS 300..599: headers added to r->err_headers_out,
+	// which httpd's error document keeps (WWW-Authenticate with a 401,
+	// Retry-After with a 503, Set-Cookie). Checked like ResponseHead's.
+	ErrHeaders    []*Pair `protobuf:"bytes,3,rep,name=err_headers,json=errHeaders,proto3" json:"err_headers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2168,6 +2172,13 @@ func (x *Finish) GetHttpStatus() int32 {
 		return x.HttpStatus
 	}
 	return 0
+}
+
+func (x *Finish) GetErrHeaders() []*Pair {
+	if x != nil {
+		return x.ErrHeaders
+	}
+	return nil
 }
 
 // SendFile asks httpd to send (part of) a file as the whole response body,
@@ -2921,11 +2932,13 @@ const file_gobridge_v1_gobridge_proto_rawDesc = "" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x12+\n" +
 	"\aheaders\x18\x02 \x03(\v2\x11.gobridge.v1.PairR\aheaders\x122\n" +
 	"\verr_headers\x18\x03 \x03(\v2\x11.gobridge.v1.PairR\n" +
-	"errHeaders\"V\n" +
+	"errHeaders\"\x8a\x01\n" +
 	"\x06Finish\x12+\n" +
 	"\x06result\x18\x01 \x01(\x0e2\x13.gobridge.v1.ResultR\x06result\x12\x1f\n" +
 	"\vhttp_status\x18\x02 \x01(\x05R\n" +
-	"httpStatus\"N\n" +
+	"httpStatus\x122\n" +
+	"\verr_headers\x18\x03 \x03(\v2\x11.gobridge.v1.PairR\n" +
+	"errHeaders\"N\n" +
 	"\bSendFile\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\fR\x04path\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x16\n" +
@@ -3083,27 +3096,28 @@ var file_gobridge_v1_gobridge_proto_depIdxs = []int32{
 	8,  // 25: gobridge.v1.ResponseHead.headers:type_name -> gobridge.v1.Pair
 	8,  // 26: gobridge.v1.ResponseHead.err_headers:type_name -> gobridge.v1.Pair
 	1,  // 27: gobridge.v1.Finish.result:type_name -> gobridge.v1.Result
-	6,  // 28: gobridge.v1.SubRequest.kind:type_name -> gobridge.v1.SubRequest.Kind
-	7,  // 29: gobridge.v1.FileInfo.type:type_name -> gobridge.v1.FileInfo.Type
-	26, // 30: gobridge.v1.SubRequestResult.file:type_name -> gobridge.v1.FileInfo
-	8,  // 31: gobridge.v1.SubRequestResult.headers_out:type_name -> gobridge.v1.Pair
-	13, // 32: gobridge.v1.HandleResponse.logs:type_name -> gobridge.v1.LogRecord
-	22, // 33: gobridge.v1.HandleResponse.head:type_name -> gobridge.v1.ResponseHead
-	23, // 34: gobridge.v1.HandleResponse.finish:type_name -> gobridge.v1.Finish
-	24, // 35: gobridge.v1.HandleResponse.send_file:type_name -> gobridge.v1.SendFile
-	25, // 36: gobridge.v1.HandleResponse.sub_request:type_name -> gobridge.v1.SubRequest
-	14, // 37: gobridge.v1.HandleResponse.mutations:type_name -> gobridge.v1.Mutation
-	16, // 38: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
-	18, // 39: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
-	21, // 40: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
-	17, // 41: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
-	19, // 42: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
-	28, // 43: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
-	41, // [41:44] is the sub-list for method output_type
-	38, // [38:41] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	8,  // 28: gobridge.v1.Finish.err_headers:type_name -> gobridge.v1.Pair
+	6,  // 29: gobridge.v1.SubRequest.kind:type_name -> gobridge.v1.SubRequest.Kind
+	7,  // 30: gobridge.v1.FileInfo.type:type_name -> gobridge.v1.FileInfo.Type
+	26, // 31: gobridge.v1.SubRequestResult.file:type_name -> gobridge.v1.FileInfo
+	8,  // 32: gobridge.v1.SubRequestResult.headers_out:type_name -> gobridge.v1.Pair
+	13, // 33: gobridge.v1.HandleResponse.logs:type_name -> gobridge.v1.LogRecord
+	22, // 34: gobridge.v1.HandleResponse.head:type_name -> gobridge.v1.ResponseHead
+	23, // 35: gobridge.v1.HandleResponse.finish:type_name -> gobridge.v1.Finish
+	24, // 36: gobridge.v1.HandleResponse.send_file:type_name -> gobridge.v1.SendFile
+	25, // 37: gobridge.v1.HandleResponse.sub_request:type_name -> gobridge.v1.SubRequest
+	14, // 38: gobridge.v1.HandleResponse.mutations:type_name -> gobridge.v1.Mutation
+	16, // 39: gobridge.v1.GoBridge.Describe:input_type -> gobridge.v1.DescribeRequest
+	18, // 40: gobridge.v1.GoBridge.Phase:input_type -> gobridge.v1.PhaseRequest
+	21, // 41: gobridge.v1.GoBridge.Handle:input_type -> gobridge.v1.HandleRequest
+	17, // 42: gobridge.v1.GoBridge.Describe:output_type -> gobridge.v1.DescribeResponse
+	19, // 43: gobridge.v1.GoBridge.Phase:output_type -> gobridge.v1.PhaseResponse
+	28, // 44: gobridge.v1.GoBridge.Handle:output_type -> gobridge.v1.HandleResponse
+	42, // [42:45] is the sub-list for method output_type
+	39, // [39:42] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_gobridge_v1_gobridge_proto_init() }

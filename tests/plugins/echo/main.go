@@ -28,14 +28,15 @@
 //	                      answers "set"; &flush=1 flushes a first line before
 //	                      setting them, &bad=1 also sets a note whose key is not
 //	                      an HTTP token
-//	…/status?code=N       returns sdk.HTTPError(N): httpd sends its error document
+//	…/status?code=N       returns sdk.HTTPError(N): httpd sends its error document;
+//	                      &e=Name:Value sets ErrHeader()s, which it keeps
 //	…/declined            returns sdk.Declined
 //	…/panic               panics before writing (expect a 500)
 //	…/crash               exits the process with status 3 mid-request
 //	…/badheader?kind=K    sends, past the SDK's own checks, a response the module
 //	                      must refuse: K = crlf (default), nul, name, status, 1xx,
 //	                      hop, headafterbody, notetable (a handler changing headers_in),
-//	                      notevalue (a note with CR LF), redirect (a non-local internal_redirect),
+//	                      notevalue (a note with CR LF), finisherr (an error document header with CR LF), redirect (a non-local internal_redirect),
 //	                      redirecthead (internal_redirect after a head), sendfilerel
 //	                      (a relative send_file path)
 //	…/redirect?to=/x      ResponseWriter.InternalRedirect(to)
@@ -205,6 +206,11 @@ func serve(w *sdk.ResponseWriter, r *sdk.Request) error {
 		}
 		return text(w, "set")
 	case "status":
+		for _, h := range q["e"] {
+			if k, v, ok := strings.Cut(h, ":"); ok {
+				w.ErrHeader().Add(k, v)
+			}
+		}
 		return sdk.HTTPError(intParam(q, "code", 500))
 	case "declined":
 		return sdk.Declined
@@ -290,6 +296,10 @@ func badHeader(w *sdk.ResponseWriter, kind string) error {
 		}
 		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Mutations: []*pb.Mutation{mu}, Head: head,
 			Body: []byte("this body must not reach the client\n"), Finish: &pb.Finish{Result: pb.Result_RESULT_OK}})
+	case "finisherr": // an error document's header with CR LF in it
+		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Finish: &pb.Finish{
+			Result: pb.Result_RESULT_HTTP_STATUS, HttpStatus: 401,
+			ErrHeaders: []*pb.Pair{{Key: []byte("WWW-Authenticate"), Value: []byte("Basic\r\nInjected: 1")}}}})
 	case "sendfilerel":
 		return wire.Hooks.SendRaw(w, &pb.HandleResponse{Head: head, SendFile: &pb.SendFile{Path: []byte("etc/passwd")},
 			Finish: &pb.Finish{Result: pb.Result_RESULT_OK}})

@@ -3047,7 +3047,7 @@ const ProtobufCMessageDescriptor gobridge__v1__response_head__descriptor =
   (ProtobufCMessageInit) gobridge__v1__response_head__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor gobridge__v1__finish__field_descriptors[2] =
+static const ProtobufCFieldDescriptor gobridge__v1__finish__field_descriptors[3] =
 {
   {
     "result",
@@ -3073,15 +3073,28 @@ static const ProtobufCFieldDescriptor gobridge__v1__finish__field_descriptors[2]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "err_headers",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Gobridge__V1__Finish, n_err_headers),
+    offsetof(Gobridge__V1__Finish, err_headers),
+    &gobridge__v1__pair__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned gobridge__v1__finish__field_indices_by_name[] = {
+  2,   /* field[2] = err_headers */
   1,   /* field[1] = http_status */
   0,   /* field[0] = result */
 };
 static const ProtobufCIntRange gobridge__v1__finish__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor gobridge__v1__finish__descriptor =
 {
@@ -3091,7 +3104,7 @@ const ProtobufCMessageDescriptor gobridge__v1__finish__descriptor =
   "Gobridge__V1__Finish",
   "gobridge.v1",
   sizeof(Gobridge__V1__Finish),
-  2,
+  3,
   gobridge__v1__finish__field_descriptors,
   gobridge__v1__finish__field_indices_by_name,
   1,  gobridge__v1__finish__number_ranges,

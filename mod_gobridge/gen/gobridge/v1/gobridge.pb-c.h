@@ -859,10 +859,17 @@ struct  Gobridge__V1__Finish
    */
   Gobridge__V1__Result result;
   int32_t http_status;
+  /*
+   * With RESULT_HTTP_STATUS 300..599: headers added to r->err_headers_out,
+   * which httpd's error document keeps (WWW-Authenticate with a 401,
+   * Retry-After with a 503, Set-Cookie). Checked like ResponseHead's.
+   */
+  size_t n_err_headers;
+  Gobridge__V1__Pair **err_headers;
 };
 #define GOBRIDGE__V1__FINISH__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&gobridge__v1__finish__descriptor) \
-    , GOBRIDGE__V1__RESULT__RESULT_UNSPECIFIED, 0 }
+    , GOBRIDGE__V1__RESULT__RESULT_UNSPECIFIED, 0, 0,NULL }
 
 
 /*
