@@ -178,6 +178,20 @@ static void gb_conn_close(gb_conn *c)
     gb_conn_unlock();
 }
 
+/* c's socket to its endpoint's address, connected within timeout. */
+static apr_status_t gb_conn_connect(gb_conn *c, int family, int protocol,
+                                    apr_interval_time_t timeout)
+{
+    apr_status_t rv = apr_socket_create(&c->sock, family, SOCK_STREAM,
+                                        protocol, c->pool);
+
+    if (rv == APR_SUCCESS) {
+        apr_socket_timeout_set(c->sock, timeout);
+        rv = apr_socket_connect(c->sock, c->ep->addr);
+    }
+    return rv;
+}
+
 /* TCP keepalive on a remote plugin's connection, probing after 30 s of
  * silence: an idle pooled connection whose plugin host vanished (or that
  * a NAT or conntrack table forgot) is found dead before a call is sent on
@@ -223,12 +237,8 @@ static apr_status_t gb_conn_open_tls(request_rec *r, gb_conn *c,
     const char *why = NULL;
     apr_status_t rv;
 
-    rv = apr_socket_create(&c->sock, ep->addr->family, SOCK_STREAM,
-                           APR_PROTO_TCP, c->pool);
-    if (rv == APR_SUCCESS) {
-        apr_socket_timeout_set(c->sock, connect_timeout);
-        rv = apr_socket_connect(c->sock, ep->addr);
-    }
+    rv = gb_conn_connect(c, ep->addr->family, APR_PROTO_TCP,
+                         connect_timeout);
     if (rv != APR_SUCCESS) {
         GB_LOG(r, gb_reg->s, APLOG_DEBUG, rv, GB_APLOGNO(0402)
                "%s: cannot connect to plugin %s at %s", __func__,
@@ -314,11 +324,7 @@ static apr_status_t gb_conn_open(request_rec *r, gb_endpoint *ep,
     if (ep->tls) {
         return gb_conn_open_tls(r, c, connect_timeout, out);
     }
-    rv = apr_socket_create(&c->sock, APR_UNIX, SOCK_STREAM, 0, p);
-    if (rv == APR_SUCCESS) {
-        apr_socket_timeout_set(c->sock, connect_timeout);
-        rv = apr_socket_connect(c->sock, ep->addr);
-    }
+    rv = gb_conn_connect(c, APR_UNIX, 0, connect_timeout);
     if (rv != APR_SUCCESS) {
         GB_LOG(r, gb_reg->s, APLOG_DEBUG, rv, GB_APLOGNO(0100)
                "%s: cannot connect to plugin %s at %s", __func__,

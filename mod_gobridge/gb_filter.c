@@ -868,10 +868,11 @@ static void gb_filter_add(request_rec *r, gb_dir_conf *d,
 
 /* The filters phases asked for (gb_phase_added_filters), after the
  * configured ones, in the order asked. */
-static void gb_filter_add_phase_chosen(request_rec *r, gb_dir_conf *d)
+static void gb_filter_add_phase_chosen(request_rec *r, gb_dir_conf *d,
+                                       int body)
 {
     const apr_array_header_t *added = gb_phase_added_filters(r);
-    int i, body = ap_request_has_body(r);
+    int i;
 
     for (i = 0; added && i < added->nelts; i++) {
         const gb_phase_filter *pf = &APR_ARRAY_IDX(added, i, gb_phase_filter);
@@ -894,14 +895,16 @@ static void gb_filter_add_phase_chosen(request_rec *r, gb_dir_conf *d)
 void gb_filter_insert(request_rec *r)
 {
     gb_dir_conf *d;
+    int body;
 
     if (r->main) {
         return;
     }
     d = gb_config_rget(r);
+    body = ap_request_has_body(r);
     gb_filter_add(r, d, gb_config_filters(d, 1), 1);
-    if (ap_request_has_body(r)) {
+    if (body) {
         gb_filter_add(r, d, gb_config_filters(d, 0), 0);
     }
-    gb_filter_add_phase_chosen(r, d);
+    gb_filter_add_phase_chosen(r, d, body);
 }

@@ -832,15 +832,12 @@ static apr_status_t gb_handle_recv(gb_handle_ctx *ctx, apr_pool_t *mp,
                                    int *gone)
 {
     apr_time_t deadline = apr_time_now() + ctx->timeout;
+    apr_interval_time_t left = ctx->timeout;
 
     *gone = 0;
-    for (;;) {
-        apr_interval_time_t left = deadline - apr_time_now();
+    while (left > 0) {
         apr_status_t rv;
 
-        if (left <= 0) {
-            return APR_TIMEUP;
-        }
         rv = gb_call_recv(ctx->call, mp,
                           &gobridge__v1__handle_response__descriptor,
                           left < GB_ABORT_CHECK_EVERY ? left
@@ -853,7 +850,9 @@ static apr_status_t gb_handle_recv(gb_handle_ctx *ctx, apr_pool_t *mp,
             *gone = 1;
             return rv;
         }
+        left = deadline - apr_time_now();
     }
+    return APR_TIMEUP;
 }
 
 static int gb_handle_loop(gb_handle_ctx *ctx, apr_pool_t *tmp)

@@ -153,8 +153,19 @@ static void gb_phase_add_filter(request_rec *r,
 static const char *gb_phase_check_name(request_rec *r, apr_pool_t *tmp,
                                        const Gobridge__V1__FieldUpdate *f)
 {
-    const char *name = gb_pb_strdup(tmp, f->value);
+    const char *name;
 
+    switch (f->field) {
+    case GB_FIELD(GOBRIDGE_HANDLER):
+    case GB_FIELD(ADD_GOBRIDGE_OUTPUT_FILTER):
+    case GB_FIELD(ADD_GOBRIDGE_INPUT_FILTER):
+    case GB_FIELD(ADD_OUTPUT_FILTER):
+    case GB_FIELD(ADD_INPUT_FILTER):
+        name = gb_pb_strdup(tmp, f->value);
+        break;
+    default:
+        return NULL;    /* names nothing */
+    }
     switch (f->field) {
     case GB_FIELD(GOBRIDGE_HANDLER):
     case GB_FIELD(ADD_GOBRIDGE_OUTPUT_FILTER):
@@ -204,7 +215,8 @@ static int gb_phase_reply(request_rec *r, const char *plugin,
     ap_set_content_length(r, (apr_off_t)rep->body.len);
     bb = apr_brigade_create(r->pool, c->bucket_alloc);
     if (rep->body.len) {
-        /* A copy: the answer lives in the phase's scratch pool. */
+        /* A copy: the answer lives in the phase's scratch pool, which
+         * goes before httpd may be done with the body. */
         APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_heap_create(
             (const char *)rep->body.data, rep->body.len, NULL,
             c->bucket_alloc));
