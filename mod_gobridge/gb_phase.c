@@ -197,7 +197,7 @@ static const char *gb_phase_check_name(request_rec *r, apr_pool_t *tmp,
  * (httpd's protocol filters are in place from the start of the request),
  * so the phase can return DONE: the status, the headers as the answer left
  * them and the body, nothing of httpd's error document. */
-static int gb_phase_reply(request_rec *r, const char *plugin,
+static int gb_phase_reply(request_rec *r, gb_phase_id id, const char *plugin,
                           const Gobridge__V1__PhaseReply *rep)
 {
     conn_rec *c = r->connection;
@@ -207,6 +207,12 @@ static int gb_phase_reply(request_rec *r, const char *plugin,
 
     if ((rc = ap_discard_request_body(r)) != OK) {
         return rc;
+    }
+    if (id == GB_PHASE_POST_READ_REQUEST) {
+        /* httpd closes the connection after a request that ends while
+         * it is being read: the answer must say so, or a client reuses
+         * the connection and finds it gone. */
+        c->keepalive = AP_CONN_CLOSE;
     }
     r->status = rep->status;
     if (rep->content_type.len) {
@@ -453,7 +459,7 @@ static int gb_phase_call(request_rec *r, apr_pool_t *tmp, gb_phase_id id,
             /* A lookup sends nothing: its status says what it would be. */
             return m->reply->status < 300 ? OK : m->reply->status;
         }
-        return gb_phase_reply(r, plugin, m->reply);
+        return gb_phase_reply(r, id, plugin, m->reply);
     default:
         return m->http_status;      /* 300..599, checked */
     }

@@ -113,6 +113,33 @@ GoBridgePostReadRequestHandler phases
 			})
 		}
 
+		// httpd ends the connection after a request answered while it was
+		// being read; the answer must say so (Connection: close).
+		t.Run("post_read_request: the answer says the connection closes", func(t *testing.T) {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(e.URL(""), "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			br := bufio.NewReader(conn)
+			fmt.Fprintf(conn, "GET /anywhere HTTP/1.1\r\nHost: t\r\n"+
+				"X-Gb-phases-post_read_request: reply=200:text/plain:early\r\n\r\n")
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(b) != "early" || !resp.Close {
+				t.Errorf("GET = %d %q, Connection %q; want 200 early, close",
+					resp.StatusCode, b, resp.Header.Get("Connection"))
+			}
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Errorf("after the answer: %v; want the connection closed (EOF)", err)
+			}
+			log.Check(t)
+		})
+
 		t.Run("HEAD gets the status and length, no body", func(t *testing.T) {
 			req, _ := http.NewRequest("HEAD", e.URL("/open/x"), nil)
 			req.Header.Set("X-Gb-phases-fixups", "reply=403:text/plain:forbidden here")
