@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(apache2 apache2-dev apache2-utils libnghttp2-dev libprotobuf-c-dev libssl-dev
-      check pkg-config curl ca-certificates
+      check pkg-config curl ca-certificates gdb
       python3-grpcio python3-protobuf python3-grpc-tools grpc-proto)
 [ "${GOBRIDGE_DEPS_EXTRA:-}" ] && read -r -a extra <<<"$GOBRIDGE_DEPS_EXTRA" && pkgs+=("${extra[@]}")
 

@@ -37,6 +37,7 @@ var errConnClosed = status.Error(codes.Unavailable, "leangrpc: connection closed
 type conn struct {
 	srv *Server
 	nc  net.Conn
+	w   io.Writer       // nc's writes (quietIO)
 	ctx context.Context // carries the peer; parent of every stream's context
 
 	// rtok is the read token: a goroutine reads frames (br, fr) only while
@@ -79,7 +80,9 @@ func newConn(s *Server, nc net.Conn, info credentials.AuthInfo) *conn {
 		recvWin:     int64(s.opts.ConnWindowSize),
 	}
 	c.ctx = peer.NewContext(context.Background(), &peer.Peer{Addr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), AuthInfo: info})
-	c.br = bufio.NewReaderSize(nc, readBufSize)
+	rd, w := quietIO(nc)
+	c.w = w
+	c.br = bufio.NewReaderSize(rd, readBufSize)
 	c.fr = http2.NewFramer(nil, c.br)
 	c.fr.SetReuseFrames()
 	c.hdec = hpack.NewDecoder(4096, c.onField)
@@ -494,7 +497,7 @@ func (c *conn) flushLocked() error {
 	if c.wbuf.Len() == 0 {
 		return nil
 	}
-	_, err := c.nc.Write(c.wbuf.Bytes())
+	_, err := c.w.Write(c.wbuf.Bytes())
 	if c.wbuf.Cap() > maxIdleWrite {
 		c.wbuf = bytes.Buffer{} // after a download: do not keep its peak
 	} else {

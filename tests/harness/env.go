@@ -77,6 +77,9 @@ func New(t testing.TB, b *Build, mpm string) *Env {
 	if err := os.Chmod(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.makeCoreDir(); err != nil {
+		t.Fatal(err)
+	}
 	if err := copyExec(b.Daemon, filepath.Join(root, "bin", "gobridged")); err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +105,7 @@ func New(t testing.TB, b *Build, mpm string) *Env {
 		}
 		if t.Failed() {
 			t.Logf("error log of %s:\n%s", e.Root, e.log.All())
+			e.reportCores(t)
 			_ = os.Rename(root, root+".failed")
 			return
 		}
@@ -178,6 +182,7 @@ PidFile %q
 DefaultRuntimeDir %q
 ErrorLog %q
 LogLevel warn gobridge:info
+CoreDumpDirectory %q
 DocumentRoot %q
 TypesConfig /etc/mime.types
 Timeout 30
@@ -186,7 +191,7 @@ MaxKeepAliveRequests 0
 GracefulShutdownTimeout 10
 GoBridgeDaemon %q
 `, e.Port, filepath.Join(e.Root, "run", "httpd.pid"), filepath.Join(e.Root, "run"),
-		e.log.Path, filepath.Join(e.Root, "htdocs"), e.Bin("gobridged"))
+		e.log.Path, e.coreDir(), filepath.Join(e.Root, "htdocs"), e.Bin("gobridged"))
 	switch e.MPM {
 	case "prefork":
 		c.WriteString("StartServers 2\nMinSpareServers 2\nMaxSpareServers 4\nMaxRequestWorkers 16\n")
