@@ -37,6 +37,8 @@ type Result struct {
 	P50, P99        float64 // µs at one connection
 	CPUPerReq       float64 // µs, httpd and backend together
 	BkCPUPerReq     float64 // µs, the backend's part of CPUPerReq
+	SwPerReq        float64 // context switches per request, httpd and backend
+	BkSwPerReq      float64 // the backend's part of SwPerReq
 	HTTPDRSS, BkRSS int64   // bytes
 	HTTPDPSS, BkPSS int64   // bytes
 	NHTTPD, NBk     int
@@ -242,6 +244,8 @@ func measure(o *Options, st *Stage, c Config) *Result {
 	if load.Requests > 0 {
 		res.CPUPerReq = (ticksToMicros(after.Ticks-before.Ticks) + cgiUS) / float64(load.Requests)
 		res.BkCPUPerReq = (ticksToMicros(after.BackendTicks-before.BackendTicks) + cgiUS) / float64(load.Requests)
+		res.SwPerReq = float64(after.Switches-before.Switches) / float64(load.Requests)
+		res.BkSwPerReq = float64(after.BackendSwitches-before.BackendSwitches) / float64(load.Requests)
 	}
 	if load.SocketErrors != "" {
 		res.Notes = append(res.Notes, "socket errors: "+load.SocketErrors)

@@ -36,6 +36,29 @@ type procInfo struct {
 	zombie       bool
 }
 
+// switches sums the voluntary and involuntary context switches of pid's
+// live threads (/proc/<pid>/task/*/status). Threads that ended meanwhile
+// are not counted: httpd's and the plugins' threads live for the run.
+func switches(pid int) int64 {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var n int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "voluntary_ctxt_switches:") || strings.HasPrefix(l, "nonvoluntary_ctxt_switches:") {
+				if f := strings.Fields(l); len(f) == 2 {
+					v, _ := strconv.ParseInt(f[1], 10, 64)
+					n += v
+				}
+			}
+		}
+	}
+	return n
+}
+
 func readProc(pid int) (procInfo, bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -113,12 +136,15 @@ type Sample struct {
 	// BackendTicks is the part of Ticks spent by processes that are not
 	// httpd (and the children they reaped): plugins, gobridged, Go servers.
 	BackendTicks int64
-	HTTPDRSS     int64 // bytes, summed over httpd's processes
-	BackendRSS   int64 // bytes, summed over everything else (plugins, servers, gobridged)
-	HTTPDPSS     int64 // proportional set size: shared pages split between sharers
-	BackendPSS   int64
-	NHTTPD       int
-	NBackend     int
+	// Switches counts context switches of every live thread in the trees;
+	// BackendSwitches the part outside httpd.
+	Switches, BackendSwitches int64
+	HTTPDRSS                  int64 // bytes, summed over httpd's processes
+	BackendRSS                int64 // bytes, summed over everything else (plugins, servers, gobridged)
+	HTTPDPSS                  int64 // proportional set size: shared pages split between sharers
+	BackendPSS                int64
+	NHTTPD                    int
+	NBackend                  int
 }
 
 // pss reads a process's proportional set size in bytes (0 if unknown).
@@ -158,6 +184,11 @@ func sampleMem(httpdComm string, withPSS bool, roots ...int) Sample {
 		}
 		if p.zombie {
 			continue
+		}
+		sw := switches(p.pid)
+		s.Switches += sw
+		if p.comm != httpdComm {
+			s.BackendSwitches += sw
 		}
 		var ps int64
 		if withPSS {

@@ -13,7 +13,7 @@ import (
 type Table struct{ Text, Markdown string }
 
 var columns = []string{"configuration", "req/s", "×static", "×proxy", "p50 µs", "p99 µs", "CPU µs/req", "backend CPU",
-	"httpd RSS (n)", "httpd PSS", "backend RSS (n)", "backend PSS", "note"}
+	"switches/req (backend)", "httpd RSS (n)", "httpd PSS", "backend RSS (n)", "backend PSS", "note"}
 
 func render(o *Options, st *Stage, results []*Result) *Table {
 	var static, proxy float64
@@ -37,9 +37,9 @@ func render(o *Options, st *Stage, results []*Result) *Table {
 	for _, r := range results {
 		switch {
 		case r.NA != "":
-			rows = append(rows, []string{r.Name, "n/a", "", "", "", "", "", "", "", "", "", "", "n/a (" + r.NA + ")"})
+			rows = append(rows, []string{r.Name, "n/a", "", "", "", "", "", "", "", "", "", "", "", "n/a (" + r.NA + ")"})
 		case r.Failed:
-			rows = append(rows, []string{r.Name, "FAILED", "", "", "", "", "", "", "", "", "", "", firstLine(r.Err)})
+			rows = append(rows, []string{r.Name, "FAILED", "", "", "", "", "", "", "", "", "", "", "", firstLine(r.Err)})
 		default:
 			bk, bkp, bkcpu := "–", "–", "–"
 			if r.NBk > 0 || r.BkCPUPerReq > 0 {
@@ -57,6 +57,7 @@ func render(o *Options, st *Stage, results []*Result) *Table {
 				fmt.Sprintf("%.0f", r.P99),
 				fmt.Sprintf("%.1f", r.CPUPerReq),
 				bkcpu,
+				fmt.Sprintf("%.1f (%.1f)", r.SwPerReq, r.BkSwPerReq),
 				fmt.Sprintf("%s (%d)", mb(r.HTTPDRSS), r.NHTTPD),
 				mb(r.HTTPDPSS),
 				bk, bkp,
@@ -166,6 +167,7 @@ func header(o *Options) string {
 	fmt.Fprintf(&h, "load: wrk -t2 -c32 -d%ds (after %ds warm-up); latency: wrk -t1 -c1 -d%ds --latency; loopback, 13-byte body\n",
 		o.Load, o.Warm, o.Lat)
 	fmt.Fprintf(&h, "CPU µs/req: utime+stime of httpd and backend processes (wrk excluded) over the load run ÷ requests\n")
+	fmt.Fprintf(&h, "switches/req: context switches of their live threads over the load run ÷ requests (the backend's part in parentheses)\n")
 	return h.String()
 }
 
