@@ -26,6 +26,11 @@
 // What it leaves out: compression (a compressed message is refused with
 // Unimplemented), codecs other than protobuf, interceptors, stats handlers.
 //
+// On a bare unix or TCP socket it reads and writes with raw system calls
+// from the runtime poller's callbacks (quietio_linux.go): they never block,
+// and going through syscall.Syscall woke the runtime's sysmon on nearly
+// every call of a plugin that idles between calls.
+//
 // Connections reach it from grpc-go's own listener through Dispatch: the
 // module announces itself with a private HTTP/2 setting (SettingLean) in
 // the SETTINGS frame that follows the client preface, which every other
