@@ -305,14 +305,7 @@ func TestFilters(t *testing.T) {
 			if !bytes.Equal(h.Sum(nil), want.Sum(nil)) {
 				t.Errorf("the body changed on its way through the copy filter")
 			}
-			const limit = 64 << 20
-			for _, pid := range append(e.ProcessesOf("filter"), e.HTTPDChildren()...) {
-				if peak, err := harness.PeakRSS(pid); err != nil {
-					t.Errorf("peak RSS of %d: %v", pid, err)
-				} else if peak > limit {
-					t.Errorf("process %d peaked at %d MiB resident while filtering 20 MiB; want < %d MiB", pid, peak>>20, limit>>20)
-				}
-			}
+			checkPeakRSS(t, append(e.ProcessesOf("filter"), e.HTTPDChildren()...), 64<<20, "filtering 20 MiB")
 			log.Check(t)
 		})
 

@@ -187,14 +187,7 @@ func TestH2c(t *testing.T) {
 		if a, b := hex.EncodeToString(sent.Sum(nil)), hex.EncodeToString(got.Sum(nil)); a != b {
 			t.Errorf("echoed sha256 = %s; want %s", b, a)
 		}
-		const limit = 64 << 20
-		for _, pid := range append(e.ProcessesOf("echo"), e.HTTPDChildren()...) {
-			if peak, err := harness.PeakRSS(pid); err != nil {
-				t.Errorf("peak RSS of %d: %v", pid, err)
-			} else if peak > limit {
-				t.Errorf("process %d peaked at %d MiB resident while streaming 100 MiB over HTTP/2; want < %d MiB", pid, peak>>20, limit>>20)
-			}
-		}
+		checkPeakRSS(t, append(e.ProcessesOf("echo"), e.HTTPDChildren()...), 64<<20, "streaming 100 MiB over HTTP/2")
 		log.Check(t)
 	})
 

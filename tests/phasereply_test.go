@@ -116,21 +116,11 @@ GoBridgePostReadRequestHandler phases
 		// httpd ends the connection after a request answered while it was
 		// being read; the answer must say so (Connection: close).
 		t.Run("post_read_request: the answer says the connection closes", func(t *testing.T) {
-			conn, err := net.Dial("tcp", strings.TrimPrefix(e.URL(""), "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			br := bufio.NewReader(conn)
+			conn, br := dialRaw(t, e)
 			fmt.Fprintf(conn, "GET /anywhere HTTP/1.1\r\nHost: t\r\n"+
 				"X-Gb-phases-post_read_request: reply=200:text/plain:early\r\n\r\n")
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || string(b) != "early" || !resp.Close {
+			resp, b := readRaw(t, br, "GET")
+			if resp.StatusCode != 200 || b != "early" || !resp.Close {
 				t.Errorf("GET = %d %q, Connection %q; want 200 early, close",
 					resp.StatusCode, b, resp.Header.Get("Connection"))
 			}
@@ -187,32 +177,17 @@ GoBridgePostReadRequestHandler phases
 		})
 
 		t.Run("the request body is discarded and the connection kept", func(t *testing.T) {
-			conn, err := net.Dial("tcp", strings.TrimPrefix(e.URL(""), "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			br := bufio.NewReader(conn)
+			conn, br := dialRaw(t, e)
 			body := strings.Repeat("x", 100000)
 			fmt.Fprintf(conn, "POST /open/x HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"+
 				"X-Gb-phases-fixups: reply=403:text/plain:not for you\r\n\r\n%s", len(body), body)
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 403 || string(b) != "not for you" {
+			resp, b := readRaw(t, br, "POST")
+			if resp.StatusCode != 403 || b != "not for you" {
 				t.Fatalf("POST = %d %q; want 403 not for you", resp.StatusCode, b)
 			}
 			fmt.Fprintf(conn, "GET /open/x HTTP/1.1\r\nHost: t\r\n\r\n")
-			resp, err = http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatalf("second request on the connection: %v", err)
-			}
-			b, _ = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || !strings.Contains(string(b), "Hello") {
+			resp, b = readRaw(t, br, "second request on the connection")
+			if resp.StatusCode != 200 || !strings.Contains(b, "Hello") {
 				t.Errorf("second request = %d %q; want hello's 200", resp.StatusCode, b)
 			}
 			log.Check(t)
@@ -302,6 +277,30 @@ GoBridgePlugin filter %s
 			})
 		}
 	})
+}
+
+// dialRaw opens a connection of its own to e, for requests written by hand;
+// it is closed when the test ends.
+func dialRaw(t *testing.T, e *harness.Env) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.URL(""), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, bufio.NewReader(conn)
+}
+
+// readRaw reads one response and its whole body from br.
+func readRaw(t *testing.T, br *bufio.Reader, what string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
 }
 
 // doNoFollow is harness.Do without following redirects.

@@ -41,10 +41,10 @@ func (e *Env) makeCoreDir() error {
 func (e *Env) reportCores(t testing.TB) {
 	t.Helper()
 	entries, _ := os.ReadDir(e.coreDir())
+	gdb, gdbErr := exec.LookPath("gdb")
 	for _, d := range entries {
 		core := filepath.Join(e.coreDir(), d.Name())
-		gdb, err := exec.LookPath("gdb")
-		if err != nil {
+		if gdbErr != nil {
 			t.Logf("core %s left by a crash (install gdb for its stack)", core)
 			continue
 		}
