@@ -35,6 +35,7 @@ struct gb_h2_session {
     int goaway;                 /* peer sent GOAWAY: no new streams */
     int heard;                  /* a frame came from the peer */
     int broken;                 /* I/O or protocol failure: close it */
+    int reading_remains;        /* in gb_h2_read_remains() */
     unsigned char *rbuf;
     unsigned char *wbuf;        /* GB_H2_WRITE_BUF, see gb_h2_flush */
 };
@@ -397,6 +398,8 @@ static apr_status_t gb_h2_write_all(gb_h2_session *h, const unsigned char *d,
     return APR_SUCCESS;
 }
 
+static void gb_h2_read_remains(gb_h2_session *h);
+
 /* Writes out len bytes of frames; a failure breaks the session. */
 static apr_status_t gb_h2_write_out(gb_h2_session *h, const unsigned char *d,
                                     apr_size_t len, apr_time_t deadline)
@@ -406,6 +409,9 @@ static apr_status_t gb_h2_write_out(gb_h2_session *h, const unsigned char *d,
     if (rv != APR_SUCCESS) {
         /* A partial frame on the wire: the session is unusable. */
         h->broken = 1;
+        if (APR_STATUS_IS_EPIPE(rv) || APR_STATUS_IS_ECONNRESET(rv)) {
+            gb_h2_read_remains(h);
+        }
         if (h->tls && rv == GB_TLS_EFAILED) {
             GB_H2_LOG(h, APLOG_ERR, 0, GB_APLOGNO(0401)
                       "%s: TLS failed writing to plugin %s at %s on "
@@ -520,6 +526,29 @@ static apr_status_t gb_h2_read_once(gb_h2_session *h, apr_interval_time_t t)
                          ? " (closed by the plugin)" : "");
     /* Callers see one status for "the peer went away". */
     return (rv == APR_SUCCESS || APR_STATUS_IS_EOF(rv)) ? APR_ECONNRESET : rv;
+}
+
+/* The plugin closed the connection while we wrote to it. What it sent
+ * before closing is still in the socket: most often the GOAWAY of a plugin
+ * that stopped before it read our new stream (closing with our frames
+ * unread makes the kernel fail our next write with ECONNRESET, ahead of
+ * the data we have not read). Fed to nghttp2, that GOAWAY closes the
+ * stream as REFUSED_STREAM, so the call is known to be safe to send again
+ * instead of "lost". Bounded, and never waits: the peer is gone. */
+static void gb_h2_read_remains(gb_h2_session *h)
+{
+    int i;
+
+    if (h->tls || h->reading_remains || !h->ngh) {
+        return;     /* TLS: a TCP reset discards what it had queued */
+    }
+    h->reading_remains = 1;
+    for (i = 0; i < 16; i++) {
+        if (gb_h2_read_once(h, 0) != APR_SUCCESS) {
+            break;
+        }
+    }
+    h->reading_remains = 0;
 }
 
 apr_status_t gb_h2_pump(gb_h2_session *h, gb_h2_done_fn *done, void *baton,

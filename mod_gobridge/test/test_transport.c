@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include "gb_private.h"
 #include "gb_call.h"
 #include "gb_conn.h"
+#include "gb_h2.h"
 #include "gb_pb.h"
 #include "tests.h"
 
@@ -635,6 +638,95 @@ START_TEST(lost_call_fate)
 }
 END_TEST
 
+/* A plugin that stops closes a connection whose first call it has not
+ * read yet, right after its GOAWAY; the kernel then fails our next write
+ * with ECONNRESET ahead of that GOAWAY. The call must come out "refused"
+ * (safe to send again on another connection), not "lost" — a lost call on
+ * a new connection is never sent again, and a body filter caught there
+ * failed a request in a graceful deploy. grpc-go cannot be stopped at that
+ * exact point, so the peer is scripted: SETTINGS, then, when told, GOAWAY
+ * (last stream 0) and close without reading anything. */
+static pid_t scripted_goaway_peer(const char *path, int *go, int *ready)
+{
+    static const unsigned char settings[9] = { 0, 0, 0, 4, 0, 0, 0, 0, 0 };
+    static const unsigned char goaway[17] = { 0, 0, 8, 7, 0, 0, 0, 0, 0,
+                                              0, 0, 0, 0, 0, 0, 0, 0 };
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int ls = socket(AF_UNIX, SOCK_STREAM, 0), fds[2], said[2];
+    pid_t pid;
+
+    ck_assert_int_ge(ls, 0);
+    strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
+    unlink(path);
+    ck_assert_int_eq(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(ls, 1), 0);
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(pipe(said), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int cs = accept(ls, NULL, NULL);
+        char ch;
+
+        if (cs < 0 || write(cs, settings, sizeof(settings)) != sizeof(settings)
+            || write(said[1], "s", 1) != 1 || read(fds[0], &ch, 1) != 1
+            || write(cs, goaway, sizeof(goaway)) != sizeof(goaway)) {
+            _exit(1);
+        }
+        close(cs);
+        _exit(0);
+    }
+    close(ls);
+    close(fds[0]);
+    close(said[1]);
+    *go = fds[1];
+    *ready = said[0];
+    return pid;
+}
+
+START_TEST(goaway_then_close_is_refused)
+{
+    Gobridge__V1__HandleRequest req = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
+    Gobridge__V1__Request r = GOBRIDGE__V1__REQUEST__INIT;
+    char path[128];
+    gb_call *call = NULL;
+    apr_status_t rv;
+    gb_conn *c;
+    int go, ready, status;
+    char ch;
+    pid_t pid;
+
+    snprintf(path, sizeof(path), "%s/scripted.sock", sockdir);
+    pid = scripted_goaway_peer(path, &go, &ready);
+    c = acquire(path);
+    ck_assert_int_eq(read(ready, &ch, 1), 1);   /* its SETTINGS are sent */
+    close(ready);
+    /* Taken again from the pool, the connection reads them: the plugin
+     * has spoken on it, as one that served calls before has. */
+    release(c, 1);
+    c = acquire(path);
+    ck_assert(gb_h2_heard(gb_conn_session(c)));
+    ck_assert_int_eq(write(go, "x", 1), 1);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "scripted peer: status %d", status);
+    close(go);
+
+    r.uri = gb_pb_bytes("/hello");
+    req.request = &r;
+    req.body_eof = 1;
+    ck_assert_int_eq(gb_call_start(c, pool, GB_METHOD_HANDLE, 0, MIB, &call),
+                     APR_SUCCESS);
+    rv = gb_call_send(call, &req.base, 1, 5 * SEC);
+    ck_assert_msg(rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv),
+                  "call on a closed connection: %d; want a failure", rv);
+    ck_assert_int_eq(gb_call_fate_of(call), GB_CALL_REFUSED);
+    gb_call_cancel(call);
+    release(c, 0);
+    unlink(path);
+}
+END_TEST
+
 Suite *gb_test_transport_suite(void)
 {
     Suite *s = suite_create("transport");
@@ -654,6 +746,7 @@ Suite *gb_test_transport_suite(void)
     tcase_add_test(tc, goaway_reconnects);
     tcase_add_test(tc, close_mid_stream);
     tcase_add_test(tc, lost_call_fate);
+    tcase_add_test(tc, goaway_then_close_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }
