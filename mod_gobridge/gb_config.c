@@ -86,6 +86,7 @@ void *gb_config_create_dir(apr_pool_t *p, char *dir)
     conf->max_message = -1;
     conf->phases_on = -1;
     conf->authn_cache_hash = -1;
+    conf->file_walk = -1;
     return conf;
 }
 
@@ -128,6 +129,7 @@ void *gb_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     conf->out_filters = add->out_filters ? add->out_filters
                                          : base->out_filters;
     conf->in_filters = add->in_filters ? add->in_filters : base->in_filters;
+    conf->file_walk = add->file_walk >= 0 ? add->file_walk : base->file_walk;
     /* GoBridgePhases: like core's Options, an absolute list replaces what
      * is inherited; +/- change it; relative changes on top of relative
      * changes accumulate until some section sets an absolute list. */
@@ -230,6 +232,11 @@ const char *gb_config_handler(const gb_dir_conf *d)
         return NULL;
     }
     return d->handler;
+}
+
+int gb_config_file_walk(const gb_dir_conf *d)
+{
+    return d->file_walk != 0;
 }
 
 gb_cache_hash gb_config_authn_cache_hash(const gb_dir_conf *d)
@@ -874,6 +881,25 @@ const char *gb_config_cmd_timeout(cmd_parms *cmd, void *dc, const char *a)
     else {
         conf->timeout = t;
     }
+    return NULL;
+}
+
+/* GoBridgeFileWalk On|Off. It decides whether <Directory> and <Files>
+ * sections apply, so it cannot sit in one: httpd reads it before that walk
+ * (gb_phase_note_file_walk), when only <Location> sections are merged. */
+const char *gb_config_cmd_file_walk(cmd_parms *cmd, void *dc, int on)
+{
+    gb_dir_conf *conf = dc;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIRECTORY
+                                                | NOT_IN_FILES);
+
+    if (err) {
+        return apr_pstrcat(cmd->pool, err, " (it decides whether "
+                           "<Directory> and <Files> sections apply: put it "
+                           "in a <Location> section)", NULL);
+    }
+    gb_config_note_section(cmd, conf);
+    conf->file_walk = on ? 1 : 0;
     return NULL;
 }
 

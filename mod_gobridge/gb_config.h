@@ -143,6 +143,8 @@ typedef struct gb_dir_conf {
      * names in order; NULL unset (inherit), empty None. */
     apr_array_header_t *out_filters;
     apr_array_header_t *in_filters;
+    int file_walk;                   /* GoBridgeFileWalk: 1 On, 0 Off,
+                                      * -1 unset (On) */
 } gb_dir_conf;
 
 void *gb_config_create_srv(apr_pool_t *p, server_rec *s);
@@ -173,6 +175,7 @@ const char *gb_config_cmd_option(cmd_parms *cmd, void *dc, const char *key,
 const char *gb_config_cmd_timeout(cmd_parms *cmd, void *dc, const char *a);
 const char *gb_config_cmd_max_message(cmd_parms *cmd, void *dc,
                                       const char *a);
+const char *gb_config_cmd_file_walk(cmd_parms *cmd, void *dc, int on);
 const char *gb_config_cmd_socket_dir(cmd_parms *cmd, void *dc,
                                      const char *a);
 const char *gb_config_cmd_daemon(cmd_parms *cmd, void *dc, const char *a);
@@ -249,6 +252,10 @@ int gb_config_phases_on(const gb_dir_conf *d, unsigned mask);
 /* The content handler's plugin for d: NULL when there is none
  * (GoBridgeHandler unset or None, or GoBridgePhases without handler). */
 const char *gb_config_handler(const gb_dir_conf *d);
+
+/* GoBridgeFileWalk for d: 0 when its URLs skip httpd's walk of the
+ * filesystem (<Directory>, <Files>, .htaccess), 1 otherwise. */
+int gb_config_file_walk(const gb_dir_conf *d);
 
 /* GoBridgeAuthnCacheHash for d (GB_CACHE_HASH_APR1 when unset). */
 gb_cache_hash gb_config_authn_cache_hash(const gb_dir_conf *d);

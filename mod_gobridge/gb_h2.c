@@ -180,10 +180,12 @@ static gb_h2_ssize gb_h2_read_body(nghttp2_session *ngh, int32_t stream_id,
                                    uint32_t *data_flags,
                                    nghttp2_data_source *source, void *user_data)
 {
-    gb_h2_stream *st = source->ptr;
+    /* Not source->ptr: a detached stream's memory may be gone by the time
+     * nghttp2 asks for more (an RST_STREAM still queued); detaching clears
+     * the stream's user data, so this finds NULL then. */
+    gb_h2_stream *st = gb_h2_stream_of(ngh, stream_id);
 
-    (void)ngh;
-    (void)stream_id;
+    (void)source;
     (void)user_data;
     if (!st || !st->read) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -315,7 +317,7 @@ apr_status_t gb_h2_submit(gb_h2_session *h, gb_h2_stream *st,
     if (!gb_h2_usable(h)) {
         return APR_ECONNRESET;
     }
-    prd.source.ptr = st;
+    prd.source.ptr = NULL;     /* gb_h2_read_body finds the stream by id */
     gb_h2_set_data_source_read_fn(&prd, gb_h2_read_body);
     id = gb_h2_submit_request(h->ngh, NULL, nva, nvlen, &prd, st);
     if (id < 0) {

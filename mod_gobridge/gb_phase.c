@@ -38,6 +38,8 @@ typedef struct {
     const char *content_plugin; /* FIELD_GOBRIDGE_HANDLER: a declared
                                  * plugin that serves the content */
     apr_array_header_t *filters;    /* gb_phase_filter: FIELD_ADD_*_FILTER */
+    const char *no_file_walk;   /* GoBridgeFileWalk Off: r->uri it was
+                                 * read for */
 } gb_phase_req;
 
 static gb_phase_req *gb_phase_req_get(request_rec *r)
@@ -513,6 +515,39 @@ int gb_phase_translate_name(request_rec *r)
 int gb_phase_map_to_storage(request_rec *r)
 {
     return gb_phase_run(r, GB_PHASE_MAP_TO_STORAGE);
+}
+
+int gb_phase_note_file_walk(request_rec *r)
+{
+    const gb_dir_conf *d = ap_get_module_config(r->per_dir_config,
+                                                &gobridge_module);
+
+    if (d && !gb_config_file_walk(d)) {
+        gb_phase_req_get(r)->no_file_walk = r->uri;
+    }
+    return DECLINED;
+}
+
+int gb_phase_skip_file_walk(request_rec *r)
+{
+    gb_phase_req *pr = ap_get_module_config(r->request_config,
+                                            &gobridge_module);
+    int rv;
+
+    /* A URL rewritten since (mod_rewrite) may have become a file: walk. */
+    if (!pr || !pr->no_file_walk || !r->uri
+        || strcmp(pr->no_file_walk, r->uri) != 0) {
+        return DECLINED;
+    }
+    /* The map_to_storage plugins still run; then no one else does. */
+    rv = gb_phase_run(r, GB_PHASE_MAP_TO_STORAGE);
+    if (rv == DECLINED) {
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r,
+                      "gobridge: GoBridgeFileWalk Off: no filesystem walk "
+                      "for %s", r->uri);
+        return OK;
+    }
+    return rv;
 }
 
 int gb_phase_header_parser(request_rec *r)

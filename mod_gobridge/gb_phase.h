@@ -27,6 +27,16 @@ int gb_phase_type_checker(request_rec *r);
 int gb_phase_fixups(request_rec *r);
 int gb_phase_log(request_rec *r);
 
+/* GoBridgeFileWalk Off. httpd resets the per-directory configuration to
+ * the server's before map_to_storage, so the setting is read by a
+ * translate_name hook that runs before any other and declines; the
+ * map_to_storage hook that runs first then ends that phase for the URL it
+ * was read for (after the GoBridgeMapToStorageHandler plugins), so core's
+ * <Directory>/<Files>/.htaccess walk and its stat calls never run — what
+ * mod_proxy does for the URLs ProxyPass serves. */
+int gb_phase_note_file_walk(request_rec *r);
+int gb_phase_skip_file_walk(request_rec *r);
+
 /* handler hook (registered first): performs the internal redirect a phase
  * plugin asked for (PhaseResponse.internal_redirect). */
 int gb_phase_redirect_handler(request_rec *r);

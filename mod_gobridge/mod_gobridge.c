@@ -102,6 +102,10 @@ static const command_rec gb_cmds[] = {
     AP_INIT_TAKE1("GoBridgeMaxMessageSize", gb_config_cmd_max_message, NULL,
                   RSRC_CONF | ACCESS_CONF | OR_FILEINFO, "GoBridgeMaxMessageSize bytes: "
                   "largest gRPC message accepted from a plugin (4194304)"),
+    AP_INIT_FLAG("GoBridgeFileWalk", gb_config_cmd_file_walk, NULL,
+                 RSRC_CONF | ACCESS_CONF, "GoBridgeFileWalk On|Off: Off "
+                 "for URLs that are not files (a plugin serves them): skip "
+                 "<Directory>, <Files> and .htaccess and their stat calls"),
     AP_INIT_TAKE_ARGV("GoBridgePhases", gb_config_cmd_phases, NULL,
                       RSRC_CONF | ACCESS_CONF | OR_FILEINFO, "GoBridgePhases "
                       "[+|-]phase... | All | None: the per-directory phases "
@@ -195,6 +199,12 @@ static void gb_register_hooks(apr_pool_t *p)
                               APR_HOOK_MIDDLE);
     ap_hook_translate_name(gb_phase_translate_name, NULL, NULL,
                            APR_HOOK_MIDDLE);
+    /* GoBridgeFileWalk Off: read before any translation, acted on ahead
+     * of core's directory walk. */
+    ap_hook_translate_name(gb_phase_note_file_walk, NULL, NULL,
+                           APR_HOOK_REALLY_FIRST);
+    ap_hook_map_to_storage(gb_phase_skip_file_walk, NULL, NULL,
+                           APR_HOOK_FIRST);
     ap_hook_map_to_storage(gb_phase_map_to_storage, NULL, NULL,
                            APR_HOOK_MIDDLE);
     ap_hook_header_parser(gb_phase_header_parser, NULL, NULL,
