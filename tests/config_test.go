@@ -36,6 +36,9 @@ func TestBadDirectivesFailConfigtest(t *testing.T) {
 		{"auto reload too often", "GoBridgeAutoReload 10ms", "GoBridgeAutoReload"},
 		{"bad drain timeout", "GoBridgeDrainTimeout never", "GoBridgeDrainTimeout"},
 		{"auto reload in a vhost", "<VirtualHost 127.0.0.1:1>\nGoBridgeAutoReload 2s\n</VirtualHost>", "GoBridgeAutoReload"},
+		{"file walk in a Directory", "<Directory /tmp>\nGoBridgeFileWalk Off\n</Directory>", "GoBridgeFileWalk"},
+		{"file walk in Files", "<Files x.py>\nGoBridgeFileWalk Off\n</Files>", "GoBridgeFileWalk"},
+		{"file walk not a flag", "<Location /x>\nGoBridgeFileWalk sometimes\n</Location>", "GoBridgeFileWalk"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -76,11 +76,14 @@ func configs(st *Stage) []Config {
 			htdocsAuth("GoAuthn", "")(r)
 	}
 
+	// /gb is no file: GoBridgeFileWalk Off spares it httpd's walk of the
+	// document root, as ProxyPass does for the proxy rows.
 	gbHandler := func(r *Run) string {
 		return fmt.Sprintf(`GoBridgeDaemon %q
 GoBridgePlugin noop %q
 <Location /gb>
     GoBridgeHandler noop
+    GoBridgeFileWalk Off
 </Location>
 `, st.GBDaemon, st.GBNoop)
 	}
@@ -120,6 +123,7 @@ GoBridgePlugin noop %q -user %s -password %s
     GoBridgeAccessHandler noop
     GoBridgeFixupHandler noop
     GoBridgeHandler noop
+    GoBridgeFileWalk Off
 </Location>
 `, st.GBDaemon, st.GBNoop, authUser, authPass)
 	}
