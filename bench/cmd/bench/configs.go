@@ -30,6 +30,10 @@ type Config struct {
 	// row's httpd still runs, and returns lines for the report; an error
 	// fails the row.
 	Extra func(x *ExtraRun) ([]string, error)
+	// Pair, when set, makes the row a side-by-side comparison (pair.go):
+	// measured in turn with Pair.Path of the same httpd, reported apart
+	// from the table.
+	Pair *Pair
 }
 
 const (
@@ -48,6 +52,11 @@ const (
 	rowGBSHA1       = "gobridge Basic SHA1"
 	rowFcgiSHA1     = "mod_authnz_fcgi → Go SHA1"
 	rowGBSocacheSHA = "gobridge Basic bcrypt(5) + socache (sha1)"
+
+	// Side by side (Config.Pair).
+	pairGBProxy        = "gobridge handler ⇄ mod_proxy_http (event)"
+	pairGBProxyPrefork = "gobridge handler ⇄ mod_proxy_http (prefork)"
+	pairGBFcgiAuth     = "gobridge Basic SHA1 ⇄ mod_authnz_fcgi (SHA1)"
 )
 
 func configs(st *Stage) []Config {
@@ -131,6 +140,21 @@ GoBridgePlugin noop %q -user %s -password %s
 		return fmt.Sprintf("ProxyPass /proxy http://%s/ enablereuse=on keepalive=On\n", r.BackendAddr)
 	}
 	proxyBackend := func(r *Run) *exec.Cmd { return exec.Command(hello, "-mode", "http", "-listen", r.BackendAddr) }
+	both := func(a, b func(r *Run) string) func(r *Run) string {
+		return func(r *Run) string { return a(r) + b(r) }
+	}
+	// mod_authnz_fcgi on its own URL of the same file, for the auth pair.
+	fcgiAuthAside := func(r *Run) string {
+		return fmt.Sprintf(`AuthnzFcgiDefineProvider authn GoAuthn fcgi://%s/
+Alias /fa/hello.txt %q
+<Location /fa/hello.txt>
+    AuthType Basic
+    AuthName bench
+    AuthBasicProvider GoAuthn
+    Require valid-user
+</Location>
+`, r.BackendAddr, filepath.Join(st.Docs, "hello.txt"))
+	}
 	gbAuthNA := ""
 	if st.GBAuth == "" {
 		gbAuthNA = "cmd/gobridge-auth did not build"
@@ -198,6 +222,19 @@ GoBridgePlugin noop %q -user %s -password %s
 			Modules: append([]string{"authn_socache", "socache_shmcb"}, authMods...), Conf: gbAuth(st.BcryptFile, "sha1")},
 		{Name: "gobridge access+authn+authz+fixup+handler", MPM: "event", Path: "/gb", Auth: true, Gobridge: true,
 			Modules: authMods, Conf: gbPhases},
+
+		// Side by side (pair.go): the comparisons the targets make, each
+		// pair in one httpd.
+		{Name: pairGBProxy, MPM: "event", Path: "/gb", Gobridge: true,
+			Modules: []string{"proxy", "proxy_http"}, Conf: both(gbHandler, proxyConf), Backend: proxyBackend,
+			Pair: &Pair{Against: rowProxy, Path: "/proxy"}},
+		{Name: pairGBProxyPrefork, MPM: "prefork", Path: "/gb", Gobridge: true,
+			Modules: []string{"proxy", "proxy_http"}, Conf: both(gbHandler, proxyConf), Backend: proxyBackend,
+			Pair: &Pair{Against: rowProxyPrefork, Path: "/proxy"}},
+		{Name: pairGBFcgiAuth, MPM: "event", Path: "/hello.txt", Auth: true, Gobridge: true, NA: gbAuthNA,
+			Modules: append([]string{"authnz_fcgi", "alias"}, authMods...),
+			Conf:    both(gbAuth(st.SHA1File, ""), fcgiAuthAside), Backend: authorizer(st.SHA1File),
+			Pair: &Pair{Against: rowFcgiSHA1, Path: "/fa/hello.txt"}},
 	}
 }
 

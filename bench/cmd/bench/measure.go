@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,7 +44,8 @@ type Result struct {
 	HTTPDPSS, BkPSS int64   // bytes
 	NHTTPD, NBk     int
 	Notes           []string
-	Extra           []string // lines from Config.Extra
+	Extra           []string    // lines from Config.Extra
+	Pair            *PairResult // a side-by-side row's rounds (Config.Pair)
 }
 
 func measure(o *Options, st *Stage, c Config) *Result {
@@ -193,6 +195,14 @@ func measure(o *Options, st *Stage, c Config) *Result {
 		return fail("%s: %v", url, err)
 	}
 	logf("   check OK: GET %s → 200 %q", c.Path, Hello)
+	peerURL := ""
+	if c.Pair != nil {
+		peerURL = fmt.Sprintf("http://127.0.0.1:%d%s", r.Port, c.Pair.Path)
+		if err := check(peerURL, c.Auth); err != nil {
+			return fail("%s: %v", peerURL, err)
+		}
+		logf("   check OK: GET %s → 200 %q", c.Pair.Path, Hello)
+	}
 	// The wrong-password checks log errors on purpose; count from here.
 	logStart := len(readFile(r.ErrorLog))
 
@@ -229,6 +239,24 @@ func measure(o *Options, st *Stage, c Config) *Result {
 			return fail("warm-up did not settle after %d rounds: %v", i, err)
 		}
 		logf("   warm-up round %d not steady yet (%d httpd processes); again", i, now)
+	}
+	if c.Pair != nil {
+		// The peer's first requests (a pool's connections) before its
+		// measured rounds, as the row's own had in the warm-up.
+		if _, err := wrk(append(slices.Clone(wrkArgs), "-t2", "-c32", fmt.Sprintf("-d%ds", o.Warm), peerURL)); err != nil {
+			return fail("warm-up of %s: %v", c.Pair.Path, err)
+		}
+		if res.Pair, err = alternate(o, httpdComm, roots, wrkArgs, c.Pair.Against, url, peerURL); err != nil {
+			return fail("side by side: %v", err)
+		}
+		mid, low, high := res.Pair.Ratio()
+		logf("   side by side: %.2f× %s (rounds %.2f–%.2f×)", mid, c.Pair.Against, low, high)
+		if errs := errorLines(r.ErrorLog, logStart); len(errs) > 0 {
+			res.Notes = append(res.Notes, fmt.Sprintf("%d error-log lines", len(errs)))
+			logf("   %d error-level lines in %s, e.g.\n%s", len(errs), r.ErrorLog, errs[0])
+		}
+		stopAll()
+		return res
 	}
 	cgiBefore := cgiMicros(r.RusageFile)
 	before := sample(httpdComm, roots...)

@@ -35,6 +35,9 @@ func render(o *Options, st *Stage, results []*Result) *Table {
 	}
 	var rows [][]string
 	for _, r := range results {
+		if r.Pair != nil {
+			continue // pairs() reports it
+		}
 		switch {
 		case r.NA != "":
 			rows = append(rows, []string{r.Name, "n/a", "", "", "", "", "", "", "", "", "", "", "", "n/a (" + r.NA + ")"})
@@ -107,7 +110,7 @@ func render(o *Options, st *Stage, results []*Result) *Table {
 	}
 	t.WriteString("\nRSS: sum over the processes after the run (count in parentheses; shared pages counted once per process).\n")
 	t.WriteString("PSS: the same processes' proportional set size (shared pages split between them): what they really cost.\n")
-	tg := targets(results) + extras(results)
+	tg := pairs(results) + targets(results) + extras(results)
 	t.WriteString(tg)
 
 	// Markdown.
@@ -210,6 +213,18 @@ func targets(results []*Result) string {
 			per := (ph.CPUPerReq - gb.CPUPerReq) / 4
 			line(per <= 25, "each extra phase ≤ 25 µs CPU (4 more calls than the handler row): %.1f µs", per)
 		}
+	}
+	// The same comparisons side by side (pair.go), where the machine's
+	// drift between rows cannot decide them.
+	for _, name := range []string{pairGBProxy, pairGBProxyPrefork} {
+		if p := by[name]; p != nil && p.Pair != nil {
+			mid, low, high := p.Pair.Ratio()
+			line(mid >= 1.25, "%s, side by side: ≥ 1.25× req/s: %.2f× (rounds %.2f–%.2f×)", name, mid, low, high)
+		}
+	}
+	if p := by[pairGBFcgiAuth]; p != nil && p.Pair != nil {
+		mid, low, high := p.Pair.Ratio()
+		line(mid >= 1.5, "%s, side by side: ≥ 1.5×: %.2f× (rounds %.2f–%.2f×)", pairGBFcgiAuth, mid, low, high)
 	}
 	if a, f := by[rowGBSHA1], by[rowFcgiSHA1]; a != nil && f != nil {
 		line(a.RPS >= 1.5*f.RPS, "gobridge Basic ≥ 1.5× mod_authnz_fcgi (SHA1): %.2f×", a.RPS/f.RPS)
