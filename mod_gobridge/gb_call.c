@@ -57,6 +57,7 @@ struct gb_call {
     int headers;                /* headers and trailers received */
     int got_data;               /* a DATA frame came */
     apr_time_t deadline_at;     /* when grpc-timeout runs out, 0: none */
+    apr_uint64_t sent_before;   /* gb_h2_sent() when the call started */
     void *baton;                /* the owner's (gb_call_set_baton) */
 };
 
@@ -268,6 +269,7 @@ apr_status_t gb_call_start(gb_conn *c, apr_pool_t *p, const char *method,
     call->st.on_data = gb_call_on_data;
     call->st.read = gb_call_read;
 
+    call->sent_before = gb_h2_sent(call->h2);
     rv = gb_grpc_request_nv(p, method, deadline, &nva, &nvlen);
     if (rv == APR_SUCCESS) {
         rv = gb_h2_submit(call->h2, &call->st, nva, nvlen);
@@ -477,6 +479,11 @@ gb_call_fate gb_call_fate_of(const gb_call *call)
         return GB_CALL_REFUSED;
     }
     if (call->err == APR_ECONNRESET) {
+        /* Not a byte of the call left: the connection was gone before it
+         * (a pooled one whose plugin stopped or died while it was idle). */
+        if (gb_h2_sent(call->h2) == call->sent_before) {
+            return GB_CALL_REFUSED;
+        }
         /* A connection the plugin accepted but never served (its listener
          * closed as it stopped) is reset without a word. */
         return gb_h2_heard(call->h2) ? GB_CALL_LOST_UNANSWERED

@@ -36,6 +36,7 @@ struct gb_h2_session {
     int heard;                  /* a frame came from the peer */
     int broken;                 /* I/O or protocol failure: close it */
     int reading_remains;        /* in gb_h2_read_remains() */
+    apr_uint64_t sent;          /* bytes written to the peer so far */
     unsigned char *rbuf;
     unsigned char *wbuf;        /* GB_H2_WRITE_BUF, see gb_h2_flush */
 };
@@ -379,7 +380,13 @@ static apr_status_t gb_h2_write_all(gb_h2_session *h, const unsigned char *d,
                                     apr_size_t len, apr_time_t deadline)
 {
     if (h->tls) {
-        return gb_tls_write(h->tls, (const char *)d, len, deadline);
+        apr_status_t rv = gb_tls_write(h->tls, (const char *)d, len,
+                                       deadline);
+
+        if (rv == APR_SUCCESS) {
+            h->sent += len;
+        }
+        return rv;
     }
     while (len > 0) {
         apr_interval_time_t left = deadline - apr_time_now();
@@ -393,6 +400,7 @@ static apr_status_t gb_h2_write_all(gb_h2_session *h, const unsigned char *d,
         rv = apr_socket_send(h->sock, (const char *)d, &n);
         d += n;
         len -= n;
+        h->sent += n;
         if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
             return rv;
         }
@@ -623,4 +631,9 @@ int gb_h2_got_goaway(gb_h2_session *h)
 int gb_h2_heard(gb_h2_session *h)
 {
     return h->heard;
+}
+
+apr_uint64_t gb_h2_sent(gb_h2_session *h)
+{
+    return h->sent;
 }

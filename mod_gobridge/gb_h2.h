@@ -101,4 +101,8 @@ int gb_h2_got_goaway(gb_h2_session *h);
  * its SETTINGS before it reads a request: nothing heard, nothing served. */
 int gb_h2_heard(gb_h2_session *h);
 
+/* How many bytes have been written to the peer on this connection. A call
+ * during which this did not move never reached the plugin. */
+apr_uint64_t gb_h2_sent(gb_h2_session *h);
+
 #endif /* GB_H2_H */

@@ -602,10 +602,10 @@ START_TEST(close_mid_stream)
 }
 END_TEST
 
-/* A call on a pooled connection whose plugin died while it was idle: the
- * plugin spoke on the connection before, so the call's fate is "lost
- * before any answer" (resent only for requests that may run twice). */
-START_TEST(lost_call_fate)
+/* A call on a pooled connection whose plugin died while it was idle: not
+ * a byte of it left (the first write failed), so its fate is "refused",
+ * and it is sent again on another connection whatever its method. */
+START_TEST(dead_idle_connection_refuses)
 {
     Gobridge__V1__HandleRequest req = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
     Gobridge__V1__Request r = GOBRIDGE__V1__REQUEST__INIT;
@@ -631,26 +631,46 @@ START_TEST(lost_call_fate)
     }
     ck_assert_msg(rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv),
                   "call to a killed plugin: %d; want a lost connection", rv);
-    ck_assert_int_eq(gb_call_fate_of(call), GB_CALL_LOST_UNANSWERED);
+    ck_assert_int_eq(gb_call_fate_of(call), GB_CALL_REFUSED);
     gb_call_cancel(call);
     release(c, 0);
     unlink(pe.path);
 }
 END_TEST
 
-/* A plugin that stops closes a connection whose first call it has not
- * read yet, right after its GOAWAY; the kernel then fails our next write
- * with ECONNRESET ahead of that GOAWAY. The call must come out "refused"
- * (safe to send again on another connection), not "lost" — a lost call on
- * a new connection is never sent again, and a body filter caught there
- * failed a request in a graceful deploy. grpc-go cannot be stopped at that
- * exact point, so the peer is scripted: SETTINGS, then, when told, GOAWAY
- * (last stream 0) and close without reading anything. */
-static pid_t scripted_goaway_peer(const char *path, int *go, int *ready)
+/* Scripted peers, for the moments grpc-go cannot be stopped at: a unix
+ * listener that accepts one connection, sends SETTINGS, says so on
+ * *ready, waits for a byte on *go and then does what mode says. */
+typedef enum {
+    /* GOAWAY (last stream 0) and close without reading anything: a plugin
+     * stopping with our new stream unread. */
+    SCRIPT_GOAWAY_UNREAD,
+    /* Read what we sent and close without a word: a plugin dying after it
+     * took a call. */
+    SCRIPT_READ_THEN_CLOSE
+} script_mode;
+
+static void script_run(int cs, script_mode mode)
 {
-    static const unsigned char settings[9] = { 0, 0, 0, 4, 0, 0, 0, 0, 0 };
     static const unsigned char goaway[17] = { 0, 0, 8, 7, 0, 0, 0, 0, 0,
                                               0, 0, 0, 0, 0, 0, 0, 0 };
+    char buf[65536];
+
+    if (mode == SCRIPT_GOAWAY_UNREAD) {
+        if (write(cs, goaway, sizeof(goaway)) != sizeof(goaway)) {
+            _exit(1);
+        }
+        return;
+    }
+    fcntl(cs, F_SETFL, O_NONBLOCK);
+    while (read(cs, buf, sizeof(buf)) > 0) {
+    }
+}
+
+static pid_t scripted_peer(const char *path, script_mode mode, int *go,
+                           int *ready)
+{
+    static const unsigned char settings[9] = { 0, 0, 0, 4, 0, 0, 0, 0, 0 };
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     int ls = socket(AF_UNIX, SOCK_STREAM, 0), fds[2], said[2];
     pid_t pid;
@@ -669,10 +689,10 @@ static pid_t scripted_goaway_peer(const char *path, int *go, int *ready)
         char ch;
 
         if (cs < 0 || write(cs, settings, sizeof(settings)) != sizeof(settings)
-            || write(said[1], "s", 1) != 1 || read(fds[0], &ch, 1) != 1
-            || write(cs, goaway, sizeof(goaway)) != sizeof(goaway)) {
+            || write(said[1], "s", 1) != 1 || read(fds[0], &ch, 1) != 1) {
             _exit(1);
         }
+        script_run(cs, mode);
         close(cs);
         _exit(0);
     }
@@ -684,43 +704,105 @@ static pid_t scripted_goaway_peer(const char *path, int *go, int *ready)
     return pid;
 }
 
-START_TEST(goaway_then_close_is_refused)
+/* Connects to a scripted peer and takes the connection from the pool once,
+ * which reads the peer's SETTINGS: the plugin has spoken on it, as one
+ * that served calls before has. */
+static gb_conn *scripted_acquire(const char *path, int ready)
 {
-    Gobridge__V1__HandleRequest req = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
-    Gobridge__V1__Request r = GOBRIDGE__V1__REQUEST__INIT;
-    char path[128];
-    gb_call *call = NULL;
-    apr_status_t rv;
-    gb_conn *c;
-    int go, ready, status;
+    gb_conn *c = acquire(path);
     char ch;
-    pid_t pid;
 
-    snprintf(path, sizeof(path), "%s/scripted.sock", sockdir);
-    pid = scripted_goaway_peer(path, &go, &ready);
-    c = acquire(path);
     ck_assert_int_eq(read(ready, &ch, 1), 1);   /* its SETTINGS are sent */
     close(ready);
-    /* Taken again from the pool, the connection reads them: the plugin
-     * has spoken on it, as one that served calls before has. */
     release(c, 1);
     c = acquire(path);
     ck_assert(gb_h2_heard(gb_conn_session(c)));
-    ck_assert_int_eq(write(go, "x", 1), 1);
+    return c;
+}
+
+static void scripted_wait(pid_t pid)
+{
+    int status;
+
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "scripted peer: status %d", status);
-    close(go);
+}
+
+static gb_call *hello_call(gb_conn *c, apr_status_t *rv)
+{
+    Gobridge__V1__HandleRequest req = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
+    Gobridge__V1__Request r = GOBRIDGE__V1__REQUEST__INIT;
+    gb_call *call = NULL;
 
     r.uri = gb_pb_bytes("/hello");
     req.request = &r;
     req.body_eof = 1;
     ck_assert_int_eq(gb_call_start(c, pool, GB_METHOD_HANDLE, 0, MIB, &call),
                      APR_SUCCESS);
-    rv = gb_call_send(call, &req.base, 1, 5 * SEC);
+    *rv = gb_call_send(call, &req.base, 1, 5 * SEC);
+    return call;
+}
+
+/* A plugin that stops closes a connection whose first call it has not
+ * read yet, right after its GOAWAY; the kernel then fails our next write
+ * with ECONNRESET ahead of that GOAWAY. The call must come out "refused"
+ * (safe to send again on another connection), not "lost" — a body filter
+ * caught there failed a request in a graceful deploy. Here the call's own
+ * first write is the one that fails; the GOAWAY must still be read. */
+START_TEST(goaway_then_close_is_refused)
+{
+    char path[128];
+    gb_call *call;
+    apr_status_t rv;
+    gb_conn *c;
+    int go, ready;
+    pid_t pid;
+
+    snprintf(path, sizeof(path), "%s/scripted.sock", sockdir);
+    pid = scripted_peer(path, SCRIPT_GOAWAY_UNREAD, &go, &ready);
+    c = scripted_acquire(path, ready);
+    ck_assert_int_eq(write(go, "x", 1), 1);
+    scripted_wait(pid);
+    close(go);
+
+    call = hello_call(c, &rv);
     ck_assert_msg(rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv),
                   "call on a closed connection: %d; want a failure", rv);
+    ck_assert(gb_h2_got_goaway(gb_conn_session(c)));
     ck_assert_int_eq(gb_call_fate_of(call), GB_CALL_REFUSED);
+    gb_call_cancel(call);
+    release(c, 0);
+    unlink(path);
+}
+END_TEST
+
+/* A plugin that took the call and died before answering: the call left,
+ * so it may have run; its fate is "lost before any answer", sent again
+ * only for a request that may run twice. */
+START_TEST(taken_then_closed_is_lost)
+{
+    Gobridge__V1__HandleResponse *m;
+    char path[128];
+    gb_call *call;
+    apr_status_t rv;
+    gb_conn *c;
+    int go, ready;
+    pid_t pid;
+
+    snprintf(path, sizeof(path), "%s/taken.sock", sockdir);
+    pid = scripted_peer(path, SCRIPT_READ_THEN_CLOSE, &go, &ready);
+    c = scripted_acquire(path, ready);
+    call = hello_call(c, &rv);
+    ck_assert_int_eq(rv, APR_SUCCESS);
+    ck_assert_int_eq(write(go, "x", 1), 1);
+    scripted_wait(pid);
+    close(go);
+
+    rv = recv_resp(call, pool, 5 * SEC, &m);
+    ck_assert_msg(rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv),
+                  "call to a plugin that closed: %d; want a failure", rv);
+    ck_assert_int_eq(gb_call_fate_of(call), GB_CALL_LOST_UNANSWERED);
     gb_call_cancel(call);
     release(c, 0);
     unlink(path);
@@ -745,8 +827,9 @@ Suite *gb_test_transport_suite(void)
     tcase_add_test(tc, peer_killed_fails_fast);
     tcase_add_test(tc, goaway_reconnects);
     tcase_add_test(tc, close_mid_stream);
-    tcase_add_test(tc, lost_call_fate);
+    tcase_add_test(tc, dead_idle_connection_refuses);
     tcase_add_test(tc, goaway_then_close_is_refused);
+    tcase_add_test(tc, taken_then_closed_is_lost);
     suite_add_tcase(s, tc);
     return s;
 }
