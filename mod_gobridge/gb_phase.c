@@ -523,7 +523,7 @@ int gb_phase_note_file_walk(request_rec *r)
                                                 &gobridge_module);
 
     if (d && !gb_config_file_walk(d)) {
-        gb_phase_req_get(r)->no_file_walk = r->uri;
+        gb_phase_req_get(r)->no_file_walk = apr_pstrdup(r->pool, r->uri);
     }
     return DECLINED;
 }
