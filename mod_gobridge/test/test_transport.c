@@ -602,15 +602,29 @@ START_TEST(close_mid_stream)
 }
 END_TEST
 
+/* Starts a Handle call for /hello and sends its one message. */
+static gb_call *hello_call(gb_conn *c, apr_status_t *rv)
+{
+    Gobridge__V1__HandleRequest req = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
+    Gobridge__V1__Request r = GOBRIDGE__V1__REQUEST__INIT;
+    gb_call *call = NULL;
+
+    r.uri = gb_pb_bytes("/hello");
+    req.request = &r;
+    req.body_eof = 1;
+    ck_assert_int_eq(gb_call_start(c, pool, GB_METHOD_HANDLE, 0, MIB, &call),
+                     APR_SUCCESS);
+    *rv = gb_call_send(call, &req.base, 1, 5 * SEC);
+    return call;
+}
+
 /* A call on a pooled connection whose plugin died while it was idle: not
  * a byte of it left (the first write failed), so its fate is "refused",
  * and it is sent again on another connection whatever its method. */
 START_TEST(dead_idle_connection_refuses)
 {
-    Gobridge__V1__HandleRequest req = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
-    Gobridge__V1__Request r = GOBRIDGE__V1__REQUEST__INIT;
     Gobridge__V1__HandleResponse *m;
-    gb_call *call = NULL;
+    gb_call *call;
     apr_status_t rv;
     peer_t pe;
     gb_conn *c;
@@ -620,12 +634,7 @@ START_TEST(dead_idle_connection_refuses)
     phase_ok(c);
     peer_kill(&pe, SIGKILL);
 
-    r.uri = gb_pb_bytes("/hello");
-    req.request = &r;
-    req.body_eof = 1;
-    ck_assert_int_eq(gb_call_start(c, pool, GB_METHOD_HANDLE, 0, MIB, &call),
-                     APR_SUCCESS);
-    rv = gb_call_send(call, &req.base, 1, 5 * SEC);
+    call = hello_call(c, &rv);
     if (rv == APR_SUCCESS) {
         rv = recv_resp(call, pool, 5 * SEC, &m);
     }
@@ -720,28 +729,16 @@ static gb_conn *scripted_acquire(const char *path, int ready)
     return c;
 }
 
-static void scripted_wait(pid_t pid)
+/* Tells the scripted peer to act and waits until it has (and is gone). */
+static void scripted_go(pid_t pid, int go)
 {
     int status;
 
+    ck_assert_int_eq(write(go, "x", 1), 1);
+    close(go);
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "scripted peer: status %d", status);
-}
-
-static gb_call *hello_call(gb_conn *c, apr_status_t *rv)
-{
-    Gobridge__V1__HandleRequest req = GOBRIDGE__V1__HANDLE_REQUEST__INIT;
-    Gobridge__V1__Request r = GOBRIDGE__V1__REQUEST__INIT;
-    gb_call *call = NULL;
-
-    r.uri = gb_pb_bytes("/hello");
-    req.request = &r;
-    req.body_eof = 1;
-    ck_assert_int_eq(gb_call_start(c, pool, GB_METHOD_HANDLE, 0, MIB, &call),
-                     APR_SUCCESS);
-    *rv = gb_call_send(call, &req.base, 1, 5 * SEC);
-    return call;
 }
 
 /* A plugin that stops closes a connection whose first call it has not
@@ -762,9 +759,7 @@ START_TEST(goaway_then_close_is_refused)
     snprintf(path, sizeof(path), "%s/scripted.sock", sockdir);
     pid = scripted_peer(path, SCRIPT_GOAWAY_UNREAD, &go, &ready);
     c = scripted_acquire(path, ready);
-    ck_assert_int_eq(write(go, "x", 1), 1);
-    scripted_wait(pid);
-    close(go);
+    scripted_go(pid, go);
 
     call = hello_call(c, &rv);
     ck_assert_msg(rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv),
@@ -795,9 +790,7 @@ START_TEST(taken_then_closed_is_lost)
     c = scripted_acquire(path, ready);
     call = hello_call(c, &rv);
     ck_assert_int_eq(rv, APR_SUCCESS);
-    ck_assert_int_eq(write(go, "x", 1), 1);
-    scripted_wait(pid);
-    close(go);
+    scripted_go(pid, go);
 
     rv = recv_resp(call, pool, 5 * SEC, &m);
     ck_assert_msg(rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv),
