@@ -4,6 +4,10 @@
 #   bench/callgrind.sh            the noop plugin's content handler (/gb)
 #   bench/callgrind.sh phases     access+authn+authz+fixup+handler (/gbp, Basic)
 #   bench/callgrind.sh static     a static file, for reference
+#   bench/callgrind.sh auth       a static file behind gobridge's Basic
+#                                 provider (cmd/gobridge-auth, SHA1 htpasswd)
+#   bench/callgrind.sh authfile   the same file behind mod_authn_file, the
+#                                 native provider, for reference
 #   bench/callgrind.sh remote     the noop plugin's content handler served
 #                                 remotely (GOBRIDGE_LISTEN on 127.0.0.2)
 #                                 over mutual TLS (/gbr): TLS's cost in httpd
@@ -34,7 +38,11 @@ stage=$(mktemp -d /tmp/gbcg.XXXXXX)
 chmod 755 "$stage"
 mkdir -p "$stage/run" "$stage/logs" "$stage/htdocs" "$stage/bin"
 echo hello > "$stage/htdocs/hello.txt"
-cp mod_gobridge/.libs/mod_gobridge.so build/bin/gobridged "$stage/bin/"
+mkdir -p "$stage/htdocs/ga" "$stage/htdocs/fa"
+echo hello > "$stage/htdocs/ga/hello.txt"
+echo hello > "$stage/htdocs/fa/hello.txt"
+htpasswd -c -b -s "$stage/sha1.htpasswd" bench bench 2>/dev/null
+cp mod_gobridge/.libs/mod_gobridge.so build/bin/gobridged build/bin/gobridge-auth "$stage/bin/"
 go build -o "$stage/bin/noop" ./bench/plugins/noop
 runas=()
 if [ "$(id -u)" = 0 ]; then
@@ -85,6 +93,8 @@ LoadModule mpm_prefork_module "$modules/mod_mpm_prefork.so"
 LoadModule authz_core_module "$modules/mod_authz_core.so"
 LoadModule authn_core_module "$modules/mod_authn_core.so"
 LoadModule auth_basic_module "$modules/mod_auth_basic.so"
+LoadModule authn_file_module "$modules/mod_authn_file.so"
+LoadModule authz_user_module "$modules/mod_authz_user.so"
 LoadModule gobridge_module "$stage/bin/mod_gobridge.so"
 ServerName 127.0.0.1
 Listen 127.0.0.1:$port
@@ -101,6 +111,22 @@ MaxKeepAliveRequests 0
 GoBridgeSocketDir "$stage/run/gb"
 GoBridgeDaemon "$stage/bin/gobridged"
 GoBridgePlugin noop "$stage/bin/noop" -user bench -password bench
+GoBridgePlugin auth "$stage/bin/gobridge-auth"
+<Location /ga/>
+    AuthType Basic
+    AuthName bench
+    AuthBasicProvider gobridge
+    GoBridgeAuthnProvider auth
+    GoBridgeOption htpasswd "$stage/sha1.htpasswd"
+    Require valid-user
+</Location>
+<Location /fa/>
+    AuthType Basic
+    AuthName bench
+    AuthBasicProvider file
+    AuthUserFile "$stage/sha1.htpasswd"
+    Require valid-user
+</Location>
 <Location /gb>
     GoBridgeHandler noop
 </Location>
@@ -121,7 +147,9 @@ handler) url=/gb; ab_auth=(); curl_auth=() ;;
 phases) url=/gbp; ab_auth=(-A bench:bench); curl_auth=(-u bench:bench) ;;
 static) url=/hello.txt; ab_auth=(); curl_auth=() ;;
 remote) url=/gbr; ab_auth=(); curl_auth=() ;;
-*) echo "usage: $0 [handler|phases|static|remote]" >&2; exit 2 ;;
+auth) url=/ga/hello.txt; ab_auth=(-A bench:bench); curl_auth=(-u bench:bench) ;;
+authfile) url=/fa/hello.txt; ab_auth=(-A bench:bench); curl_auth=(-u bench:bench) ;;
+*) echo "usage: $0 [handler|phases|static|remote|auth|authfile]" >&2; exit 2 ;;
 esac
 
 # Ir of one httpd -X run serving n requests.

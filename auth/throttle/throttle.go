@@ -12,6 +12,7 @@ package throttle
 import (
 	"container/list"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -62,6 +63,10 @@ type Limiter struct {
 	mu  sync.Mutex
 	m   map[string]*entry
 	lru *list.List // front: most recently touched
+	// keys is len(m), kept under mu and read without it: while no login
+	// has failed, Locked and Succeed answer without taking mu, so that
+	// concurrent logins do not queue behind each other.
+	keys atomic.Int64
 }
 
 // New returns a Limiter.
@@ -74,6 +79,9 @@ func (l *Limiter) Config() Config { return l.cfg }
 
 // Locked reports whether key is locked out now, and until when.
 func (l *Limiter) Locked(key string) (bool, time.Time) {
+	if l.keys.Load() == 0 {
+		return false, time.Time{}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.m[key]
@@ -120,11 +128,15 @@ func (l *Limiter) Fail(key string) bool {
 // Succeed forgets key's failures (call after a successful login that was
 // not locked out).
 func (l *Limiter) Succeed(key string) {
+	if l.keys.Load() == 0 {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e := l.m[key]; e != nil && !l.cfg.Now().Before(e.until) {
 		l.lru.Remove(e.elem)
 		delete(l.m, key)
+		l.keys.Add(-1)
 	}
 }
 
@@ -145,10 +157,12 @@ func (l *Limiter) get(key string, now time.Time) *entry {
 		oe := old.Value.(*entry)
 		l.lru.Remove(old)
 		delete(l.m, oe.key)
+		l.keys.Add(-1)
 	}
 	e := &entry{key: key, since: now}
 	e.elem = l.lru.PushFront(e)
 	l.m[key] = e
+	l.keys.Add(1)
 	return e
 }
 

@@ -83,6 +83,28 @@ func TestBoundedMemory(t *testing.T) {
 	if l.Len() > 100 {
 		t.Errorf("Len = %d; want <= 100", l.Len())
 	}
+	if k := l.keys.Load(); k != int64(l.Len()) {
+		t.Errorf("keys = %d, Len = %d: the lock-free count drifted", k, l.Len())
+	}
+}
+
+// The lock-free answers for a Limiter with no keys stop as soon as one
+// key is tracked, and come back when it is forgotten.
+func TestNoKeysFastPath(t *testing.T) {
+	c := newClock()
+	l := New(Config{MaxFailures: 1, Lockout: time.Minute, Now: c.now})
+	if locked(l, "k") {
+		t.Fatal("a fresh limiter locked a key")
+	}
+	l.Fail("k")
+	if !locked(l, "k") || l.keys.Load() != 1 {
+		t.Fatalf("after a failure: locked %v, keys %d", locked(l, "k"), l.keys.Load())
+	}
+	c.add(2 * time.Minute)
+	l.Succeed("k")
+	if locked(l, "k") || l.keys.Load() != 0 || l.Len() != 0 {
+		t.Fatalf("after the lockout and a success: locked %v, keys %d, Len %d", locked(l, "k"), l.keys.Load(), l.Len())
+	}
 }
 
 func TestGuard(t *testing.T) {

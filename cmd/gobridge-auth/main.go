@@ -66,27 +66,36 @@ func main() {
 // GoBridgeOption values name. Files are opened once per path and re-read
 // when they change.
 type provider struct {
-	mu     sync.Mutex
-	pw     map[string]*htpasswd.File
-	digest map[string]*htpasswd.DigestFile
-	grp    map[string]*groups.File
+	pw     files[*htpasswd.File]
+	digest files[*htpasswd.DigestFile]
+	grp    files[*groups.File]
 	guard  *throttle.Guard // nil: no throttling
 	jwt    verifiers
 }
 
 func newProvider() *provider {
-	return &provider{pw: map[string]*htpasswd.File{}, digest: map[string]*htpasswd.DigestFile{}, grp: map[string]*groups.File{}}
+	return &provider{
+		pw:     files[*htpasswd.File]{open: htpasswd.New},
+		digest: files[*htpasswd.DigestFile]{open: htpasswd.NewDigest},
+		grp:    files[*groups.File]{open: groups.New},
+	}
 }
 
-func cached[T any](p *provider, m map[string]T, path string, open func(string) T) T {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	f, ok := m[path]
-	if !ok {
-		f = open(path)
-		m[path] = f
+// files holds one opened file per path. Paths come from the configuration,
+// so the set only grows to a few entries and is then read by every call:
+// a sync.Map answers those reads without a lock that concurrent logins
+// would queue on.
+type files[T any] struct {
+	open func(string) T
+	m    sync.Map // path → T
+}
+
+func (fs *files[T]) get(path string) T {
+	if f, ok := fs.m.Load(path); ok {
+		return f.(T)
 	}
-	return f
+	f, _ := fs.m.LoadOrStore(path, fs.open(path))
+	return f.(T)
 }
 
 var errNoOption = errors.New("option not set")
@@ -109,7 +118,7 @@ func (p *provider) CheckPassword(r *sdk.Request, user, password string) (sdk.Aut
 		r.Logger().Warn("gobridge-auth: too many failed logins; refused without checking", "user", user, "client", client)
 		return sdk.AuthnDenied, nil
 	}
-	f := cached(p, p.pw, path, htpasswd.New)
+	f := p.pw.get(path)
 	res, err := f.CheckPassword(r, user, password)
 	if err != nil {
 		return res, err
@@ -130,7 +139,7 @@ func (p *provider) GetRealmHash(r *sdk.Request, user, realm string) (string, sdk
 	if err != nil {
 		return "", sdk.AuthnGeneralError, err
 	}
-	return cached(p, p.digest, path, htpasswd.NewDigest).RealmHash(user, realm)
+	return p.digest.get(path).RealmHash(user, realm)
 }
 
 func (p *provider) CheckAuthorization(r *sdk.Request, user string, args []string) (sdk.AuthzResult, error) {
@@ -143,7 +152,7 @@ func (p *provider) CheckAuthorization(r *sdk.Request, user string, args []string
 		if err != nil {
 			return sdk.AuthzGeneralError, err
 		}
-		return cached(p, p.grp, path, groups.New).Authorize(user, args)
+		return p.grp.get(path).Authorize(user, args)
 	case "user":
 		if len(args) < 2 {
 			return sdk.AuthzGeneralError, errors.New("Require gobridge <plugin> user: name at least one user")

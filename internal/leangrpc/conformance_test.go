@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -77,6 +78,17 @@ func (s *testServer) waitFor(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// pollFor is waitFor for a handler that never calls ctx.Done: it works
+// until ctx.Err() tells it to stop.
+func (s *testServer) pollFor(ctx context.Context) error {
+	for ctx.Err() == nil {
+		runtime.Gosched()
+	}
+	_, ok := ctx.Deadline()
+	s.observed <- observation{err: ctx.Err(), hadDeadline: ok}
+	return ctx.Err()
+}
+
 func echoMetadata(ctx context.Context) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	if v := md.Get("x-grpc-test-echo-initial"); len(v) > 0 {
@@ -101,6 +113,8 @@ func (s *testServer) UnaryCall(ctx context.Context, req *testgrpc.SimpleRequest)
 	switch string(req.GetPayload().GetBody()) {
 	case "wait":
 		return nil, s.waitFor(ctx)
+	case "poll":
+		return nil, s.pollFor(ctx)
 	case "block":
 		s.blocked <- struct{}{}
 		<-s.block

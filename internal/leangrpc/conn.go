@@ -379,6 +379,7 @@ func (c *conn) queueWindowUpdates(streamID, streamInc, connInc uint32) {
 func (c *conn) await(st *stream, ready func() bool, winWait bool) error {
 	for {
 		c.mu.Lock()
+		st.expireLocked()
 		if ready() {
 			c.mu.Unlock()
 			return nil
@@ -392,6 +393,9 @@ func (c *conn) await(st *stream, ready func() bool, winWait bool) error {
 			win = c.winWake
 		}
 		wake := st.wake
+		if wake != nil {
+			st.armLocked() // the select below may block
+		}
 		c.mu.Unlock()
 		if wake == nil {
 			// Most calls find the read token free (their stream runs on the
@@ -400,7 +404,7 @@ func (c *conn) await(st *stream, ready func() bool, winWait bool) error {
 			// another goroutine reads.
 			select {
 			case <-c.rtok:
-				_, err := c.readFrame(false)
+				err := c.readFrameFor(st)
 				c.rtok <- struct{}{}
 				if err != nil {
 					return errConnClosed
@@ -417,13 +421,27 @@ func (c *conn) await(st *stream, ready func() bool, winWait bool) error {
 		case <-wake:
 		case <-win:
 		case <-c.rtok:
-			_, err := c.readFrame(false)
+			err := c.readFrameFor(st)
 			c.rtok <- struct{}{}
 			if err != nil {
 				return errConnClosed
 			}
 		}
 	}
+}
+
+// readFrameFor reads a frame on behalf of st, which waits for it; the
+// caller holds the read token. A frame already buffered is read at once
+// (the module sends a call's HEADERS and DATA in one write); only a read
+// that may block arms st's deadline first.
+func (c *conn) readFrameFor(st *stream) error {
+	if c.br.Buffered() == 0 {
+		c.mu.Lock()
+		st.armLocked()
+		c.mu.Unlock()
+	}
+	_, err := c.readFrame(false)
+	return err
 }
 
 // resetStream sends RST_STREAM for id and forgets its stream.

@@ -7,6 +7,7 @@ package leangrpc_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"net"
 	"strconv"
@@ -24,9 +25,33 @@ import (
 type rawClient struct {
 	t    *testing.T
 	nc   net.Conn
+	w    holdWriter
 	fr   *http2.Framer
 	henc *hpack.Encoder
 	hbuf bytes.Buffer
+}
+
+// holdWriter is the connection as the Framer writes it: while held,
+// frames collect in buf and reach the server in one write at release, so
+// that it reads them together.
+type holdWriter struct {
+	nc   net.Conn
+	held bool
+	buf  bytes.Buffer
+}
+
+func (w *holdWriter) Write(p []byte) (int, error) {
+	if w.held {
+		return w.buf.Write(p)
+	}
+	return w.nc.Write(p)
+}
+
+func (w *holdWriter) release() error {
+	w.held = false
+	_, err := w.nc.Write(w.buf.Bytes())
+	w.buf.Reset()
+	return err
 }
 
 func dialRaw(t *testing.T, f *fixture, settings ...http2.Setting) *rawClient {
@@ -40,7 +65,8 @@ func dialRaw(t *testing.T, f *fixture, settings ...http2.Setting) *rawClient {
 	// that never answers fails the test instead of hanging it.
 	nc.SetDeadline(time.Now().Add(time.Minute))
 	c := &rawClient{t: t, nc: nc}
-	c.fr = http2.NewFramer(nc, nc)
+	c.w.nc = nc
+	c.fr = http2.NewFramer(&c.w, nc)
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	if _, err := nc.Write([]byte(http2.ClientPreface)); err != nil {
@@ -53,10 +79,11 @@ func dialRaw(t *testing.T, f *fixture, settings ...http2.Setting) *rawClient {
 	return c
 }
 
-// call opens stream id for path with one message and END_STREAM.
-func (c *rawClient) call(id uint32, path string, m proto.Message, end bool) {
+// call opens stream id for path with one message, END_STREAM if end, and
+// the extra header fields given.
+func (c *rawClient) call(id uint32, path string, m proto.Message, end bool, extra ...hpack.HeaderField) {
 	c.t.Helper()
-	c.headers(id, path, false)
+	c.headers(id, path, false, extra...)
 	b, _ := proto.Marshal(m)
 	msg := binary.BigEndian.AppendUint32([]byte{0}, uint32(len(b)))
 	if err := c.fr.WriteData(id, end, append(msg, b...)); err != nil {
@@ -65,12 +92,15 @@ func (c *rawClient) call(id uint32, path string, m proto.Message, end bool) {
 }
 
 // headers writes a call's HEADERS on stream id, END_STREAM if end.
-func (c *rawClient) headers(id uint32, path string, end bool) {
+func (c *rawClient) headers(id uint32, path string, end bool, extra ...hpack.HeaderField) {
 	c.t.Helper()
 	c.hbuf.Reset()
 	for _, hf := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", path},
 		{":authority", "localhost"}, {"content-type", "application/grpc"}, {"te", "trailers"}} {
 		c.henc.WriteField(hpack.HeaderField{Name: hf[0], Value: hf[1]})
+	}
+	for _, hf := range extra {
+		c.henc.WriteField(hf)
 	}
 	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.hbuf.Bytes(), EndHeaders: true, EndStream: end}); err != nil {
 		c.t.Fatal(err)
@@ -284,4 +314,56 @@ func TestFramesProtocolError(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The server ends a call at its grpc-timeout by itself, with a client
+// that never cancels: a handler waiting on its context and one that only
+// looks at ctx.Err() both see their context end, and the call ends.
+// (grpc-go's client cancels on its own deadline, so TestDeadline cannot
+// tell whether the server's did anything.)
+func TestFramesServerDeadline(t *testing.T) {
+	for _, body := range []string{"wait", "poll"} {
+		t.Run(body, func(t *testing.T) {
+			each(t, func(t *testing.T, f *fixture) {
+				c := dialRaw(t, f)
+				req := &testgrpc.SimpleRequest{Payload: &testgrpc.Payload{Body: []byte(body)}}
+				// In one write, as the module sends a call: the handler
+				// never waits for its message, which would arm a timer.
+				c.w.held = true
+				c.call(1, "/grpc.testing.TestService/UnaryCall", req, true,
+					hpack.HeaderField{Name: "grpc-timeout", Value: "50m"})
+				if err := c.w.release(); err != nil {
+					t.Fatal(err)
+				}
+				// The call ends with DeadlineExceeded in its trailers, or, as
+				// grpc-go's server may answer, a RST_STREAM.
+			read:
+				for {
+					switch fr := c.next().(type) {
+					case *http2.MetaHeadersFrame:
+						if !fr.StreamEnded() {
+							continue
+						}
+						if got := fr.PseudoValue("status"); got == "" {
+							for _, hf := range fr.Fields {
+								if hf.Name == "grpc-status" && hf.Value != "4" {
+									t.Errorf("grpc-status %q, want 4 (DeadlineExceeded)", hf.Value)
+								}
+							}
+						}
+						break read
+					case *http2.RSTStreamFrame:
+						break read
+					}
+				}
+				// grpc-go's server cancels the handler's context as it resets
+				// the stream; ours ends it with DeadlineExceeded.
+				o := <-f.impl.observed
+				want := o.err == context.DeadlineExceeded || (f.lean == nil && o.err == context.Canceled)
+				if !o.hadDeadline || !want {
+					t.Errorf("handler saw %+v, want DeadlineExceeded with a deadline", o)
+				}
+			})
+		})
+	}
 }

@@ -32,12 +32,12 @@ type stream struct {
 	ts    transportStream
 
 	deadline time.Time // zero: none
-	timer    *time.Timer
 
 	// Guarded by c.mu.
-	msgs       [][]byte  // complete messages not yet read
-	msgs1      [1][]byte // msgs' first backing array: most calls have one message
-	hdr        [5]byte   // the message prefix being collected
+	timer      *time.Timer // armed when the call first waits (armLocked)
+	msgs       [][]byte    // complete messages not yet read
+	msgs1      [1][]byte   // msgs' first backing array: most calls have one message
+	hdr        [5]byte     // the message prefix being collected
 	hdrN       int
 	partial    []byte // the message being collected (cap = its length)
 	recvErr    error  // a message we refused; later bytes are dropped
@@ -115,14 +115,35 @@ func newStream(c *conn, id uint32, ended bool, fields []hpack.HeaderField) *stre
 		ctx = metadata.NewIncomingContext(ctx, md)
 	}
 	st.ctx = grpc.NewContextWithServerTransportStream(ctx, &st.ts)
-	if !st.deadline.IsZero() && st.early == nil {
-		st.timer = time.AfterFunc(time.Until(st.deadline), func() {
-			c.mu.Lock()
-			st.cancelLocked(status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error()))
-			c.mu.Unlock()
-		})
-	}
 	return st
+}
+
+// errDeadline ends a call whose grpc-timeout ran out.
+var errDeadline = status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error())
+
+// expireLocked ends st's context if its deadline has passed; c.mu is held.
+// The deadline is checked where the call looks at its state, and a timer
+// is armed only when it waits (armLocked): most calls end long before
+// their deadline, and setting a timer per call wakes the Go runtime's
+// poller on another thread (bench/README.md).
+func (st *stream) expireLocked() {
+	if st.cerr == nil && !st.deadline.IsZero() && !time.Now().Before(st.deadline) {
+		st.cancelLocked(errDeadline)
+	}
+}
+
+// armLocked starts the timer that ends st's context at its deadline,
+// once, before st waits for something; c.mu is held.
+func (st *stream) armLocked() {
+	if st.timer != nil || st.deadline.IsZero() || st.cerr != nil {
+		return
+	}
+	c := st.c
+	st.timer = time.AfterFunc(time.Until(st.deadline), func() {
+		c.mu.Lock()
+		st.cancelLocked(errDeadline)
+		c.mu.Unlock()
+	})
 }
 
 // runStream runs st's handler and ends the call with its result.
@@ -177,10 +198,10 @@ func (c *conn) endStream(st *stream, err error) {
 		c.flushLocked()
 		c.wmu.Unlock()
 	}
+	c.mu.Lock()
 	if st.timer != nil {
 		st.timer.Stop()
 	}
-	c.mu.Lock()
 	unread := st.pendingWU
 	for _, b := range st.msgs {
 		unread += int64(len(b)) + 5
@@ -320,8 +341,10 @@ func (st *stream) Done() <-chan struct{} {
 	c := st.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	st.expireLocked()
 	if st.done == nil {
 		st.done = make(chan struct{})
+		st.armLocked()
 		if st.cerr != nil {
 			close(st.done)
 		} else {
@@ -335,6 +358,7 @@ func (st *stream) Done() <-chan struct{} {
 func (st *stream) Err() error {
 	st.c.mu.Lock()
 	defer st.c.mu.Unlock()
+	st.expireLocked()
 	return st.ctxErr
 }
 
@@ -456,6 +480,7 @@ func (st *stream) send(m any, flush bool) error {
 	c.wmu.Unlock()
 	for data := buf; len(data) > 0; {
 		c.mu.Lock()
+		st.expireLocked()
 		if st.cerr != nil {
 			err := st.cerr
 			c.mu.Unlock()

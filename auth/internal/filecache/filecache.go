@@ -4,16 +4,18 @@
 //
 // A change is noticed by inotify on the file's directory (notify_linux.go):
 // a Get that finds no event queued returns the copy it has, for one
-// non-blocking read(2) and no stat. Where inotify cannot answer (another
-// OS, a symbolic link, a watch that could not be set up or went away) every
-// Get stats the file and compares size, modification and change times,
-// inode and device, as before.
+// non-blocking ioctl(2), no stat and no lock, so that concurrent logins do
+// not queue behind each other. Where inotify cannot answer (another OS, a
+// symbolic link, a watch that could not be set up or went away) every Get
+// stats the file and compares size, modification and change times, inode
+// and device, as before.
 package filecache
 
 import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -23,13 +25,24 @@ type File[T any] struct {
 	path  string
 	parse func([]byte) (T, error)
 
-	mu      sync.Mutex // held across the change check and any reload
+	// cur is the last load, read without a lock by every Get that finds
+	// nothing changed since it began.
+	cur atomic.Pointer[loaded[T]]
+
+	mu      sync.Mutex // held across a change check that needs the queue drained, and any reload
 	started bool
-	ws      *watchState // nil: not watched, stat every Get
-	val     T
-	stamp   stamp
-	err     error
-	loaded  bool
+	// ws is set once, under mu, before the first cur is stored, and never
+	// changed after: a Get that loaded a non-nil cur may read it unlocked.
+	ws    *watchState // nil: not watched, stat every Get
+	stamp stamp
+}
+
+// loaded is one load of the file: its parsed content or the error that
+// stands in for it.
+type loaded[T any] struct {
+	val T
+	err error
+	gen uint64 // the watch's generation when the load began
 }
 
 type stamp struct {
@@ -62,6 +75,15 @@ func (f *File[T]) Path() string { return f.path }
 // (never the previous content: a removed password file must not keep
 // granting access).
 func (f *File[T]) Get() (T, error) {
+	if c := f.cur.Load(); c != nil && f.ws != nil && notify.unchangedSince(f.ws, c.gen) {
+		return c.val, c.err
+	}
+	return f.getLocked()
+}
+
+// getLocked is Get's path when something may have changed: it drains the
+// event queue, and reloads unless another Get did meanwhile.
+func (f *File[T]) getLocked() (T, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.started {
@@ -69,39 +91,57 @@ func (f *File[T]) Get() (T, error) {
 		f.started = true
 		f.ws = watch(f.path)
 	}
+	var gen uint64
 	if f.ws != nil {
-		changed, watched := notify.changed(f.ws)
-		if !watched {
-			f.ws = nil
-		} else if !changed && f.loaded {
-			return f.val, f.err
+		g, watched := notify.generation(f.ws)
+		if watched {
+			if c := f.cur.Load(); c != nil && c.gen == g {
+				return c.val, c.err
+			}
+			gen = g
 		}
 	}
-	return f.reloadLocked()
+	return f.reloadLocked(gen)
 }
 
-// reloadLocked stats the file and reads it again if its stamp changed.
-func (f *File[T]) reloadLocked() (T, error) {
+// watched reports whether Gets count on inotify (tests).
+func (f *File[T]) watched() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ws != nil && f.ws.isWatched()
+}
+
+// reloadLocked stats the file and reads it again if its stamp changed;
+// gen is the watch's generation taken before the stat, so that an event
+// during the reload makes the next Get look again.
+func (f *File[T]) reloadLocked(gen uint64) (T, error) {
 	var zero T
+	prev := f.cur.Load()
 	fi, err := os.Stat(f.path)
 	if err != nil {
-		f.val, f.err, f.loaded, f.stamp = zero, err, true, stamp{}
+		f.stamp = stamp{}
+		f.cur.Store(&loaded[T]{err: err, gen: gen})
 		return zero, err
 	}
 	st := stampOf(fi)
-	if f.loaded && f.err == nil && st == f.stamp {
-		return f.val, nil
+	if prev != nil && prev.err == nil && st == f.stamp {
+		if prev.gen != gen {
+			f.cur.Store(&loaded[T]{val: prev.val, gen: gen})
+		}
+		return prev.val, nil
 	}
 	b, err := os.ReadFile(f.path)
 	if err == nil {
 		var v T
 		v, err = f.parse(b)
 		if err == nil {
-			f.val, f.err, f.loaded, f.stamp = v, nil, true, st
+			f.stamp = st
+			f.cur.Store(&loaded[T]{val: v, gen: gen})
 			return v, nil
 		}
 		err = fmt.Errorf("%s: %w", f.path, err)
 	}
-	f.val, f.err, f.loaded, f.stamp = zero, err, true, stamp{}
+	f.stamp = stamp{}
+	f.cur.Store(&loaded[T]{err: err, gen: gen})
 	return zero, err
 }

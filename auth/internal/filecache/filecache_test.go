@@ -1,9 +1,13 @@
 package filecache
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -72,7 +76,7 @@ func TestEditsSeenAtOnce(t *testing.T) {
 			}
 			f := New(open, parseText)
 			mustGet(t, f, "one")
-			if watched := f.ws != nil; watched != (mode == "watched") {
+			if watched := f.watched(); watched != (mode == "watched") {
 				t.Fatalf("watched = %v in mode %s", watched, mode)
 			}
 			mustGet(t, f, "one")
@@ -102,7 +106,7 @@ func TestWatchedGetSkipsStat(t *testing.T) {
 	reads := 0
 	f := New(path, func(b []byte) (string, error) { reads++; return string(b), nil })
 	mustGet(t, f, "one")
-	if f.ws == nil {
+	if !f.watched() {
 		t.Skip("inotify unavailable here: the stat path is what TestEditsSeenAtOnce covered")
 	}
 	for range 100 {
@@ -118,6 +122,58 @@ func TestWatchedGetSkipsStat(t *testing.T) {
 	if reads != 1 {
 		t.Fatalf("an unrelated file made us parse again (%d)", reads)
 	}
+}
+
+// Gets that run concurrently with edits, and with each other draining the
+// event queue, never return a version older than the last edit that
+// finished before they began: the lock-free path of Get keeps the
+// guarantee of a stat per Get.
+func TestConcurrentGetsSeeEveryEdit(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "users")
+	write(t, path, "0")
+	f := New(path, parseText)
+	mustGet(t, f, "0")
+	var edited atomic.Int64 // the last edit whose rename returned
+	stop := make(chan struct{})
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				want := edited.Load()
+				got, err := f.Get()
+				n, aerr := strconv.Atoi(got)
+				if err != nil || aerr != nil || int64(n) < want {
+					errs <- fmt.Errorf("Get = %q, %v after edit %d had finished", got, err, want)
+					return
+				}
+			}
+		}()
+	}
+	for i := 1; i <= 300; i++ {
+		tmp := path + ".tmp"
+		write(t, tmp, strconv.Itoa(i))
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+		edited.Store(int64(i))
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	mustGet(t, f, "300")
 }
 
 // The directory going away leaves the File on stat per Get, still right.
@@ -138,7 +194,7 @@ func TestDirectoryRemoved(t *testing.T) {
 	os.Mkdir(dir, 0o700)
 	write(t, path, "two")
 	mustGet(t, f, "two")
-	if f.ws != nil {
+	if f.watched() {
 		t.Fatal("still counting on a watch of a directory that is gone")
 	}
 }

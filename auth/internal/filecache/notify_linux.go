@@ -5,32 +5,40 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // notifier tells Files that their file may have changed, from inotify
-// events on the directories that hold them: one instance for the process,
-// read without blocking by whichever Get asks. The kernel queues an event
-// before the write that caused it returns, so a Get that finds the queue
-// empty knows that nothing changed before it started: edits are seen at
-// once, as with a stat per Get, for one cheap read(2) that looks up no
-// path.
+// events on the directories that hold them: one instance for the process.
+// The kernel queues an event before the write that caused it returns, so a
+// Get that finds the queue empty, and no other Get between consuming
+// events and marking them, knows that nothing changed before it started:
+// edits are seen at once, as with a stat per Get, for one cheap ioctl(2)
+// that looks up no path and takes no lock.
 type notifier struct {
 	fd int
 
-	mu   sync.Mutex // serialises reads, so no Get misses an event another consumed
+	// busy counts the drains between their first read of the queue and
+	// marking what they read: events that left the queue but are not yet
+	// counted in any watchState.
+	busy atomic.Int32
+	dead atomic.Bool
+
+	mu   sync.Mutex // serialises drains and watches
 	dirs map[int32]map[string][]*watchState
 	buf  [64 << 10]byte
-	dead bool
 }
 
 // watchState is what the notifier knows of one File.
 type watchState struct {
-	dirty   bool // changed since the File last loaded it (n.mu)
-	watched bool // false: the watch is gone, stat on every Get
+	gen     atomic.Uint64 // bumped by every event that may concern the file
+	watched atomic.Bool   // false: the watch is gone, stat on every Get
 }
+
+func (ws *watchState) isWatched() bool { return ws.watched.Load() }
 
 var (
 	notifyOnce sync.Once
@@ -71,14 +79,16 @@ func watch(path string) *watchState {
 	dir, name := filepath.Split(abs)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.dead {
+	if n.dead.Load() {
 		return nil
 	}
 	wd, err := unix.InotifyAddWatch(n.fd, dir, watchMask)
 	if err != nil {
 		return nil
 	}
-	ws := &watchState{dirty: true, watched: true}
+	ws := &watchState{}
+	ws.gen.Store(1) // above the zero of a File never loaded
+	ws.watched.Store(true)
 	if n.dirs[int32(wd)] == nil {
 		n.dirs[int32(wd)] = map[string][]*watchState{}
 	}
@@ -86,21 +96,39 @@ func watch(path string) *watchState {
 	return ws
 }
 
-// changed reports whether ws's file may have changed since the last call
-// that returned true, and whether it is still watched. It reads whatever
-// events are queued first.
-func (n *notifier) changed(ws *watchState) (changed, watched bool) {
+// unchangedSince reports, without a lock, that no event concerning ws
+// was queued since its generation was gen: the queue is empty (FIONREAD,
+// spelt TIOCINQ in x/sys, does not consume it) and no drain holds events
+// it has not marked yet.
+// false means "look again under the lock", not "changed".
+func (n *notifier) unchangedSince(ws *watchState, gen uint64) bool {
+	if n == nil || n.dead.Load() || !ws.watched.Load() || ws.gen.Load() != gen {
+		return false
+	}
+	var queued int32
+	if _, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(n.fd), unix.TIOCINQ, uintptr(unsafe.Pointer(&queued))); e != 0 || queued != 0 {
+		return false
+	}
+	// In this order: a drain that read an event before our ioctl either
+	// still counts in busy, or marked it before leaving busy.
+	return n.busy.Load() == 0 && ws.gen.Load() == gen && ws.watched.Load()
+}
+
+// generation drains the queue and returns ws's generation and whether it
+// is still watched.
+func (n *notifier) generation(ws *watchState) (gen uint64, watched bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.drain()
-	changed, ws.dirty = ws.dirty, false
-	return changed || !ws.watched, ws.watched
+	return ws.gen.Load(), ws.watched.Load()
 }
 
 // drain reads every queued event and marks the Files they concern; n.mu
 // is held.
 func (n *notifier) drain() {
-	for !n.dead {
+	n.busy.Add(1)
+	defer n.busy.Add(-1)
+	for !n.dead.Load() {
 		k, err := readNoBlock(n.fd, n.buf[:])
 		if errors.Is(err, unix.EINTR) {
 			continue
@@ -127,7 +155,7 @@ func (n *notifier) event(wd int32, mask uint32, name string) {
 		for _, files := range n.dirs {
 			for _, list := range files {
 				for _, ws := range list {
-					ws.dirty = true
+					ws.gen.Add(1)
 				}
 			}
 		}
@@ -136,24 +164,26 @@ func (n *notifier) event(wd int32, mask uint32, name string) {
 		// from now on.
 		for _, list := range n.dirs[wd] {
 			for _, ws := range list {
-				ws.dirty, ws.watched = true, false
+				ws.watched.Store(false)
+				ws.gen.Add(1)
 			}
 		}
 		delete(n.dirs, wd)
 	default:
 		for _, ws := range n.dirs[wd][name] {
-			ws.dirty = true
+			ws.gen.Add(1)
 		}
 	}
 }
 
 // giveUp turns every File to a stat per Get after a read error.
 func (n *notifier) giveUp() {
-	n.dead = true
+	n.dead.Store(true)
 	for _, files := range n.dirs {
 		for _, list := range files {
 			for _, ws := range list {
-				ws.dirty, ws.watched = true, false
+				ws.watched.Store(false)
+				ws.gen.Add(1)
 			}
 		}
 	}
