@@ -72,7 +72,7 @@ typedef struct {
     apr_status_t failure;       /* input filter: what reads return now */
     gb_rpc_outcome outcome;     /* output filter: how the call failed */
     int got_msg;                /* a message came on the call */
-    int reopened;               /* the call was opened again, once */
+    int reopened;               /* times the call was opened again */
     int last_flush;             /* the last chunk's flags, to send it */
     int last_eos;               /*   again on a reopened call */
     apr_bucket_brigade *out;    /* output: to f->next; input: pending data */
@@ -150,12 +150,13 @@ static int gb_filter_open(gb_filter_ctx *ctx)
 static int gb_filter_send(gb_filter_ctx *ctx, int flush, int eos);
 
 /* Whether a call that failed before the plugin sent anything may be opened
- * again (once) and its first chunk sent again: see gb_rpc_resendable(). A
- * plugin being replaced leaves such calls behind. */
+ * again and its first chunk sent again: see gb_rpc_resendable(). A plugin
+ * being replaced leaves such calls behind. */
 static int gb_filter_may_reopen(gb_filter_ctx *ctx)
 {
-    return !ctx->reopened && !ctx->got_msg && ctx->call
-           && gb_rpc_resendable(ctx->call, gb_rpc_idempotent(ctx->r));
+    return !ctx->got_msg && ctx->call
+           && gb_rpc_resendable(ctx->call, gb_rpc_idempotent(ctx->r),
+                                ctx->reopened);
 }
 
 static int gb_filter_reopen(gb_filter_ctx *ctx)
@@ -167,7 +168,7 @@ static int gb_filter_reopen(gb_filter_ctx *ctx)
     gb_rpc_close(ctx->call, 0);
     ctx->call = NULL;
     ctx->started = 0;
-    ctx->reopened = 1;
+    ctx->reopened++;
     return gb_filter_send(ctx, ctx->last_flush, ctx->last_eos);
 }
 

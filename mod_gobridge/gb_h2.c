@@ -2,6 +2,7 @@
  * socket, or a remote plugin's TCP connection through TLS (gb_tls.c). The
  * plain path calls apr_socket_send/recv as it always did; TLS is one
  * branch on h->tls in the two I/O functions. */
+#include <apr_poll.h>
 #include <apr_strings.h>
 
 #include "gb_log.h"
@@ -37,6 +38,7 @@ struct gb_h2_session {
     int broken;                 /* I/O or protocol failure: close it */
     int reading_remains;        /* in gb_h2_read_remains() */
     apr_uint64_t sent;          /* bytes written to the peer so far */
+    apr_uint64_t sent_at_read;  /* sent when a read last brought bytes */
     unsigned char *rbuf;
     unsigned char *wbuf;        /* GB_H2_WRITE_BUF, see gb_h2_flush */
 };
@@ -498,8 +500,29 @@ static apr_status_t gb_h2_feed(gb_h2_session *h, apr_size_t len)
     return APR_SUCCESS;
 }
 
+/* Waits up to t for the plugin's socket to become readable. */
+static apr_status_t gb_h2_wait_readable(gb_h2_session *h,
+                                        apr_interval_time_t t)
+{
+    apr_pollfd_t pfd = { 0 };
+    apr_int32_t n = 0;
+    apr_status_t rv;
+
+    pfd.p = h->pool;
+    pfd.desc_type = APR_POLL_SOCKET;
+    pfd.reqevents = APR_POLLIN;
+    pfd.desc.s = h->sock;
+    do {
+        rv = apr_poll(&pfd, 1, &n, t);
+    } while (APR_STATUS_IS_EINTR(rv));
+    return rv;
+}
+
 /* One read with a timeout (0: don't wait). APR_EAGAIN/APR_TIMEUP when
- * nothing came. */
+ * nothing came. A read that may wait, the first since we wrote something
+ * (a call, a body chunk), waits before it reads: the plugin cannot have
+ * answered yet, and apr_socket_recv would try a read first, one system
+ * call per call that finds nothing. */
 static apr_status_t gb_h2_read_once(gb_h2_session *h, apr_interval_time_t t)
 {
     apr_size_t len = GB_H2_READ_BUF;
@@ -508,11 +531,16 @@ static apr_status_t gb_h2_read_once(gb_h2_session *h, apr_interval_time_t t)
     if (h->tls) {
         rv = gb_tls_read(h->tls, (char *)h->rbuf, &len, t);
     }
+    else if (t > 0 && h->sent != h->sent_at_read
+             && (rv = gb_h2_wait_readable(h, t)) != APR_SUCCESS) {
+        len = 0;
+    }
     else {
         apr_socket_timeout_set(h->sock, t);
         rv = apr_socket_recv(h->sock, (char *)h->rbuf, &len);
     }
     if (len > 0) {
+        h->sent_at_read = h->sent;
         GB_H2_LOG(h, APLOG_TRACE6, APR_SUCCESS,
                   "gb_h2(%s-%lu): read %lu bytes", h->plugin, h->id,
                   (unsigned long)len);

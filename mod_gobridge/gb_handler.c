@@ -78,8 +78,9 @@ typedef struct {
     int passed;             /* body or a flush went to the output filters */
     int body_taken;         /* body read past the prefetch: a declining
                              * plugin cannot hand over to the next one */
-    int may_resend;         /* first attempt: a call the plugin did not
-                             * see may be opened again (GB_RESEND) */
+    int attempt;            /* times the call was opened before this one:
+                             * a failed call may be opened again
+                             * (GB_RESEND, gb_rpc_resendable) */
     const char *redirect;   /* internal_redirect, in r->pool */
     const char *sf_path;    /* send_file, in r->pool */
     apr_off_t sf_offset;
@@ -821,8 +822,9 @@ static int gb_send_file(gb_handle_ctx *ctx)
  * client, and gb_rpc_resendable() says so for r's method. */
 static int gb_may_resend(gb_handle_ctx *ctx)
 {
-    return ctx->may_resend && !ctx->committed
-           && gb_rpc_resendable(ctx->call, gb_rpc_idempotent(ctx->r));
+    return !ctx->committed
+           && gb_rpc_resendable(ctx->call, gb_rpc_idempotent(ctx->r),
+                                ctx->attempt);
 }
 
 /* gb_call_recv of the plugin's next message within GoBridgeTimeout, in
@@ -1050,7 +1052,7 @@ static int gb_handle_one(request_rec *r, gb_dir_conf *d, const char *plugin,
     first.body_eof = ctx.body_eof_read;
 
     for (attempt = 0; ; attempt++) {
-        ctx.may_resend = attempt == 0;
+        ctx.attempt = attempt;
         rc = gb_handle_start(&ctx, tmp, &first, attempt > 0);
         if (rc == GB_GO_ON) {
             rc = gb_handle_loop(&ctx, tmp);

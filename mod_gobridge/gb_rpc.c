@@ -142,25 +142,28 @@ static apr_status_t gb_rpc_acquire(request_rec *r, const gb_dir_conf *d,
  * the server certainly did not process may always be sent again; one lost
  * with its pooled connection before any answer, only if it may run twice. */
 static int gb_rpc_may_resend(gb_call_fate fate, const gb_conn *conn,
-                             int idempotent)
+                             int idempotent, int attempt)
 {
+    if (attempt + 1 >= GB_RPC_ATTEMPTS) {
+        return 0;
+    }
     switch (fate) {
     case GB_CALL_REFUSED:
         return 1;
     case GB_CALL_LOST_UNANSWERED:
         /* A plugin being stopped or replaced closes its idle connections;
          * a crash mid-call looks the same, which only a request that may
-         * run twice survives. */
-        return idempotent && conn && gb_conn_reused(conn);
+         * run twice survives, and only once. */
+        return attempt == 0 && idempotent && conn && gb_conn_reused(conn);
     default:
         return 0;
     }
 }
 
-int gb_rpc_resendable(const gb_call *call, int idempotent)
+int gb_rpc_resendable(const gb_call *call, int idempotent, int attempt)
 {
     return gb_rpc_may_resend(gb_call_fate_of(call), gb_call_conn(call),
-                             idempotent);
+                             idempotent, attempt);
 }
 
 int gb_rpc_idempotent(const request_rec *r)
@@ -271,8 +274,8 @@ static gb_rpc_outcome gb_rpc_unary_call(request_rec *r, const gb_dir_conf *d,
         rv = gb_call_unary(conn, p, method, req, resp_desc, timeout,
                            gb_config_max_message(d), &res->grpc_status,
                            &res->grpc_message, out, &fate);
-        resend = attempt == 0
-                 && gb_rpc_may_resend(fate, conn, gb_rpc_idempotent(r));
+        resend = gb_rpc_may_resend(fate, conn, gb_rpc_idempotent(r),
+                                   attempt);
         /* A call that ended with trailers left the connection usable. */
         gb_conn_release(conn, rv == APR_SUCCESS && !resend);
         if (resend) {

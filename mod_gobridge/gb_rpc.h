@@ -63,11 +63,17 @@ apr_status_t gb_rpc_open(request_rec *r, const gb_dir_conf *d,
                          const char *method, apr_interval_time_t deadline,
                          int fresh, gb_call **out, gb_rpc_outcome *outcome);
 
-/* Whether a failed call may be opened again, on a new connection, with the
- * same messages: the plugin certainly did not process it, or its pooled
- * connection was lost before any answer and the request may run twice
- * (idempotent). See gb_call_fate_of(). */
-int gb_rpc_resendable(const gb_call *call, int idempotent);
+/* How many times a call is opened at most: the first time and resends. */
+#define GB_RPC_ATTEMPTS 3
+
+/* Whether a failed call, opened attempt times before (0: the first time),
+ * may be opened again, on a new connection, with the same messages: the
+ * plugin certainly did not process it, or, on the first attempt, its
+ * pooled connection was lost before any answer and the request may run
+ * twice (idempotent). A resend that finds the plugin still stopping (a
+ * connection made just before it was replaced) is refused again, and may
+ * go on up to GB_RPC_ATTEMPTS. See gb_call_fate_of(). */
+int gb_rpc_resendable(const gb_call *call, int idempotent, int attempt);
 
 /* Whether r's method may run twice (RFC 9110 §9.2.2). */
 int gb_rpc_idempotent(const request_rec *r);
@@ -82,7 +88,7 @@ void gb_rpc_note_failure(gb_call *call, gb_rpc_outcome outcome);
 void gb_rpc_close(gb_call *call, int clean);
 
 /* One unary call, counted under kind, within d's GoBridgeTimeout (timeout
- * > 0 overrides it). A call the plugin did not process is sent once more
+ * > 0 overrides it). A call the plugin did not process is sent again
  * on a new connection (gb_rpc_resendable(), with r's method deciding
  * idempotence): what a plugin being stopped or replaced leaves behind; it
  * counts as one call. Returns the outcome, with the details in *res and
