@@ -492,6 +492,25 @@ gb_call_fate gb_call_fate_of(const gb_call *call)
     return GB_CALL_SEEN;
 }
 
+int gb_call_may_resend(gb_call_fate fate, int sent, int reused,
+                       int idempotent)
+{
+    if (sent >= GB_CALL_SENDS) {
+        return 0;
+    }
+    switch (fate) {
+    case GB_CALL_REFUSED:
+        return 1;
+    case GB_CALL_LOST_UNANSWERED:
+        /* A plugin being stopped or replaced closes its idle connections;
+         * a crash mid-call looks the same, which only a request that may
+         * run twice survives, and only once. */
+        return sent == 1 && reused && idempotent;
+    default:
+        return 0;
+    }
+}
+
 void gb_call_set_baton(gb_call *call, void *baton)
 {
     call->baton = baton;

@@ -82,6 +82,19 @@ typedef enum {
 } gb_call_fate;
 gb_call_fate gb_call_fate_of(const gb_call *call);
 
+/* How many times a call is sent at most: the first time and resends. */
+#define GB_CALL_SENDS 3
+
+/* Whether a call that failed with fate, after being sent `sent` times,
+ * may be sent again on a new connection: one the plugin certainly did not
+ * process (refused), up to GB_CALL_SENDS in all, since a resend can still
+ * find the old process of a plugin being replaced; one lost before any
+ * answer, only after the first send, only on a pooled connection (reused:
+ * the plugin may have closed it idle) and only for a request that may run
+ * twice (idempotent). */
+int gb_call_may_resend(gb_call_fate fate, int sent, int reused,
+                       int idempotent);
+
 /* The connection the call was started on. */
 gb_conn *gb_call_conn(const gb_call *call);
 

@@ -139,25 +139,14 @@ static apr_status_t gb_rpc_acquire(request_rec *r, const gb_dir_conf *d,
 }
 
 /* The rule of HTTP clients (RFC 9110 §9.2.2, Go's net/http): a request
- * the server certainly did not process may always be sent again; one lost
- * with its pooled connection before any answer, only if it may run twice. */
+ * the server certainly did not process may be sent again; one lost with
+ * its pooled connection before any answer, only if it may run twice
+ * (gb_call_may_resend()). */
 static int gb_rpc_may_resend(gb_call_fate fate, const gb_conn *conn,
                              int idempotent, int attempt)
 {
-    if (attempt + 1 >= GB_RPC_ATTEMPTS) {
-        return 0;
-    }
-    switch (fate) {
-    case GB_CALL_REFUSED:
-        return 1;
-    case GB_CALL_LOST_UNANSWERED:
-        /* A plugin being stopped or replaced closes its idle connections;
-         * a crash mid-call looks the same, which only a request that may
-         * run twice survives, and only once. */
-        return attempt == 0 && idempotent && conn && gb_conn_reused(conn);
-    default:
-        return 0;
-    }
+    return gb_call_may_resend(fate, attempt + 1,
+                              conn && gb_conn_reused(conn), idempotent);
 }
 
 int gb_rpc_resendable(const gb_call *call, int idempotent, int attempt)

@@ -63,16 +63,11 @@ apr_status_t gb_rpc_open(request_rec *r, const gb_dir_conf *d,
                          const char *method, apr_interval_time_t deadline,
                          int fresh, gb_call **out, gb_rpc_outcome *outcome);
 
-/* How many times a call is opened at most: the first time and resends. */
-#define GB_RPC_ATTEMPTS 3
-
 /* Whether a failed call, opened attempt times before (0: the first time),
- * may be opened again, on a new connection, with the same messages: the
- * plugin certainly did not process it, or, on the first attempt, its
- * pooled connection was lost before any answer and the request may run
- * twice (idempotent). A resend that finds the plugin still stopping (a
- * connection made just before it was replaced) is refused again, and may
- * go on up to GB_RPC_ATTEMPTS. See gb_call_fate_of(). */
+ * may be opened again, on a new connection, with the same messages
+ * (gb_call_may_resend(): refused calls up to GB_CALL_SENDS sends, a call
+ * lost before any answer on a pooled connection once, for a request that
+ * may run twice). See gb_call_fate_of(). */
 int gb_rpc_resendable(const gb_call *call, int idempotent, int attempt);
 
 /* Whether r's method may run twice (RFC 9110 §9.2.2). */

@@ -802,6 +802,35 @@ START_TEST(taken_then_closed_is_lost)
 }
 END_TEST
 
+/* When a failed call is sent again: what gb_rpc and the handler ask. */
+START_TEST(resend_rule)
+{
+    static const struct {
+        gb_call_fate fate;
+        int sent, reused, idempotent, want;
+    } t[] = {
+        { GB_CALL_REFUSED, 1, 0, 0, 1 },    /* not processed: even a POST */
+        { GB_CALL_REFUSED, 2, 0, 0, 1 },    /* refused again: still stopping */
+        { GB_CALL_REFUSED, GB_CALL_SENDS, 1, 1, 0 },    /* bounded */
+        { GB_CALL_LOST_UNANSWERED, 1, 1, 1, 1 },        /* idle close */
+        { GB_CALL_LOST_UNANSWERED, 1, 1, 0, 0 },        /* may not run twice */
+        { GB_CALL_LOST_UNANSWERED, 1, 0, 1, 0 },        /* fresh: a crash */
+        { GB_CALL_LOST_UNANSWERED, 2, 1, 1, 0 },        /* only once */
+        { GB_CALL_SEEN, 1, 1, 1, 0 },                   /* answered */
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        ck_assert_msg(gb_call_may_resend(t[i].fate, t[i].sent, t[i].reused,
+                                         t[i].idempotent) == t[i].want,
+                      "case %lu: fate %d after %d sends (reused %d, "
+                      "idempotent %d): want %d", (unsigned long)i,
+                      (int)t[i].fate, t[i].sent, t[i].reused,
+                      t[i].idempotent, t[i].want);
+    }
+}
+END_TEST
+
 Suite *gb_test_transport_suite(void)
 {
     Suite *s = suite_create("transport");
@@ -823,6 +852,7 @@ Suite *gb_test_transport_suite(void)
     tcase_add_test(tc, dead_idle_connection_refuses);
     tcase_add_test(tc, goaway_then_close_is_refused);
     tcase_add_test(tc, taken_then_closed_is_lost);
+    tcase_add_test(tc, resend_rule);
     suite_add_tcase(s, tc);
     return s;
 }
