@@ -16,7 +16,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -54,11 +53,7 @@ type stamp struct {
 
 func stampOf(fi os.FileInfo) stamp {
 	s := stamp{size: fi.Size(), mtime: fi.ModTime()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		s.ino = st.Ino
-		s.dev = uint64(st.Dev)
-		s.ctimeNano = st.Ctim.Nano()
-	}
+	s.ino, s.dev, s.ctimeNano = sysStamp(fi) // stamp_*.go: what the OS adds
 	return s
 }
 
