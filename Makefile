@@ -52,9 +52,9 @@ demo: deps all
 
 test: deps all test-go test-c test-e2e
 
+# The libraries plugins import must also build where their authors work.
 test-go:
 	$(GO) vet ./...
-	# The libraries plugins import build where their authors work, too.
 	GOOS=darwin $(GO) build ./sdk/... ./auth/...
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/tests$$')
 

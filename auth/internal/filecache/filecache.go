@@ -99,13 +99,6 @@ func (f *File[T]) getLocked() (T, error) {
 	return f.reloadLocked(gen)
 }
 
-// watched reports whether Gets count on inotify (tests).
-func (f *File[T]) watched() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.ws != nil && f.ws.isWatched()
-}
-
 // reloadLocked stats the file and reads it again if its stamp changed;
 // gen is the watch's generation taken before the stat, so that an event
 // during the reload makes the next Get look again.

@@ -20,6 +20,13 @@ func write(t testing.TB, path, s string) {
 	}
 }
 
+// watched reports whether f's Gets count on inotify.
+func (f *File[T]) watched() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ws != nil && f.ws.isWatched()
+}
+
 func mustGet(t *testing.T, f *File[string], want string) {
 	t.Helper()
 	got, err := f.Get()
