@@ -58,6 +58,8 @@ type conn struct {
 	recvWin      int64         // connection-level window we granted, left
 	recvUnacked  int64         // bytes consumed since our last WINDOW_UPDATE
 	draining     bool          // GOAWAY sent
+	prefaced     bool          // our SETTINGS is out: a GOAWAY may follow
+	stopAsked    bool          // goAway came before the preface
 	err          error         // the connection is dead
 	wg           sync.WaitGroup
 
@@ -119,6 +121,13 @@ func (c *conn) serve() {
 	c.wmu.Unlock()
 	if err := c.flush(); err != nil {
 		return
+	}
+	c.mu.Lock()
+	c.prefaced = true
+	stop := c.stopAsked
+	c.mu.Unlock()
+	if stop {
+		c.goAway()
 	}
 	for {
 		<-c.rtok
@@ -489,6 +498,15 @@ func (c *conn) fail(err error) {
 func (c *conn) goAway() {
 	c.mu.Lock()
 	if c.draining || c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	if !c.prefaced {
+		// A server's first frame must be SETTINGS (RFC 9113 §3.4): a
+		// GOAWAY ahead of it is a protocol error to the client, which then
+		// cannot tell that its call was never taken and so may not send it
+		// again. serve sends the GOAWAY right after its SETTINGS.
+		c.stopAsked = true
 		c.mu.Unlock()
 		return
 	}

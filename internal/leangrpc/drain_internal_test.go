@@ -1,0 +1,119 @@
+package leangrpc
+
+import (
+	"bytes"
+	"net"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// TestGracefulStopBeforePreface stops the server while a connection is
+// accepted but has not had its preface yet: the client must still see
+// SETTINGS first and then a GOAWAY that leaves its call out (last stream
+// 0), which is how it knows the call was never taken and may go elsewhere.
+// A GOAWAY written ahead of the SETTINGS is a protocol error to the
+// client (mod_gobridge's nghttp2 among them), and the call was lost.
+func TestGracefulStopBeforePreface(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(Options{})
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	t.Cleanup(func() { l.Close(); s.Stop() })
+
+	nc, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(time.Minute)) // a hang fails, not blocks
+
+	// The connection is being served (its goroutine waits for the
+	// client's preface) before the stop begins.
+	c := waitFor(t, func() *conn {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, c := range s.conns {
+			return c
+		}
+		return nil
+	})
+	stopped := make(chan struct{})
+	go func() { s.GracefulStop(); close(stopped) }()
+	waitFor(t, func() *conn {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.stopAsked || c.draining {
+			return c
+		}
+		return nil
+	})
+
+	// Now the client speaks: preface, SETTINGS and a call on stream 1.
+	var out bytes.Buffer
+	out.WriteString(http2.ClientPreface)
+	fw := http2.NewFramer(&out, nil)
+	fw.WriteSettings(http2.Setting{ID: SettingLean, Val: 1})
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/x.Y/Z"},
+		{":authority", "localhost"}, {"content-type", "application/grpc"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	fw.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndHeaders: true, EndStream: true})
+	if _, err := nc.Write(out.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+
+	fr := http2.NewFramer(nil, nc)
+	first, err := fr.ReadFrame()
+	if err != nil {
+		t.Fatalf("reading the server's first frame: %v", err)
+	}
+	if sf, ok := first.(*http2.SettingsFrame); !ok || sf.IsAck() {
+		t.Fatalf("the server's first frame is %v, want its SETTINGS", first.Header())
+	}
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("no GOAWAY after the SETTINGS: %v", err)
+		}
+		if ga, ok := f.(*http2.GoAwayFrame); ok {
+			if ga.LastStreamID != 0 || ga.ErrCode != http2.ErrCodeNo {
+				t.Errorf("GOAWAY last stream %d, %v; want 0, NO_ERROR", ga.LastStreamID, ga.ErrCode)
+			}
+			break
+		}
+		if _, ok := f.(*http2.WindowUpdateFrame); !ok {
+			t.Fatalf("before the GOAWAY the server sent %v", f.Header())
+		}
+	}
+	<-stopped
+	l.Close()
+	if err := <-served; err != ErrServerStopped {
+		t.Errorf("Serve returned %v, want ErrServerStopped", err)
+	}
+}
+
+// waitFor polls cond (which looks at state under its own locks) until it
+// returns non-nil: the state changes on another goroutine without a
+// signal to wait on.
+func waitFor[T any](t *testing.T, cond func() *T) *T {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		if v := cond(); v != nil {
+			return v
+		}
+		runtime.Gosched()
+	}
+	t.Fatal("the state waited for never came")
+	return nil
+}
