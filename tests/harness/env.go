@@ -196,7 +196,12 @@ GoBridgeDaemon %q
 	case "prefork":
 		c.WriteString("StartServers 2\nMinSpareServers 2\nMaxSpareServers 4\nMaxRequestWorkers 16\n")
 	default:
-		c.WriteString("StartServers 2\nThreadsPerChild 8\nMinSpareThreads 8\nMaxSpareThreads 32\nMaxRequestWorkers 32\nServerLimit 4\n")
+		// ServerLimit above MaxRequestWorkers/ThreadsPerChild (4): after a
+		// graceful restart the old generation's children keep their
+		// scoreboard slots while they finish, and tests restart several
+		// times in a row; without spare slots the new generation cannot
+		// start its children ("scoreboard is full" in the error log).
+		c.WriteString("StartServers 2\nThreadsPerChild 8\nMinSpareThreads 8\nMaxSpareThreads 32\nMaxRequestWorkers 32\nServerLimit 8\n")
 	}
 	c.WriteString(e.extra)
 	return c.String()
