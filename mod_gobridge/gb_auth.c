@@ -39,6 +39,15 @@
 
 static APR_OPTIONAL_FN_TYPE(ap_authn_cache_store) *gb_authn_cache_store;
 
+/* Whether this configuration can have mod_authn_socache cache anything:
+ * an AuthnCacheProvideFor line somewhere, or an AllowOverride that lets an
+ * .htaccess file add one. Loaded only for other providers, or not at all,
+ * the module would throw away every grant we offer it, and offering one
+ * costs a password hash (apr1: 1000 rounds of MD5, as much CPU as the
+ * call to the plugin). Its per-directory answer is private to it, so the
+ * configuration tree is the closest we can look. */
+static int gb_authn_cache_possible;
+
 /* One `Require gobridge <plugin> [args...]` line, parsed at configuration
  * time and handed back by mod_authz_core with that same line only. */
 typedef struct {
@@ -378,7 +387,7 @@ static void gb_authn_cache_password(request_rec *r, const char *provider,
     char salt[9], hash[120];
     int i;
 
-    if (!gb_authn_cache_store) {
+    if (!gb_authn_cache_store || !gb_authn_cache_possible) {
         return;
     }
     if (gb_config_authn_cache_hash(gb_config_rget(r)) == GB_CACHE_HASH_SHA1) {
@@ -683,6 +692,43 @@ static void gb_auth_optional_fns(void)
     gb_authn_cache_store = APR_RETRIEVE_OPTIONAL_FN(ap_authn_cache_store);
 }
 
+/* Whether one of args' words (as httpd splits them) is word. */
+static int gb_args_have(const char *args, const char *word, apr_pool_t *p)
+{
+    while (args && *args) {
+        if (!strcasecmp(ap_getword_conf(p, &args), word)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int gb_conftree_may_cache_authn(const ap_directive_t *d, apr_pool_t *p)
+{
+    for (; d; d = d->next) {
+        if (!strcasecmp(d->directive, "AuthnCacheProvideFor")
+            || (!strcasecmp(d->directive, "AllowOverride")
+                && (gb_args_have(d->args, "All", p)
+                    || gb_args_have(d->args, "AuthConfig", p)))
+            || (!strcasecmp(d->directive, "AllowOverrideList")
+                && gb_args_have(d->args, "AuthnCacheProvideFor", p))
+            || gb_conftree_may_cache_authn(d->first_child, p)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int gb_auth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf;
+    (void)plog;
+    (void)s;
+    gb_authn_cache_possible = gb_conftree_may_cache_authn(ap_conftree, ptemp);
+    return OK;
+}
+
 void gb_auth_register(apr_pool_t *p)
 {
     ap_register_auth_provider(p, AUTHN_PROVIDER_GROUP, GB_AUTH_PROVIDER,
@@ -697,4 +743,5 @@ void gb_auth_register(apr_pool_t *p)
                               AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_optional_fn_retrieve(gb_auth_optional_fns, NULL, NULL,
                                  APR_HOOK_MIDDLE);
+    ap_hook_post_config(gb_auth_post_config, NULL, NULL, APR_HOOK_MIDDLE);
 }
