@@ -96,7 +96,7 @@ func newConn(s *Server, nc net.Conn, info credentials.AuthInfo) *conn {
 	return c
 }
 
-// serve runs the connection: the preface, then frames until it ends. The
+// serve runs the connection: the prefaces, then frames until it ends. The
 // goroutine calling it reads whenever no stream's goroutine does, and runs
 // a stream's handler itself when that stream is the only one.
 func (c *conn) serve() {
@@ -104,11 +104,10 @@ func (c *conn) serve() {
 		c.wg.Wait() // streams run on their own goroutines end first
 		c.nc.Close()
 	}()
-	buf := make([]byte, len(clientPreface))
-	if _, err := io.ReadFull(c.br, buf); err != nil || string(buf) != clientPreface {
-		c.fail(errors.New("leangrpc: no HTTP/2 client preface"))
-		return
-	}
+	// Our preface goes first, without waiting for the client's (RFC 9113
+	// §3.4 allows it): a stop that comes while the client is silent can
+	// then be said at once, and GracefulStop does not wait on a client
+	// that never speaks.
 	c.wmu.Lock()
 	c.wfr.WriteSettings(
 		http2.Setting{ID: http2.SettingInitialWindowSize, Val: uint32(c.srv.opts.InitialWindowSize)},
@@ -128,6 +127,11 @@ func (c *conn) serve() {
 	c.mu.Unlock()
 	if stop {
 		c.goAway()
+	}
+	buf := make([]byte, len(clientPreface))
+	if _, err := io.ReadFull(c.br, buf); err != nil || string(buf) != clientPreface {
+		c.fail(errors.New("leangrpc: no HTTP/2 client preface"))
+		return
 	}
 	for {
 		<-c.rtok
