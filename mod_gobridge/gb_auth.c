@@ -39,13 +39,13 @@
 
 static APR_OPTIONAL_FN_TYPE(ap_authn_cache_store) *gb_authn_cache_store;
 
-/* Whether this configuration can have mod_authn_socache cache anything:
- * an AuthnCacheProvideFor line somewhere, or an AllowOverride that lets an
- * .htaccess file add one. Loaded only for other providers, or not at all,
- * the module would throw away every grant we offer it, and offering one
- * costs a password hash (apr1: 1000 rounds of MD5, as much CPU as the
- * call to the plugin). Its per-directory answer is private to it, so the
- * configuration tree is the closest we can look. */
+/* Whether this configuration can have mod_authn_socache cache anything.
+ * The module sets up its cache only for an AuthnCacheProvideFor or an
+ * AuthnCacheEnable in the main configuration (the latter is what lets an
+ * .htaccess file use it); without either, every grant we offered would be
+ * thrown away, and offering one costs a password hash (apr1: 1000 rounds
+ * of MD5, as much CPU as the call to the plugin). Its per-directory answer
+ * is private to it, so the configuration tree is the closest we can look. */
 static int gb_authn_cache_possible;
 
 /* One `Require gobridge <plugin> [args...]` line, parsed at configuration
@@ -692,27 +692,12 @@ static void gb_auth_optional_fns(void)
     gb_authn_cache_store = APR_RETRIEVE_OPTIONAL_FN(ap_authn_cache_store);
 }
 
-/* Whether one of args' words (as httpd splits them) is word. */
-static int gb_args_have(const char *args, const char *word, apr_pool_t *p)
-{
-    while (args && *args) {
-        if (!strcasecmp(ap_getword_conf(p, &args), word)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int gb_conftree_may_cache_authn(const ap_directive_t *d, apr_pool_t *p)
+static int gb_conftree_may_cache_authn(const ap_directive_t *d)
 {
     for (; d; d = d->next) {
         if (!strcasecmp(d->directive, "AuthnCacheProvideFor")
-            || (!strcasecmp(d->directive, "AllowOverride")
-                && (gb_args_have(d->args, "All", p)
-                    || gb_args_have(d->args, "AuthConfig", p)))
-            || (!strcasecmp(d->directive, "AllowOverrideList")
-                && gb_args_have(d->args, "AuthnCacheProvideFor", p))
-            || gb_conftree_may_cache_authn(d->first_child, p)) {
+            || !strcasecmp(d->directive, "AuthnCacheEnable")
+            || gb_conftree_may_cache_authn(d->first_child)) {
             return 1;
         }
     }
@@ -724,8 +709,9 @@ static int gb_auth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     (void)pconf;
     (void)plog;
+    (void)ptemp;
     (void)s;
-    gb_authn_cache_possible = gb_conftree_may_cache_authn(ap_conftree, ptemp);
+    gb_authn_cache_possible = gb_conftree_may_cache_authn(ap_conftree);
     return OK;
 }
 

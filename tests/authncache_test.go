@@ -11,19 +11,21 @@ import (
 )
 
 // A grant is offered to mod_authn_socache (and its password hashed for
-// it, 1000 rounds of MD5 by default) only when the configuration can have
-// the module cache something: an AuthnCacheProvideFor line, or an
-// AllowOverride under which an .htaccess file could add one. With the
-// module loaded for nothing of ours, logins skip the hash. (Caching itself
-// is TestAuthProviders' "mod_authn_socache caches grants".)
+// it, 1000 rounds of MD5 by default) only when the configuration has the
+// module set up a cache: an AuthnCacheProvideFor line, or AuthnCacheEnable
+// (which .htaccess files need to use it). With the module loaded for
+// nothing, logins skip the hash. (Caching itself is TestAuthBasic's
+// "mod_authn_socache caches grants".)
 func TestAuthnCacheOfferedOnlyWhenPossible(t *testing.T) {
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		for _, tc := range []struct {
 			name, extra string
 			offered     bool
 		}{
-			{"module loaded, caching nothing", "", false},
-			{"AllowOverride AuthConfig", "<Directory \"@HTDOCS@\">\n    AllowOverride AuthConfig\n</Directory>\n", true},
+			// Without AuthnCacheEnable an .htaccess file cannot use the
+			// cache, whatever AllowOverride says.
+			{"module loaded, caching nothing", "<Directory \"@HTDOCS@\">\n    AllowOverride AuthConfig\n</Directory>\n", false},
+			{"AuthnCacheEnable", "AuthnCacheEnable\n", true},
 			{"AuthnCacheProvideFor elsewhere", "<Location /other>\n    AuthnCacheProvideFor file\n</Location>\n", true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
