@@ -3,10 +3,11 @@
 // step in bench/README.md. It loads a running plugin's socket with content
 // handler calls, as mod_gobridge sends them (HTTP/2 with the lean-server
 // setting, HEADERS and DATA in one write), from W callers spread over C
-// connections, and reports the plugin's CPU time and context switches per
-// call. W callers over W connections is how httpd calls a plugin today (one
-// call in flight per connection); fewer connections with several callers
-// each is the multiplexed design.
+// connections, and reports per call the plugin's CPU time, its context
+// switches and its read system calls (from /proc/PID/io: those that find
+// nothing included). W callers over W connections is how httpd calls a
+// plugin today (one call in flight per connection); fewer connections with
+// several callers each is the multiplexed design.
 //
 //	muxload -socket /path/noop.sock -pid PID [-callers 32] [-conns 32,2,1] [-work 80us] [-d 5s]
 //
@@ -53,7 +54,7 @@ func main() {
 		os.Exit(2)
 	}
 	body := callBody()
-	fmt.Printf("%-28s %10s %14s %14s %14s\n", "callers / connections", "calls/s", "plugin µs/call", "switches/call", "calls per read")
+	fmt.Printf("%-28s %10s %14s %14s %14s\n", "callers / connections", "calls/s", "plugin µs/call", "switches/call", "reads/call")
 	for r := 0; r < *rounds; r++ {
 		for _, f := range strings.Split(*connList, ",") {
 			conns, err := strconv.Atoi(f)
@@ -65,7 +66,7 @@ func main() {
 				fatal(err)
 			}
 			fmt.Printf("%-28s %10.0f %14.1f %14.2f %14.2f\n",
-				fmt.Sprintf("%d / %d", *callers, conns), row.rate, row.cpuPerCall, row.switchesPerCall, row.callsPerRead)
+				fmt.Sprintf("%d / %d", *callers, conns), row.rate, row.cpuPerCall, row.switchesPerCall, row.readsPerCall)
 		}
 	}
 }
@@ -92,7 +93,7 @@ func callBody() []byte {
 	return msg
 }
 
-type result struct{ rate, cpuPerCall, switchesPerCall, callsPerRead float64 }
+type result struct{ rate, cpuPerCall, switchesPerCall, readsPerCall float64 }
 
 func run(socket string, pid, callers, conns int, work, d time.Duration, body []byte) (result, error) {
 	cs := make([]*client, conns)
@@ -131,23 +132,26 @@ func run(socket string, pid, callers, conns int, work, d time.Duration, body []b
 	}
 	time.Sleep(d / 5) // warm-up
 	cpu0, sw0 := procStat(pid)
-	reads0 := readCount(cs)
+	reads0 := procReads(pid)
 	n0, t0 := calls.Load(), time.Now()
 	time.Sleep(d)
 	n1, t1 := calls.Load(), time.Now()
 	cpu1, sw1 := procStat(pid)
-	reads1 := readCount(cs)
+	reads1 := procReads(pid)
 	close(stop)
 	wg.Wait()
 	if err := failed.Load(); err != nil {
 		return result{}, *err
+	}
+	if n1 == n0 {
+		return result{}, fmt.Errorf("no call completed in %v", d)
 	}
 	n := float64(n1 - n0)
 	return result{
 		rate:            n / t1.Sub(t0).Seconds(),
 		cpuPerCall:      float64(cpu1-cpu0) / n / 1e3,
 		switchesPerCall: float64(sw1-sw0) / n,
-		callsPerRead:    n / float64(reads1-reads0),
+		readsPerCall:    float64(reads1-reads0) / n,
 	}, nil
 }
 
@@ -157,19 +161,10 @@ func spin(d time.Duration) {
 	}
 }
 
-func readCount(cs []*client) int64 {
-	var n int64
-	for _, c := range cs {
-		n += c.reads.Load()
-	}
-	return n
-}
-
 // client is one connection carrying the calls of several callers.
 type client struct {
-	nc    net.Conn
-	body  []byte
-	reads atomic.Int64 // socket reads that returned bytes
+	nc   net.Conn
+	body []byte
 
 	wmu    sync.Mutex
 	wbuf   bytes.Buffer
@@ -180,6 +175,7 @@ type client struct {
 
 	mu      sync.Mutex
 	waiting map[uint32]chan error
+	err     error // the connection failed: every call after it fails too
 }
 
 func dial(socket string, body []byte) (*client, error) {
@@ -215,6 +211,11 @@ func (c *client) call() error {
 		_ = c.henc.WriteField(hpack.HeaderField{Name: hf[0], Value: hf[1]})
 	}
 	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		c.wmu.Unlock()
+		return c.err
+	}
 	c.waiting[id] = done
 	c.mu.Unlock()
 	_ = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.hbuf.Bytes(), EndHeaders: true})
@@ -228,22 +229,10 @@ func (c *client) call() error {
 	return <-done
 }
 
-// countingReader counts the reads that brought bytes.
-type countingReader struct {
-	c *client
-}
-
-func (r countingReader) Read(p []byte) (int, error) {
-	n, err := r.c.nc.Read(p)
-	if n > 0 {
-		r.c.reads.Add(1)
-	}
-	return n, err
-}
-
 func (c *client) readLoop() {
-	fr := http2.NewFramer(nil, bufio.NewReaderSize(countingReader{c}, 64<<10))
+	fr := http2.NewFramer(nil, bufio.NewReaderSize(c.nc, 64<<10))
 	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	unacked := 0 // answer bytes not yet given back to the connection window
 	for {
 		f, err := fr.ReadFrame()
 		if err != nil {
@@ -251,6 +240,17 @@ func (c *client) readLoop() {
 			return
 		}
 		switch f := f.(type) {
+		case *http2.DataFrame:
+			// Stream windows (16 MiB each) outlast any answer; the
+			// connection's is topped up as answers use it.
+			if unacked += int(f.Length); unacked >= 1<<20 {
+				c.wmu.Lock()
+				_ = c.fr.WriteWindowUpdate(0, uint32(unacked))
+				_, _ = c.nc.Write(c.wbuf.Bytes())
+				c.wbuf.Reset()
+				c.wmu.Unlock()
+				unacked = 0
+			}
 		case *http2.SettingsFrame:
 			if !f.IsAck() {
 				c.wmu.Lock()
@@ -294,6 +294,9 @@ func (c *client) finish(id uint32, err error) {
 func (c *client) failAll(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = err
+	}
 	for id, done := range c.waiting {
 		done <- err
 		delete(c.waiting, id)
@@ -332,6 +335,23 @@ func procStat(pid int) (cpu int64, switches int64) {
 		}
 	}
 	return cpu, switches
+}
+
+// procReads returns the read system calls pid has made (syscr in
+// /proc/PID/io, which counts reads that found nothing too).
+func procReads(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscr:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	fatal(fmt.Errorf("no syscr in /proc/%d/io", pid))
+	return 0
 }
 
 func fatal(err error) {

@@ -42,7 +42,7 @@ func TestRunAgainstLeanServer(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%d connections: %v", conns, err)
 		}
-		if row.rate <= 0 || row.callsPerRead <= 0 {
+		if row.rate <= 0 || row.readsPerCall <= 0 {
 			t.Errorf("%d connections: no calls measured: %+v", conns, row)
 		}
 	}
