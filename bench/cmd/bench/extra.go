@@ -166,17 +166,17 @@ func peakByRole(httpdComm string, roots []int) roleMem { return readRoles(httpdC
 func readRoles(httpdComm string, roots []int, field string) roleMem {
 	var m roleMem
 	for _, p := range tree(allProcs(), roots...) {
-		if p.zombie {
+		if p.Zombie {
 			continue
 		}
-		v := procKB(p.pid, "status", field)
+		v := procKB(p.Pid, "status", field)
 		switch {
-		case p.comm == httpdComm && !slices.Contains(roots, p.pid): // a child
+		case p.Comm == httpdComm && !slices.Contains(roots, p.Pid): // a child
 			m.httpd += v
 			m.httpdMax = max(m.httpdMax, v)
-		case p.comm == "gobridged":
+		case p.Comm == "gobridged":
 			m.daemon += v
-		case p.comm != httpdComm:
+		case p.Comm != httpdComm:
 			m.plugin += v
 		}
 	}

@@ -11,90 +11,20 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gobridge/gobridge/bench/internal/procfs"
 )
 
-// clkTck is USER_HZ, the unit of the times in /proc/<pid>/stat. It is 100
-// on every Linux architecture that matters (sysconf(_SC_CLK_TCK)); run.sh
-// passes `getconf CLK_TCK` through BENCH_CLK_TCK to be sure.
-var clkTck = func() int64 {
-	if v, err := strconv.ParseInt(os.Getenv("BENCH_CLK_TCK"), 10, 64); err == nil && v > 0 {
-		return v
-	}
-	return 100
-}()
-
-var pageSize = int64(os.Getpagesize())
-
-// procInfo is what the benchmark reads from /proc/<pid>/stat.
-type procInfo struct {
-	pid, ppid int
-	comm      string
-	// utime+stime of the process itself, and cutime+cstime of the children
-	// it has reaped, in clock ticks.
-	self, reaped int64
-	rss          int64 // bytes
-	zombie       bool
-}
-
-// switches sums the voluntary and involuntary context switches of pid's
-// live threads (/proc/<pid>/task/*/status). Threads that ended meanwhile
-// are not counted: httpd's and the plugins' threads live for the run.
-func switches(pid int) int64 {
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	var n int64
-	for _, t := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
-		if err != nil {
-			continue
-		}
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "voluntary_ctxt_switches:") || strings.HasPrefix(l, "nonvoluntary_ctxt_switches:") {
-				if f := strings.Fields(l); len(f) == 2 {
-					v, _ := strconv.ParseInt(f[1], 10, 64)
-					n += v
-				}
-			}
-		}
-	}
-	return n
-}
-
-func readProc(pid int) (procInfo, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return procInfo{}, false
-	}
-	open, close := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || close < open || close+2 > len(b) {
-		return procInfo{}, false
-	}
-	f := strings.Fields(string(b[close+2:]))
-	// f[0] is field 3 (state) of proc(5).
-	if len(f) < 22 {
-		return procInfo{}, false
-	}
-	n := func(i int) int64 { v, _ := strconv.ParseInt(f[i], 10, 64); return v }
-	return procInfo{
-		pid:    pid,
-		ppid:   int(n(1)),
-		comm:   string(b[open+1 : close]),
-		self:   n(11) + n(12),
-		reaped: n(13) + n(14),
-		rss:    n(21) * pageSize,
-		zombie: f[0] == "Z",
-	}, true
-}
-
 // allProcs reads every process on the machine.
-func allProcs() map[int]procInfo {
+func allProcs() map[int]procfs.Stat {
 	ents, _ := os.ReadDir("/proc")
-	m := make(map[int]procInfo, len(ents))
+	m := make(map[int]procfs.Stat, len(ents))
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if p, ok := readProc(pid); ok {
+		if p, ok := procfs.ReadStat(pid); ok {
 			m[pid] = p
 		}
 	}
@@ -102,12 +32,12 @@ func allProcs() map[int]procInfo {
 }
 
 // tree returns the processes descending from roots (roots included).
-func tree(all map[int]procInfo, roots ...int) []procInfo {
+func tree(all map[int]procfs.Stat, roots ...int) []procfs.Stat {
 	kids := map[int][]int{}
 	for pid, p := range all {
-		kids[p.ppid] = append(kids[p.ppid], pid)
+		kids[p.PPid] = append(kids[p.PPid], pid)
 	}
-	var out []procInfo
+	var out []procfs.Stat
 	seen := map[int]bool{}
 	var walk func(int)
 	walk = func(pid int) {
@@ -178,28 +108,28 @@ func sample(httpdComm string, roots ...int) Sample { return sampleMem(httpdComm,
 func sampleMem(httpdComm string, withPSS bool, roots ...int) Sample {
 	var s Sample
 	for _, p := range tree(allProcs(), roots...) {
-		s.Ticks += p.self + p.reaped
-		if p.comm != httpdComm {
-			s.BackendTicks += p.self + p.reaped
+		s.Ticks += p.Self + p.Reaped
+		if p.Comm != httpdComm {
+			s.BackendTicks += p.Self + p.Reaped
 		}
-		if p.zombie {
+		if p.Zombie {
 			continue
 		}
-		sw := switches(p.pid)
+		sw := procfs.Switches(p.Pid)
 		s.Switches += sw
-		if p.comm != httpdComm {
+		if p.Comm != httpdComm {
 			s.BackendSwitches += sw
 		}
 		var ps int64
 		if withPSS {
-			ps = pss(p.pid)
+			ps = pss(p.Pid)
 		}
-		if p.comm == httpdComm {
-			s.HTTPDRSS += p.rss
+		if p.Comm == httpdComm {
+			s.HTTPDRSS += p.RSS
 			s.HTTPDPSS += ps
 			s.NHTTPD++
 		} else {
-			s.BackendRSS += p.rss
+			s.BackendRSS += p.RSS
 			s.BackendPSS += ps
 			s.NBackend++
 		}
@@ -207,7 +137,7 @@ func sampleMem(httpdComm string, withPSS bool, roots ...int) Sample {
 	return s
 }
 
-func ticksToMicros(t int64) float64 { return float64(t) * 1e6 / float64(clkTck) }
+func ticksToMicros(t int64) float64 { return float64(t) * 1e6 / float64(procfs.ClkTck) }
 
 // processesUnder lists live, non-zombie processes whose command line
 // mentions dir: everything started from a server root or the stage.
@@ -224,7 +154,7 @@ func processesUnder(dir string) []int {
 		if err != nil || !bytes.Contains(cmd, []byte(dir)) {
 			continue
 		}
-		if p, ok := readProc(pid); ok && !p.zombie {
+		if p, ok := procfs.ReadStat(pid); ok && !p.Zombie {
 			pids = append(pids, pid)
 		}
 	}

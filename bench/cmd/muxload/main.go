@@ -33,6 +33,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gobridge/gobridge/bench/internal/procfs"
 	pb "github.com/gobridge/gobridge/proto/gobridge/v1"
 )
 
@@ -131,13 +132,11 @@ func run(socket string, pid, callers, conns int, work, d time.Duration, body []b
 		}(cs[i%conns])
 	}
 	time.Sleep(d / 5) // warm-up
-	cpu0, sw0 := procStat(pid)
-	reads0 := procReads(pid)
+	cpu0, sw0, reads0 := procStat(pid)
 	n0, t0 := calls.Load(), time.Now()
 	time.Sleep(d)
 	n1, t1 := calls.Load(), time.Now()
-	cpu1, sw1 := procStat(pid)
-	reads1 := procReads(pid)
+	cpu1, sw1, reads1 := procStat(pid)
 	close(stop)
 	wg.Wait()
 	if err := failed.Load(); err != nil {
@@ -303,55 +302,18 @@ func (c *client) failAll(err error) {
 	}
 }
 
-// userHZ is the unit of /proc's CPU times on Linux (USER_HZ, what
-// getconf CLK_TCK prints), 100 on every architecture Go builds for.
-const userHZ = 100
-
-// procStat returns pid's CPU time (ns) and the context switches of all its
-// threads.
-func procStat(pid int) (cpu int64, switches int64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		fatal(err)
+// procStat returns pid's CPU time (ns), its threads' context switches and
+// its read system calls.
+func procStat(pid int) (cpu, switches, reads int64) {
+	st, ok := procfs.ReadStat(pid)
+	if !ok {
+		fatal(fmt.Errorf("cannot read /proc/%d/stat", pid))
 	}
-	// Fields after the command name (which may hold spaces): utime and
-	// stime are the 14th and 15th of the whole line.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	cpu = (ut + st) * int64(time.Second) / userHZ
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	for _, t := range tasks {
-		s, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(s), "\n") {
-			// voluntary_ctxt_switches and nonvoluntary_ctxt_switches
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
-				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-				switches += n
-			}
-		}
+	reads, ok = procfs.Reads(pid)
+	if !ok {
+		fatal(fmt.Errorf("cannot read /proc/%d/io", pid))
 	}
-	return cpu, switches
-}
-
-// procReads returns the read system calls pid has made (syscr in
-// /proc/PID/io, which counts reads that found nothing too).
-func procReads(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
-	if err != nil {
-		fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "syscr:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			return n
-		}
-	}
-	fatal(fmt.Errorf("no syscr in /proc/%d/io", pid))
-	return 0
+	return st.Self * int64(time.Second) / procfs.ClkTck, procfs.Switches(pid), reads
 }
 
 func fatal(err error) {
